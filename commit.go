@@ -1,0 +1,128 @@
+package session
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// commit sends this request's changes to the store and, when h is non-nil,
+// writes the cookie and cache headers into h. It is called by the middleware
+// just before the response headers go out (withHeaders true) and again when
+// the handler returns after the headers went out (h nil, withHeaders false),
+// for values set while streaming.
+//
+// What it sends:
+//   - nothing for a session the handler never touched, or an anonymous one
+//     that holds no value (no record, no cookie);
+//   - Create for a new session that got values (a fresh ID and cookie);
+//   - Update with only this request's changes, plus the metadata when the
+//     throttled touch is due or a per-session setting changed;
+//   - nothing for a read-only request whose touch is not due.
+//
+// An Update that finds the record gone (destroyed or revoked by another
+// request meanwhile) ends the request as anonymous: the session is not
+// recreated and the cookie is expired.
+func (s *Session) commit(h http.Header, withHeaders bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		return nil
+	}
+	if s.err != nil {
+		return s.err
+	}
+	m := s.m
+	ctx := s.req.Context()
+	now := m.now()
+
+	switch {
+	case s.key == "":
+		// Not stored yet: store it only if it holds something.
+		if len(s.set) == 0 && !(s.rec != nil && s.metaSet) {
+			break
+		}
+		if !withHeaders {
+			break // Set already refused this; nothing can reach the browser
+		}
+		r := &Record{}
+		if s.rec != nil {
+			r.Meta = s.rec.Meta
+		} else {
+			r.CreatedAt, r.LastSeen = now, now
+		}
+		s.applyPending(r)
+		r.Expires = m.expiry(&r.Meta)
+		token := newToken()
+		key := storeKey(token)
+		if err := m.store.Create(ctx, key, r); err != nil {
+			return m.storeErr(ctx, "create", err)
+		}
+		s.token, s.key, s.rec = token, key, r
+		s.clear, s.set, s.del, s.metaSet = false, nil, nil, false
+		s.sendCookie, s.expireCookie = true, false
+		m.emit(ctx, s.event(EventCreated, token, "", ""))
+
+	case s.rec != nil:
+		d := Delta{Clear: s.clear, Set: s.set, Delete: s.del}
+		touch := now.Sub(s.rec.LastSeen) >= m.cfg.TouchInterval
+		if touch || s.metaSet {
+			meta := s.rec.Meta
+			if touch {
+				meta.LastSeen = now
+			}
+			meta.Expires = m.expiry(&meta)
+			d.Meta = &meta
+		}
+		if d.Empty() {
+			break
+		}
+		err := m.store.Update(ctx, s.key, &d)
+		if errors.Is(err, ErrNotFound) {
+			// Destroyed or revoked meanwhile: never resurrect it.
+			m.emit(ctx, s.event(EventRejected, s.token, s.rec.UserID, "gone_at_commit"))
+			s.reset()
+			s.expireCookie, s.sendCookie = true, false
+			break
+		}
+		if err != nil {
+			return m.storeErr(ctx, "update", err)
+		}
+		d.Apply(s.rec)
+		s.clear, s.set, s.del, s.metaSet = false, nil, nil, false
+		if d.Meta != nil && s.persistent() {
+			s.sendCookie = true // refresh Max-Age with the idle deadline
+		}
+	}
+
+	if !withHeaders {
+		return nil
+	}
+	s.headersSent = true
+	setCookie := false
+	switch {
+	case s.sendCookie && s.token != "":
+		maxAge := time.Duration(0)
+		if s.persistent() {
+			maxAge = s.rec.Expires.Sub(now)
+		}
+		h.Add("Set-Cookie", m.cookieHeader(s.token, maxAge))
+		setCookie = true
+	case s.expireCookie:
+		h.Add("Set-Cookie", m.cookieHeader("", -1))
+		setCookie = true
+	}
+	s.sendCookie, s.expireCookie = false, false
+	// The response depends on the cookie: shared caches must not mix users.
+	h.Add("Vary", "Cookie")
+	authenticated := s.rec != nil && s.rec.UserID != ""
+	if setCookie || (authenticated && h.Get("Cache-Control") == "") {
+		h.Set("Cache-Control", "no-store")
+	}
+	return nil
+}
+
+// persistent reports whether the session's cookie carries a Max-Age.
+func (s *Session) persistent() bool {
+	return s.m.cfg.Cookie.Persist || (s.rec != nil && s.rec.Persist)
+}

@@ -1,0 +1,179 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Default timeouts: OWASP's guidance for applications of ordinary risk.
+const (
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 8 * time.Hour
+)
+
+// ErrInvalidConfig is wrapped by every error New returns for an unsafe or
+// contradictory Config.
+var ErrInvalidConfig = errors.New("session: invalid config")
+
+// LimitPolicy says what Login does when a user already has
+// Config.MaxSessionsPerUser sessions.
+type LimitPolicy int
+
+const (
+	// EvictOldest ends the user's least recently used session (the default).
+	EvictOldest LimitPolicy = iota
+	// RefuseNew makes Login fail with ErrTooManySessions.
+	RefuseNew
+)
+
+// Config configures a Manager. The zero value is safe: in-memory store, idle
+// timeout 30m, absolute timeout 8h, a __Host-sid cookie that is Secure,
+// HttpOnly, SameSite=Lax, Path=/, and cross-origin unsafe requests refused.
+type Config struct {
+	// Store keeps the session records. Nil means a new in-memory store,
+	// which the Manager closes in Close.
+	Store Store
+	// IdleTimeout ends a session not used for this long. Default 30m.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after login (or creation),
+	// however active. Default 8h. Must not be shorter than IdleTimeout.
+	AbsoluteTimeout time.Duration
+	// TouchInterval throttles the idle-deadline refresh: a request writes
+	// the new last-seen time only when the previous one is at least this
+	// old, so read-only requests do not write to the store. Default
+	// IdleTimeout/20 (90s for 30m). Must be shorter than IdleTimeout.
+	TouchInterval time.Duration
+	// Cookie sets the cookie attributes; the zero value is the safe default.
+	Cookie CookieConfig
+	// Codec encodes values. Default JSONCodec.
+	Codec Codec
+	// Logger receives security events and store errors. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// OnEvent, if set, is called for every security event (for metrics).
+	// It must be fast and safe for concurrent use.
+	OnEvent func(ctx context.Context, e Event)
+	// EventKey keys the hash that identifies sessions in events. Managers
+	// sharing a key log the same hash for the same session. Default: random
+	// per Manager.
+	EventKey []byte
+	// ErrorHandler writes the response when the store fails. It must not
+	// reveal err to the client. Default: 500 with a generic body.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// TrustedOrigins are origins ("https://app.example.com") allowed to send
+	// unsafe-method requests cross-origin.
+	TrustedOrigins []string
+	// DisableCrossOriginProtection turns off the default refusal of
+	// cross-origin unsafe-method requests. Only for deployments that must
+	// accept cross-origin writes and defend against CSRF otherwise.
+	DisableCrossOriginProtection bool
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header is believed when recording a client IP. Empty:
+	// the client IP is RemoteAddr; forwarded headers are ignored.
+	TrustedProxies []netip.Prefix
+	// MaxSessionsPerUser caps the concurrent sessions of one user (0: no
+	// cap). Requires a store implementing UserIndex.
+	MaxSessionsPerUser int
+	// OnLimit chooses what happens past the cap. Default EvictOldest.
+	OnLimit LimitPolicy
+	// Clock returns the current time. Default time.Now. For tests.
+	Clock func() time.Time
+}
+
+// validate fills defaults and rejects unsafe or contradictory settings.
+func (c *Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.AbsoluteTimeout == 0 {
+		c.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if c.IdleTimeout < 0 || c.AbsoluteTimeout < 0 {
+		return bad("timeouts must be positive (idle %v, absolute %v)", c.IdleTimeout, c.AbsoluteTimeout)
+	}
+	if c.AbsoluteTimeout < c.IdleTimeout {
+		return bad("absolute timeout %v is shorter than idle timeout %v", c.AbsoluteTimeout, c.IdleTimeout)
+	}
+	if c.TouchInterval == 0 {
+		c.TouchInterval = c.IdleTimeout / 20
+	}
+	if c.TouchInterval < 0 || c.TouchInterval >= c.IdleTimeout {
+		return bad("touch interval %v must be positive and shorter than the idle timeout %v", c.TouchInterval, c.IdleTimeout)
+	}
+	if c.MaxSessionsPerUser < 0 {
+		return bad("MaxSessionsPerUser %d is negative", c.MaxSessionsPerUser)
+	}
+	if c.OnLimit != EvictOldest && c.OnLimit != RefuseNew {
+		return bad("unknown OnLimit policy %d", c.OnLimit)
+	}
+
+	ck := c.Cookie.withDefaults()
+	switch {
+	case ck.DisableHTTPOnly:
+		return bad("HttpOnly cannot be turned off: a script-readable session cookie turns XSS into session theft")
+	case !validCookieName(ck.Name):
+		return bad("cookie name %q is not a valid token", ck.Name)
+	case ck.SameSite == http.SameSiteNoneMode && ck.AllowInsecure:
+		return bad("SameSite=None requires Secure; browsers reject it otherwise")
+	case ck.Partitioned && ck.AllowInsecure:
+		return bad("Partitioned requires Secure")
+	case ck.SameSite != http.SameSiteLaxMode && ck.SameSite != http.SameSiteStrictMode && ck.SameSite != http.SameSiteNoneMode:
+		return bad("unknown SameSite mode %d", ck.SameSite)
+	case strings.HasPrefix(ck.Name, "__Host-") && ck.Domain != "":
+		return bad("a __Host- cookie cannot have a Domain (%q); drop the Domain or rename the cookie", ck.Domain)
+	case strings.HasPrefix(ck.Name, "__Host-") && ck.Path != "/":
+		return bad("a __Host- cookie must have Path=/ (got %q)", ck.Path)
+	case (strings.HasPrefix(ck.Name, "__Host-") || strings.HasPrefix(ck.Name, "__Secure-")) && ck.AllowInsecure:
+		return bad("cookie name %q requires Secure; with AllowInsecure use a plain name such as \"sid\"", ck.Name)
+	case !strings.HasPrefix(ck.Path, "/"):
+		return bad("cookie path %q must start with /", ck.Path)
+	}
+	c.Cookie = ck
+
+	if c.Codec == nil {
+		c.Codec = JSONCodec{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if len(c.EventKey) == 0 {
+		c.EventKey = make([]byte, 32)
+		_, _ = rand.Read(c.EventKey)
+	}
+	if c.ErrorHandler == nil {
+		c.ErrorHandler = defaultErrorHandler
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return nil
+}
+
+// validCookieName reports whether name is a valid RFC 6265 cookie name.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// defaultErrorHandler answers 500 with a body that reveals nothing.
+func defaultErrorHandler(w http.ResponseWriter, _ *http.Request, _ error) {
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}

@@ -1,0 +1,184 @@
+package session
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// tokenBytes is the entropy of a session token: 256 bits from crypto/rand.
+const tokenBytes = 32
+
+// tokenLen is the length of a token encoded as unpadded base64url.
+const tokenLen = 43
+
+// maxCookieValue bounds what the transport will even look at: anything longer
+// is rejected before it is decoded, hashed or sent to a store.
+const maxCookieValue = 256
+
+// CookieConfig holds the cookie attributes. The zero value is the safe
+// default: name __Host-sid, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain,
+// a session (browser-lifetime) cookie.
+type CookieConfig struct {
+	// Name of the cookie. Default "__Host-sid" ("sid" with AllowInsecure).
+	// The __Host- prefix makes the browser refuse the cookie unless it is
+	// Secure, host-only and Path=/, which stops subdomains from planting or
+	// overwriting it.
+	Name string
+	// Domain widens the cookie to subdomains. Leave it empty (host-only)
+	// unless you need it; it cannot be combined with a __Host- name.
+	Domain string
+	// Path of the cookie. Default "/"; a __Host- name requires "/".
+	Path string
+	// SameSite mode. Default (zero or http.SameSiteDefaultMode) is Lax; it is
+	// never left unset. http.SameSiteNoneMode requires Secure.
+	SameSite http.SameSite
+	// AllowInsecure drops the Secure attribute, for local development over
+	// plain HTTP only. The default name then becomes "sid".
+	AllowInsecure bool
+	// DisableHTTPOnly exists so the choice is explicit: New rejects it. A
+	// session cookie readable by scripts turns any XSS into session theft.
+	DisableHTTPOnly bool
+	// Partitioned adds the Partitioned attribute (CHIPS), for sessions used
+	// inside third-party iframes. It requires Secure.
+	Partitioned bool
+	// Persist makes every session cookie persistent (Max-Age up to the
+	// session's next deadline) instead of ending with the browser. Use
+	// Session.SetPersist for a per-session "remember me".
+	Persist bool
+}
+
+// cookieDefaults fills zero fields with the safe defaults.
+func (c CookieConfig) withDefaults() CookieConfig {
+	if c.Name == "" {
+		c.Name = "__Host-sid"
+		if c.AllowInsecure {
+			c.Name = "sid"
+		}
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	return c
+}
+
+// newToken returns a fresh 256-bit session token, base64url without padding.
+func newToken() string {
+	var b [tokenBytes]byte
+	// crypto/rand.Read never returns an error on supported platforms (Go 1.24+:
+	// it crashes the program irrecoverably instead of returning weak bytes).
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// storeKey derives the store key from a token: the SHA-256 of the token,
+// base64url. A dump of the store therefore hands out no live session.
+func storeKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// validToken reports whether s has the exact shape of a token issued by
+// newToken: 43 characters of the base64url alphabet whose last character
+// encodes no stray bits. It allocates nothing.
+func validToken(s string) bool {
+	if len(s) != tokenLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	// 43 chars carry 258 bits; the last char's two low bits must be zero for
+	// a canonical encoding of 32 bytes.
+	return b64val(s[tokenLen-1])&0x3 == 0
+}
+
+func b64val(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c - 'A'
+	case c >= 'a' && c <= 'z':
+		return c - 'a' + 26
+	case c >= '0' && c <= '9':
+		return c - '0' + 52
+	case c == '-':
+		return 62
+	default: // '_'
+		return 63
+	}
+}
+
+// readCookie returns the raw value of the first cookie called name in the
+// request's Cookie headers, without allocating. present is false when there is
+// no such cookie. Values longer than maxCookieValue are returned truncated to
+// "" with present true, so the caller treats them as malformed.
+func readCookie(h http.Header, name string) (value string, present bool) {
+	for _, line := range h["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			n, v, ok := strings.Cut(part, "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) > maxCookieValue {
+				return "", true
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// readToken returns the session token the request presents. present is false
+// when it carries none; reason is "" for a well-formed token and says why it
+// is refused otherwise. It never looks at the URL.
+func (m *Manager) readToken(r *http.Request) (token string, present bool, reason string) {
+	v, present := readCookie(r.Header, m.cfg.Cookie.Name)
+	if !present {
+		return "", false, ""
+	}
+	if !validToken(v) {
+		return v, true, "malformed"
+	}
+	return v, true, ""
+}
+
+// cookieHeader builds the Set-Cookie header value carrying token. maxAge > 0
+// makes it persistent; maxAge < 0 expires it (Max-Age=0, empty value).
+func (m *Manager) cookieHeader(token string, maxAge time.Duration) string {
+	c := &m.cfg.Cookie
+	ck := http.Cookie{
+		Name:        c.Name,
+		Value:       token,
+		Path:        c.Path,
+		Domain:      c.Domain,
+		Secure:      !c.AllowInsecure,
+		HttpOnly:    true,
+		SameSite:    c.SameSite,
+		Partitioned: c.Partitioned,
+	}
+	switch {
+	case maxAge < 0:
+		ck.Value = ""
+		ck.MaxAge = -1 // serialised as Max-Age=0
+	case maxAge > 0:
+		secs := int(maxAge / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		ck.MaxAge = secs
+	}
+	return ck.String()
+}

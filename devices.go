@@ -1,0 +1,199 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+var (
+	// ErrTooManySessions is returned by Login when the user already has
+	// Config.MaxSessionsPerUser sessions and the policy is RefuseNew.
+	ErrTooManySessions = errors.New("session: too many sessions for this user")
+	// ErrNoIndex is returned by device operations when the store does not
+	// implement UserIndex.
+	ErrNoIndex = errors.New("session: store keeps no per-user index")
+)
+
+// SessionInfo describes one of a user's sessions, for a "your devices" page.
+type SessionInfo struct {
+	// Handle identifies the session for Revoke. It is derived from the
+	// stored hash and cannot be used as a cookie.
+	Handle          string
+	CreatedAt       time.Time // the login
+	LastSeen        time.Time // last recorded activity (throttled)
+	AuthenticatedAt time.Time
+	UserAgent       string
+	IP              string
+	// Current is true for the session of the request whose context was
+	// passed to Sessions.
+	Current bool
+}
+
+// Sessions lists the user's live sessions, most recently active first. When
+// ctx is a request context under Handler, the caller's own session is marked
+// Current.
+func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	recs, err := m.userSessions(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	current := ""
+	if s := FromContext(ctx); s != nil {
+		current = s.Handle()
+	}
+	out := make([]SessionInfo, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, SessionInfo{
+			Handle:          r.Key,
+			CreatedAt:       r.Meta.CreatedAt,
+			LastSeen:        r.Meta.LastSeen,
+			AuthenticatedAt: r.Meta.AuthenticatedAt,
+			UserAgent:       r.Meta.UserAgent,
+			IP:              r.Meta.IP,
+			Current:         r.Key == current,
+		})
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out, nil
+}
+
+// userSessions returns the user's sessions that are live by the Manager's
+// policy (the store prunes by its TTL; the Manager also applies per-session
+// and clock-based limits).
+func (m *Manager) userSessions(ctx context.Context, userID string) ([]IndexedRecord, error) {
+	if m.index == nil {
+		return nil, ErrNoIndex
+	}
+	if userID == "" {
+		return nil, ErrNoUser
+	}
+	recs, err := m.index.UserSessions(ctx, userID)
+	if err != nil {
+		return nil, m.storeErr(ctx, "list user sessions", err)
+	}
+	now := m.now()
+	return slices.DeleteFunc(recs, func(r IndexedRecord) bool {
+		return r.Meta.UserID != userID || m.expiredReason(&r.Meta, now) != ""
+	}), nil
+}
+
+// Revoke ends one of the user's sessions, named by its SessionInfo.Handle.
+// It returns an error wrapping ErrNotFound when the user has no such session
+// (a handle of another user's session is not found, too).
+func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
+	if userID == "" {
+		return ErrNoUser
+	}
+	if !validToken(handle) {
+		return fmt.Errorf("session: revoke: malformed handle: %w", ErrNotFound)
+	}
+	rec, err := m.store.Load(ctx, handle)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("session: revoke: %w", err)
+	}
+	if err != nil {
+		return m.storeErr(ctx, "revoke", err)
+	}
+	if rec.UserID != userID {
+		return fmt.Errorf("session: revoke: %w", ErrNotFound)
+	}
+	if err := m.store.Delete(ctx, handle); err != nil {
+		return m.storeErr(ctx, "revoke", err)
+	}
+	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8], IP: rec.IP, UserAgent: rec.UserAgent, Reason: "revoke"})
+	return nil
+}
+
+// RevokeUser logs the user out everywhere: every session of the user ends at
+// once, including any the index missed (the user's generation is bumped and
+// checked on every load). Call it when an account is disabled or deleted, or
+// from an admin tool. Sessions created afterwards are unaffected.
+func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
+	if userID == "" {
+		return ErrNoUser
+	}
+	if m.index == nil {
+		return ErrNoIndex
+	}
+	if err := m.index.RevokeUser(ctx, userID); err != nil {
+		return m.storeErr(ctx, "revoke user", err)
+	}
+	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"})
+	return nil
+}
+
+// RevokeOthers ends every other session of this session's user and gives
+// this one a fresh ID: the step after a password change. It needs a
+// logged-in session and a store implementing UserIndex.
+func (s *Session) RevokeOthers(ctx context.Context) error {
+	m := s.m
+	if m.index == nil {
+		return ErrNoIndex
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ready(); err != nil {
+		return err
+	}
+	if s.rec == nil || s.rec.UserID == "" {
+		return ErrNoUser
+	}
+	userID := s.rec.UserID
+	cur, err := m.store.Load(ctx, s.key)
+	if errors.Is(err, ErrNotFound) {
+		s.reset()
+		s.expireCookie = true
+		return fmt.Errorf("session: revoke others: %w", err)
+	}
+	if err != nil {
+		return m.storeErr(ctx, "revoke others", err)
+	}
+	// Bump the generation (ending every session, this one included, even
+	// those the index missed), then store this one again under a new ID,
+	// stamped with the new generation.
+	if err := m.index.RevokeUser(ctx, userID); err != nil {
+		return m.storeErr(ctx, "revoke others", err)
+	}
+	s.applyPending(cur)
+	cur.Meta = s.rec.Meta
+	s.key = "" // already deleted by RevokeUser
+	if err := s.replace(ctx, cur); err != nil {
+		return err
+	}
+	m.emit(ctx, s.event(EventRevoked, s.token, userID, "revoke_others"))
+	return nil
+}
+
+// enforceCap applies Config.MaxSessionsPerUser before s logs in as userID.
+func (m *Manager) enforceCap(ctx context.Context, s *Session, userID string) error {
+	limit := m.cfg.MaxSessionsPerUser
+	if limit == 0 {
+		return nil
+	}
+	recs, err := m.userSessions(ctx, userID)
+	if err != nil {
+		return err
+	}
+	recs = slices.DeleteFunc(recs, func(r IndexedRecord) bool { return r.Key == s.key })
+	if len(recs) < limit {
+		return nil
+	}
+	if m.cfg.OnLimit == RefuseNew {
+		m.emit(ctx, s.event(EventLoginRefused, "", userID, "max_sessions"))
+		return ErrTooManySessions
+	}
+	slices.SortFunc(recs, func(a, b IndexedRecord) int {
+		return cmp.Compare(a.Meta.LastSeen.UnixNano(), b.Meta.LastSeen.UnixNano())
+	})
+	for _, r := range recs[:len(recs)-limit+1] {
+		if err := m.store.Delete(ctx, r.Key); err != nil {
+			return m.storeErr(ctx, "evict", err)
+		}
+		m.emit(ctx, Event{Kind: EventEvicted, UserID: userID, Session: "handle:" + r.Key[:min(8, len(r.Key))], IP: r.Meta.IP, UserAgent: r.Meta.UserAgent, Reason: "max_sessions"})
+	}
+	return nil
+}

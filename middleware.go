@@ -1,0 +1,151 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+)
+
+// Handler wraps next so that every request carries a *Session (see
+// FromContext). It refuses cross-origin unsafe-method requests (unless
+// disabled in Config), loads the session lazily, and commits it just before
+// the response headers go out, without buffering the body. A store failure
+// becomes Config.ErrorHandler's response, never a 200 that lost the change.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.cop != nil {
+			if err := m.cop.Check(r); err != nil {
+				m.denyCrossOrigin(w, r)
+				return
+			}
+		}
+		s := &Session{m: m}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		s.req = r
+		rw := &responseWriter{ResponseWriter: w, s: s, req: r}
+		next.ServeHTTP(rw, r)
+		rw.finish()
+	})
+}
+
+// denyCrossOrigin answers a refused cross-origin request: 403, no session
+// touched, no Set-Cookie.
+func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	m.emit(r.Context(), Event{
+		Kind:      EventCrossOrigin,
+		IP:        m.clientIP(r),
+		UserAgent: r.UserAgent(),
+		Reason:    r.Method + " from " + truncate(r.Header.Get("Origin"), 128),
+	})
+	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+}
+
+// errCommitFailed is returned by Write after the commit failed and the error
+// handler answered instead of the handler.
+var errCommitFailed = errors.New("session: commit failed; response replaced by the error handler")
+
+// responseWriter commits the session at the first WriteHeader, Write, Flush
+// or ReadFrom, so Set-Cookie is part of the headers, and otherwise passes
+// everything through. Unwrap lets http.ResponseController reach the
+// underlying writer (Flush, Hijack, deadlines).
+type responseWriter struct {
+	http.ResponseWriter
+	s           *Session
+	req         *http.Request
+	wroteHeader bool
+	failed      bool
+}
+
+// commit runs the session commit once, before the headers go out. On failure
+// it writes the error handler's response in place of the handler's.
+func (w *responseWriter) commit() {
+	if w.wroteHeader {
+		return
+	}
+	w.wroteHeader = true
+	if err := w.s.commit(w.Header(), true); err != nil {
+		w.failed = true
+		h := w.Header()
+		for k := range h {
+			delete(h, k)
+		}
+		h.Set("Cache-Control", "no-store")
+		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
+	}
+}
+
+// WriteHeader commits the session, then sends the status code. 1xx
+// informational responses pass through without committing.
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.wroteHeader {
+		if !w.failed {
+			w.ResponseWriter.WriteHeader(code) // let net/http log the superfluous call
+		}
+		return
+	}
+	w.commit()
+	if !w.failed {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Write commits the session if needed, then writes the body.
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.commit()
+	if w.failed {
+		return 0, errCommitFailed
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom commits the session, then lets the underlying writer copy
+// efficiently (sendfile) when it can.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.commit()
+	if w.failed {
+		return 0, errCommitFailed
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(w.ResponseWriter, src)
+}
+
+// Flush commits the session, then flushes (streaming, Server-Sent Events).
+func (w *responseWriter) Flush() {
+	_ = w.FlushError()
+}
+
+// FlushError is Flush for http.ResponseController, reporting failures.
+func (w *responseWriter) FlushError() error {
+	w.commit()
+	if w.failed {
+		return errCommitFailed
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap returns the underlying ResponseWriter for http.ResponseController.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish runs after the handler returns. If nothing was written yet, it
+// commits (a failure becomes the error handler's response). If the headers
+// are gone, changes made since are still saved when the ID did not change.
+func (w *responseWriter) finish() {
+	if !w.wroteHeader {
+		w.commit()
+		return
+	}
+	if w.failed {
+		return
+	}
+	if err := w.s.commit(nil, false); err != nil {
+		// Too late for an error response; the failure is logged by commit.
+		return
+	}
+}
