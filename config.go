@@ -83,8 +83,28 @@ type Config struct {
 	MaxSessionsPerUser int
 	// OnLimit chooses what happens past the cap. Default EvictOldest.
 	OnLimit LimitPolicy
+	// BruteForce configures the signal raised when one client IP presents
+	// many unknown or malformed session IDs. On by default (events only).
+	BruteForce BruteForceConfig
 	// Clock returns the current time. Default time.Now. For tests.
 	Clock func() time.Time
+}
+
+// BruteForceConfig configures the brute-force signal: rejected session IDs
+// are counted per client IP in a sliding window; past Threshold an
+// EventBruteForce is emitted and, with Block, that IP is answered 429 before
+// any store lookup until its count falls back.
+type BruteForceConfig struct {
+	// Threshold of rejected IDs per IP within Window. Default 20; negative
+	// disables the signal.
+	Threshold int
+	// Window of the count. Default one minute.
+	Window time.Duration
+	// MaxTracked bounds the number of IPs tracked, so an attack from many
+	// addresses cannot exhaust memory. Default 65536.
+	MaxTracked int
+	// Block answers 429 Too Many Requests to an IP over the threshold.
+	Block bool
 }
 
 // validate fills defaults and rejects unsafe or contradictory settings.
@@ -152,6 +172,19 @@ func (c *Config) validate() error {
 	}
 	if c.ErrorHandler == nil {
 		c.ErrorHandler = defaultErrorHandler
+	}
+	bf := &c.BruteForce
+	if bf.Threshold == 0 {
+		bf.Threshold = 20
+	}
+	if bf.Window == 0 {
+		bf.Window = time.Minute
+	}
+	if bf.MaxTracked == 0 {
+		bf.MaxTracked = 1 << 16
+	}
+	if bf.Window < 0 || bf.MaxTracked < 0 {
+		return bad("BruteForce window and MaxTracked must be positive")
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

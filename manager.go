@@ -21,6 +21,7 @@ type Manager struct {
 	eventKey []byte
 	cop      *http.CrossOriginProtection // nil when disabled
 	owned    io.Closer                   // the store New created, closed by Close
+	bf       *bruteForce                 // nil when disabled
 }
 
 // New returns a Manager for cfg, filling zero fields with safe defaults. It
@@ -43,6 +44,9 @@ func New(cfg Config) (*Manager, error) {
 	if m.store == nil {
 		ms := NewMemoryStore(WithMemoryClock(cfg.Clock))
 		m.store, m.owned = ms, ms
+	}
+	if cfg.BruteForce.Threshold > 0 {
+		m.bf = newBruteForce(cfg.BruteForce)
 	}
 	m.index, _ = m.store.(UserIndex)
 	if cfg.MaxSessionsPerUser > 0 && m.index == nil {

@@ -20,6 +20,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if m.bf != nil && m.cfg.BruteForce.Block && m.blockedClient(r) {
+			http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
+			return
+		}
 		s := &Session{m: m}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		s.req = r
@@ -27,6 +31,16 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		next.ServeHTTP(rw, r)
 		rw.finish()
 	})
+}
+
+// blockedClient reports whether r presents a session ID from an IP that is
+// over the brute-force threshold. Requests without our cookie pass, so a
+// blocked address can still use the site anonymously.
+func (m *Manager) blockedClient(r *http.Request) bool {
+	if _, present := readCookie(r.Header, m.cfg.Cookie.Name); !present {
+		return false
+	}
+	return m.bf.blocked(m.clientIP(r), m.now())
 }
 
 // denyCrossOrigin answers a refused cross-origin request: 403, no session

@@ -102,9 +102,17 @@ func (s *Session) load() {
 	s.token, s.key, s.rec = token, key, rec
 }
 
-// reject records a refused ID: an event, and the browser's cookie expired.
+// reject records a refused ID: an event, the brute-force count, and the
+// browser's cookie expired.
 func (s *Session) reject(ctx context.Context, token, reason string) {
-	s.m.emit(ctx, s.event(EventRejected, token, "", reason))
+	m := s.m
+	m.emit(ctx, s.event(EventRejected, token, "", reason))
+	if m.bf != nil {
+		ip := m.clientIP(s.req)
+		if m.bf.reject(ip, m.now()) {
+			m.emit(ctx, Event{Kind: EventBruteForce, IP: ip, UserAgent: s.req.UserAgent(), Reason: "rejected_ids_over_threshold"})
+		}
+	}
 	s.expireCookie = true
 }
 
@@ -523,6 +531,7 @@ func (s *Session) applyPending(r *Record) {
 func (s *Session) replace(ctx context.Context, r *Record) error {
 	m := s.m
 	r.Expires = m.expiry(&r.Meta)
+	delete(r.Values, csrfSessionKey) // a new ID gets a new CSRF token
 	token := newToken()
 	key := storeKey(token)
 	if err := m.store.Create(ctx, key, r); err != nil {
