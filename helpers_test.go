@@ -1,0 +1,237 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/stretchr/testify/require"
+)
+
+// suite-wide records for TestMain's final scan: every line any test Manager
+// logged, and every session token any test client received.
+var (
+	suiteLog    lockedBuffer
+	suiteTokens sync.Map // token -> struct{}
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestMain runs the suite, then checks that no session token any test saw
+// was ever written to a log line (ASVS 16.2.5; DESIGN.md invariant).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	logs := suiteLog.String()
+	n := 0
+	suiteTokens.Range(func(k, _ any) bool {
+		n++
+		if strings.Contains(logs, k.(string)) {
+			fmt.Fprintf(os.Stderr, "FAIL: a raw session token appears in the logs\n")
+			code = 1
+			return false
+		}
+		return true
+	})
+	if code == 0 && n == 0 && !testing.Short() {
+		fmt.Fprintln(os.Stderr, "FAIL: the token scan saw no tokens: the test clients are not recording them")
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// testLogger returns a logger writing JSON lines to the suite log (and to t
+// on failure, via the returned buffer).
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(&suiteLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// fakeClock is a settable clock for timeout tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a TLS test server running a Manager, and helpers to talk to it.
+type env struct {
+	t      *testing.T
+	m      *session.Manager
+	srv    *httptest.Server
+	events *eventLog
+}
+
+type eventLog struct {
+	mu sync.Mutex
+	ev []session.Event
+}
+
+func (l *eventLog) add(_ context.Context, e session.Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) kinds() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.ev {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+func (l *eventLog) all() []session.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]session.Event(nil), l.ev...)
+}
+
+// newEnv starts an HTTPS server with a Manager built from cfg around h.
+func newEnv(t *testing.T, cfg session.Config, h http.Handler) *env {
+	t.Helper()
+	ev := &eventLog{}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger()
+	}
+	if cfg.OnEvent == nil {
+		cfg.OnEvent = ev.add
+	}
+	m, err := session.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	srv := httptest.NewTLSServer(m.Handler(h))
+	t.Cleanup(srv.Close)
+	return &env{t: t, m: m, srv: srv, events: ev}
+}
+
+// client is a browser-like client: its own cookie jar, recording every
+// session token it receives for the suite-wide log scan.
+type client struct {
+	t    *testing.T
+	e    *env
+	http *http.Client
+	ua   string
+}
+
+func (e *env) client() *client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(e.t, err)
+	base := e.srv.Client().Transport.(*http.Transport).Clone()
+	base.TLSClientConfig = &tls.Config{RootCAs: e.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	return &client{t: e.t, e: e, http: &http.Client{
+		Jar:       jar,
+		Transport: recordTokens{base},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+type recordTokens struct{ rt http.RoundTripper }
+
+func (r recordTokens) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := r.rt.RoundTrip(req)
+	if err == nil {
+		for _, c := range res.Cookies() {
+			if c.Value != "" {
+				suiteTokens.Store(c.Value, struct{}{})
+			}
+		}
+	}
+	return res, err
+}
+
+// do sends a request and returns the response with its body read.
+func (c *client) do(method, path string, body io.Reader, hdr ...string) (*http.Response, string) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.e.srv.URL+path, body)
+	require.NoError(c.t, err)
+	if c.ua != "" {
+		req.Header.Set("User-Agent", c.ua)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := c.http.Do(req)
+	require.NoError(c.t, err)
+	b, err := io.ReadAll(res.Body)
+	require.NoError(c.t, err)
+	require.NoError(c.t, res.Body.Close())
+	return res, string(b)
+}
+
+func (c *client) get(path string) (*http.Response, string) { return c.do("GET", path, nil) }
+func (c *client) post(path string) (*http.Response, string) {
+	return c.do("POST", path, nil)
+}
+
+// token returns the session token the client's jar holds ("" if none).
+func (c *client) token() string {
+	u := c.e.srv.URL
+	req, _ := http.NewRequest("GET", u, nil)
+	for _, ck := range c.http.Jar.Cookies(req.URL) {
+		if ck.Name == c.e.cookieName() {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setToken plants a cookie value in the client's jar.
+func (c *client) setToken(v string) {
+	req, _ := http.NewRequest("GET", c.e.srv.URL, nil)
+	c.http.Jar.SetCookies(req.URL, []*http.Cookie{{Name: c.e.cookieName(), Value: v, Path: "/"}})
+}
+
+func (e *env) cookieName() string { return "__Host-sid" }
+
+// sessionCookie returns the response's Set-Cookie for the session, or nil.
+func sessionCookie(res *http.Response) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == "__Host-sid" || c.Name == "sid" {
+			return c
+		}
+	}
+	return nil
+}
