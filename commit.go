@@ -106,10 +106,10 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		if s.persistent() {
 			maxAge = s.rec.Expires.Sub(now)
 		}
-		h.Add("Set-Cookie", m.cookieHeader(s.token, maxAge))
+		m.writeToken(h, s.token, maxAge)
 		setCookie = true
 	case s.expireCookie:
-		h.Add("Set-Cookie", m.cookieHeader("", -1))
+		m.expireToken(h)
 		setCookie = true
 	}
 	s.sendCookie, s.expireCookie = false, false

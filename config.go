@@ -83,6 +83,24 @@ type Config struct {
 	MaxSessionsPerUser int
 	// OnLimit chooses what happens past the cap. Default EvictOldest.
 	OnLimit LimitPolicy
+	// SigningKeys, when set, sign every issued ID with HMAC-SHA256 under
+	// the first key and accept IDs signed by any of them, so keys rotate
+	// without logging anybody out: put the new key first, keep the old one
+	// until the longest session has ended, then drop it. A forged or unsigned
+	// ID is refused without a store round trip. Each key must be at least 32
+	// random bytes. Optional: IDs are already 256 random bits.
+	SigningKeys [][]byte
+	// TokenHeader switches the transport from the cookie to a request
+	// header, for API and mobile clients: "Authorization" reads a Bearer
+	// token, any other name (Spring Session's "X-Auth-Token") reads the raw
+	// value. New tokens are sent back in the same header (X-Auth-Token for
+	// Authorization); an ended session gets it empty. The ID is never read
+	// from a URL or query string, in either mode.
+	TokenHeader string
+	// Binding chooses what happens when a logged-in session is used from a
+	// different User-Agent or IP prefix (/24 for IPv4, /64 for IPv6) than at
+	// login. Default BindNone.
+	Binding BindingPolicy
 	// BruteForce configures the signal raised when one client IP presents
 	// many unknown or malformed session IDs. On by default (events only).
 	BruteForce BruteForceConfig
@@ -137,6 +155,17 @@ func (c *Config) validate() error {
 		return bad("unknown OnLimit policy %d", c.OnLimit)
 	}
 
+	for i, k := range c.SigningKeys {
+		if len(k) < minSigningKey {
+			return bad("signing key %d is %d bytes; use at least %d random bytes", i, len(k), minSigningKey)
+		}
+	}
+	if c.TokenHeader != "" && !validCookieName(c.TokenHeader) {
+		return bad("TokenHeader %q is not a valid header name", c.TokenHeader)
+	}
+	if c.Binding < BindNone || c.Binding > BindDestroy {
+		return bad("unknown Binding policy %d", c.Binding)
+	}
 	ck := c.Cookie.withDefaults()
 	switch {
 	case ck.DisableHTTPOnly:

@@ -141,18 +141,93 @@ func readCookie(h http.Header, name string) (value string, present bool) {
 	return "", false
 }
 
-// readToken returns the session token the request presents. present is false
-// when it carries none; reason is "" for a well-formed token and says why it
-// is refused otherwise. It never looks at the URL.
-func (m *Manager) readToken(r *http.Request) (token string, present bool, reason string) {
-	v, present := readCookie(r.Header, m.cfg.Cookie.Name)
-	if !present {
-		return "", false, ""
+// presented is what the transport found in a request.
+type presented struct {
+	token   string // the raw token (unsigned part); the raw value if refused
+	present bool   // the request carried a value at all
+	reason  string // "" when acceptable, else why it is refused
+	resign  bool   // verified by an older signing key: re-issue it
+}
+
+// readToken returns the session token the request presents, from the cookie
+// or, when Config.TokenHeader is set, from that header. It never looks at the
+// URL. Malformed, oversized, unsigned or forged values are refused here,
+// before any store lookup.
+func (m *Manager) readToken(r *http.Request) presented {
+	var v string
+	var ok bool
+	if m.cfg.TokenHeader != "" {
+		v, ok = readHeaderToken(r.Header, m.cfg.TokenHeader)
+	} else {
+		v, ok = readCookie(r.Header, m.cfg.Cookie.Name)
+	}
+	if !ok {
+		return presented{}
+	}
+	if m.signer != nil {
+		tok, valid, primary := m.signer.verify(v)
+		if !valid {
+			return presented{token: v, present: true, reason: "bad_signature"}
+		}
+		return presented{token: tok, present: true, resign: !primary}
 	}
 	if !validToken(v) {
-		return v, true, "malformed"
+		return presented{token: v, present: true, reason: "malformed"}
 	}
-	return v, true, ""
+	return presented{token: v, present: true}
+}
+
+// readHeaderToken reads a token sent in a request header: for Authorization,
+// the credentials of the Bearer scheme; for any other header, its value.
+func readHeaderToken(h http.Header, name string) (string, bool) {
+	v := h.Get(name)
+	if v == "" {
+		return "", false
+	}
+	if len(v) > maxCookieValue+len("Bearer ") {
+		return "", true
+	}
+	if http.CanonicalHeaderKey(name) == "Authorization" {
+		scheme, cred, found := strings.Cut(v, " ")
+		if !found || !strings.EqualFold(scheme, "Bearer") {
+			return "", false // another scheme (Basic...): not ours
+		}
+		v = strings.TrimSpace(cred)
+	}
+	return v, true
+}
+
+// responseTokenHeader is the header carrying a new token to API clients in
+// header-transport mode: the request header itself, or X-Auth-Token when the
+// request uses Authorization.
+func (m *Manager) responseTokenHeader() string {
+	if http.CanonicalHeaderKey(m.cfg.TokenHeader) == "Authorization" {
+		return "X-Auth-Token"
+	}
+	return m.cfg.TokenHeader
+}
+
+// writeToken hands the client its token: Set-Cookie, or the response token
+// header in header mode. maxAge > 0 makes the cookie persistent.
+func (m *Manager) writeToken(h http.Header, token string, maxAge time.Duration) {
+	if m.signer != nil {
+		token = m.signer.sign(token)
+	}
+	if m.cfg.TokenHeader != "" {
+		h.Set(m.responseTokenHeader(), token)
+		return
+	}
+	h.Add("Set-Cookie", m.cookieHeader(token, maxAge))
+}
+
+// expireToken tells the client to forget its token: an expired cookie (same
+// name, path and domain, empty value, Max-Age=0), or an empty token header.
+func (m *Manager) expireToken(h http.Header) {
+	if m.cfg.TokenHeader != "" {
+		h.Set(m.responseTokenHeader(), "")
+		return
+	}
+	h.Add("Set-Cookie", m.cookieHeader("", -1))
 }
 
 // cookieHeader builds the Set-Cookie header value carrying token. maxAge > 0

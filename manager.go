@@ -22,6 +22,7 @@ type Manager struct {
 	cop      *http.CrossOriginProtection // nil when disabled
 	owned    io.Closer                   // the store New created, closed by Close
 	bf       *bruteForce                 // nil when disabled
+	signer   *signer                     // nil unless Config.SigningKeys
 }
 
 // New returns a Manager for cfg, filling zero fields with safe defaults. It
@@ -44,6 +45,9 @@ func New(cfg Config) (*Manager, error) {
 	if m.store == nil {
 		ms := NewMemoryStore(WithMemoryClock(cfg.Clock))
 		m.store, m.owned = ms, ms
+	}
+	if len(cfg.SigningKeys) > 0 {
+		m.signer = &signer{keys: cfg.SigningKeys}
 	}
 	if cfg.BruteForce.Threshold > 0 {
 		m.bf = newBruteForce(cfg.BruteForce)

@@ -37,7 +37,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // over the brute-force threshold. Requests without our cookie pass, so a
 // blocked address can still use the site anonymously.
 func (m *Manager) blockedClient(r *http.Request) bool {
-	if _, present := readCookie(r.Header, m.cfg.Cookie.Name); !present {
+	if !m.readToken(r).present {
 		return false
 	}
 	return m.bf.blocked(m.clientIP(r), m.now())

@@ -49,6 +49,8 @@ type Session struct {
 	sendCookie   bool // Set-Cookie with token at commit
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
+
+	bindingChanged bool // see Config.Binding
 }
 
 // FromContext returns the session of the request whose context is ctx. Under
@@ -69,14 +71,15 @@ func (s *Session) load() {
 	}
 	s.loaded = true
 	m := s.m
-	token, present, reason := m.readToken(s.req)
-	if !present {
+	p := m.readToken(s.req)
+	if !p.present {
 		return
 	}
 	s.hadCookie = true
 	ctx := s.req.Context()
-	if reason != "" {
-		s.reject(ctx, token, reason)
+	token := p.token
+	if p.reason != "" {
+		s.reject(ctx, token, p.reason)
 		return
 	}
 	key := storeKey(token)
@@ -100,6 +103,10 @@ func (s *Session) load() {
 		return
 	}
 	s.token, s.key, s.rec = token, key, rec
+	s.sendCookie = p.resign // move the client to the primary signing key
+	if rec.UserID != "" && m.cfg.Binding != BindNone {
+		s.checkBinding(ctx)
+	}
 }
 
 // reject records a refused ID: an event, the brute-force count, and the

@@ -1,0 +1,79 @@
+package session
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// BindingPolicy says what a Manager does when a logged-in session shows up
+// with another User-Agent or from another network than at login.
+type BindingPolicy int
+
+const (
+	// BindNone ignores device changes (the default: mobile clients change
+	// networks all the time).
+	BindNone BindingPolicy = iota
+	// BindLog emits an EventBindingChanged and carries on.
+	BindLog
+	// BindReauth emits the event and treats the session as not recently
+	// authenticated: AuthenticatedAt reads as zero for the request, so
+	// RequireRecentAuth sends the user to re-enter their password.
+	BindReauth
+	// BindDestroy emits the event and ends the session: the request
+	// continues as a new anonymous one.
+	BindDestroy
+)
+
+// checkBinding compares the request's device with the one recorded at login
+// and applies the policy. The caller holds s.mu and has just loaded s.rec.
+func (s *Session) checkBinding(ctx context.Context) {
+	m := s.m
+	ua, ip := s.req.UserAgent(), m.clientIP(s.req)
+	if truncate(ua, 256) == s.rec.UserAgent && samePrefix(ip, s.rec.IP) {
+		return
+	}
+	s.bindingChanged = true
+	m.emit(ctx, s.event(EventBindingChanged, s.token, s.rec.UserID, "was "+s.rec.IP))
+	switch m.cfg.Binding {
+	case BindReauth:
+		s.rec.AuthenticatedAt = time.Time{}
+	case BindDestroy:
+		if err := m.store.Delete(ctx, s.key); err != nil {
+			s.err = m.storeErr(ctx, "delete on binding change", err)
+			return
+		}
+		s.reset()
+		s.expireCookie = true
+	}
+}
+
+// BindingChanged reports whether this request came from another device or
+// network than the login (see Config.Binding; always false with BindNone).
+func (s *Session) BindingChanged() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.load()
+	return s.bindingChanged
+}
+
+// samePrefix reports whether two addresses share their /24 (IPv4) or /64
+// (IPv6) network.
+func samePrefix(a, b string) bool {
+	x, err1 := netip.ParseAddr(a)
+	y, err2 := netip.ParseAddr(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	x, y = x.Unmap(), y.Unmap()
+	if x.Is4() != y.Is4() {
+		return false
+	}
+	bits := 64
+	if x.Is4() {
+		bits = 24
+	}
+	px, _ := x.Prefix(bits)
+	py, _ := y.Prefix(bits)
+	return px == py
+}
