@@ -116,12 +116,12 @@ func TestValuesPersistAcrossRequests(t *testing.T) {
 func TestPlantedAndUnknownIDsAreNeverAdopted(t *testing.T) {
 	e := newEnv(t, session.Config{}, testApp())
 	for _, planted := range []string{
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",   // well-formed, never issued
-		"attacker-chosen",                               // malformed
-		strings.Repeat("A", 4000),                       // oversized
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+",   // not base64url
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",   // non-canonical last char
-		"%00%00",                                        // garbage
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", // well-formed, never issued
+		"attacker-chosen",                             // malformed
+		strings.Repeat("A", 4000),                     // oversized
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+", // not base64url
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB", // non-canonical last char
+		"%00%00", // garbage
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.x", // trailing junk
 	} {
 		c := e.client()
