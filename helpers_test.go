@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -59,7 +60,8 @@ func TestMain(m *testing.M) {
 		}
 		return true
 	})
-	if code == 0 && n == 0 && !testing.Short() {
+	// On a full run the scan must have seen tokens, or it proves nothing.
+	if code == 0 && n == 0 && flag.Lookup("test.run").Value.String() == "" {
 		fmt.Fprintln(os.Stderr, "FAIL: the token scan saw no tokens: the test clients are not recording them")
 		code = 1
 	}

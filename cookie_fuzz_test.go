@@ -1,0 +1,57 @@
+package session
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// FuzzReadToken feeds arbitrary Cookie and header values through the
+// transport, signed and unsigned: it must never panic, and whatever it
+// accepts must be a canonical 256-bit token.
+func FuzzReadToken(f *testing.F) {
+	good := newToken()
+	s := &signer{keys: [][]byte{[]byte(strings.Repeat("k", 32)), []byte(strings.Repeat("o", 32))}}
+	for _, seed := range []string{
+		"__Host-sid=" + good,
+		"__Host-sid=" + s.sign(good),
+		"a=b; __Host-sid=" + good + "; c=d",
+		`__Host-sid="` + good + `"`,
+		"__Host-sid=",
+		"__Host-sid=" + strings.Repeat("A", 300),
+		"__Host-sid=" + good[:42] + "B",
+		"__Host-sid=" + good + "." + good,
+		"__Host-sid=..;;==",
+		"\x00\xff;=",
+	} {
+		f.Add(seed, "Bearer "+good)
+	}
+	plain, err := New(Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	signed, err := New(Config{SigningKeys: s.keys})
+	if err != nil {
+		f.Fatal(err)
+	}
+	bearer, err := New(Config{TokenHeader: "Authorization"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = plain.Close(); _ = signed.Close(); _ = bearer.Close() })
+
+	f.Fuzz(func(t *testing.T, cookie, auth string) {
+		r := &http.Request{Header: http.Header{"Cookie": {cookie}, "Authorization": {auth}}}
+		for _, m := range []*Manager{plain, signed, bearer} {
+			p := m.readToken(r)
+			if !p.present || p.reason != "" {
+				continue
+			}
+			raw, err := base64.RawURLEncoding.Strict().DecodeString(p.token)
+			if err != nil || len(raw) != tokenBytes || base64.RawURLEncoding.EncodeToString(raw) != p.token {
+				t.Fatalf("accepted a non-canonical token %q", p.token)
+			}
+		}
+	})
+}
