@@ -1,0 +1,192 @@
+package session_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/sessionkit/session"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// devicesApp adds device pages to testApp.
+func devicesApp(m **session.Manager) http.Handler {
+	app := testApp().(*http.ServeMux)
+	app.HandleFunc("GET /devices", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		infos, err := (*m).Sessions(r.Context(), s.UserID())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(infos)
+	})
+	app.HandleFunc("POST /revoke-others", func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).RevokeOthers(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	return app
+}
+
+// RunDevicesScenario is the "your devices" scenario of issue 4, run on every
+// store that implements session.UserIndex.
+func RunDevicesScenario(t *testing.T, store session.Store) {
+	var m *session.Manager
+	e := newEnv(t, session.Config{Store: store}, devicesApp(&m))
+	m = e.m
+	ctx := t.Context()
+
+	alice := make([]*client, 3)
+	for i := range alice {
+		alice[i] = e.client()
+		alice[i].ua = "Browser/" + string(rune('A'+i))
+		res, _ := alice[i].post("/login?u=alice")
+		require.Equal(t, 200, res.StatusCode)
+	}
+	bob := e.client()
+	bob.ua = "Bob/1"
+	bob.post("/login?u=bob")
+	whoami := func(c *client) string { _, b := c.get("/whoami"); return b }
+
+	infos, err := m.Sessions(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 3)
+	var uas []string
+	for _, in := range infos {
+		uas = append(uas, in.UserAgent)
+		assert.Equal(t, "127.0.0.1", in.IP)
+		assert.False(t, in.CreatedAt.IsZero())
+		assert.False(t, in.LastSeen.IsZero())
+		for _, c := range append(alice, bob) {
+			assert.NotEqual(t, c.token(), in.Handle, "a handle must never be a token")
+		}
+	}
+	assert.ElementsMatch(t, []string{"Browser/A", "Browser/B", "Browser/C"}, uas)
+
+	// From a request, the caller's own session is marked.
+	_, body := alice[0].get("/devices")
+	var listed []session.SessionInfo
+	require.NoError(t, json.Unmarshal([]byte(body), &listed))
+	require.Len(t, listed, 3)
+	current := 0
+	for _, in := range listed {
+		if in.Current {
+			current++
+			assert.Equal(t, "Browser/A", in.UserAgent)
+		}
+	}
+	assert.Equal(t, 1, current)
+
+	// Revoke the second device: it is logged out at its next request.
+	handleOf := func(ua string) string {
+		infos, err := m.Sessions(ctx, "alice")
+		require.NoError(t, err)
+		for _, in := range infos {
+			if in.UserAgent == ua {
+				return in.Handle
+			}
+		}
+		t.Fatalf("no session for %s", ua)
+		return ""
+	}
+	require.NoError(t, m.Revoke(ctx, "alice", handleOf("Browser/B")))
+	assert.Empty(t, whoami(alice[1]))
+	assert.Equal(t, "alice", whoami(alice[0]))
+	assert.Equal(t, "alice", whoami(alice[2]))
+	// Bob cannot revoke Alice's session with its handle.
+	assert.ErrorIs(t, m.Revoke(ctx, "bob", handleOf("Browser/A")), session.ErrNotFound)
+	assert.Equal(t, "alice", whoami(alice[0]))
+
+	// RevokeOthers from the first: only the first remains, with a new ID.
+	before := alice[0].token()
+	res, _ := alice[0].post("/revoke-others")
+	require.Equal(t, 200, res.StatusCode)
+	assert.NotEqual(t, before, alice[0].token(), "RevokeOthers renews the current ID")
+	assert.Equal(t, "alice", whoami(alice[0]))
+	assert.Empty(t, whoami(alice[2]))
+	infos, err = m.Sessions(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	assert.Equal(t, "Browser/A", infos[0].UserAgent)
+
+	// Log out everywhere.
+	require.NoError(t, m.RevokeUser(ctx, "alice"))
+	assert.Empty(t, whoami(alice[0]))
+	infos, err = m.Sessions(ctx, "alice")
+	require.NoError(t, err)
+	assert.Empty(t, infos)
+
+	// Bob was untouched throughout.
+	assert.Equal(t, "bob", whoami(bob))
+	infos, err = m.Sessions(ctx, "bob")
+	require.NoError(t, err)
+	assert.Len(t, infos, 1)
+	assert.Contains(t, e.events.kinds(), session.EventRevoked)
+}
+
+// RunCapScenario checks MaxSessionsPerUser with both policies.
+func RunCapScenario(t *testing.T, newStore func(t *testing.T) session.Store) {
+	t.Run("EvictOldest", func(t *testing.T) {
+		e := newEnv(t, session.Config{Store: newStore(t), MaxSessionsPerUser: 2}, testApp())
+		cs := []*client{e.client(), e.client(), e.client()}
+		for _, c := range cs {
+			res, _ := c.post("/login?u=carol")
+			require.Equal(t, 200, res.StatusCode)
+		}
+		_, b0 := cs[0].get("/whoami")
+		_, b1 := cs[1].get("/whoami")
+		_, b2 := cs[2].get("/whoami")
+		assert.Equal(t, []string{"", "carol", "carol"}, []string{b0, b1, b2}, "the least recently used is evicted")
+		infos, err := e.m.Sessions(t.Context(), "carol")
+		require.NoError(t, err)
+		assert.Len(t, infos, 2)
+		assert.Contains(t, e.events.kinds(), session.EventEvicted)
+	})
+	t.Run("RefuseNew", func(t *testing.T) {
+		var loginErr error
+		app := testApp().(*http.ServeMux)
+		app.HandleFunc("POST /login2", func(w http.ResponseWriter, r *http.Request) {
+			loginErr = session.FromContext(r.Context()).Login(r.Context(), "dave")
+		})
+		e := newEnv(t, session.Config{Store: newStore(t), MaxSessionsPerUser: 2, OnLimit: session.RefuseNew}, app)
+		a, b, c := e.client(), e.client(), e.client()
+		a.post("/login?u=dave")
+		b.post("/login?u=dave")
+		c.post("/login2")
+		assert.True(t, errors.Is(loginErr, session.ErrTooManySessions), "got %v", loginErr)
+		_, body := c.get("/whoami")
+		assert.Empty(t, body)
+		_, body = a.get("/whoami")
+		assert.Equal(t, "dave", body, "refusing must not evict")
+		// A device that is already logged in can log in again (renewal).
+		res, _ := a.post("/login?u=dave")
+		assert.Equal(t, 200, res.StatusCode)
+		assert.Contains(t, e.events.kinds(), session.EventLoginRefused)
+	})
+}
+
+func TestDevicesOnMemoryStore(t *testing.T) {
+	newStore := func(t *testing.T) session.Store {
+		s := session.NewMemoryStore()
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	RunDevicesScenario(t, newStore(t))
+	RunCapScenario(t, newStore)
+}
+
+func TestDeviceOperationsNeedAnIndex(t *testing.T) {
+	type plain struct{ session.Store } // hides UserIndex
+	mem := session.NewMemoryStore()
+	defer mem.Close()
+	m, err := session.New(session.Config{Store: plain{mem}, Logger: testLogger()})
+	require.NoError(t, err)
+	_, err = m.Sessions(t.Context(), "alice")
+	assert.ErrorIs(t, err, session.ErrNoIndex)
+	assert.ErrorIs(t, m.RevokeUser(t.Context(), "alice"), session.ErrNoIndex)
+	_, err = session.New(session.Config{Store: plain{mem}, MaxSessionsPerUser: 3})
+	assert.ErrorIs(t, err, session.ErrInvalidConfig)
+}
