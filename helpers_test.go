@@ -3,8 +3,8 @@ package session_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"crypto/tls"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
