@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"maps"
 	"time"
 )
 
@@ -164,12 +163,4 @@ type UserIndex interface {
 type IndexedRecord struct {
 	Key  string
 	Meta Meta
-}
-
-// cloneValues copies a value map (nil stays nil).
-func cloneValues(v map[string][]byte) map[string][]byte {
-	if v == nil {
-		return nil
-	}
-	return maps.Clone(v)
 }

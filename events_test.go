@@ -1,0 +1,81 @@
+package session_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sessionkit/session"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Events carry who, where and a keyed hash of the session, never the token.
+func TestEventsCarryContextButNoToken(t *testing.T) {
+	e := newEnv(t, session.Config{}, testApp())
+	c := e.client()
+	c.ua = "EventBrowser/1"
+	c.post("/set?k=a&v=1")
+	first := c.token()
+	c.post("/login?u=alice")
+	second := c.token()
+	c.post("/renew")
+	third := c.token()
+	c.post("/logout")
+	c.setToken(third) // replay the dead ID
+	c.get("/whoami")
+	c.setToken("garbage")
+	c.get("/whoami")
+
+	want := []string{session.EventCreated, session.EventLogin, session.EventRenewed, session.EventDestroyed, session.EventRejected}
+	assert.Subset(t, e.events.kinds(), want)
+	hashes := map[string]bool{}
+	for _, ev := range e.events.all() {
+		raw, err := json.Marshal(ev)
+		require.NoError(t, err)
+		for _, tok := range []string{first, second, third} {
+			assert.NotContains(t, string(raw), tok, "event %s carries a token", ev.Kind)
+		}
+		assert.Equal(t, "127.0.0.1", ev.IP, ev.Kind)
+		assert.Equal(t, "EventBrowser/1", ev.UserAgent, ev.Kind)
+		assert.False(t, ev.Time.IsZero())
+		if ev.Session != "" {
+			assert.Len(t, ev.Session, 16, "a keyed hash prefix")
+			hashes[ev.Kind+":"+ev.Session] = true
+		}
+		if ev.Kind == session.EventLogin || ev.Kind == session.EventRenewed || ev.Kind == session.EventDestroyed {
+			assert.Equal(t, "alice", ev.UserID, ev.Kind)
+		}
+	}
+	assert.NotEmpty(t, hashes)
+	assert.NotContains(t, suiteLog.String(), third)
+	assert.True(t, strings.Contains(suiteLog.String(), `"msg":"session.login"`), "events are logged through slog")
+}
+
+// Managers sharing an EventKey log the same hash for the same session, so
+// lines from several instances correlate.
+func TestEventKeyMakesHashesStable(t *testing.T) {
+	k := []byte("0123456789abcdef0123456789abcdef")
+	store := session.NewMemoryStore()
+	defer store.Close()
+	a := newEnv(t, session.Config{Store: store, EventKey: k}, testApp())
+	b := newEnv(t, session.Config{Store: store, EventKey: k}, testApp())
+	ca := a.client()
+	ca.post("/login?u=alice")
+	cb := b.client()
+	cb.setToken(ca.token())
+	cb.post("/logout")
+	var login, logout string
+	for _, ev := range a.events.all() {
+		if ev.Kind == session.EventLogin {
+			login = ev.Session
+		}
+	}
+	for _, ev := range b.events.all() {
+		if ev.Kind == session.EventDestroyed {
+			logout = ev.Session
+		}
+	}
+	require.NotEmpty(t, login)
+	assert.Equal(t, login, logout)
+}
