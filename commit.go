@@ -113,8 +113,12 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		setCookie = true
 	}
 	s.sendCookie, s.expireCookie = false, false
-	// The response depends on the cookie: shared caches must not mix users.
-	h.Add("Vary", "Cookie")
+	// The response depends on the token: shared caches must not mix users.
+	if m.cfg.TokenHeader != "" {
+		h.Add("Vary", m.cfg.TokenHeader)
+	} else {
+		h.Add("Vary", "Cookie")
+	}
 	authenticated := s.rec != nil && s.rec.UserID != ""
 	if setCookie || (authenticated && h.Get("Cache-Control") == "") {
 		h.Set("Cache-Control", "no-store")
