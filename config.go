@@ -172,6 +172,10 @@ func (c *Config) validate() error {
 		return bad("HttpOnly cannot be turned off: a script-readable session cookie turns XSS into session theft")
 	case !validCookieName(ck.Name):
 		return bad("cookie name %q is not a valid token", ck.Name)
+	case len(ck.Name) > 256:
+		// Name + value must stay far below the 4096 bytes browsers keep
+		// (ASVS 3.3.5); the value is at most 87 bytes (a signed ID).
+		return bad("cookie name is %d bytes; keep it under 256", len(ck.Name))
 	case ck.SameSite == http.SameSiteNoneMode && ck.AllowInsecure:
 		return bad("SameSite=None requires Secure; browsers reject it otherwise")
 	case ck.Partitioned && ck.AllowInsecure:

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ func TestNewRejectsUnsafeOrContradictorySettings(t *testing.T) {
 		"HttpOnly off":                 {Cookie: session.CookieConfig{DisableHTTPOnly: true}},
 		"Partitioned without Secure":   {Cookie: session.CookieConfig{Partitioned: true, AllowInsecure: true}},
 		"bad cookie name":              {Cookie: session.CookieConfig{Name: "a b"}},
+		"oversized cookie name":        {Cookie: session.CookieConfig{Name: strings.Repeat("n", 300)}},
 		"negative idle":                {IdleTimeout: -time.Minute},
 		"negative absolute":            {AbsoluteTimeout: -time.Minute},
 		"absolute shorter than idle":   {IdleTimeout: time.Hour, AbsoluteTimeout: time.Minute},
