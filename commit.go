@@ -27,6 +27,10 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
+		if withHeaders {
+			// Changes that need a Set-Cookie must now fail, not vanish.
+			s.headersSent = true
+		}
 		return nil
 	}
 	if s.err != nil {

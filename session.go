@@ -220,6 +220,12 @@ func (s *Session) Set(key string, v any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.setLocked(key, b)
+}
+
+// setLocked records an encoded value as a pending change. The caller holds
+// s.mu.
+func (s *Session) setLocked(key string, b []byte) error {
 	s.load()
 	if s.err != nil {
 		return s.err
