@@ -1,0 +1,332 @@
+// Package redistest starts private redis-server processes for tests: a single
+// server that can be killed and restarted on the same port (outage tests), a
+// Sentinel monitoring it, and a three-master Redis Cluster. Servers listen on free loopback ports, keep no
+// data on disk (--save "" --appendonly no) and are killed when the test ends.
+//
+// When redis-server is not installed the test is skipped with a message, or
+// fails when SESSION_TEST_REQUIRE_REAL=1 (set by CI).
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RequireRealEnv is the environment variable that turns a missing
+// redis-server into a test failure instead of a skip.
+const RequireRealEnv = "SESSION_TEST_REQUIRE_REAL"
+
+// startTimeout bounds how long a server or cluster may take to come up.
+const startTimeout = 20 * time.Second
+
+// binaries returns the paths of redis-server and redis-cli, or skips (or
+// fails, under SESSION_TEST_REQUIRE_REAL=1) when they are not installed.
+func binaries(t testing.TB) (server, cli string) {
+	t.Helper()
+	server, err1 := exec.LookPath("redis-server")
+	cli, err2 := exec.LookPath("redis-cli")
+	if err1 == nil && err2 == nil {
+		return server, cli
+	}
+	msg := "redis-server/redis-cli not found on PATH: skipping the test against a real Redis " +
+		"(install the Debian package redis-server; " + RequireRealEnv + "=1 makes this a failure)"
+	if os.Getenv(RequireRealEnv) == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return "", ""
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Server is one redis-server process.
+type Server struct {
+	// Addr is the server's host:port.
+	Addr string
+
+	t    testing.TB
+	bin  string
+	args []string
+	dir  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *syncBuffer
+}
+
+// StartServer starts a standalone redis-server on a free loopback port and
+// waits until it answers PING. It is killed at the end of the test.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	bin, _ := binaries(t)
+	s := newServer(t, bin, freePort(t), t.TempDir())
+	s.start()
+	return s
+}
+
+func newServer(t testing.TB, bin string, port int, dir string, extra ...string) *Server {
+	args := append([]string{
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--dir", dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--logfile", "",
+	}, extra...)
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, args: args, dir: dir}
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// start runs the process and waits until it answers PING.
+func (s *Server) start() {
+	s.t.Helper()
+	s.mu.Lock()
+	cmd := exec.Command(s.bin, s.args...)
+	s.out = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	cmd.Dir = s.dir
+	setProcAttr(cmd)
+	if err := cmd.Start(); err != nil {
+		s.mu.Unlock()
+		s.t.Fatalf("redistest: start redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-done:
+			s.t.Fatalf("redistest: redis-server on %s exited at start:\n%s", s.Addr, s.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redistest: redis-server on %s not up after %v: %v\n%s", s.Addr, startTimeout, err, s.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill stops the server at once (SIGKILL) and waits for it to exit. Killing
+// a stopped server does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// Restart starts the server again on the same port (killing it first if it
+// is running). Its data is gone: it keeps nothing on disk.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	s.start()
+}
+
+// Cluster is a Redis Cluster of three masters, no replicas.
+type Cluster struct {
+	// Addrs are the host:port of the masters.
+	Addrs []string
+	// Servers are the masters' processes.
+	Servers []*Server
+}
+
+// StartCluster starts three redis-server processes with --cluster-enabled
+// yes on free loopback ports, joins them with redis-cli --cluster create and
+// waits until every node reports cluster_state:ok.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	bin, cli := binaries(t)
+	cl := &Cluster{}
+	for range 3 {
+		dir := t.TempDir()
+		s := newServer(t, bin, freePort(t), dir,
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
+			"--cluster-port", strconv.Itoa(freePort(t)),
+			"--cluster-node-timeout", "5000",
+		)
+		s.start()
+		cl.Servers = append(cl.Servers, s)
+		cl.Addrs = append(cl.Addrs, s.Addr)
+	}
+	args := append([]string{"--cluster", "create"}, cl.Addrs...)
+	args = append(args, "--cluster-yes")
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, addr := range cl.Addrs {
+		waitClusterOK(t, addr)
+	}
+	return cl
+}
+
+// waitClusterOK waits until the node at addr reports cluster_state:ok.
+func waitClusterOK(t testing.TB, addr string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(startTimeout)
+	var info string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		v, err := c.ClusterInfo(ctx).Result()
+		cancel()
+		info = v
+		if err == nil && strings.Contains(v, "cluster_state:ok") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: cluster node %s not ok after %v: %v\n%s", addr, startTimeout, err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Client returns a ClusterClient for the cluster, closed at the end of the
+// test.
+func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { _ = cc.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	// Make sure every node is known and routable before the test starts.
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		return n.Ping(ctx).Err()
+	}); err != nil {
+		t.Fatalf("redistest: cluster client: %v", err)
+	}
+	return cc
+}
+
+// Sentinel is a redis-server running as a Sentinel that monitors one master
+// under the name MasterName.
+type Sentinel struct {
+	// Addr is the Sentinel's host:port.
+	Addr string
+	// MasterName is the name the master is monitored under.
+	MasterName string
+}
+
+// StartSentinel starts a Sentinel (redis-server --sentinel) on a free
+// loopback port monitoring master as "mymaster", and waits until it reports
+// the master's address.
+func StartSentinel(t testing.TB, master *Server) *Sentinel {
+	t.Helper()
+	bin, _ := binaries(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	_, masterPort, _ := net.SplitHostPort(master.Addr)
+	conf := filepath.Join(dir, "sentinel.conf")
+	cfg := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %s 1\nsentinel down-after-milliseconds mymaster 5000\n",
+		port, dir, masterPort)
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatalf("redistest: sentinel config: %v", err)
+	}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin,
+		args: []string{conf, "--sentinel"}, dir: dir}
+	t.Cleanup(s.Kill)
+	s.start()
+	c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		addr, err := c.GetMasterAddrByName(ctx, "mymaster").Result()
+		cancel()
+		if err == nil && len(addr) == 2 && addr[1] == masterPort {
+			return &Sentinel{Addr: s.Addr, MasterName: "mymaster"}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: sentinel %s does not report the master: %v %v", s.Addr, addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// FailoverClient returns a Sentinel-backed client (redis.NewFailoverClient)
+// for the monitored master, closed at the end of the test.
+func (s *Sentinel) FailoverClient(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.Addr}})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Client returns a client for the server, closed at the end of the test.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// syncBuffer collects a process's output for error messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.b.Len() > 64<<10 {
+		return len(p), nil // enough to explain a failure
+	}
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// String describes the server, for test logs.
+func (s *Server) String() string { return fmt.Sprintf("redis-server %s", s.Addr) }

@@ -1,0 +1,156 @@
+package session_test
+
+// Benchmarks of the Redis store through the real Handler, beside the floors
+// of bare go-redis calls to the same local redis-server (issue 3). They are
+// benchmarks, not timed tests. Run
+//
+//	go test -run '^$' -bench Redis -benchmem -count 5 .
+//
+// and compare medians: BenchmarkRedisReadOnly against BenchmarkRedisFloorGET
+// (target ≤ 1.2×), BenchmarkRedisWrite against BenchmarkRedisFloorGETSET
+// (target ≤ 1.2×). They skip when redis-server is not installed.
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/redistest"
+)
+
+// redisBenchClient starts a private redis-server and returns a client
+// whose connection is already open.
+func redisBenchClient(b *testing.B) *redis.Client {
+	b.Helper()
+	c := redistest.StartServer(b).Client(b)
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func BenchmarkRedisFloorGET(b *testing.B) {
+	c := redisBenchClient(b)
+	ctx := context.Background()
+	if err := c.Set(ctx, "floor", "value", time.Hour).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Get(ctx, "floor").Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRedisFloorGETSET(b *testing.B) {
+	c := redisBenchClient(b)
+	ctx := context.Background()
+	if err := c.Set(ctx, "floor", "value", time.Hour).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Get(ctx, "floor").Err(); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Set(ctx, "floor", "value", time.Hour).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// redisBenchHandler returns the Handler of a Manager on a Redis store around
+// h, the Cookie header of a logged-in session holding "name" and "n", and
+// the round-trip counter of the store's client.
+func redisBenchHandler(b *testing.B, h http.HandlerFunc) (http.Handler, string, *countHook) {
+	b.Helper()
+	c := redisBenchClient(b)
+	hook := &countHook{}
+	c.AddHook(hook)
+	m, err := session.New(session.Config{
+		Store:  session.NewRedisStore(c),
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	login := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := s.Login(r.Context(), "user-42"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Set("name", "Ada"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Set("n", 0); err != nil {
+			b.Fatal(err)
+		}
+	}))
+	rec := httptest.NewRecorder()
+	login.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://example.com/login", nil))
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "__Host-sid" && c.Value != "" {
+			suiteTokens.Store(c.Value, struct{}{}) // TestMain's log scan
+			return m.Handler(h), c.Name + "=" + c.Value, hook
+		}
+	}
+	b.Fatalf("login set no session cookie: %v", rec.Result().Header)
+	return nil, "", nil
+}
+
+// redisServeLoop serves req to h b.N times, checking the status, and reports
+// the Redis round trips per request.
+func redisServeLoop(b *testing.B, h http.Handler, req *http.Request, hook *countHook) {
+	b.Helper()
+	h.ServeHTTP(httptest.NewRecorder(), req) // warm-up: the server learns the scripts
+	hook.n.Store(0)
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		n++
+	}
+	b.ReportMetric(float64(hook.n.Load())/float64(n), "roundtrips/op")
+}
+
+// BenchmarkRedisReadOnly: a logged-in request whose handler reads a value
+// (touch not due): one round trip.
+func BenchmarkRedisReadOnly(b *testing.B) {
+	h, cookie, hook := redisBenchHandler(b, func(w http.ResponseWriter, r *http.Request) {
+		if session.FromContext(r.Context()).GetString("name") != "Ada" {
+			http.Error(w, "lost value", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	req := httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
+	req.Header.Set("Cookie", cookie)
+	redisServeLoop(b, h, req, hook)
+}
+
+// BenchmarkRedisWrite: a logged-in request whose handler increments a
+// counter: the load and one commit.
+func BenchmarkRedisWrite(b *testing.B) {
+	h, cookie, hook := redisBenchHandler(b, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := s.Set("n", s.GetInt("n")+1); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	req := httptest.NewRequest(http.MethodPost, "https://example.com/inc", nil)
+	req.Header.Set("Cookie", cookie)
+	redisServeLoop(b, h, req, hook)
+}
