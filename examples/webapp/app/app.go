@@ -1,0 +1,138 @@
+// Package app is the demo web application of examples/webapp: login, a
+// per-session counter, "your devices" with revocation, and a password change
+// that ends every other session. It is a package so that tests (including
+// the browser tests in e2e/) can build it in-process.
+package app
+
+import (
+	"embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sessionkit/session"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Config configures the app.
+type Config struct {
+	// Store keeps the sessions; nil means the in-memory store.
+	Store session.Store
+	// IdleTimeout and AbsoluteTimeout are passed to the session Manager
+	// (zero: the library's defaults, 30m and 8h).
+	IdleTimeout, AbsoluteTimeout time.Duration
+	// User and Password are the demo account. User defaults to "demo";
+	// Password is required.
+	User, Password string
+	// Iterations is the PBKDF2 work factor; default DefaultIterations.
+	// Tests may lower it.
+	Iterations int
+	// Logger receives the library's security events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// App is the web application. Its Handler serves every route.
+type App struct {
+	m       *session.Manager
+	users   *users
+	pages   map[string]*pageTemplate
+	handler http.Handler
+	logger  *slog.Logger
+}
+
+// New builds the app and its session Manager. Cookies are sent without the
+// Secure attribute (as "sid"), because the demo runs over plain HTTP on
+// localhost; a deployment behind TLS drops AllowInsecure.
+func New(cfg Config) (*App, error) {
+	if cfg.User == "" {
+		cfg.User = "demo"
+	}
+	if cfg.Password == "" {
+		return nil, errors.New("app: a demo password is required")
+	}
+	if cfg.Iterations == 0 {
+		cfg.Iterations = DefaultIterations
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m, err := session.New(session.Config{
+		Store:           cfg.Store,
+		IdleTimeout:     cfg.IdleTimeout,
+		AbsoluteTimeout: cfg.AbsoluteTimeout,
+		Cookie:          session.CookieConfig{AllowInsecure: true},
+		Logger:          cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	u, err := newUsers(cfg.Iterations)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.set(cfg.User, cfg.Password); err != nil {
+		return nil, err
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{m: m, users: u, pages: pages, logger: cfg.Logger}
+	// Outermost first: hardening headers on every response (403s included),
+	// bounded bodies, then sessions, then the CSRF check, then the routes.
+	a.handler = securityHeaders(http.MaxBytesHandler(m.Handler(m.CSRF(a.routes())), maxForm))
+	return a, nil
+}
+
+// Handler returns the app's root handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Manager returns the app's session Manager.
+func (a *App) Manager() *session.Manager { return a.m }
+
+// Close releases the Manager (and the in-memory store it created). A store
+// passed in Config is the caller's to close.
+func (a *App) Close() error { return a.m.Close() }
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /static/style.css", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, assets, "static/style.css")
+	})
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET /login", a.loginPage)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.Handle("GET /profile", a.private(a.profile))
+	mux.Handle("POST /counter", a.private(a.increment))
+	mux.Handle("GET /devices", a.private(a.devices))
+	mux.Handle("POST /devices/revoke", a.private(a.revoke))
+	mux.Handle("POST /devices/revoke-others", a.private(a.revokeOthers))
+	mux.Handle("GET /password", a.private(a.passwordPage))
+	mux.Handle("POST /password", a.private(a.changePassword))
+	return mux
+}
+
+// csp allows nothing but the app's own stylesheet and form posts to itself;
+// the pages carry no script at all.
+const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets the browser hardening headers on every response.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		// same-origin, not no-referrer: under no-referrer browsers send
+		// "Origin: null" on the app's own form posts, which cross-origin
+		// protection must refuse when Sec-Fetch-Site is absent.
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,107 @@
+// Command webapp is the sessionkit demo: a small server-rendered web app
+// with login, a per-session counter, "your devices" with revocation, and a
+// password change that logs out every other session.
+//
+//	go run ./examples/webapp                 # in-memory sessions on 127.0.0.1:8080
+//	REDIS_URL=redis://127.0.0.1:6379/0 go run ./examples/webapp
+//	go run ./examples/webapp -addr 127.0.0.1:9000 -idle 5m -absolute 1h
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/examples/webapp/app"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "webapp:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	idle := flag.Duration("idle", session.DefaultIdleTimeout, "idle timeout of a session")
+	absolute := flag.Duration("absolute", session.DefaultAbsoluteTimeout, "absolute timeout of a session")
+	user := flag.String("user", "demo", "demo user name")
+	flag.Parse()
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	password := os.Getenv("DEMO_PASSWORD")
+	if password == "" {
+		password = rand.Text() // random for each start, 128 bits
+	}
+
+	cfg := app.Config{
+		IdleTimeout:     *idle,
+		AbsoluteTimeout: *absolute,
+		User:            *user,
+		Password:        password,
+		Logger:          logger,
+	}
+	storeName := "in-memory"
+	if url := os.Getenv("REDIS_URL"); url != "" {
+		store, where, closeStore, err := openRedis(url)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		cfg.Store, storeName = store, "Redis at "+where
+	}
+
+	a, err := app.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	fmt.Printf("sessionkit demo on http://%s/ (sessions: %s)\n", ln.Addr(), storeName)
+	fmt.Printf("log in as %q with password %q\n", *user, password)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills the process at once
+	fmt.Println("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
