@@ -68,7 +68,10 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		m.emit(ctx, s.event(EventCreated, token, "", ""))
 
 	case s.rec != nil:
-		d := Delta{Clear: s.clear, Set: s.set, Delete: s.del}
+		// A field, not a local: &d below would move a local to the heap on
+		// every request, read-only ones included.
+		s.delta = Delta{Clear: s.clear, Set: s.set, Delete: s.del}
+		d := &s.delta
 		touch := now.Sub(s.rec.LastSeen) >= m.cfg.TouchInterval
 		if touch || s.metaSet {
 			meta := s.rec.Meta
@@ -81,7 +84,7 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		if d.Empty() {
 			break
 		}
-		err := m.store.Update(ctx, s.key, &d)
+		err := m.store.Update(ctx, s.key, d)
 		if errors.Is(err, ErrNotFound) {
 			// Destroyed or revoked meanwhile: never resurrect it.
 			m.emit(ctx, s.event(EventRejected, s.token, s.rec.UserID, "gone_at_commit"))
@@ -118,13 +121,21 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 	}
 	s.sendCookie, s.expireCookie = false, false
 	// The response depends on the token: shared caches must not mix users.
+	vary := "Cookie"
 	if m.cfg.TokenHeader != "" {
-		h.Add("Vary", m.cfg.TokenHeader)
-	} else {
-		h.Add("Vary", "Cookie")
+		vary = m.cfg.TokenHeader
 	}
 	authenticated := s.rec != nil && s.rec.UserID != ""
-	if setCookie || (authenticated && h.Get("Cache-Control") == "") {
+	noStore := setCookie || (authenticated && h.Get("Cache-Control") == "")
+	if noStore && len(h["Vary"]) == 0 {
+		// Both values from one allocation (the capacities keep an append
+		// to one from writing into the other).
+		v := []string{vary, "no-store"}
+		h["Vary"], h["Cache-Control"] = v[0:1:1], v[1:2:2]
+		return nil
+	}
+	h.Add("Vary", vary)
+	if noStore {
 		h.Set("Cache-Control", "no-store")
 	}
 	return nil

@@ -80,8 +80,18 @@ func newToken() string {
 // storeKey derives the store key from a token: the SHA-256 of the token,
 // base64url. A dump of the store therefore hands out no live session.
 func storeKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	// Stack buffers: a token is 43 bytes, so hashing and encoding it
+	// allocate only the returned string.
+	var in [64]byte
+	var sum [sha256.Size]byte
+	if len(token) <= len(in) {
+		sum = sha256.Sum256(in[:copy(in[:], token)])
+	} else {
+		sum = sha256.Sum256([]byte(token))
+	}
+	var out [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // validToken reports whether s has the exact shape of a token issued by

@@ -24,13 +24,23 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
 			return
 		}
-		s := &Session{m: m}
+		// The Session and the writer wrapper share one allocation.
+		st := &requestState{}
+		s := &st.s
+		s.m = m
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		s.req = r
-		rw := &responseWriter{ResponseWriter: w, s: s, req: r}
+		rw := &st.rw
+		rw.ResponseWriter, rw.s, rw.req = w, s, r
 		next.ServeHTTP(rw, r)
 		rw.finish()
 	})
+}
+
+// requestState is what Handler allocates per request.
+type requestState struct {
+	s  Session
+	rw responseWriter
 }
 
 // blockedClient reports whether r presents a session ID from an IP that is

@@ -43,7 +43,8 @@ type Session struct {
 	clear   bool
 	set     map[string][]byte
 	del     []string
-	metaSet bool // rec.Meta changed (persist, timeouts) and must be written
+	metaSet bool  // rec.Meta changed (persist, timeouts) and must be written
+	delta   Delta // commit's scratch delta (a field, so it is no heap local)
 
 	hadCookie    bool // the request carried our cookie
 	sendCookie   bool // Set-Cookie with token at commit
@@ -168,10 +169,39 @@ func Get[T any](s *Session, key string) (T, bool) {
 }
 
 // GetString returns the string under key, or "" when absent.
-func (s *Session) GetString(key string) string { v, _ := Get[string](s, key); return v }
+func (s *Session) GetString(key string) string {
+	if b, ok := s.jsonRaw(key); ok {
+		if v, ok := jsonPlainString(b); ok {
+			return v
+		}
+	}
+	v, _ := Get[string](s, key)
+	return v
+}
 
 // GetInt returns the int under key, or 0 when absent.
-func (s *Session) GetInt(key string) int { v, _ := Get[int](s, key); return v }
+func (s *Session) GetInt(key string) int {
+	if b, ok := s.jsonRaw(key); ok {
+		if v, ok := jsonPlainInt(b); ok {
+			return v
+		}
+	}
+	v, _ := Get[int](s, key)
+	return v
+}
+
+// jsonRaw returns the encoded value under key when the codec is the default
+// JSONCodec, so the typed getters can decode the common shapes without
+// encoding/json (which allocates its decoder state and the destination).
+func (s *Session) jsonRaw(key string) ([]byte, bool) {
+	if _, ok := s.m.cfg.Codec.(JSONCodec); !ok {
+		return nil, false
+	}
+	s.mu.Lock()
+	b, ok := s.lookup(key)
+	s.mu.Unlock()
+	return b, ok
+}
 
 // GetBool returns the bool under key, or false when absent.
 func (s *Session) GetBool(key string) bool { v, _ := Get[bool](s, key); return v }
