@@ -401,6 +401,15 @@ func parseMs(v string) (time.Duration, bool) {
 }
 
 // decodeHash builds a record from the fields of a session hash.
+// decodeFound decodes a session hash read by HGETALL; an empty reply means
+// the session does not exist.
+func decodeFound(op string, fields map[string]string) (*Record, error) {
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+	}
+	return decodeHash(op, fields)
+}
+
 func decodeHash(op string, fields map[string]string) (*Record, error) {
 	r := &Record{Values: make(map[string][]byte, len(fields))}
 	for k, v := range fields {
@@ -449,15 +458,9 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
-	}
-	r, err := decodeHash(op, fields)
-	if err != nil {
-		return nil, err
-	}
-	if r.UserID == "" {
-		return r, nil
+	r, err := decodeFound(op, fields)
+	if err != nil || r.UserID == "" {
+		return r, err
 	}
 	if redis.HasErrorPrefix(gen.Err(), "NOSCRIPT") {
 		// The server does not know the script yet (first use, restart,
@@ -487,15 +490,9 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
-	}
-	r, err := decodeHash(op, fields)
-	if err != nil {
-		return nil, err
-	}
-	if r.UserID == "" {
-		return r, nil
+	r, err := decodeFound(op, fields)
+	if err != nil || r.UserID == "" {
+		return r, err
 	}
 	cur, err := s.generation(ctx, op, r.UserID)
 	if err != nil {
