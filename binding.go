@@ -52,7 +52,7 @@ func (s *Session) checkBinding(ctx context.Context) {
 // network than the login (see Config.Binding; always false with BindNone).
 func (s *Session) BindingChanged() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	return s.bindingChanged
 }

@@ -25,7 +25,7 @@ import (
 // recreated and the cookie is expired.
 func (s *Session) commit(h http.Header, withHeaders bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if !s.loaded {
 		if withHeaders {
 			// Changes that need a Set-Cookie must now fail, not vanish.
@@ -43,7 +43,7 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 	switch {
 	case s.key == "":
 		// Not stored yet: store it only if it holds something.
-		if len(s.set) == 0 && !(s.rec != nil && s.metaSet) {
+		if len(s.set) == 0 && !(s.rec != nil && (s.persist != nil || s.timeouts != nil)) {
 			break
 		}
 		if !withHeaders {
@@ -54,32 +54,36 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 			r.Meta = s.rec.Meta
 		} else {
 			r.CreatedAt, r.LastSeen = now, now
+			r.Linger = m.linger(&r.Meta)
 		}
-		s.applyPending(r)
+		d := s.pending()
+		d.Apply(r)
 		r.Expires = m.expiry(&r.Meta)
 		token := newToken()
 		key := storeKey(token)
 		if err := m.store.Create(ctx, key, r); err != nil {
-			return m.storeErr(ctx, "create", err)
+			return s.storeErr("create", err)
 		}
 		s.token, s.key, s.rec = token, key, r
-		s.clear, s.set, s.del, s.metaSet = false, nil, nil, false
+		s.clearPending()
 		s.sendCookie, s.expireCookie = true, false
-		m.emit(ctx, s.event(EventCreated, token, "", ""))
+		s.queue(s.event(EventCreated, token, "", ""))
 
 	case s.rec != nil:
 		// A field, not a local: &d below would move a local to the heap on
-		// every request, read-only ones included.
-		s.delta = Delta{Clear: s.clear, Set: s.set, Delete: s.del}
+		// every request, read-only ones included. Only what this request
+		// changed is sent: the touch moves LastSeen and Expires, a
+		// setting goes only with the request that changed it.
+		s.delta = s.pending()
 		d := &s.delta
-		touch := now.Sub(s.rec.LastSeen) >= m.cfg.TouchInterval
-		if touch || s.metaSet {
+		touch := now.Sub(s.rec.LastSeen) >= m.touchInterval(&s.rec.Meta)
+		if touch || d.Persist != nil || d.Timeouts != nil {
 			meta := s.rec.Meta
 			if touch {
 				meta.LastSeen = now
+				d.LastSeen = now
 			}
-			meta.Expires = m.expiry(&meta)
-			d.Meta = &meta
+			d.Expires = m.expiry(&meta)
 		}
 		if d.Empty() {
 			break
@@ -87,17 +91,17 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		err := m.store.Update(ctx, s.key, d)
 		if errors.Is(err, ErrNotFound) {
 			// Destroyed or revoked meanwhile: never resurrect it.
-			m.emit(ctx, s.event(EventRejected, s.token, s.rec.UserID, "gone_at_commit"))
+			s.queue(s.event(EventRejected, s.token, s.rec.UserID, "gone_at_commit"))
 			s.reset()
 			s.expireCookie, s.sendCookie = true, false
 			break
 		}
 		if err != nil {
-			return m.storeErr(ctx, "update", err)
+			return s.storeErr("update", err)
 		}
 		d.Apply(s.rec)
-		s.clear, s.set, s.del, s.metaSet = false, nil, nil, false
-		if d.Meta != nil && s.persistent() {
+		s.clearPending()
+		if !d.Expires.IsZero() && s.persistent() {
 			s.sendCookie = true // refresh Max-Age with the idle deadline
 		}
 	}

@@ -50,6 +50,13 @@ type Config struct {
 	// old, so read-only requests do not write to the store. Default
 	// IdleTimeout/20 (90s for 30m). Must be shorter than IdleTimeout.
 	TouchInterval time.Duration
+	// RotationGrace is how long after a renewal (Login, Renew) a request
+	// still carrying the old ID (another tab, an in-flight fetch) is
+	// answered as anonymous without expiring the browser's cookie, which
+	// may already hold the new ID, and without counting toward the
+	// brute-force signal. The old ID is never mapped to the new session.
+	// Default 60s; negative disables the grace.
+	RotationGrace time.Duration
 	// Cookie sets the cookie attributes; the zero value is the safe default.
 	Cookie CookieConfig
 	// Codec encodes values. Default JSONCodec.
@@ -147,6 +154,12 @@ func (c *Config) validate() error {
 	}
 	if c.TouchInterval < 0 || c.TouchInterval >= c.IdleTimeout {
 		return bad("touch interval %v must be positive and shorter than the idle timeout %v", c.TouchInterval, c.IdleTimeout)
+	}
+	switch {
+	case c.RotationGrace == 0:
+		c.RotationGrace = time.Minute
+	case c.RotationGrace < 0:
+		c.RotationGrace = 0
 	}
 	if c.MaxSessionsPerUser < 0 {
 		return bad("MaxSessionsPerUser %d is negative", c.MaxSessionsPerUser)

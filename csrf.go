@@ -205,7 +205,7 @@ func (s *Session) csrfFailure(w http.ResponseWriter, reason string) {
 // unreadable one), and the load error if the session could not load.
 func (s *Session) storedCSRFSecret() ([]byte, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	return s.lockedCSRFSecret()
 }
 
@@ -241,7 +241,7 @@ func (s *Session) csrfSecret() ([]byte, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	secret, err := s.lockedCSRFSecret()
 	if err != nil || secret != nil {
 		return secret, err

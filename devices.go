@@ -1,7 +1,6 @@
 package session
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -129,71 +128,34 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 // RevokeOthers ends every other session of this session's user and gives
 // this one a fresh ID: the step after a password change. It needs a
 // logged-in session and a store implementing UserIndex.
+//
+// The revocation comes first, in the same store step as the renewal (see
+// Rotation.RevokeUser): if this session was ended meanwhile (another tab
+// logged out), the other sessions are still revoked, and RevokeOthers
+// returns an error wrapping ErrNotFound with the request going on
+// anonymous; the user must log in again.
 func (s *Session) RevokeOthers(ctx context.Context) error {
 	m := s.m
 	if m.index == nil {
 		return ErrNoIndex
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if err := s.ready(); err != nil {
 		return err
 	}
 	if s.rec == nil || s.rec.UserID == "" {
 		return ErrNoUser
 	}
-	userID := s.rec.UserID
-	cur, err := m.store.Load(ctx, s.key)
+	meta := s.rec.Meta
+	meta.LastSeen = m.now()
+	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending(), RevokeUser: true})
 	if errors.Is(err, ErrNotFound) {
-		s.reset()
-		s.expireCookie = true
-		return fmt.Errorf("session: revoke others: %w", err)
+		s.queue(Event{Kind: EventRevoked, UserID: meta.UserID, Reason: "revoke_others"})
 	}
-	if err != nil {
-		return m.storeErr(ctx, "revoke others", err)
-	}
-	// Bump the generation (ending every session, this one included, even
-	// those the index missed), then store this one again under a new ID,
-	// stamped with the new generation.
-	if err := m.index.RevokeUser(ctx, userID); err != nil {
-		return m.storeErr(ctx, "revoke others", err)
-	}
-	s.applyPending(cur)
-	cur.Meta = s.rec.Meta
-	s.key = "" // already deleted by RevokeUser
-	if err := s.replace(ctx, cur); err != nil {
-		return err
-	}
-	m.emit(ctx, s.event(EventRevoked, s.token, userID, "revoke_others"))
-	return nil
-}
-
-// enforceCap applies Config.MaxSessionsPerUser before s logs in as userID.
-func (m *Manager) enforceCap(ctx context.Context, s *Session, userID string) error {
-	limit := m.cfg.MaxSessionsPerUser
-	if limit == 0 {
-		return nil
-	}
-	recs, err := m.userSessions(ctx, userID)
 	if err != nil {
 		return err
 	}
-	recs = slices.DeleteFunc(recs, func(r IndexedRecord) bool { return r.Key == s.key })
-	if len(recs) < limit {
-		return nil
-	}
-	if m.cfg.OnLimit == RefuseNew {
-		m.emit(ctx, s.event(EventLoginRefused, "", userID, "max_sessions"))
-		return ErrTooManySessions
-	}
-	slices.SortFunc(recs, func(a, b IndexedRecord) int {
-		return cmp.Compare(a.Meta.LastSeen.UnixNano(), b.Meta.LastSeen.UnixNano())
-	})
-	for _, r := range recs[:len(recs)-limit+1] {
-		if err := m.store.Delete(ctx, r.Key); err != nil {
-			return m.storeErr(ctx, "evict", err)
-		}
-		m.emit(ctx, Event{Kind: EventEvicted, UserID: userID, Session: "handle:" + r.Key[:min(8, len(r.Key))], IP: r.Meta.IP, UserAgent: r.Meta.UserAgent, Reason: "max_sessions"})
-	}
+	s.queue(s.event(EventRevoked, s.token, meta.UserID, "revoke_others"))
 	return nil
 }

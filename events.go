@@ -26,6 +26,9 @@ const (
 	EventBindingChanged  = "session.binding_changed"
 	EventBruteForce      = "session.brute_force"
 	EventStoreError      = "session.store_error"
+	// EventCapacity reports a store that refused a new record because it
+	// is full (see WithMaxRecords).
+	EventCapacity = "session.store_full"
 )
 
 // Event is a security event. It never holds a session token: Session is a
@@ -61,7 +64,7 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	switch e.Kind {
 	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused:
 		level = slog.LevelWarn
-	case EventBruteForce, EventStoreError:
+	case EventBruteForce, EventStoreError, EventCapacity:
 		level = slog.LevelError
 	}
 	if m.logger.Enabled(ctx, level) {
@@ -84,4 +87,33 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	if m.cfg.OnEvent != nil {
 		m.cfg.OnEvent(ctx, e)
 	}
+}
+
+// queue records an event to emit once s.mu is released. The caller holds
+// s.mu.
+func (s *Session) queue(e Event) { s.events = append(s.events, e) }
+
+// unlock releases s.mu, then emits the events queued under it: a hook or a
+// context-aware log handler may call back into s.
+func (s *Session) unlock() {
+	if len(s.events) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	events := s.events
+	s.events = nil
+	s.mu.Unlock()
+	for _, e := range events {
+		s.m.emit(s.req.Context(), e)
+	}
+}
+
+// storeErr reports a store failure met under s.mu: the event is queued (see
+// unlock) and the error returned wrapped for the error handler.
+func (s *Session) storeErr(op string, err error) error {
+	werr, e := s.m.storeFailure(op, err)
+	if e != nil {
+		s.queue(*e)
+	}
+	return werr
 }

@@ -53,8 +53,9 @@ func New(cfg Config) (*Manager, error) {
 		m.bf = newBruteForce(cfg.BruteForce)
 	}
 	m.index, _ = m.store.(UserIndex)
-	if cfg.MaxSessionsPerUser > 0 && m.index == nil {
-		return nil, fmt.Errorf("%w: MaxSessionsPerUser needs a store implementing UserIndex", ErrInvalidConfig)
+	_, rotator := m.store.(Rotator)
+	if cfg.MaxSessionsPerUser > 0 && (m.index == nil || !rotator) {
+		return nil, fmt.Errorf("%w: MaxSessionsPerUser needs a store implementing UserIndex and Rotator", ErrInvalidConfig)
 	}
 	return m, nil
 }
@@ -111,16 +112,59 @@ func (m *Manager) expiredReason(meta *Meta, now time.Time) string {
 	return ""
 }
 
-// storeErr logs a store failure with its detail (never a token: stores see
-// only hashed keys) and returns it wrapped for the error handler.
+// touchInterval is how old a session's last-seen time may get before a
+// request refreshes it: Config.TouchInterval, scaled down with a shorter
+// per-session idle limit so that an active session never idles out.
+func (m *Manager) touchInterval(meta *Meta) time.Duration {
+	idle, _ := m.limits(meta)
+	if idle >= m.cfg.IdleTimeout {
+		return m.cfg.TouchInterval
+	}
+	return time.Duration(float64(m.cfg.TouchInterval) * float64(idle) / float64(m.cfg.IdleTimeout))
+}
+
+// linger is how long a store keeps the tombstone of a session with meta:
+// its idle limit, and at least the rotation grace period.
+func (m *Manager) linger(meta *Meta) time.Duration {
+	idle, _ := m.limits(meta)
+	return max(idle, m.cfg.RotationGrace)
+}
+
+// expiryKind tells an idle expiry from an absolute one by which deadline
+// came first.
+func (m *Manager) expiryKind(meta *Meta) string {
+	idle, abs := m.limits(meta)
+	if !meta.CreatedAt.Add(abs).After(meta.LastSeen.Add(idle)) {
+		return EventExpiredAbsolute
+	}
+	return EventExpiredIdle
+}
+
+// storeErr reports a store failure met outside a session's lock: an
+// EventStoreError (EventCapacity for a full store) is emitted and the error
+// returned wrapped for the error handler.
 func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
+	werr, e := m.storeFailure(op, err)
+	if e != nil {
+		m.emit(ctx, *e)
+	}
+	return werr
+}
+
+// storeFailure wraps a store failure in ErrStore (once) and returns the
+// event that reports it, with its detail (never a token: stores see only
+// hashed keys); nil for a cancelled request, which alarms nobody.
+func (m *Manager) storeFailure(op string, err error) (error, *Event) {
+	werr := fmt.Errorf("session: %s: %w", op, err)
+	if !errors.Is(err, ErrStore) && !errors.Is(err, context.Canceled) {
+		werr = fmt.Errorf("session: %s: %w: %w", op, ErrStore, err)
+	}
 	if errors.Is(err, context.Canceled) {
-		// The client went away; nothing to alarm anyone about.
-		return fmt.Errorf("session: %s: %w", op, err)
+		return werr, nil
 	}
-	m.logger.LogAttrs(ctx, slog.LevelError, EventStoreError, slog.String("op", op), slog.String("error", err.Error()))
-	if errors.Is(err, ErrStore) {
-		return fmt.Errorf("session: %s: %w", op, err)
+	kind := EventStoreError
+	if errors.Is(err, ErrCapacity) {
+		kind = EventCapacity
 	}
-	return fmt.Errorf("session: %s: %w: %w", op, ErrStore, err)
+	return werr, &Event{Kind: kind, Reason: op + ": " + err.Error()}
 }

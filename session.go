@@ -20,6 +20,12 @@ var (
 	// ErrNoUser is returned by Login with an empty user ID and by
 	// operations that need an authenticated session.
 	ErrNoUser = errors.New("session: no user")
+	// ErrRotated is returned by Set and the other changes that would start
+	// a new anonymous session, on a request that carries an ID renewed a
+	// moment ago by another request (see Config.RotationGrace): its new
+	// cookie would overwrite the renewed one in the browser. The request
+	// can read nothing but may still Login.
+	ErrRotated = errors.New("session: ID renewed by a concurrent request")
 )
 
 // Session is one request's view of a session. It loads lazily: a handler that
@@ -39,19 +45,28 @@ type Session struct {
 	key   string  // storeKey(token)
 	rec   *Record // stored record as loaded (or as created); nil if none
 
-	// Pending changes of this request, sent by commit.
-	clear   bool
-	set     map[string][]byte
-	del     []string
-	metaSet bool  // rec.Meta changed (persist, timeouts) and must be written
-	delta   Delta // commit's scratch delta (a field, so it is no heap local)
+	// Pending changes of this request, sent by commit. persist and
+	// timeouts are set only by the request that changed them, so that a
+	// concurrent request never writes back an older setting.
+	clear    bool
+	set      map[string][]byte
+	del      []string
+	persist  *bool
+	timeouts *Timeouts
+	delta    Delta // commit's scratch delta (a field, so it is no heap local)
 
-	hadCookie    bool // the request carried our cookie
-	sendCookie   bool // Set-Cookie with token at commit
-	expireCookie bool // expire the browser's cookie at commit
+	presented    string // the well-formed token the request carried, if any
+	hadCookie    bool   // the request carried our cookie
+	graced       bool   // it carried an ID renewed within Config.RotationGrace
+	sendCookie   bool   // Set-Cookie with token at commit
+	expireCookie bool   // expire the browser's cookie at commit
 	headersSent  bool
 
 	bindingChanged bool // see Config.Binding
+
+	// events collected under mu, emitted by unlock once it is released,
+	// so that an OnEvent hook or a log handler may call any method of s.
+	events []Event
 }
 
 // FromContext returns the session of the request whose context is ctx. Under
@@ -65,7 +80,8 @@ type ctxKey struct{}
 
 // load reads the record named by the request's cookie once. The caller holds
 // s.mu. A malformed, unknown, expired or revoked ID is never adopted: the
-// session starts fresh and the browser's cookie is expired.
+// session starts fresh and the browser's cookie is expired (but for an ID
+// renewed a moment ago, see ended).
 func (s *Session) load() {
 	if s.loaded {
 		return
@@ -80,26 +96,33 @@ func (s *Session) load() {
 	ctx := s.req.Context()
 	token := p.token
 	if p.reason != "" {
-		s.reject(ctx, token, p.reason)
+		s.reject(token, p.reason, true)
 		return
 	}
+	s.presented = token
 	key := storeKey(token)
 	rec, err := m.store.Load(ctx, key)
+	var tomb *Tombstone
 	switch {
+	case errors.As(err, &tomb):
+		s.ended(token, tomb)
+		return
 	case errors.Is(err, ErrNotFound):
-		s.reject(ctx, token, "unknown")
+		s.reject(token, "unknown", true)
 		return
 	case err != nil:
-		s.err = m.storeErr(ctx, "load", err)
+		s.err = s.storeErr("load", err)
 		return
 	}
 	now := m.now()
 	if kind := m.expiredReason(&rec.Meta, now); kind != "" {
+		// Past a deadline the store's TTL has not caught up with (a
+		// per-session limit, clock skew): end it here.
 		if err := m.store.Delete(ctx, key); err != nil {
-			s.err = m.storeErr(ctx, "delete expired", err)
+			s.err = s.storeErr("delete expired", err)
 			return
 		}
-		m.emit(ctx, s.event(kind, token, rec.UserID, ""))
+		s.queue(s.event(kind, token, rec.UserID, ""))
 		s.expireCookie = true
 		return
 	}
@@ -110,15 +133,37 @@ func (s *Session) load() {
 	}
 }
 
-// reject records a refused ID: an event, the brute-force count, and the
-// browser's cookie expired.
-func (s *Session) reject(ctx context.Context, token, reason string) {
+// ended handles an ID whose session ended recently (its store kept a
+// Tombstone): a renewal within the grace period is another tab or an
+// in-flight request, answered as anonymous without touching the browser's
+// cookie (which may already hold the new ID); anything else is reported for
+// what it is, the cookie expired, and nothing counted as brute force.
+func (s *Session) ended(token string, t *Tombstone) {
 	m := s.m
-	m.emit(ctx, s.event(EventRejected, token, "", reason))
-	if m.bf != nil {
+	switch t.Reason {
+	case EndRotated:
+		if m.now().Sub(t.At) < m.cfg.RotationGrace {
+			s.graced = true
+			return
+		}
+		s.reject(token, "rotated", false)
+	case EndExpired:
+		s.queue(s.event(m.expiryKind(&t.Meta), token, "", ""))
+		s.expireCookie = true
+	default:
+		s.reject(token, t.Reason, false)
+	}
+}
+
+// reject records a refused ID: an event, the brute-force count when the ID
+// may be a guess, and the browser's cookie expired. The caller holds s.mu.
+func (s *Session) reject(token, reason string, guess bool) {
+	m := s.m
+	s.queue(s.event(EventRejected, token, "", reason))
+	if guess && m.bf != nil {
 		ip := m.clientIP(s.req)
 		if m.bf.reject(ip, m.now()) {
-			m.emit(ctx, Event{Kind: EventBruteForce, IP: ip, UserAgent: s.req.UserAgent(), Reason: "rejected_ids_over_threshold"})
+			s.queue(Event{Kind: EventBruteForce, IP: ip, UserAgent: s.req.UserAgent(), Reason: "rejected_ids_over_threshold"})
 		}
 	}
 	s.expireCookie = true
@@ -153,7 +198,7 @@ func (s *Session) lookup(key string) ([]byte, bool) {
 func (s *Session) decode(key string, dst any) bool {
 	s.mu.Lock()
 	b, ok := s.lookup(key)
-	s.mu.Unlock()
+	s.unlock()
 	if !ok {
 		return false
 	}
@@ -199,7 +244,7 @@ func (s *Session) jsonRaw(key string) ([]byte, bool) {
 	}
 	s.mu.Lock()
 	b, ok := s.lookup(key)
-	s.mu.Unlock()
+	s.unlock()
 	return b, ok
 }
 
@@ -212,7 +257,7 @@ func (s *Session) GetTime(key string) time.Time { v, _ := Get[time.Time](s, key)
 // Has reports whether key holds a value.
 func (s *Session) Has(key string) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	_, ok := s.lookup(key)
 	return ok
 }
@@ -220,7 +265,7 @@ func (s *Session) Has(key string) bool {
 // Keys returns the keys holding values, sorted.
 func (s *Session) Keys() []string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	var keys []string
 	if s.rec != nil && !s.clear {
@@ -249,7 +294,7 @@ func (s *Session) Set(key string, v any) error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	return s.setLocked(key, b)
 }
 
@@ -263,6 +308,9 @@ func (s *Session) setLocked(key string, b []byte) error {
 	if s.headersSent && s.rec == nil {
 		return ErrHeadersSent
 	}
+	if s.graced && s.rec == nil {
+		return ErrRotated
+	}
 	if s.set == nil {
 		s.set = make(map[string][]byte, 4)
 	}
@@ -274,7 +322,7 @@ func (s *Session) setLocked(key string, b []byte) error {
 // Delete removes key. Deleting an absent key is not an error.
 func (s *Session) Delete(key string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	delete(s.set, key)
 	if !slices.Contains(s.del, key) {
@@ -294,7 +342,7 @@ func (s *Session) Pop(key string) string {
 // Clear removes every value but keeps the session, its ID and its user.
 func (s *Session) Clear() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	s.clear = true
 	clear(s.set)
@@ -304,7 +352,7 @@ func (s *Session) Clear() {
 // UserID returns the authenticated user, or "" for an anonymous session.
 func (s *Session) UserID() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	if s.rec == nil {
 		return ""
@@ -315,7 +363,7 @@ func (s *Session) UserID() string {
 // IsNew reports whether the session has not been stored yet.
 func (s *Session) IsNew() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	return s.rec == nil
 }
@@ -334,7 +382,7 @@ func (s *Session) LastSeen() time.Time { return s.meta().LastSeen }
 
 func (s *Session) meta() Meta {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	if s.rec == nil {
 		return Meta{}
@@ -346,7 +394,7 @@ func (s *Session) meta() Meta {
 // Manager.Sessions ("" if it is not stored). It is not a token.
 func (s *Session) Handle() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	if s.rec == nil {
 		return ""
@@ -359,23 +407,28 @@ func (s *Session) Handle() string {
 // lets a handler stop early.
 func (s *Session) Err() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.load()
 	return s.err
 }
 
 // SetPersist chooses a persistent cookie ("remember me", Max-Age up to the
 // session's next deadline) or a browser-session cookie for this session.
+// Only this request writes the setting, so a concurrent request cannot put
+// the old one back.
 func (s *Session) SetPersist(persist bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if err := s.ready(); err != nil {
 		return err
+	}
+	if s.graced && s.rec == nil {
+		return ErrRotated
 	}
 	s.ensureRecord()
 	if s.rec.Persist != persist {
 		s.rec.Persist = persist
-		s.metaSet = true
+		s.persist = &persist
 		s.sendCookie = true
 	}
 	return nil
@@ -383,19 +436,25 @@ func (s *Session) SetPersist(persist bool) error {
 
 // SetTimeouts gives this session shorter limits than the Manager's (for an
 // admin session, say). Zero keeps the Manager's; longer ones are capped at
-// the Manager's.
+// the Manager's. Only this request writes them, so a concurrent request
+// cannot put the old ones back, and the throttled touch follows a shorter
+// idle limit.
 func (s *Session) SetTimeouts(idle, absolute time.Duration) error {
 	if idle < 0 || absolute < 0 {
 		return fmt.Errorf("session: negative timeout")
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if err := s.ready(); err != nil {
 		return err
 	}
+	if s.graced && s.rec == nil {
+		return ErrRotated
+	}
 	s.ensureRecord()
 	s.rec.IdleTimeout, s.rec.AbsoluteTimeout = idle, absolute
-	s.metaSet = true
+	s.rec.Linger = s.m.linger(&s.rec.Meta)
+	s.timeouts = &Timeouts{Idle: idle, Absolute: absolute, Linger: s.rec.Linger}
 	return nil
 }
 
@@ -418,180 +477,25 @@ func (s *Session) ensureRecord() {
 	if s.rec == nil {
 		now := s.m.now()
 		s.rec = &Record{Meta: Meta{CreatedAt: now, LastSeen: now}}
+		s.rec.Linger = s.m.linger(&s.rec.Meta)
 		s.token, s.key = "", ""
 	}
-}
-
-// Login authenticates the session as userID: it issues a new ID (the old one
-// dies at once), binds the user, records the authentication time and the
-// device (User-Agent, client IP), keeps the session's values, adds it to the
-// user's index and applies Config.MaxSessionsPerUser. Call it after checking
-// the user's credentials, before writing the response.
-func (s *Session) Login(ctx context.Context, userID string) error {
-	if userID == "" {
-		return ErrNoUser
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.ready(); err != nil {
-		return err
-	}
-	m := s.m
-	if err := m.enforceCap(ctx, s, userID); err != nil {
-		return err
-	}
-	now := m.now()
-	var values map[string][]byte
-	if s.rec == nil || s.rec.UserID == "" || s.rec.UserID == userID {
-		values = s.mergedValues(ctx)
-	} // else: another user's session: their values must not carry over.
-	meta := Meta{
-		UserID:          userID,
-		CreatedAt:       now,
-		LastSeen:        now,
-		AuthenticatedAt: now,
-		UserAgent:       truncate(s.req.UserAgent(), 256),
-		IP:              m.clientIP(s.req),
-	}
-	if s.rec != nil {
-		// Keep the per-session settings chosen before login.
-		meta.Persist, meta.IdleTimeout, meta.AbsoluteTimeout = s.rec.Persist, s.rec.IdleTimeout, s.rec.AbsoluteTimeout
-	}
-	if err := s.replace(ctx, &Record{Meta: meta, Values: values}); err != nil {
-		return err
-	}
-	m.emit(ctx, s.event(EventLogin, s.token, userID, ""))
-	return nil
-}
-
-// Renew issues a new ID for the session, keeping its user and values, and
-// kills the old ID at once. Call it on any privilege change. On a session
-// that is not stored yet it does nothing (its ID will be fresh anyway). If
-// the session was destroyed meanwhile (another tab logged out), Renew returns
-// an error wrapping ErrNotFound and the session continues as a new anonymous
-// one.
-func (s *Session) Renew(ctx context.Context) error {
-	return s.renew(ctx, false)
-}
-
-// Reauthenticate records that the user just proved their identity again
-// (password re-entry before a sensitive action): it renews the ID and sets
-// AuthenticatedAt to now. The session must be logged in.
-func (s *Session) Reauthenticate(ctx context.Context) error {
-	return s.renew(ctx, true)
-}
-
-func (s *Session) renew(ctx context.Context, reauth bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.ready(); err != nil {
-		return err
-	}
-	if reauth && (s.rec == nil || s.rec.UserID == "") {
-		return ErrNoUser
-	}
-	if s.rec == nil || s.key == "" {
-		return nil
-	}
-	// Start from the current stored record so changes made by concurrent
-	// requests are carried over, and a destroyed session is not revived.
-	cur, err := s.m.store.Load(ctx, s.key)
-	if errors.Is(err, ErrNotFound) {
-		s.reset()
-		s.expireCookie = true
-		return fmt.Errorf("session: renew: %w", err)
-	}
-	if err != nil {
-		return s.m.storeErr(ctx, "renew", err)
-	}
-	s.applyPending(cur)
-	cur.Meta = s.rec.Meta
-	if reauth {
-		cur.AuthenticatedAt = s.m.now()
-	}
-	if err := s.replace(ctx, cur); err != nil {
-		return err
-	}
-	reason := ""
-	if reauth {
-		reason = "reauthenticate"
-	}
-	s.m.emit(ctx, s.event(EventRenewed, s.token, cur.UserID, reason))
-	return nil
-}
-
-// Destroy ends the session: the server record is deleted, the cookie expired.
-// Values set afterwards start a new anonymous session with a new ID.
-func (s *Session) Destroy(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.load()
-	if s.headersSent {
-		return ErrHeadersSent
-	}
-	if s.key != "" {
-		if err := s.m.store.Delete(ctx, s.key); err != nil {
-			return s.m.storeErr(ctx, "destroy", err)
-		}
-		s.m.emit(ctx, s.event(EventDestroyed, s.token, s.rec.UserID, ""))
-	}
-	s.reset()
-	s.err = nil
-	s.expireCookie = s.hadCookie || s.sendCookie || s.expireCookie
-	s.sendCookie = false
-	return nil
 }
 
 // reset forgets the session: what follows is a new anonymous session.
 func (s *Session) reset() {
 	s.token, s.key, s.rec = "", "", nil
-	s.clear, s.set, s.del, s.metaSet = false, nil, nil, false
+	s.clearPending()
 }
 
-// mergedValues returns the values this request sees, starting from the
-// freshest stored copy when there is one. The caller holds s.mu.
-func (s *Session) mergedValues(ctx context.Context) map[string][]byte {
-	base := &Record{}
-	if s.key != "" {
-		if cur, err := s.m.store.Load(ctx, s.key); err == nil {
-			base = cur
-		} else if s.rec != nil {
-			base = s.rec.Clone()
-		}
-	}
-	s.applyPending(base)
-	return base.Values
+// clearPending forgets this request's pending changes (they were sent).
+func (s *Session) clearPending() {
+	s.clear, s.set, s.del, s.persist, s.timeouts = false, nil, nil, nil, nil
 }
 
-// applyPending merges this request's pending value changes into r.
-func (s *Session) applyPending(r *Record) {
-	d := Delta{Clear: s.clear, Set: s.set, Delete: s.del}
-	d.Apply(r)
-}
-
-// replace stores r under a new ID, deletes the old record and arranges for
-// the new cookie. The caller holds s.mu.
-func (s *Session) replace(ctx context.Context, r *Record) error {
-	m := s.m
-	r.Expires = m.expiry(&r.Meta)
-	delete(r.Values, csrfSessionKey) // a new ID gets a new CSRF token
-	token := newToken()
-	key := storeKey(token)
-	if err := m.store.Create(ctx, key, r); err != nil {
-		return m.storeErr(ctx, "create", err)
-	}
-	if s.key != "" {
-		if err := m.store.Delete(ctx, s.key); err != nil {
-			// The new record exists but the old ID is still alive: undo
-			// and fail rather than leave two live IDs.
-			_ = m.store.Delete(context.WithoutCancel(ctx), key)
-			return m.storeErr(ctx, "delete old id", err)
-		}
-	}
-	s.token, s.key, s.rec = token, key, r
-	s.clear, s.set, s.del, s.metaSet = false, nil, nil, false
-	s.sendCookie, s.expireCookie = true, false
-	return nil
+// pending returns this request's pending changes as a Delta.
+func (s *Session) pending() Delta {
+	return Delta{Clear: s.clear, Set: s.set, Delete: s.del, Persist: s.persist, Timeouts: s.timeouts}
 }
 
 // truncate bounds untrusted strings kept in records.

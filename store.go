@@ -71,6 +71,10 @@ type Meta struct {
 	AbsoluteTimeout time.Duration
 	// Persist asks for a persistent (Max-Age) cookie ("remember me").
 	Persist bool
+	// Linger is how long, past its end (expiry, renewal, deletion), the
+	// store keeps a Tombstone of the record. The Manager sets it to the
+	// session's idle timeout (and at least the rotation grace period).
+	Linger time.Duration
 	// Expires is the earlier of the idle and absolute deadlines: the store's
 	// TTL. A store may discard the record once it has passed.
 	Expires time.Time
@@ -97,7 +101,10 @@ func (r *Record) Clone() *Record {
 }
 
 // Delta is one request's change to a record: only what this request did, so
-// that a store merging it leaves other requests' changes to other keys intact.
+// that a store merging it leaves other requests' changes intact. Values merge
+// per key; the metadata a request may change is split into fields that are
+// written only when that request changed them, so a concurrent request can
+// never put an older setting back.
 type Delta struct {
 	// Clear removes every value before Set is applied (Session.Clear).
 	Clear bool
@@ -105,20 +112,35 @@ type Delta struct {
 	Set map[string][]byte
 	// Delete lists the values this request removed.
 	Delete []string
-	// Meta, when non-nil, replaces the record's metadata, including Expires
-	// (the store's TTL). It is sent by the throttled touch and by changes to
-	// per-session settings; it is nil for a plain value write.
-	Meta *Meta
+	// LastSeen, when non-zero, is the new last-seen time (the throttled
+	// touch).
+	LastSeen time.Time
+	// Expires, when non-zero, is the record's new expiry: the store's TTL.
+	// A time already past deletes the record.
+	Expires time.Time
+	// Persist, when non-nil, sets Meta.Persist (Session.SetPersist).
+	Persist *bool
+	// Timeouts, when non-nil, sets Meta.IdleTimeout, Meta.AbsoluteTimeout
+	// and Meta.Linger (Session.SetTimeouts).
+	Timeouts *Timeouts
+}
+
+// Timeouts are a session's own limits, as set by Session.SetTimeouts, and
+// how long its tombstone lingers (see Meta.Linger).
+type Timeouts struct {
+	Idle, Absolute, Linger time.Duration
 }
 
 // Empty reports whether d changes nothing.
 func (d *Delta) Empty() bool {
-	return !d.Clear && len(d.Set) == 0 && len(d.Delete) == 0 && d.Meta == nil
+	return !d.Clear && len(d.Set) == 0 && len(d.Delete) == 0 && d.LastSeen.IsZero() &&
+		d.Expires.IsZero() && d.Persist == nil && d.Timeouts == nil
 }
 
 // Apply merges d into r in place. Stores that hold records as Go values (such
 // as the memory store) use it under their lock; others apply the same rules
-// natively.
+// natively. The generation, user and device never change through a Delta:
+// those change only by renewal (see Rotator).
 func (d *Delta) Apply(r *Record) {
 	if d.Clear {
 		clear(r.Values)
@@ -134,11 +156,59 @@ func (d *Delta) Apply(r *Record) {
 			r.Values[k] = append([]byte(nil), v...)
 		}
 	}
-	if d.Meta != nil {
-		gen := r.Generation
-		r.Meta = *d.Meta
-		r.Generation = gen // a record's generation never changes
+	if !d.LastSeen.IsZero() {
+		r.LastSeen = d.LastSeen
 	}
+	if !d.Expires.IsZero() {
+		r.Expires = d.Expires
+	}
+	if d.Persist != nil {
+		r.Persist = *d.Persist
+	}
+	if t := d.Timeouts; t != nil {
+		r.IdleTimeout, r.AbsoluteTimeout, r.Linger = t.Idle, t.Absolute, t.Linger
+	}
+}
+
+// Tombstone reasons (Tombstone.Reason).
+const (
+	EndExpired   = "expired"   // the record passed Meta.Expires
+	EndRotated   = "rotated"   // the ID was renewed (Rotator)
+	EndDestroyed = "destroyed" // Store.Delete (logout, Revoke)
+	EndRevoked   = "revoked"   // UserIndex.RevokeUser
+)
+
+// Tombstone is what a store remembers of a session that ended recently, for
+// at least the record's Meta.Linger: why and when it ended, and for an
+// expired record the timestamps and limits that tell an idle expiry from an
+// absolute one. It holds no values, user, device or token. Load reports it
+// as its error, which also matches ErrNotFound:
+//
+//	var t *session.Tombstone
+//	if errors.As(err, &t) { ... }
+//
+// The Manager uses it to answer an expired session as expired and a
+// just-renewed ID (another tab, an in-flight request) as harmless, instead of
+// counting both as forged IDs.
+type Tombstone struct {
+	// Reason is EndExpired, EndRotated, EndDestroyed or EndRevoked.
+	Reason string
+	// At is when the session ended; for EndExpired, its Meta.Expires.
+	At time.Time
+	// Meta holds, for EndExpired, the record's CreatedAt, LastSeen,
+	// IdleTimeout and AbsoluteTimeout; the rest is zero.
+	Meta Meta
+}
+
+// Error implements error.
+func (t *Tombstone) Error() string { return "session: record " + t.Reason }
+
+// Unwrap makes a Tombstone match ErrNotFound.
+func (t *Tombstone) Unwrap() error { return ErrNotFound }
+
+// tombstoneMeta keeps the fields of m a Tombstone may hold.
+func tombstoneMeta(m *Meta) Meta {
+	return Meta{CreatedAt: m.CreatedAt, LastSeen: m.LastSeen, IdleTimeout: m.IdleTimeout, AbsoluteTimeout: m.AbsoluteTimeout}
 }
 
 // UserIndex is implemented by stores that keep a per-user index of sessions,
@@ -164,3 +234,86 @@ type IndexedRecord struct {
 	Key  string
 	Meta Meta
 }
+
+// Rotator is implemented by stores that renew a session ID in one atomic
+// step (see Rotation): Login, Renew, Reauthenticate and RevokeOthers use it,
+// so that a logout or a "log out everywhere" landing at any moment of a
+// renewal wins, and the per-user cap holds under concurrent logins. The
+// memory and Redis stores implement it, and storetest.Run checks it.
+//
+// With a store that lacks it, the Manager renews with separate Load, Create
+// and Delete calls, which a concurrent logout can undo, and New refuses
+// Config.MaxSessionsPerUser.
+type Rotator interface {
+	// Rotate performs rot atomically and returns the sessions it evicted
+	// for the cap. It returns an error wrapping ErrNotFound when rot.OldKey
+	// names no live, current record, and ErrTooManySessions when the cap
+	// refuses; in both cases it writes nothing (but the revocation of
+	// Rotation.RevokeUser).
+	Rotate(ctx context.Context, rot *Rotation) (evicted []IndexedRecord, err error)
+}
+
+// Rotation is one renewal of a session ID. As one atomic step, the store:
+//
+//  1. when OldKey is set, checks that it names a live record whose
+//     generation is current (not expired, deleted or revoked), and fails
+//     with ErrNotFound otherwise;
+//  2. when RevokeUser is set, ends every session of Meta.UserID as
+//     UserIndex.RevokeUser does (even when step 1 failed: the revocation
+//     comes first);
+//  3. when MaxSessions > 0, counts the live sessions of Meta.UserID other
+//     than OldKey; at MaxSessions or more it fails with ErrTooManySessions
+//     if RefuseNew is set, and otherwise deletes the least recently seen
+//     ones until one place is free;
+//  4. stores under NewKey a record whose metadata is Meta, except that the
+//     per-session settings (IdleTimeout, AbsoluteTimeout, Persist, Linger)
+//     are the old record's with Delta's applied, and whose values are the
+//     old record's (none when OldKey is "") with Delta applied. Its
+//     generation is the old record's when the user is unchanged, and the
+//     user's current generation otherwise; it is indexed under its user;
+//  5. replaces OldKey by an EndRotated Tombstone dated Meta.LastSeen,
+//     kept for the new record's Linger.
+type Rotation struct {
+	// OldKey is the record being renewed; "" for a session never stored.
+	OldKey string
+	// NewKey is the key of the renewed record.
+	NewKey string
+	// Meta is the renewed record's metadata (see step 4).
+	Meta Meta
+	// Delta is this request's pending changes, applied on top of the old
+	// record (the Manager sets Clear when another user logs in).
+	Delta Delta
+	// RevokeUser ends every other session of Meta.UserID first
+	// (Session.RevokeOthers).
+	RevokeUser bool
+	// MaxSessions caps the live sessions of Meta.UserID (0: no cap).
+	MaxSessions int
+	// RefuseNew makes the cap refuse the new session rather than evict.
+	RefuseNew bool
+}
+
+// rotateRecord computes the record Rotate stores under NewKey from the old
+// record (nil when there is none): the rules of step 4, for stores that hold
+// records as Go values.
+func (rot *Rotation) rotateRecord(old *Record) *Record {
+	r := &Record{Meta: rot.Meta}
+	r.Generation = 0
+	if old != nil {
+		r.IdleTimeout, r.AbsoluteTimeout, r.Persist, r.Linger = old.IdleTimeout, old.AbsoluteTimeout, old.Persist, old.Linger
+		if old.UserID == r.UserID {
+			r.Generation = old.Generation
+		}
+		r.Values = old.Clone().Values
+	} else {
+		r.IdleTimeout, r.AbsoluteTimeout, r.Persist, r.Linger = 0, 0, false, rot.Meta.Linger
+	}
+	d := rot.Delta
+	d.LastSeen, d.Expires = time.Time{}, time.Time{} // Meta has them
+	d.Apply(r)
+	return r
+}
+
+// ErrCapacity is returned (wrapped) by a store that refuses a new record
+// because it is full (see WithMaxRecords). The Manager reports it as
+// EventCapacity.
+var ErrCapacity = errors.New("session: store at capacity")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,8 +23,9 @@ import (
 //
 //	session:{<key>}            HASH   one session; <key> is the SHA-256 of the
 //	                                  token (base64url), never the token
+//	session:{<key>}:t          STRING its tombstone (see below)
 //	session:user:{<user>}      ZSET   the user's sessions: member <key>,
-//	                                  score = its expiry (unix ms)
+//	                                  score = login + WithMaxSessionLifetime
 //	session:gen:{<user>}       STRING the user's revocation generation
 //
 // <user> is the user ID percent-encoded: bytes other than A-Z a-z 0-9 and
@@ -31,8 +34,14 @@ import (
 //
 // A session hash holds its values in fields "v:<name>" (the codec's bytes)
 // and its metadata in plain fields: user, gen, created, seen, auth, exp (unix
-// milliseconds, 0 for unset), idle, abs (milliseconds), ua, ip, persist (0 or
-// 1).
+// milliseconds, 0 for unset), idle, abs, linger (milliseconds), ua, ip,
+// persist (0 or 1).
+//
+// A tombstone holds no value, user or device: while the session lives,
+// "e created seen idle abs exp", kept until exp + linger so that a late
+// visitor is told the session expired; once it is renewed, deleted or
+// revoked, "r", "d" or "v" and the time. It is what Load reports as a
+// Tombstone.
 //
 // The braces are Redis Cluster hash tags: a session's hash is alone in its
 // slot, a user's index and generation share theirs, and no command touches
@@ -41,8 +50,10 @@ import (
 // # Expiry
 //
 // Every key has a TTL. A session hash expires at Meta.Expires (PEXPIREAT); a
-// deadline already past deletes the hash instead of writing it. The index
-// expires with its longest-lived member (the throttled touch extends it).
+// deadline already past deletes the hash instead of writing it. Its
+// tombstone lives Meta.Linger longer. The index expires with its newest
+// member; entries whose session is gone are pruned by UserSessions and by
+// the next login.
 // The generation key exists only once the user has been revoked, and lives
 // for at least the longest a session could live (see
 // WithMaxSessionLifetime).
@@ -50,22 +61,37 @@ import (
 // # Round trips
 //
 // Load is one round trip: HGETALL pipelined with a short Lua script that
-// reads the user's generation. On Redis Cluster the generation key may be on
-// another node than the session, so there Load is HGETALL and, only for a
-// logged-in session, a GET of the generation: two round trips. Update is one
-// round trip on every deployment (the throttled touch of a logged-in session
-// pipelines an index update with it); Delete is one. Create (a login or a
-// first write) takes one round trip for an anonymous session and three for a
-// logged-in one. RevokeUser and UserSessions take two or three, whatever the
-// number of sessions.
+// reads the user's generation (or, for a missing session, its tombstone).
+// Update (a request's commit, the throttled touch included) and Delete are
+// one. Rotate (Login, Renew, Reauthenticate, RevokeOthers) is one script:
+// the check of the old record, the revocation, the cap, the copy and the
+// index in one atomic step. RevokeUser and UserSessions take two or three,
+// whatever the number of sessions.
+//
+// # Redis Cluster
+//
+// On a Cluster (detected from the client type, or from the server with
+// CLUSTER INFO for a client that wraps one, or set with WithCluster) no
+// script touches keys of two slots, and a session, its user's index and
+// generation live in different slots. Load is then HGETALL and, for a
+// logged-in session, a GET of the generation: two round trips. Rotate is
+// several steps that still cannot resurrect an ended session: the old
+// record is read and replaced by its tombstone atomically in its slot, the
+// new one is created with the old generation, and the renewal fails (the new
+// record deleted) if the user's generation moved meanwhile. The cap is
+// atomic in the user's slot and evicts the earliest logins (it cannot read
+// last-seen times across slots).
 type RedisStore struct {
 	client      redis.UniversalClient
 	prefix      string
 	genPrefix   string // prefix + "gen:{", the generation keys up to the user
 	maxLifetime time.Duration
-	// sharded is true for clients that spread keys over nodes by hash slot
-	// (Cluster, Ring): scripts must then touch one slot only.
-	sharded bool
+	// cluster is set once it is known whether the client spreads keys over
+	// nodes by hash slot (Cluster, Ring): scripts must then touch one slot
+	// only. See sharded.
+	clusterMu    sync.Mutex
+	clusterKnown atomic.Bool
+	cluster      bool
 }
 
 // RedisOption configures a RedisStore.
@@ -106,9 +132,48 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 	s.genPrefix = s.prefix + "gen:{"
 	switch client.(type) {
 	case *redis.ClusterClient, *redis.Ring:
-		s.sharded = true
+		s.cluster = true
+		s.clusterKnown.Store(true)
 	}
 	return s
+}
+
+// WithCluster says whether the client is a Redis Cluster (or another client
+// that spreads keys over nodes by hash slot), instead of asking the server.
+func WithCluster(cluster bool) RedisOption {
+	return func(s *RedisStore) {
+		s.cluster = cluster
+		s.clusterKnown.Store(true)
+	}
+}
+
+// sharded reports whether the client is a Cluster: known from its type or
+// WithCluster, or else asked once of the server with CLUSTER INFO (a client
+// wrapping a ClusterClient, such as an AutoPipeliner, routes it to a node
+// that answers; a single server or Sentinel replies that cluster support is
+// disabled). A failure to ask is an error, tried again next time.
+func (s *RedisStore) sharded(ctx context.Context) (bool, error) {
+	if s.clusterKnown.Load() {
+		return s.cluster, nil
+	}
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	if s.clusterKnown.Load() {
+		return s.cluster, nil
+	}
+	info, err := s.client.ClusterInfo(ctx).Result()
+	switch {
+	case err == nil:
+		s.cluster = strings.Contains(info, "cluster_enabled:1") || strings.Contains(info, "cluster_state:")
+	case isReplyError(err):
+		// The server answered, refusing: "cluster support disabled",
+		// an unknown or unsupported command.
+		s.cluster = false
+	default:
+		return false, wrapErr("cluster detection", err)
+	}
+	s.clusterKnown.Store(true)
+	return s.cluster, nil
 }
 
 // Hash fields of a session. Values are "v:<name>"; the rest is metadata.
@@ -125,10 +190,12 @@ const (
 	fieldAbs      = "abs"
 	fieldPersist  = "persist"
 	fieldExpires  = "exp"
-	metaFieldArgs = 2 * 10 // field/value arguments of appendMeta
+	fieldLinger   = "linger"
+	metaFieldArgs = 2 * 11 // field/value arguments of appendMeta
 )
 
 func (s *RedisStore) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
+func (s *RedisStore) tombKey(key string) string    { return s.prefix + "{" + key + "}:t" }
 func (s *RedisStore) genKey(userID string) string {
 	return s.genPrefix + encodeUserID(userID) + "}"
 }
@@ -137,7 +204,7 @@ func (s *RedisStore) indexKey(userID string) string {
 }
 
 // encodeUserID percent-encodes every byte of a user ID outside A-Z a-z 0-9
-// and "-._@". The Lua function enc in redisLuaEnc does the same.
+// and "-._@". The Lua function enc in redisLuaLib does the same.
 func encodeUserID(u string) string {
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
@@ -154,135 +221,6 @@ func encodeUserID(u string) string {
 	}
 	return b.String()
 }
-
-// redisLuaEnc is encodeUserID in Lua, for the scripts that find a user's
-// generation key from the user field of a session.
-const redisLuaEnc = `
-local function enc(s)
-  return (string.gsub(s, '[^A-Za-z0-9_.@-]', function(c)
-    return string.format('%%%02X', string.byte(c))
-  end))
-end
-`
-
-// genScript returns the current generation of the user a session belongs
-// to: "" when the session is missing or anonymous, or its user was never
-// revoked. Load pipelines it after a plain HGETALL of the session, so the
-// whole read is one round trip; HGETALL stays outside Lua, where it is
-// several times cheaper on the server (no reply conversion to and from a
-// Lua table).
-//
-// KEYS[1] session hash; ARGV[1] generation key prefix.
-//
-// The generation key is not in KEYS: it is derived from the hash's user
-// field. That is allowed on a single server (and Sentinel); on a Cluster it
-// may live on another node, so the store never runs this script there.
-var genScript = redis.NewScript(redisLuaEnc + `
-local u = redis.call('HGET', KEYS[1], 'user')
-if not u or u == '' then return '' end
-return redis.call('GET', ARGV[1] .. enc(u) .. '}') or ''
-`)
-
-// updateScript merges one request's delta into a session hash. It is the
-// whole commit of a request in one round trip, and atomic: concurrent
-// requests changing distinct values all survive (each writes only its own
-// fields), and it applies only while the hash exists, so a destroyed,
-// expired or revoked session is never resurrected. A script rather than
-// MULTI because the existence check must gate the writes; rather than WATCH
-// because optimistic retries would cost round trips under contention.
-//
-// KEYS[1] session hash
-// ARGV[1] generation key prefix, or "" to skip the generation check
-// ARGV[2] "1" to delete every value first (Session.Clear)
-// ARGV[3] n, the number of fields to delete
-// ARGV[4] new expiry in unix ms; "" to keep the TTL; "-" to delete the hash
-// ARGV[5 .. 4+n] fields to delete, then field, value pairs to set
-//
-// Returns 1, or nil when the hash is missing or its generation is stale.
-var updateScript = redis.NewScript(redisLuaEnc + `
-local h = KEYS[1]
-if ARGV[1] == '' then
-  if redis.call('EXISTS', h) == 0 then return false end
-else
-  local m = redis.call('HMGET', h, 'user', 'gen')
-  if not m[2] then return false end -- no hash: every session hash has gen
-  if m[1] and m[1] ~= '' then
-    local cur = redis.call('GET', ARGV[1] .. enc(m[1]) .. '}')
-    if cur and tonumber(cur) > tonumber(m[2]) then return false end
-  end
-end
-if ARGV[4] == '-' then
-  redis.call('DEL', h)
-  return 1
-end
-local function batch(cmd, list, from, to)
-  while from <= to do
-    local last = math.min(from + 999, to)
-    redis.call(cmd, h, unpack(list, from, last))
-    from = last + 1
-  end
-end
-if ARGV[2] == '1' then
-  local fields, drop = redis.call('HKEYS', h), {}
-  for i = 1, #fields do
-    if string.sub(fields[i], 1, 2) == 'v:' then drop[#drop + 1] = fields[i] end
-  end
-  batch('HDEL', drop, 1, #drop)
-end
-local n = tonumber(ARGV[3])
-batch('HDEL', ARGV, 5, 4 + n)
-batch('HSET', ARGV, 5 + n, #ARGV)
-if ARGV[4] ~= '' then redis.call('PEXPIREAT', h, ARGV[4]) end
-return 1
-`)
-
-// indexScript adds a session to its user's index (ARGV[3] is the current time,
-// and entries that expired by then are dropped) or, with ARGV[3] "", moves an
-// indexed session's expiry later (the throttled touch). Either way the index
-// then expires with its longest-lived member.
-//
-// KEYS[1] user index; ARGV[1] session key; ARGV[2] expiry, unix ms.
-var indexScript = redis.NewScript(`
-local k = KEYS[1]
-if ARGV[3] == '' then
-  local s = redis.call('ZSCORE', k, ARGV[1])
-  if not s or tonumber(ARGV[2]) <= tonumber(s) then return 0 end
-  redis.call('ZADD', k, ARGV[2], ARGV[1])
-else
-  redis.call('ZADD', k, ARGV[2], ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[3])
-end
-local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
-if #top == 0 then return 0 end
-redis.call('PEXPIREAT', k, string.format('%.0f', tonumber(top[2])))
-return 1
-`)
-
-// revokeScript bumps a user's generation to max(current+1, now in ms), so
-// that a generation never goes back even if its key was lost, keeps the key
-// for at least ARGV[2] and past every indexed session, deletes the index and
-// returns the indexed session keys for the caller to delete.
-//
-// KEYS[1] generation key, KEYS[2] user index (same slot).
-// ARGV[1] now, unix ms; ARGV[2] minimum expiry of the generation, unix ms.
-var revokeScript = redis.NewScript(`
-local now, deadline = tonumber(ARGV[1]), tonumber(ARGV[2])
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl > 0 and now + pttl > deadline then deadline = now + pttl end
-local raw = redis.call('GET', KEYS[1])
-local cur = tonumber(raw or '0')
-if not cur then return redis.error_reply('corrupt generation') end
-if cur >= now then redis.call('INCR', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
-local members, keys = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES'), {}
-for i = 1, #members, 2 do
-  keys[#keys + 1] = members[i]
-  local score = tonumber(members[i + 1])
-  if score > deadline then deadline = score end
-end
-redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', deadline))
-redis.call('DEL', KEYS[2])
-return keys
-`)
 
 // wrapErr wraps a Redis failure with ErrStore; a missing key is ErrNotFound.
 func wrapErr(op string, err error) error {
@@ -341,6 +279,7 @@ func appendMeta(args []any, m *Meta) []any {
 		fieldUA, m.UserAgent,
 		fieldIP, m.IP,
 		fieldPersist, persist,
+		fieldLinger, m.Linger.Milliseconds(),
 	)
 }
 
@@ -377,6 +316,8 @@ func decodeField(r *Record, k, v string) bool {
 		r.AbsoluteTimeout, ok = parseMs(v)
 	case fieldPersist:
 		r.Persist, ok = v == "1", v == "0" || v == "1"
+	case fieldLinger:
+		r.Linger, ok = parseMs(v)
 	}
 	return ok
 }
@@ -432,21 +373,95 @@ func parseGen(v string) (uint64, bool) {
 	return g, err == nil
 }
 
+
+// isReplyError reports whether err is an error reply from the server, as
+// opposed to a failure to reach it.
+func isReplyError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
+}
+
+// parseTomb decodes a tombstone string (see RedisStore); ok is false for an
+// expiry tombstone whose session has not expired by now (the hash went
+// without it: treat as unknown) or a corrupt one.
+func parseTomb(v string, now time.Time) (*Tombstone, bool) {
+	f := strings.Fields(v)
+	num := func(i int) int64 {
+		if i >= len(f) {
+			return -1
+		}
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	at := func(ms int64) time.Time {
+		if ms <= 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(ms)
+	}
+	if len(f) == 0 {
+		return nil, false
+	}
+	switch f[0] {
+	case "r", "d", "v":
+		reason := map[string]string{"r": EndRotated, "d": EndDestroyed, "v": EndRevoked}[f[0]]
+		if len(f) != 2 || num(1) < 0 {
+			return nil, false
+		}
+		return &Tombstone{Reason: reason, At: at(num(1))}, true
+	case "e":
+		if len(f) != 6 {
+			return nil, false
+		}
+		for i := 1; i < 6; i++ {
+			if num(i) < 0 {
+				return nil, false
+			}
+		}
+		exp := at(num(5))
+		if now.Before(exp) {
+			return nil, false
+		}
+		return &Tombstone{Reason: EndExpired, At: exp, Meta: Meta{
+			CreatedAt: at(num(1)), LastSeen: at(num(2)),
+			IdleTimeout: time.Duration(num(3)) * time.Millisecond, AbsoluteTimeout: time.Duration(num(4)) * time.Millisecond,
+		}}, true
+	}
+	return nil, false
+}
+
+// notFound returns the error of Load for a missing session: its tombstone
+// when the store kept one.
+func notFound(op, tomb string) error {
+	if t, ok := parseTomb(tomb, time.Now()); ok {
+		return fmt.Errorf("redis store: %s: %w", op, t)
+	}
+	return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+}
+
 // Load implements Store. A record whose generation is older than its user's
-// is not found. One round trip: HGETALL pipelined with genScript. On a
-// Cluster, two for a logged-in session (see loadSharded).
+// is not found (an EndRevoked Tombstone); a missing one reports the
+// tombstone the store kept, if any. One round trip: HGETALL pipelined with
+// genScript. On a Cluster, two for a logged-in session (see loadSharded).
 func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	const op = "load"
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	if s.sharded {
+	sharded, err := s.sharded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sharded {
 		return s.loadSharded(ctx, key)
 	}
-	keys := []string{s.sessionKey(key)}
+	keys := []string{s.sessionKey(key), s.tombKey(key)}
 	var all *redis.MapStringStringCmd
 	var gen *redis.Cmd
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		all = p.HGetAll(ctx, keys[0])
 		gen = genScript.EvalSha(ctx, p, keys, s.genPrefix)
 		return nil
@@ -458,8 +473,15 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
+	if len(fields) == 0 && gen.Err() == nil {
+		g, _ := gen.Text()
+		return nil, notFound(op, strings.TrimPrefix(g, "t"))
+	}
 	r, err := decodeFound(op, fields)
 	if err != nil || r.UserID == "" {
+		if errors.Is(err, ErrNotFound) && redis.HasErrorPrefix(gen.Err(), "NOSCRIPT") {
+			return nil, s.loadTomb(ctx, op, key)
+		}
 		return r, err
 	}
 	if redis.HasErrorPrefix(gen.Err(), "NOSCRIPT") {
@@ -476,21 +498,47 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 		return nil, corrupt(op, "generation")
 	}
 	if r.Generation < cur {
-		return nil, fmt.Errorf("redis store: %s: revoked: %w", op, ErrNotFound)
+		return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
 	}
 	return r, nil
 }
 
+// loadTomb reads the tombstone of a missing session.
+func (s *RedisStore) loadTomb(ctx context.Context, op, key string) error {
+	v, err := s.client.Get(ctx, s.tombKey(key)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return wrapErr(op, err)
+	}
+	return notFound(op, v)
+}
+
 // loadSharded is Load on a Cluster: the user's generation key lives in the
 // user's slot, maybe on another node than the session, so it is read in a
-// second step, and only for a logged-in session.
+// second step, and only for a logged-in session. The tombstone shares the
+// session's slot and is read with it.
 func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, error) {
 	const op = "load"
-	fields, err := s.client.HGetAll(ctx, s.sessionKey(key)).Result()
+	var all *redis.MapStringStringCmd
+	var tomb *redis.StringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, s.sessionKey(key))
+		tomb = p.Get(ctx, s.tombKey(key))
+		return nil
+	})
+	if err := pipelineErr(err, all, tomb); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	fields, err := all.Result()
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	r, err := decodeFound(op, fields)
+	if len(fields) == 0 {
+		if err := tomb.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, wrapErr(op, err)
+		}
+		return nil, notFound(op, tomb.Val())
+	}
+	r, err := decodeHash(op, fields)
 	if err != nil || r.UserID == "" {
 		return r, err
 	}
@@ -499,7 +547,7 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 		return nil, err
 	}
 	if r.Generation < cur {
-		return nil, fmt.Errorf("redis store: %s: revoked: %w", op, ErrNotFound)
+		return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
 	}
 	return r, nil
 }
@@ -517,11 +565,11 @@ func (s *RedisStore) generation(ctx context.Context, op, userID string) (uint64,
 	return g, nil
 }
 
-// Create implements Store. The hash is replaced atomically (MULTI: DEL,
-// HSET, PEXPIREAT) in one round trip. For a logged-in session the user's
-// generation is read first, to stamp it, and the session is indexed after
-// its hash exists, so an index entry never points at a hash still to come:
-// three round trips, at login only.
+// Create implements Store. The hash and its tombstone are replaced
+// atomically (MULTI) in one round trip. For a logged-in session (the
+// Manager creates those with Rotate) the user's generation is read first, to
+// stamp it, and the session is indexed after its hash exists: three round
+// trips.
 func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 	const op = "create"
 	if err := ctx.Err(); err != nil {
@@ -541,26 +589,18 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 			return err
 		}
 	}
-	args := make([]any, 0, 2+metaFieldArgs+2*len(r.Values))
-	args = append(args, fieldGen, gen)
-	args = appendMeta(args, &r.Meta)
-	for k, v := range r.Values {
-		args = append(args, fieldValue+k, v)
-	}
-	hk := s.sessionKey(key)
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, hk)
-		p.HSet(ctx, hk, args...)
-		p.PExpireAt(ctx, hk, r.Expires)
-		return nil
-	})
-	if err != nil {
+	if err := s.writeHash(ctx, key, r, gen); err != nil {
 		return wrapErr(op, err)
 	}
 	if r.UserID != "" {
 		// On failure the hash stays unindexed until its TTL; the Manager
 		// fails the login, so no cookie ever names it.
-		err := indexScript.Run(ctx, s.client, []string{s.indexKey(r.UserID)}, key, r.Expires.UnixMilli(), now.UnixMilli()).Err()
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			ik, until := s.indexKey(r.UserID), now.Add(s.maxLifetime)
+			p.ZAdd(ctx, ik, redis.Z{Score: float64(until.UnixMilli()), Member: key})
+			p.PExpireAt(ctx, ik, until)
+			return nil
+		})
 		if err != nil {
 			return wrapErr(op, err)
 		}
@@ -568,16 +608,37 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 	return nil
 }
 
+// writeHash replaces the hash of key by r with generation gen, and its
+// tombstone, in one MULTI.
+func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen uint64) error {
+	args := make([]any, 0, 2+metaFieldArgs+2*len(r.Values))
+	args = append(args, fieldGen, gen)
+	args = appendMeta(args, &r.Meta)
+	for k, v := range r.Values {
+		args = append(args, fieldValue+k, v)
+	}
+	hk, tk := s.sessionKey(key), s.tombKey(key)
+	tomb := fmt.Sprintf("e %d %d %d %d %d", unixMs(r.CreatedAt), unixMs(r.LastSeen),
+		r.IdleTimeout.Milliseconds(), r.AbsoluteTimeout.Milliseconds(), unixMs(r.Expires))
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, hk)
+		p.HSet(ctx, hk, args...)
+		p.PExpireAt(ctx, hk, r.Expires)
+		p.Set(ctx, tk, tomb, 0)
+		p.PExpireAt(ctx, tk, r.Expires.Add(r.Linger))
+		return nil
+	})
+	return err
+}
+
 // Update implements Store in one round trip: updateScript applies the delta
-// only if the hash exists (see its comment). When the metadata of a
-// logged-in session changes (the throttled touch), the new expiry is also
-// written to the user's index, pipelined with the script (the index is in
-// another slot, maybe on another node; go-redis sends both at once).
+// only if the hash exists (see its comment) and writes only the fields the
+// delta carries.
 //
 // On a single server the script also refuses a record whose generation is
 // stale. On a Cluster the generation lives in the user's slot and the script
 // cannot read it; Update there skips that check, which is safe: RevokeUser
-// deletes every indexed session, so Update finds nothing, and a session the
+// ends every indexed session, so Update finds nothing, and a session the
 // index missed fails its next Load; a request already past its Load when the
 // revocation happened finishes either way, like a read-only one would.
 func (s *RedisStore) Update(ctx context.Context, key string, d *Delta) error {
@@ -585,8 +646,12 @@ func (s *RedisStore) Update(ctx context.Context, key string, d *Delta) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
+	sharded, err := s.sharded(ctx)
+	if err != nil {
+		return err
+	}
 	genPrefix := s.genPrefix
-	if s.sharded {
+	if sharded {
 		genPrefix = ""
 	}
 	clearAll := "0"
@@ -594,16 +659,10 @@ func (s *RedisStore) Update(ctx context.Context, key string, d *Delta) error {
 		clearAll = "1"
 	}
 	var expires any = ""
-	var touchIndex bool
-	if d.Meta != nil {
-		if time.Now().Before(d.Meta.Expires) {
-			expires = d.Meta.Expires.UnixMilli()
-			touchIndex = d.Meta.UserID != ""
-		} else {
-			expires = "-"
-		}
+	if !d.Expires.IsZero() {
+		expires = d.Expires.UnixMilli()
 	}
-	args := make([]any, 0, 4+len(d.Delete)+2*len(d.Set)+metaFieldArgs)
+	args := make([]any, 0, 4+len(d.Delete)+2*len(d.Set)+10)
 	args = append(args, genPrefix, clearAll, len(d.Delete), expires)
 	for _, k := range d.Delete {
 		args = append(args, fieldValue+k)
@@ -611,153 +670,40 @@ func (s *RedisStore) Update(ctx context.Context, key string, d *Delta) error {
 	for k, v := range d.Set {
 		args = append(args, fieldValue+k, v)
 	}
-	if d.Meta != nil {
-		args = appendMeta(args, d.Meta)
+	if !d.LastSeen.IsZero() {
+		args = append(args, fieldSeen, unixMs(d.LastSeen))
 	}
-	keys := []string{s.sessionKey(key)}
-
-	var res, idx *redis.Cmd
-	if touchIndex {
-		// EVAL, not EVALSHA, inside a pipeline: a NOSCRIPT there could not
-		// be retried without another round trip. The touch is throttled.
-		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			res = updateScript.Eval(ctx, p, keys, args...)
-			idx = indexScript.Eval(ctx, p, []string{s.indexKey(d.Meta.UserID)}, key, expires, "")
-			return nil
-		})
-		if err := pipelineErr(err, res, idx); err != nil {
-			return wrapErr(op, err)
+	if !d.Expires.IsZero() {
+		args = append(args, fieldExpires, unixMs(d.Expires))
+	}
+	if d.Persist != nil {
+		persist := 0
+		if *d.Persist {
+			persist = 1
 		}
-	} else {
-		res = updateScript.Run(ctx, s.client, keys, args...)
+		args = append(args, fieldPersist, persist)
 	}
+	if t := d.Timeouts; t != nil {
+		args = append(args, fieldIdle, t.Idle.Milliseconds(), fieldAbs, t.Absolute.Milliseconds(), fieldLinger, t.Linger.Milliseconds())
+	}
+	res := updateScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, args...)
 	if err := res.Err(); err != nil {
 		return wrapErr(op, err)
-	}
-	if idx != nil && idx.Err() != nil {
-		return wrapErr(op, idx.Err())
 	}
 	return nil
 }
 
-// Delete implements Store in one round trip. The session's entry in its
-// user's index is pruned later, by UserSessions or the user's next login.
+// Delete implements Store in one round trip: the hash is replaced by an
+// EndDestroyed tombstone. The session's entry in its user's index is pruned
+// later, by UserSessions or the user's next login.
 func (s *RedisStore) Delete(ctx context.Context, key string) error {
 	const op = "delete"
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	if err := s.client.Del(ctx, s.sessionKey(key)).Err(); err != nil {
-		return wrapErr(op, err)
-	}
-	return nil
-}
-
-// UserSessions implements UserIndex: it reads the index and the generation
-// (one round trip), every indexed session (one pipelined round trip, spread
-// over the nodes that hold them), and prunes entries whose session is gone,
-// belongs to someone else or is revoked (one more, only when needed).
-func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]IndexedRecord, error) {
-	const op = "user sessions"
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
-	}
-	ik := s.indexKey(userID)
-	var members *redis.StringSliceCmd
-	var genCmd *redis.StringCmd
-	var prune *redis.IntCmd
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(time.Now().UnixMilli(), 10))
-		members = p.ZRange(ctx, ik, 0, -1)
-		genCmd = p.Get(ctx, s.genKey(userID))
-		return nil
-	})
-	if err := pipelineErr(err, prune, members, genCmd); err != nil {
-		return nil, wrapErr(op, err)
-	}
-	for _, c := range []redis.Cmder{prune, members, genCmd} {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, wrapErr(op, err)
-		}
-	}
-	keys := members.Val()
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	cur, ok := parseGen(genCmd.Val())
-	if !ok {
-		return nil, corrupt(op, "generation")
-	}
-
-	hashes := make([]*redis.MapStringStringCmd, len(keys))
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			hashes[i] = p.HGetAll(ctx, s.sessionKey(k))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	out := make([]IndexedRecord, 0, len(keys))
-	var dead []any
-	for i, k := range keys {
-		fields := hashes[i].Val()
-		if len(fields) == 0 {
-			dead = append(dead, k)
-			continue
-		}
-		r, err := decodeHash(op, fields)
-		if err != nil {
-			return nil, err
-		}
-		if r.UserID != userID || r.Generation < cur {
-			dead = append(dead, k)
-			continue
-		}
-		out = append(out, IndexedRecord{Key: k, Meta: r.Meta})
-	}
-	if len(dead) > 0 {
-		if err := s.client.ZRem(ctx, ik, dead...).Err(); err != nil {
-			return nil, wrapErr(op, err)
-		}
-	}
-	return out, nil
-}
-
-// RevokeUser implements UserIndex: one script bumps the user's generation
-// (every earlier session of the user stops loading at once, indexed or not)
-// and empties the index; one pipelined round trip then deletes the indexed
-// sessions.
-func (s *RedisStore) RevokeUser(ctx context.Context, userID string) error {
-	const op = "revoke user"
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
-	}
-	now := time.Now()
-	keys, err := revokeScript.Run(ctx, s.client, []string{s.genKey(userID), s.indexKey(userID)},
-		now.UnixMilli(), now.Add(s.maxLifetime).UnixMilli()).StringSlice()
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	// One DEL per key: the sessions are in different slots.
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Del(ctx, s.sessionKey(k))
-		}
-		return nil
-	})
+	err := endScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, "d", time.Now().UnixMilli(), "").Err()
 	if err != nil {
 		return wrapErr(op, err)
 	}
 	return nil
 }
-
-// Compile-time checks.
-var (
-	_ Store     = (*RedisStore)(nil)
-	_ UserIndex = (*RedisStore)(nil)
-)

@@ -174,8 +174,8 @@ func testUpdateMeta(t *testing.T, s session.Store) {
 	meta := rec.Meta
 	meta.LastSeen = meta.LastSeen.Add(time.Second)
 	meta.Expires = time.Now().Truncate(time.Millisecond).Add(700 * time.Millisecond)
-	meta.Persist = true
-	require.NoError(t, s.Update(c, k, &session.Delta{Meta: &meta}))
+	persist := true
+	require.NoError(t, s.Update(c, k, &session.Delta{LastSeen: meta.LastSeen, Expires: meta.Expires, Persist: &persist}))
 	r, err := s.Load(c, k)
 	require.NoError(t, err)
 	assert.True(t, meta.LastSeen.Equal(r.LastSeen), "LastSeen not updated")

@@ -1,0 +1,224 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Login authenticates the session as userID: it issues a new ID (the old one
+// dies at once), binds the user, records the authentication time and the
+// device (User-Agent, client IP), keeps the session's values and settings
+// (a different user's are dropped), adds it to the user's index and applies
+// Config.MaxSessionsPerUser, all in one atomic store step (see Rotator).
+// Call it after checking the user's credentials, before writing the
+// response.
+//
+// If the session was destroyed or revoked meanwhile (another tab logged
+// out), Login returns an error wrapping ErrNotFound and the request goes on
+// anonymous; call Login again to start a fresh session.
+func (s *Session) Login(ctx context.Context, userID string) error {
+	if userID == "" {
+		return ErrNoUser
+	}
+	s.mu.Lock()
+	defer s.unlock()
+	if err := s.ready(); err != nil {
+		return err
+	}
+	m := s.m
+	now := m.now()
+	meta := Meta{
+		UserID:          userID,
+		CreatedAt:       now,
+		LastSeen:        now,
+		AuthenticatedAt: now,
+		UserAgent:       truncate(s.req.UserAgent(), 256),
+		IP:              m.clientIP(s.req),
+	}
+	d := s.pending()
+	if s.rec != nil && s.rec.UserID != "" && s.rec.UserID != userID {
+		// Another user's session: neither their values nor their
+		// settings ("remember me", own timeouts) carry over.
+		off := false
+		d = Delta{Clear: true, Persist: &off, Timeouts: &Timeouts{}}
+	} else if s.rec != nil {
+		meta.IdleTimeout, meta.AbsoluteTimeout, meta.Persist = s.rec.IdleTimeout, s.rec.AbsoluteTimeout, s.rec.Persist
+	}
+	meta.Linger = m.linger(&meta)
+	if d.Timeouts != nil {
+		d.Timeouts.Linger = meta.Linger
+	}
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}); err != nil {
+		if errors.Is(err, ErrTooManySessions) {
+			s.queue(s.event(EventLoginRefused, "", userID, "max_sessions"))
+		}
+		return err
+	}
+	s.queue(s.event(EventLogin, s.token, userID, ""))
+	return nil
+}
+
+// Renew issues a new ID for the session, keeping its user, values and
+// settings, and kills the old ID at once. Call it on any privilege change.
+// On a session that is not stored yet it does nothing (its ID will be fresh
+// anyway). If the session was destroyed or revoked meanwhile (another tab
+// logged out), Renew returns an error wrapping ErrNotFound and the session
+// continues as a new anonymous one.
+func (s *Session) Renew(ctx context.Context) error {
+	return s.renew(ctx, false)
+}
+
+// Reauthenticate records that the user just proved their identity again
+// (password re-entry before a sensitive action): it renews the ID, sets
+// AuthenticatedAt to now and binds the session to the device and network of
+// this request (see Config.Binding). The session must be logged in.
+func (s *Session) Reauthenticate(ctx context.Context) error {
+	return s.renew(ctx, true)
+}
+
+func (s *Session) renew(ctx context.Context, reauth bool) error {
+	s.mu.Lock()
+	defer s.unlock()
+	if err := s.ready(); err != nil {
+		return err
+	}
+	if reauth && (s.rec == nil || s.rec.UserID == "") {
+		return ErrNoUser
+	}
+	if s.rec == nil || s.key == "" {
+		return nil
+	}
+	m := s.m
+	meta := s.rec.Meta
+	meta.LastSeen = m.now()
+	reason := ""
+	if reauth {
+		meta.AuthenticatedAt = meta.LastSeen
+		meta.UserAgent, meta.IP = truncate(s.req.UserAgent(), 256), m.clientIP(s.req)
+		s.bindingChanged = false
+		reason = "reauthenticate"
+	}
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
+		return err
+	}
+	s.queue(s.event(EventRenewed, s.token, meta.UserID, reason))
+	return nil
+}
+
+// Destroy ends the session: the server record is deleted, the cookie
+// expired. Values set afterwards start a new anonymous session with a new ID.
+//
+// It fails closed: when the session could not be loaded (the store failed),
+// it deletes the record named by the request's cookie anyway, and when a
+// delete fails it returns the error and the response becomes the error
+// handler's, never a success while the record still lives.
+func (s *Session) Destroy(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.unlock()
+	s.load()
+	if s.headersSent {
+		return ErrHeadersSent
+	}
+	key := s.key
+	if key == "" && s.presented != "" {
+		key = storeKey(s.presented) // not loaded: delete what the cookie names
+	}
+	if key != "" {
+		if err := s.m.store.Delete(ctx, key); err != nil {
+			s.err = s.storeErr("destroy", err)
+			return s.err
+		}
+		user := ""
+		if s.rec != nil {
+			user = s.rec.UserID
+		}
+		token := s.token
+		if token == "" {
+			token = s.presented
+		}
+		s.queue(s.event(EventDestroyed, token, user, ""))
+	}
+	s.reset()
+	s.err = nil
+	s.expireCookie = s.hadCookie || s.sendCookie || s.expireCookie
+	s.sendCookie = false
+	return nil
+}
+
+// rotate moves the session to a new ID in one store step (see Rotation;
+// the caller fills Meta, Delta and the revocation flag) and arranges for
+// the new cookie. The caller holds s.mu. When the old record is gone, the
+// session continues as a new anonymous one and the cookie is expired.
+func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
+	m := s.m
+	token := newToken()
+	rot.OldKey, rot.NewKey = s.key, storeKey(token)
+	rot.Meta.Expires = m.expiry(&rot.Meta)
+	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
+	if rot.Meta.UserID != "" {
+		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.OnLimit == RefuseNew
+	}
+	var old *Record
+	if s.key != "" {
+		old = s.rec
+	}
+	var evicted []IndexedRecord
+	var err error
+	if r, ok := m.store.(Rotator); ok {
+		evicted, err = r.Rotate(ctx, rot)
+	} else {
+		err = rotateSeparately(ctx, m.store, m.index, rot)
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.reset()
+		s.expireCookie, s.sendCookie = true, false
+		return fmt.Errorf("session: renew: %w", err)
+	case errors.Is(err, ErrTooManySessions):
+		return ErrTooManySessions
+	case err != nil:
+		return s.storeErr("renew", err)
+	}
+	for _, v := range evicted {
+		s.queue(Event{Kind: EventEvicted, UserID: rot.Meta.UserID, Session: "handle:" + v.Key[:min(8, len(v.Key))], IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
+	}
+	s.token, s.key, s.rec = token, rot.NewKey, rot.rotateRecord(old)
+	s.clearPending()
+	s.sendCookie, s.expireCookie = true, false
+	return nil
+}
+
+// rotateSeparately renews an ID on a store that is not a Rotator, with
+// separate calls: not atomic (a logout landing between them can be undone),
+// which is why New refuses MaxSessionsPerUser for such stores.
+func rotateSeparately(ctx context.Context, st Store, idx UserIndex, rot *Rotation) error {
+	var old *Record
+	if rot.OldKey != "" {
+		var err error
+		if old, err = st.Load(ctx, rot.OldKey); err != nil {
+			if rot.RevokeUser && idx != nil && errors.Is(err, ErrNotFound) {
+				if rerr := idx.RevokeUser(ctx, rot.Meta.UserID); rerr != nil {
+					return rerr
+				}
+			}
+			return err
+		}
+	}
+	if rot.RevokeUser && idx != nil {
+		if err := idx.RevokeUser(ctx, rot.Meta.UserID); err != nil {
+			return err
+		}
+	}
+	if err := st.Create(ctx, rot.NewKey, rot.rotateRecord(old)); err != nil {
+		return err
+	}
+	if rot.OldKey != "" && !rot.RevokeUser {
+		if err := st.Delete(ctx, rot.OldKey); err != nil {
+			// Two live IDs would be worse than a failed renewal.
+			_ = st.Delete(context.WithoutCancel(ctx), rot.NewKey)
+			return err
+		}
+	}
+	return nil
+}

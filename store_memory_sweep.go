@@ -1,0 +1,140 @@
+package session
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WithMaxRecords bounds the number of entries (records and tombstones) the
+// store holds, so that clients cannot grow it without bound. Past 90% of
+// the bound, new anonymous records are refused (Create fails with
+// ErrCapacity, which the Manager reports as EventCapacity and answers with
+// its error handler) and ended records leave no tombstone; logins (Rotate)
+// go on until the bound itself. A logged-in session is never evicted to
+// make room. The default is sized for the machine: a record of a few
+// hundred bytes, in an eighth of GOMEMLIMIT or, without one, of the
+// physical memory (Linux), else one million. n <= 0 keeps the default.
+func WithMaxRecords(n int) MemoryOption {
+	return func(s *MemoryStore) {
+		if n > 0 {
+			s.maxEntries = int64(n)
+		}
+	}
+}
+
+// memEntryBudget is the memory budgeted per entry for the default bound:
+// about twice a small logged-in session (412 bytes measured).
+const memEntryBudget = 1 << 10
+
+// defaultMaxRecords sizes the default bound from the memory the process
+// may use.
+func defaultMaxRecords() int64 {
+	budget := debug.SetMemoryLimit(-1)
+	if budget == 1<<63-1 { // no GOMEMLIMIT
+		budget = physicalMemory()
+	}
+	if budget <= 0 {
+		return 1 << 20
+	}
+	return max(budget/8/memEntryBudget, 1<<14)
+}
+
+// physicalMemory returns MemTotal from /proc/meminfo, or 0.
+func physicalMemory() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// anonLimit is the entry count past which anonymous records and tombstones
+// are refused: 90% of the bound.
+func (s *MemoryStore) anonLimit() int64 { return s.maxEntries - s.maxEntries/10 }
+
+// admit reports ErrCapacity when the store cannot take a new record.
+func (s *MemoryStore) admit(loggedIn bool) error {
+	n := s.count.Load()
+	switch {
+	case n >= s.maxEntries:
+		return fmt.Errorf("%w: %d entries", ErrCapacity, n)
+	case !loggedIn && n >= s.anonLimit():
+		return fmt.Errorf("%w: %d entries, new anonymous sessions refused", ErrCapacity, n)
+	}
+	return nil
+}
+
+// sweeper removes expired records one shard at a time, so no lock is held
+// for long and requests on other shards never wait.
+func (s *MemoryStore) sweeper() {
+	defer close(s.done)
+	t := time.NewTicker(max(s.sweepEvery/memShards, time.Millisecond))
+	defer t.Stop()
+	next := 0
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.sweepShard(next)
+			next = (next + 1) % memShards
+		}
+	}
+}
+
+// sweepShard turns the expired records of one shard into tombstones (or
+// deletes them once their Linger has passed too), and drops them from their
+// users' indexes. It releases the shard lock every memSweepBatch entries, so
+// a mass expiry delays a request on this shard by one batch at most.
+func (s *MemoryStore) sweepShard(i int) {
+	now := s.now().UnixNano()
+	sh := &s.shards[i]
+	type gone struct{ user, key string }
+	var removed []gone
+	n := 0
+	sh.mu.Lock()
+	// Go maps may be modified during a range loop: entries deleted by
+	// others while the lock is released are simply not produced, entries
+	// they add may or may not be (and are swept next time).
+	for k, e := range sh.m {
+		if now >= e.expires {
+			if e.hasUser && e.state == stateLive {
+				u, _ := entryUser(&e, len(k))
+				removed = append(removed, gone{u, k})
+			}
+			if t, ok := expiredTomb(k, &e, now); ok && e.state == stateLive && s.count.Load() < s.anonLimit() {
+				s.put(sh, k, t)
+			} else {
+				s.drop(sh, k)
+			}
+		}
+		if n++; n%memSweepBatch == 0 {
+			sh.mu.Unlock()
+			for _, g := range removed {
+				s.unindex(g.user, g.key)
+			}
+			removed = removed[:0]
+			sh.mu.Lock()
+		}
+	}
+	sh.mu.Unlock()
+	for _, g := range removed {
+		s.unindex(g.user, g.key)
+	}
+}
