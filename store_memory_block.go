@@ -7,7 +7,6 @@ import (
 	"time"
 )
 
-
 // zeroTime encodes the zero time.Time, which has no unix-nanosecond form.
 const zeroTime = math.MinInt64
 
@@ -167,7 +166,6 @@ func entryUser(e *memEntry, klen int) (string, uint64) {
 	r.uvarint()
 	return r.str(nu), gen
 }
-
 
 // Tombstone entries (memEntry.state != 0) hold, after the key, the end time
 // and, for an expiry, the timestamps and limits that classify it:

@@ -373,7 +373,6 @@ func parseGen(v string) (uint64, bool) {
 	return g, err == nil
 }
 
-
 // isReplyError reports whether err is an error reply from the server, as
 // opposed to a failure to reach it.
 func isReplyError(err error) bool {
