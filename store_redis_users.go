@@ -20,12 +20,12 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
 	ik := s.indexKey(userID)
-	var members *redis.StringSliceCmd
+	var members *redis.ZSliceCmd
 	var genCmd *redis.StringCmd
 	var prune *redis.IntCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(time.Now().UnixMilli(), 10))
-		members = p.ZRange(ctx, ik, 0, -1)
+		members = p.ZRangeWithScores(ctx, ik, 0, -1)
 		genCmd = p.Get(ctx, s.genKey(userID))
 		return nil
 	})
@@ -37,7 +37,17 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 			return nil, wrapErr(op, err)
 		}
 	}
-	keys := members.Val()
+	keys := make([]string, 0, len(members.Val()))
+	// A member indexed within the last minute whose hash does not exist
+	// yet is a renewal in flight on a Cluster (see rotateSharded): its
+	// place is kept.
+	recent := float64(time.Now().Add(s.maxLifetime - time.Minute).UnixMilli())
+	fresh := make(map[string]bool)
+	for _, z := range members.Val() {
+		k, _ := z.Member.(string)
+		keys = append(keys, k)
+		fresh[k] = z.Score > recent
+	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -61,7 +71,9 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 	for i, k := range keys {
 		fields := hashes[i].Val()
 		if len(fields) == 0 {
-			dead = append(dead, k)
+			if !fresh[k] {
+				dead = append(dead, k)
+			}
 			continue
 		}
 		r, err := decodeHash(op, fields)
@@ -248,6 +260,12 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) (evicted 
 		for _, k := range res[1:] {
 			evicted = append(evicted, IndexedRecord{Key: k})
 		}
+		// End the evicted at once, whatever becomes of this renewal: one
+		// whose record does not exist yet finds itself out of the index
+		// and fails (see below).
+		if err := s.endAll(ctx, op, res[1:], "d", user, now); err != nil {
+			return nil, err
+		}
 	}
 	var old *Record
 	if rot.OldKey != "" {
@@ -311,17 +329,37 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) (evicted 
 				return nil, wrapErr(op, err)
 			}
 		}
-		cur, err := s.generation(ctx, op, user)
-		if err == nil && cur > r.Generation {
+		// The user's generation and index share a slot: one round trip
+		// checks that no revocation landed and that a concurrent login's
+		// cap did not evict this one before its hash existed.
+		var genCmd *redis.StringCmd
+		var scoreCmd *redis.FloatCmd
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			genCmd = p.Get(ctx, s.genKey(user))
+			scoreCmd = p.ZScore(ctx, s.indexKey(user), rot.NewKey)
+			return nil
+		})
+		if err := pipelineErr(err, genCmd, scoreCmd); err != nil {
+			return nil, wrapErr(op, err)
+		}
+		err = nil // the commands' own errors are read below
+		cur, ok := parseGen(genCmd.Val())
+		switch {
+		case genCmd.Err() != nil && !errors.Is(genCmd.Err(), redis.Nil):
+			err = wrapErr(op, genCmd.Err())
+		case !ok:
+			err = corrupt(op, "generation")
+		case cur > r.Generation:
 			err = fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, ErrNotFound)
+		case errors.Is(scoreCmd.Err(), redis.Nil):
+			err = fmt.Errorf("redis store: %s: evicted meanwhile by the cap: %w", op, ErrNotFound)
+		case scoreCmd.Err() != nil:
+			err = wrapErr(op, scoreCmd.Err())
 		}
 		if err != nil {
 			_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
 			return nil, err
 		}
-	}
-	if err := s.endAll(ctx, op, keysOf(evicted), "d", user, now); err != nil {
-		return nil, err
 	}
 	return evicted, nil
 }
@@ -331,14 +369,6 @@ func flagStr(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-func keysOf(rs []IndexedRecord) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Key
-	}
-	return out
 }
 
 // Compile-time checks.

@@ -1,0 +1,438 @@
+package session_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionkit/session"
+)
+
+// hookStore wraps a store so a test can land another request between two
+// steps of one (beforeRotate runs after the Manager loaded the session and
+// before the store renews it) or make an operation fail.
+type hookStore struct {
+	session.Store
+	beforeRotate atomic.Pointer[func(*session.Rotation)]
+	failLoad     atomic.Bool
+	failDelete   atomic.Bool
+}
+
+var errInjected = fmt.Errorf("injected: %w", session.ErrStore)
+
+func (h *hookStore) Load(ctx context.Context, key string) (*session.Record, error) {
+	if h.failLoad.Load() {
+		return nil, errInjected
+	}
+	return h.Store.Load(ctx, key)
+}
+
+func (h *hookStore) Delete(ctx context.Context, key string) error {
+	if h.failDelete.Load() {
+		return errInjected
+	}
+	return h.Store.Delete(ctx, key)
+}
+
+func (h *hookStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+	if f := h.beforeRotate.Swap(nil); f != nil {
+		(*f)(rot)
+	}
+	return h.Store.(session.Rotator).Rotate(ctx, rot)
+}
+
+func (h *hookStore) UserSessions(ctx context.Context, userID string) ([]session.IndexedRecord, error) {
+	return h.Store.(session.UserIndex).UserSessions(ctx, userID)
+}
+
+func (h *hookStore) RevokeUser(ctx context.Context, userID string) error {
+	return h.Store.(session.UserIndex).RevokeUser(ctx, userID)
+}
+
+func (h *hookStore) onRotate(f func(*session.Rotation)) { h.beforeRotate.Store(&f) }
+
+// lifecycleApp is testApp plus the renewal and device routes the lifecycle
+// tests drive.
+func lifecycleApp(m func() *session.Manager) http.Handler {
+	mux := testApp().(*http.ServeMux)
+	handle := func(pattern string, f func(s *session.Session, r *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := f(session.FromContext(r.Context()), r); err != nil {
+				code := http.StatusInternalServerError
+				switch {
+				case errors.Is(err, session.ErrNotFound):
+					code = http.StatusConflict
+				case errors.Is(err, session.ErrTooManySessions):
+					code = http.StatusTooManyRequests
+				}
+				http.Error(w, err.Error(), code)
+				return
+			}
+			fmt.Fprint(w, "ok")
+		})
+	}
+	handle("POST /reauth", func(s *session.Session, r *http.Request) error { return s.Reauthenticate(r.Context()) })
+	handle("POST /revoke-others", func(s *session.Session, r *http.Request) error { return s.RevokeOthers(r.Context()) })
+	handle("POST /revoke-user", func(s *session.Session, r *http.Request) error {
+		return m().RevokeUser(r.Context(), r.URL.Query().Get("u"))
+	})
+	handle("POST /timeouts", func(s *session.Session, r *http.Request) error { return s.SetTimeouts(5*time.Minute, time.Hour) })
+	handle("POST /persist", func(s *session.Session, r *http.Request) error { return s.SetPersist(true) })
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		fmt.Fprintf(w, "%s|%v|%v", s.UserID(), s.BindingChanged(), s.AuthenticatedAt().IsZero())
+	})
+	return mux
+}
+
+// storeCase names a backend for the lifecycle tests.
+type storeCase struct {
+	name     string
+	cluster  bool
+	newStore func(t *testing.T) session.Store
+}
+
+// lifecycleStores are the memory store, miniredis, a real redis-server and
+// a real three-master cluster (the real ones skip without redis-server,
+// fail under SESSION_TEST_REQUIRE_REAL=1).
+func lifecycleStores(t *testing.T, fn func(t *testing.T, sc storeCase)) {
+	t.Run("Memory", func(t *testing.T) {
+		fn(t, storeCase{"memory", false, func(t *testing.T) session.Store {
+			s := session.NewMemoryStore()
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}})
+	})
+	forEachRedis(t, func(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
+		_, cluster := newClient(t).(*redis.ClusterClient)
+		fn(t, storeCase{"redis", cluster, func(t *testing.T) session.Store {
+			return session.NewRedisStore(newClient(t), session.WithKeyPrefix(randomPrefix()))
+		}})
+	})
+}
+
+// lifecycleEnv starts a Manager over a hookStore around sc's store.
+func lifecycleEnv(t *testing.T, sc storeCase, cfg session.Config) (*env, *hookStore) {
+	h := &hookStore{Store: sc.newStore(t)}
+	cfg.Store = h
+	var e *env
+	e = newEnv(t, cfg, lifecycleApp(func() *session.Manager { return e.m }))
+	return e, h
+}
+
+// TestLifecycleUnderRaces runs every race and fault scenario of the
+// lifecycle against each backend. Each scenario failed before renewal was
+// one atomic store step (see session.Rotator).
+func TestLifecycleUnderRaces(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		t.Run("LogoutDuringLoginWins", func(t *testing.T) { testLogoutDuringRenewal(t, sc, "/login?u=alice") })
+		t.Run("LogoutDuringRenewWins", func(t *testing.T) { testLogoutDuringRenewal(t, sc, "/renew") })
+		t.Run("LogoutDuringReauthWins", func(t *testing.T) { testLogoutDuringRenewal(t, sc, "/reauth") })
+		t.Run("RevokeUserDuringRenewalWins", testRevokeDuringRenewal(sc))
+		t.Run("RevokeOthersRevokesEvenIfOwnSessionEnded", testRevokeOthersFirst(sc))
+		t.Run("CapHoldsUnderConcurrentLogins", testCapConcurrent(sc, session.EvictOldest))
+		t.Run("CapRefuseNewUnderConcurrentLogins", testCapConcurrent(sc, session.RefuseNew))
+		t.Run("ThiefRenewingLoopDiesWithRevokeUser", testThiefLoop(sc))
+		t.Run("LogoutFailsClosed", testLogoutFailsClosed(sc))
+		t.Run("OldTabAfterLoginKeepsNewCookie", testRotationGrace(sc))
+		t.Run("ExpiredIsNotUnknown", testExpiredIsNotUnknown(sc))
+		t.Run("ConcurrentTouchKeepsSettings", testSettingsNeverGoBack(sc))
+	})
+}
+
+// testLogoutDuringRenewal lands a logout from another tab between the
+// renewal's load and its store step: the logout wins, the renewal fails, and
+// neither ID is logged in afterwards.
+func testLogoutDuringRenewal(t *testing.T, sc storeCase, path string) {
+	e, h := lifecycleEnv(t, sc, session.Config{})
+	c := e.client()
+	res, _ := c.post("/login?u=alice")
+	require.Equal(t, 200, res.StatusCode)
+	old := c.token()
+	other := e.client() // the other tab shares the cookie
+	other.setToken(old)
+	h.onRotate(func(*session.Rotation) {
+		res, _ := other.post("/logout")
+		require.Equal(t, 200, res.StatusCode)
+	})
+	res, _ = c.post(path)
+	assert.NotEqual(t, 200, res.StatusCode, "the renewal must lose to the logout")
+	for _, tok := range []string{old, c.token()} {
+		probe := e.client()
+		probe.setToken(tok)
+		_, body := probe.get("/whoami")
+		assert.Empty(t, body, "a logged-out session came back")
+	}
+}
+
+// testRevokeDuringRenewal lands "log out everywhere" between the renewal's
+// load and its store step.
+func testRevokeDuringRenewal(sc storeCase) func(t *testing.T) {
+	return func(t *testing.T) {
+		for _, path := range []string{"/renew", "/reauth", "/login?u=bob"} {
+			e, h := lifecycleEnv(t, sc, session.Config{})
+			c := e.client()
+			res, _ := c.post("/login?u=bob")
+			require.Equal(t, 200, res.StatusCode)
+			h.onRotate(func(*session.Rotation) {
+				require.NoError(t, e.m.RevokeUser(context.Background(), "bob"))
+			})
+			res, _ = c.post(path)
+			assert.NotEqual(t, 200, res.StatusCode, path)
+			_, body := c.get("/whoami")
+			assert.Empty(t, body, "%s undid a RevokeUser", path)
+			infos, err := e.m.Sessions(context.Background(), "bob")
+			require.NoError(t, err)
+			assert.Empty(t, infos, path)
+		}
+	}
+}
+
+// testRevokeOthersFirst: RevokeOthers whose own session was ended meanwhile
+// still revokes the others, and reports the error.
+func testRevokeOthersFirst(sc storeCase) func(t *testing.T) {
+	return func(t *testing.T) {
+		e, h := lifecycleEnv(t, sc, session.Config{})
+		me, thief := e.client(), e.client()
+		for _, c := range []*client{me, thief} {
+			res, _ := c.post("/login?u=carol")
+			require.Equal(t, 200, res.StatusCode)
+		}
+		tab := e.client()
+		tab.setToken(me.token())
+		h.onRotate(func(*session.Rotation) {
+			res, _ := tab.post("/logout")
+			require.Equal(t, 200, res.StatusCode)
+		})
+		res, _ := me.post("/revoke-others")
+		assert.Equal(t, http.StatusConflict, res.StatusCode)
+		_, body := thief.get("/whoami")
+		assert.Empty(t, body, "the other session survived RevokeOthers")
+		_, body = me.get("/whoami")
+		assert.Empty(t, body)
+	}
+}
+
+// testCapConcurrent fires 32 simultaneous logins of one user at a cap of 2.
+func testCapConcurrent(sc storeCase, policy session.LimitPolicy) func(t *testing.T) {
+	return func(t *testing.T) {
+		e, _ := lifecycleEnv(t, sc, session.Config{MaxSessionsPerUser: 2, OnLimit: policy})
+		const n = 32
+		clients := make([]*client, n)
+		codes := make([]int, n)
+		for i := range clients {
+			clients[i] = e.client()
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				res, _ := c.post("/login?u=dave")
+				codes[i] = res.StatusCode
+			}()
+		}
+		close(start)
+		wg.Wait()
+		live, ok := 0, 0
+		for i, c := range clients {
+			if codes[i] == 200 {
+				ok++
+			}
+			if _, body := c.get("/whoami"); body == "dave" {
+				live++
+			}
+		}
+		infos, err := e.m.Sessions(context.Background(), "dave")
+		require.NoError(t, err)
+		assert.LessOrEqual(t, len(infos), 2, "the cap was bypassed")
+		assert.LessOrEqual(t, live, 2, "more clients logged in than the cap")
+		switch {
+		case policy == session.RefuseNew:
+			assert.Equal(t, 2, ok, "RefuseNew admits exactly the cap")
+		case sc.cluster:
+			// On a Cluster a login evicted by a concurrent one before its
+			// record existed fails (see RedisStore's Cluster notes).
+			assert.GreaterOrEqual(t, ok, 2)
+		default:
+			assert.Equal(t, n, ok, "EvictOldest admits every login")
+		}
+	}
+}
+
+// testThiefLoop: a thief loops a route that renews the ID while the owner
+// logs out everywhere; once RevokeUser returned, the thief is out, round
+// after round.
+func testThiefLoop(sc storeCase) func(t *testing.T) {
+	return func(t *testing.T) {
+		rounds := 30
+		if testing.Short() {
+			rounds = 5
+		}
+		e, _ := lifecycleEnv(t, sc, session.Config{})
+		for round := range rounds {
+			user := fmt.Sprintf("victim-%d", round)
+			thief := e.client()
+			res, _ := thief.post("/login?u=" + user)
+			require.Equal(t, 200, res.StatusCode)
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						thief.post("/renew")
+					}
+				}
+			}()
+			time.Sleep(2 * time.Millisecond)
+			require.NoError(t, e.m.RevokeUser(context.Background(), user))
+			close(stop)
+			<-done
+			_, body := thief.get("/whoami")
+			require.Empty(t, body, "round %d: the thief survived log out everywhere", round)
+		}
+	}
+}
+
+// testLogoutFailsClosed: a logout whose load or delete fails answers with
+// the error handler, never 200 while the record lives; a logout whose load
+// failed still deletes what the cookie names.
+func testLogoutFailsClosed(sc storeCase) func(t *testing.T) {
+	return func(t *testing.T) {
+		e, h := lifecycleEnv(t, sc, session.Config{})
+		c := e.client()
+		res, _ := c.post("/login?u=erin")
+		require.Equal(t, 200, res.StatusCode)
+		tok := c.token()
+
+		h.failLoad.Store(true)
+		h.failDelete.Store(true)
+		res, _ = c.post("/logout")
+		assert.Equal(t, 500, res.StatusCode, "logout answered success while the record lives")
+		h.failDelete.Store(false)
+		res, _ = c.post("/logout")
+		assert.Equal(t, 200, res.StatusCode, "load failed, delete worked: logged out")
+		h.failLoad.Store(false)
+		probe := e.client()
+		probe.setToken(tok)
+		_, body := probe.get("/whoami")
+		assert.Empty(t, body, "the session outlived the logout")
+	}
+}
+
+// testRotationGrace: a request still carrying the old ID just after a login
+// (another tab, an in-flight fetch) is anonymous but leaves the browser's
+// cookie alone and counts nothing; after the grace it is a rejection.
+func testRotationGrace(sc storeCase) func(t *testing.T) {
+	return func(t *testing.T) {
+		e, _ := lifecycleEnv(t, sc, session.Config{BruteForce: session.BruteForceConfig{Threshold: 1, Block: true}})
+		c := e.client()
+		res, _ := c.post("/set?k=a&v=1")
+		require.Equal(t, 200, res.StatusCode)
+		old := c.token()
+		res, _ = c.post("/login?u=frank")
+		require.Equal(t, 200, res.StatusCode)
+		inflight := e.client()
+		inflight.setToken(old)
+		for range 3 {
+			res, body := inflight.get("/whoami")
+			assert.Equal(t, 200, res.StatusCode, "counted as brute force")
+			assert.Empty(t, body, "the old ID must never map to the new session")
+			assert.Nil(t, sessionCookie(res), "the old tab's response must not touch the cookie")
+		}
+		res, _ = inflight.post("/set?k=b&v=2")
+		assert.Equal(t, 400, res.StatusCode, "a write would start a session whose cookie replaces the new one")
+		assert.Nil(t, sessionCookie(res))
+		assert.NotContains(t, e.events.kinds(), session.EventRejected)
+		_, body := c.get("/whoami")
+		assert.Equal(t, "frank", body)
+	}
+}
+
+// testExpiredIsNotUnknown uses the real clock for the Manager and the store:
+// a session past its idle timeout is reported expired, its cookie expired,
+// and nothing counted as brute force (Block would answer 429).
+func testExpiredIsNotUnknown(sc storeCase) func(t *testing.T) {
+	return func(t *testing.T) {
+		e, _ := lifecycleEnv(t, sc, session.Config{IdleTimeout: time.Second, AbsoluteTimeout: time.Hour,
+			BruteForce: session.BruteForceConfig{Threshold: 1, Block: true}})
+		clients := []*client{e.client(), e.client(), e.client()}
+		for _, c := range clients {
+			res, _ := c.post("/login?u=gina")
+			require.Equal(t, 200, res.StatusCode)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		for _, c := range clients {
+			res, body := c.get("/whoami")
+			require.Equal(t, 200, res.StatusCode, "an expired session was counted as a forged one")
+			assert.Empty(t, body)
+			ck := sessionCookie(res)
+			require.NotNil(t, ck, "the expired cookie must be cleared")
+			assert.Empty(t, ck.Value)
+		}
+		kinds := e.events.kinds()
+		assert.Contains(t, kinds, session.EventExpiredIdle)
+		assert.NotContains(t, kinds, session.EventRejected)
+		assert.NotContains(t, kinds, session.EventBruteForce)
+	}
+}
+
+// testSettingsNeverGoBack: a request that loaded the session before another
+// one shortened its timeouts must not write the old ones back when its
+// throttled touch commits.
+func testSettingsNeverGoBack(sc storeCase) func(t *testing.T) {
+	return func(t *testing.T) {
+		clk := newFakeClock()
+		h := &hookStore{Store: sc.newStore(t)}
+		loaded, release := make(chan struct{}), make(chan struct{})
+		mux := lifecycleApp(nil).(*http.ServeMux)
+		mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+			_ = session.FromContext(r.Context()).UserID()
+			close(loaded)
+			<-release
+			fmt.Fprint(w, "slow")
+		})
+		e := newEnv(t, session.Config{Store: h, Clock: clk.Now}, mux)
+		c := e.client()
+		res, _ := c.post("/login?u=hank")
+		require.Equal(t, 200, res.StatusCode)
+		clk.Advance(2 * time.Minute) // the slow request's touch is due
+		done := make(chan struct{})
+		go func() { defer close(done); c.get("/slow") }()
+		<-loaded
+		for _, p := range []string{"/timeouts", "/persist"} {
+			res, _ = c.post(p)
+			require.Equal(t, 200, res.StatusCode)
+		}
+		close(release)
+		<-done
+		rec, err := h.Store.Load(context.Background(), hashToken(c.token()))
+		require.NoError(t, err)
+		assert.Equal(t, 5*time.Minute, rec.IdleTimeout, "a concurrent touch reverted SetTimeouts")
+		assert.True(t, rec.Persist, "a concurrent touch reverted SetPersist")
+	}
+}
+
+// hashToken is the store key of a token: base64url(SHA-256), as documented
+// in the Redis key layout.
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
