@@ -31,7 +31,9 @@ const (
 // Event is a security event. It never holds a session token: Session is a
 // keyed hash prefix of it, stable for one token under one Manager (or across
 // Managers sharing Config.EventKey), so log lines about one session can be
-// correlated without the lines being usable to hijack it.
+// correlated without the lines being usable to hijack it. IP, UserAgent and
+// Reason may carry client-supplied text: they are always valid UTF-8 and at
+// most 256 bytes (cut at a character boundary), in records and events alike.
 type Event struct {
 	Kind      string
 	Time      time.Time
@@ -57,6 +59,8 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
 		e.Time = m.now()
 	}
+	// Client strings are bounded here, whatever the caller passed.
+	e.IP, e.UserAgent, e.Reason = clientString(e.IP), clientString(e.UserAgent), clientString(e.Reason)
 	level := slog.LevelInfo
 	switch e.Kind {
 	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused:

@@ -60,7 +60,7 @@ func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 		Kind:      EventCrossOrigin,
 		IP:        m.clientIP(r),
 		UserAgent: r.UserAgent(),
-		Reason:    r.Method + " from " + truncate(r.Header.Get("Origin"), 128),
+		Reason:    clientString(r.Method) + " from " + clientString(r.Header.Get("Origin")),
 	})
 	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 }

@@ -450,8 +450,8 @@ func (s *Session) Login(ctx context.Context, userID string) error {
 		CreatedAt:       now,
 		LastSeen:        now,
 		AuthenticatedAt: now,
-		UserAgent:       truncate(s.req.UserAgent(), 256),
-		IP:              m.clientIP(s.req),
+		UserAgent:       clientString(s.req.UserAgent()),
+		IP:              clientString(m.clientIP(s.req)),
 	}
 	if s.rec != nil {
 		// Keep the per-session settings chosen before login.
@@ -592,12 +592,4 @@ func (s *Session) replace(ctx context.Context, r *Record) error {
 	s.clear, s.set, s.del, s.metaSet = false, nil, nil, false
 	s.sendCookie, s.expireCookie = true, false
 	return nil
-}
-
-// truncate bounds untrusted strings kept in records.
-func truncate(v string, n int) string {
-	if len(v) > n {
-		return v[:n]
-	}
-	return v
 }
