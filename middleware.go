@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 )
 
 // Handler wraps next so that every request carries a *Session (see
@@ -32,6 +33,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.req = r
 		rw := &st.rw
 		rw.ResponseWriter, rw.s, rw.req = w, s, r
+		rw.snapshotOuter(w.Header())
 		next.ServeHTTP(rw, r)
 		rw.finish()
 	})
@@ -79,6 +81,33 @@ type responseWriter struct {
 	req         *http.Request
 	wroteHeader bool
 	failed      bool
+
+	// outer lists the header keys present when Handler was entered (set by
+	// outer middleware: CSP, frame and referrer policies...), which an error
+	// response keeps. It points into outerBuf unless there are more.
+	outer    []string
+	outerBuf [6]string
+}
+
+// snapshotOuter records the keys of h, the response header as outer
+// middleware left it. It allocates only for more than len(outerBuf) keys.
+func (w *responseWriter) snapshotOuter(h http.Header) {
+	w.outer = w.outerBuf[:0]
+	for k := range h {
+		w.outer = append(w.outer, k)
+	}
+}
+
+// resetHeaders prepares h for an error response: it keeps what outer
+// middleware set and drops what the handler (or the commit) added, plus any
+// cookie and a length that described another body.
+func (w *responseWriter) resetHeaders(h http.Header) {
+	for k := range h {
+		if k == "Set-Cookie" || k == "Content-Length" || !slices.Contains(w.outer, k) {
+			delete(h, k)
+		}
+	}
+	h.Set("Cache-Control", "no-store")
 }
 
 // commit runs the session commit once, before the headers go out. On failure
@@ -90,11 +119,7 @@ func (w *responseWriter) commit() {
 	w.wroteHeader = true
 	if err := w.s.commit(w.Header(), true); err != nil {
 		w.failed = true
-		h := w.Header()
-		for k := range h {
-			delete(h, k)
-		}
-		h.Set("Cache-Control", "no-store")
+		w.resetHeaders(w.Header())
 		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
 	}
 }
