@@ -54,8 +54,9 @@ func (m *Manager) eventHash(token string) string {
 	return hex.EncodeToString(mac.Sum(nil)[:8])
 }
 
-// emit logs e at the level its kind deserves and hands it to OnEvent.
-func (m *Manager) emit(ctx context.Context, e Event) {
+// emit logs e at the level its kind deserves and hands it to OnEvent. extra
+// attributes go to the log line only (a store error's detail).
+func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	if e.Time.IsZero() {
 		e.Time = m.now()
 	}
@@ -83,6 +84,7 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 		if e.Reason != "" {
 			attrs = append(attrs, slog.String("reason", e.Reason))
 		}
+		attrs = append(attrs, extra...)
 		m.logger.LogAttrs(ctx, level, e.Kind, attrs...)
 	}
 	if m.cfg.OnEvent != nil {

@@ -111,14 +111,15 @@ func (m *Manager) expiredReason(meta *Meta, now time.Time) string {
 	return ""
 }
 
-// storeErr logs a store failure with its detail (never a token: stores see
-// only hashed keys) and returns it wrapped for the error handler.
+// storeErr reports a store failure as an EventStoreError whose Reason is op,
+// logged with the error's detail (never a token: stores see only hashed
+// keys), and returns it wrapped for the error handler.
 func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		// The client went away; nothing to alarm anyone about.
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
-	m.logger.LogAttrs(ctx, slog.LevelError, EventStoreError, slog.String("op", op), slog.String("error", err.Error()))
+	m.emit(ctx, Event{Kind: EventStoreError, Reason: op}, slog.String("error", err.Error()))
 	if errors.Is(err, ErrStore) {
 		return fmt.Errorf("session: %s: %w", op, err)
 	}

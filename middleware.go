@@ -184,7 +184,9 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // finish runs after the handler returns. If nothing was written yet, it
 // commits (a failure becomes the error handler's response). If the headers
-// are gone, changes made since are still saved when the ID did not change.
+// are gone, changes made since are still saved when the ID did not change;
+// a failure then is too late for an error response, so it is logged and
+// emitted as EventStoreError with Reason "final_commit" (see Session.Save).
 func (w *responseWriter) finish() {
 	if !w.wroteHeader {
 		w.commit()
@@ -193,8 +195,5 @@ func (w *responseWriter) finish() {
 	if w.failed {
 		return
 	}
-	if err := w.s.commit(nil, false); err != nil {
-		// Too late for an error response; the failure is logged by commit.
-		return
-	}
+	_ = w.s.commitCtx(w.req.Context(), nil, false, "final_commit")
 }

@@ -26,7 +26,8 @@ var (
 // never touches it costs no store call. Reads see the stored record plus this
 // request's own changes; the middleware commits only the changes (a Delta)
 // before the response headers go out. Methods are safe for concurrent use by
-// the goroutines of one request.
+// the goroutines of one request. A handler that streams can learn whether a
+// change made after the headers went out was kept with Save.
 type Session struct {
 	m   *Manager
 	req *http.Request
