@@ -133,7 +133,9 @@ func (c *wsClient) token() string {
 	return ""
 }
 
-func (c *wsClient) wsURL(path string) string { return "wss" + strings.TrimPrefix(c.srv.URL, "https") + path }
+func (c *wsClient) wsURL(path string) string {
+	return "wss" + strings.TrimPrefix(c.srv.URL, "https") + path
+}
 
 // checkSession asserts what the WebSocket handler stored is there, the
 // cookie did not change, and the earlier value survived.
