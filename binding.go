@@ -30,7 +30,7 @@ const (
 func (s *Session) checkBinding(ctx context.Context) {
 	m := s.m
 	ua, ip := s.req.UserAgent(), m.clientIP(s.req)
-	if truncate(ua, 256) == s.rec.UserAgent && samePrefix(ip, s.rec.IP) {
+	if clientString(ua) == s.rec.UserAgent && samePrefix(ip, s.rec.IP) {
 		return
 	}
 	s.bindingChanged = true

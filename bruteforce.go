@@ -218,7 +218,7 @@ func (sh *bfShard) victim(w int64) int {
 func bfKeyOf(ip string) bfKey {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return bfKey{raw: truncate(ip, 64)}
+		return bfKey{raw: clientString(ip)}
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is6() {

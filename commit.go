@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -24,6 +25,13 @@ import (
 // request meanwhile) ends the request as anonymous: the session is not
 // recreated and the cookie is expired.
 func (s *Session) commit(h http.Header, withHeaders bool) error {
+	return s.commitCtx(s.req.Context(), h, withHeaders, "")
+}
+
+// commitCtx is commit under ctx. A non-empty phase ("save", "final_commit")
+// names the store failure in its error and event instead of the store
+// operation.
+func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool, phase string) error {
 	s.mu.Lock()
 	defer s.unlock()
 	if !s.loaded {
@@ -37,7 +45,6 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		return s.err
 	}
 	m := s.m
-	ctx := s.req.Context()
 	now := m.now()
 
 	switch {
@@ -46,7 +53,7 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		if len(s.set) == 0 && !(s.rec != nil && (s.persist != nil || s.timeouts != nil)) {
 			break
 		}
-		if !withHeaders {
+		if s.headersSent {
 			break // Set already refused this; nothing can reach the browser
 		}
 		r := &Record{}
@@ -62,7 +69,7 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		token := newToken()
 		key := storeKey(token)
 		if err := m.store.Create(ctx, key, r); err != nil {
-			return s.storeErr("create", err)
+			return s.storeErr(commitOp(phase, "create"), err)
 		}
 		s.token, s.key, s.rec = token, key, r
 		s.clearPending()
@@ -97,7 +104,7 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 			break
 		}
 		if err != nil {
-			return s.storeErr("update", err)
+			return s.storeErr(commitOp(phase, "update"), err)
 		}
 		d.Apply(s.rec)
 		s.clearPending()

@@ -34,7 +34,9 @@ const (
 // Event is a security event. It never holds a session token: Session is a
 // keyed hash prefix of it, stable for one token under one Manager (or across
 // Managers sharing Config.EventKey), so log lines about one session can be
-// correlated without the lines being usable to hijack it.
+// correlated without the lines being usable to hijack it. IP, UserAgent and
+// Reason may carry client-supplied text: they are always valid UTF-8 and at
+// most 256 bytes (cut at a character boundary), in records and events alike.
 type Event struct {
 	Kind      string
 	Time      time.Time
@@ -55,11 +57,14 @@ func (m *Manager) eventHash(token string) string {
 	return hex.EncodeToString(mac.Sum(nil)[:8])
 }
 
-// emit logs e at the level its kind deserves and hands it to OnEvent.
-func (m *Manager) emit(ctx context.Context, e Event) {
+// emit logs e at the level its kind deserves and hands it to OnEvent. extra
+// attributes go to the log line only (a store error's detail).
+func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	if e.Time.IsZero() {
 		e.Time = m.now()
 	}
+	// Client strings are bounded here, whatever the caller passed.
+	e.IP, e.UserAgent, e.Reason = clientString(e.IP), clientString(e.UserAgent), clientString(e.Reason)
 	level := slog.LevelInfo
 	switch e.Kind {
 	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused:
@@ -82,6 +87,7 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 		if e.Reason != "" {
 			attrs = append(attrs, slog.String("reason", e.Reason))
 		}
+		attrs = append(attrs, extra...)
 		m.logger.LogAttrs(ctx, level, e.Kind, attrs...)
 	}
 	if m.cfg.OnEvent != nil {
@@ -89,9 +95,16 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	}
 }
 
+// pendingEvent is an event queued under a session's lock, with the detail
+// of a store error for its log line.
+type pendingEvent struct {
+	e      Event
+	detail string
+}
+
 // queue records an event to emit once s.mu is released. The caller holds
 // s.mu.
-func (s *Session) queue(e Event) { s.events = append(s.events, e) }
+func (s *Session) queue(e Event) { s.events = append(s.events, pendingEvent{e: e}) }
 
 // unlock releases s.mu, then emits the events queued under it: a hook or a
 // context-aware log handler may call back into s.
@@ -103,8 +116,12 @@ func (s *Session) unlock() {
 	events := s.events
 	s.events = nil
 	s.mu.Unlock()
-	for _, e := range events {
-		s.m.emit(s.req.Context(), e)
+	for _, p := range events {
+		if p.detail != "" {
+			s.m.emit(s.req.Context(), p.e, slog.String("error", p.detail))
+		} else {
+			s.m.emit(s.req.Context(), p.e)
+		}
 	}
 }
 
@@ -113,7 +130,7 @@ func (s *Session) unlock() {
 func (s *Session) storeErr(op string, err error) error {
 	werr, e := s.m.storeFailure(op, err)
 	if e != nil {
-		s.queue(*e)
+		s.events = append(s.events, pendingEvent{e: *e, detail: err.Error()})
 	}
 	return werr
 }

@@ -33,8 +33,8 @@ func (s *Session) Login(ctx context.Context, userID string) error {
 		CreatedAt:       now,
 		LastSeen:        now,
 		AuthenticatedAt: now,
-		UserAgent:       truncate(s.req.UserAgent(), 256),
-		IP:              m.clientIP(s.req),
+		UserAgent:       clientString(s.req.UserAgent()),
+		IP:              clientString(m.clientIP(s.req)),
 	}
 	d := s.pending()
 	if s.rec != nil && s.rec.UserID != "" && s.rec.UserID != userID {
@@ -95,7 +95,7 @@ func (s *Session) renew(ctx context.Context, reauth bool) error {
 	reason := ""
 	if reauth {
 		meta.AuthenticatedAt = meta.LastSeen
-		meta.UserAgent, meta.IP = truncate(s.req.UserAgent(), 256), m.clientIP(s.req)
+		meta.UserAgent, meta.IP = clientString(s.req.UserAgent()), clientString(m.clientIP(s.req))
 		s.bindingChanged = false
 		reason = "reauthenticate"
 	}

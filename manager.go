@@ -140,20 +140,22 @@ func (m *Manager) expiryKind(meta *Meta) string {
 	return EventExpiredIdle
 }
 
-// storeErr reports a store failure met outside a session's lock: an
-// EventStoreError (EventCapacity for a full store) is emitted and the error
-// returned wrapped for the error handler.
+// storeErr reports a store failure met outside a session's lock as an
+// EventStoreError (EventCapacity for a full store) whose Reason is op,
+// logged with the error's detail, and returns it wrapped for the error
+// handler.
 func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 	werr, e := m.storeFailure(op, err)
 	if e != nil {
-		m.emit(ctx, *e)
+		m.emit(ctx, *e, slog.String("error", err.Error()))
 	}
 	return werr
 }
 
 // storeFailure wraps a store failure in ErrStore (once) and returns the
-// event that reports it, with its detail (never a token: stores see only
-// hashed keys); nil for a cancelled request, which alarms nobody.
+// event that reports it (its Reason is op; the error's detail, never a
+// token since stores see only hashed keys, goes to the log line only); nil
+// for a cancelled request, which alarms nobody.
 func (m *Manager) storeFailure(op string, err error) (error, *Event) {
 	werr := fmt.Errorf("session: %s: %w", op, err)
 	if !errors.Is(err, ErrStore) && !errors.Is(err, context.Canceled) {
@@ -166,5 +168,5 @@ func (m *Manager) storeFailure(op string, err error) (error, *Event) {
 	if errors.Is(err, ErrCapacity) {
 		kind = EventCapacity
 	}
-	return werr, &Event{Kind: kind, Reason: op + ": " + err.Error()}
+	return werr, &Event{Kind: kind, Reason: op}
 }

@@ -1,10 +1,14 @@
 package session
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"slices"
 )
 
 // Handler wraps next so that every request carries a *Session (see
@@ -32,6 +36,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.req = r
 		rw := &st.rw
 		rw.ResponseWriter, rw.s, rw.req = w, s, r
+		rw.snapshotOuter(w.Header())
 		next.ServeHTTP(rw, r)
 		rw.finish()
 	})
@@ -60,7 +65,7 @@ func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 		Kind:      EventCrossOrigin,
 		IP:        m.clientIP(r),
 		UserAgent: r.UserAgent(),
-		Reason:    r.Method + " from " + truncate(r.Header.Get("Origin"), 128),
+		Reason:    clientString(r.Method) + " from " + clientString(r.Header.Get("Origin")),
 	})
 	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 }
@@ -69,39 +74,69 @@ func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 // handler answered instead of the handler.
 var errCommitFailed = errors.New("session: commit failed; response replaced by the error handler")
 
-// responseWriter commits the session at the first WriteHeader, Write, Flush
-// or ReadFrom, so Set-Cookie is part of the headers, and otherwise passes
-// everything through. Unwrap lets http.ResponseController reach the
-// underlying writer (Flush, Hijack, deadlines).
+// responseWriter commits the session at the first WriteHeader, Write, Flush,
+// ReadFrom or Hijack, so Set-Cookie is part of the headers, and otherwise
+// passes everything through. Unwrap lets http.ResponseController reach the
+// underlying writer (deadlines, and anything else it does not wrap).
 type responseWriter struct {
 	http.ResponseWriter
 	s           *Session
 	req         *http.Request
 	wroteHeader bool
 	failed      bool
+	hijacked    bool
+
+	// outer lists the header keys present when Handler was entered (set by
+	// outer middleware: CSP, frame and referrer policies...), which an error
+	// response keeps. It points into outerBuf unless there are more.
+	outer    []string
+	outerBuf [6]string
+}
+
+// snapshotOuter records the keys of h, the response header as outer
+// middleware left it. It allocates only for more than len(outerBuf) keys.
+func (w *responseWriter) snapshotOuter(h http.Header) {
+	w.outer = w.outerBuf[:0]
+	for k := range h {
+		w.outer = append(w.outer, k)
+	}
+}
+
+// resetHeaders prepares h for an error response: it keeps what outer
+// middleware set and drops what the handler (or the commit) added, plus any
+// cookie and a length that described another body.
+func (w *responseWriter) resetHeaders(h http.Header) {
+	for k := range h {
+		if k == "Set-Cookie" || k == "Content-Length" || !slices.Contains(w.outer, k) {
+			delete(h, k)
+		}
+	}
+	h.Set("Cache-Control", "no-store")
 }
 
 // commit runs the session commit once, before the headers go out. On failure
-// it writes the error handler's response in place of the handler's.
-func (w *responseWriter) commit() {
+// it writes the error handler's response in place of the handler's and
+// returns the error.
+func (w *responseWriter) commit() error {
 	if w.wroteHeader {
-		return
+		return nil
 	}
 	w.wroteHeader = true
-	if err := w.s.commit(w.Header(), true); err != nil {
+	err := w.s.commit(w.Header(), true)
+	if err != nil {
 		w.failed = true
-		h := w.Header()
-		for k := range h {
-			delete(h, k)
-		}
-		h.Set("Cache-Control", "no-store")
+		w.resetHeaders(w.Header())
 		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
 	}
+	return err
 }
 
 // WriteHeader commits the session, then sends the status code. 1xx
 // informational responses pass through without committing.
 func (w *responseWriter) WriteHeader(code int) {
+	if w.hijacked {
+		return // the connection is no longer an HTTP response
+	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.ResponseWriter.WriteHeader(code)
 		return
@@ -120,7 +155,10 @@ func (w *responseWriter) WriteHeader(code int) {
 
 // Write commits the session if needed, then writes the body.
 func (w *responseWriter) Write(b []byte) (int, error) {
-	w.commit()
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	_ = w.commit()
 	if w.failed {
 		return 0, errCommitFailed
 	}
@@ -130,7 +168,10 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // ReadFrom commits the session, then lets the underlying writer copy
 // efficiently (sendfile) when it can.
 func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
-	w.commit()
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	_ = w.commit()
 	if w.failed {
 		return 0, errCommitFailed
 	}
@@ -147,11 +188,72 @@ func (w *responseWriter) Flush() {
 
 // FlushError is Flush for http.ResponseController, reporting failures.
 func (w *responseWriter) FlushError() error {
-	w.commit()
+	if w.hijacked {
+		return http.ErrHijacked
+	}
+	_ = w.commit()
 	if w.failed {
 		return errCommitFailed
 	}
 	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker for WebSocket libraries. The session is
+// committed to the store first, so the connection is handed over only once
+// the request's changes are saved; afterwards WriteHeader, Write and Flush
+// write nothing, and changes made while the connection lives are saved when
+// the handler returns (see Session.Save).
+//
+// A Set-Cookie can reach the client only in response headers written
+// through this wrapper: coder/websocket writes its 101 with WriteHeader, so
+// a new session or a new ID (Login, Renew) travels in it. gorilla/websocket
+// writes its own 101 on the hijacked connection: when the session holds a
+// new ID the browser does not know yet, Hijack refuses with an error
+// wrapping ErrHeadersSent, commits nothing, and the upgrade's error response
+// carries the cookie instead. Hijack also fails, without hijacking, when the
+// commit fails (the error handler has answered; the error wraps the store's),
+// and with an error wrapping http.ErrNotSupported when the underlying writer
+// cannot hijack (HTTP/2).
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("session: hijack: %T: %w", w.ResponseWriter, http.ErrNotSupported)
+	}
+	if !w.wroteHeader {
+		if w.s.needsNewCookie() {
+			return nil, nil, fmt.Errorf("session: hijack: the session's new ID needs a Set-Cookie that a hijacked connection cannot carry: %w", ErrHeadersSent)
+		}
+		if err := w.commit(); err != nil {
+			return nil, nil, fmt.Errorf("session: hijack: %w", err)
+		}
+	}
+	if w.failed {
+		return nil, nil, fmt.Errorf("session: hijack: %w", errCommitFailed)
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("session: hijack: %w", err)
+	}
+	w.hijacked = true
+	return conn, brw, nil
+}
+
+// needsNewCookie reports whether committing now would give the session an ID
+// the client does not have yet (a new session that holds something, or one
+// renewed by Login or Renew): one only a Set-Cookie header can deliver.
+func (s *Session) needsNewCookie() bool {
+	s.mu.Lock()
+	defer s.unlock()
+	if !s.loaded || s.err != nil {
+		return false
+	}
+	if s.key == "" {
+		return len(s.set) > 0 || (s.rec != nil && (s.persist != nil || s.timeouts != nil))
+	}
+	return s.sendCookie && s.token != s.m.readToken(s.req).token
 }
 
 // Unwrap returns the underlying ResponseWriter for http.ResponseController.
@@ -159,17 +261,16 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // finish runs after the handler returns. If nothing was written yet, it
 // commits (a failure becomes the error handler's response). If the headers
-// are gone, changes made since are still saved when the ID did not change.
+// are gone, changes made since are still saved when the ID did not change;
+// a failure then is too late for an error response, so it is logged and
+// emitted as EventStoreError with Reason "final_commit" (see Session.Save).
 func (w *responseWriter) finish() {
 	if !w.wroteHeader {
-		w.commit()
+		_ = w.commit()
 		return
 	}
 	if w.failed {
 		return
 	}
-	if err := w.s.commit(nil, false); err != nil {
-		// Too late for an error response; the failure is logged by commit.
-		return
-	}
+	_ = w.s.commitCtx(w.req.Context(), nil, false, "final_commit")
 }

@@ -32,7 +32,8 @@ var (
 // never touches it costs no store call. Reads see the stored record plus this
 // request's own changes; the middleware commits only the changes (a Delta)
 // before the response headers go out. Methods are safe for concurrent use by
-// the goroutines of one request.
+// the goroutines of one request. A handler that streams can learn whether a
+// change made after the headers went out was kept with Save.
 type Session struct {
 	m   *Manager
 	req *http.Request
@@ -66,7 +67,7 @@ type Session struct {
 
 	// events collected under mu, emitted by unlock once it is released,
 	// so that an OnEvent hook or a log handler may call any method of s.
-	events []Event
+	events []pendingEvent
 }
 
 // FromContext returns the session of the request whose context is ctx. Under
@@ -496,12 +497,4 @@ func (s *Session) clearPending() {
 // pending returns this request's pending changes as a Delta.
 func (s *Session) pending() Delta {
 	return Delta{Clear: s.clear, Set: s.set, Delete: s.del, Persist: s.persist, Timeouts: s.timeouts}
-}
-
-// truncate bounds untrusted strings kept in records.
-func truncate(v string, n int) string {
-	if len(v) > n {
-		return v[:n]
-	}
-	return v
 }

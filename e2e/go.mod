@@ -7,6 +7,8 @@ replace github.com/sessionkit/session => ../
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/coder/websocket v1.8.15
+	github.com/gorilla/websocket v1.5.3
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionkit/session v0.0.0-00010101000000-000000000000
 )
