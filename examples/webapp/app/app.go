@@ -1,8 +1,9 @@
 // Package app is the demo web application of examples/webapp: login
 // (throttled per account and per client IP), a per-session counter, "your
 // devices" with revocation behind a recent password check, and a password
-// change that ends every other session before it takes effect. It is a package so that tests (including
-// the browser tests in e2e/) can build it in-process.
+// change that ends every other session before it takes effect. It is a
+// package so that tests (including the browser tests in e2e/) can build it
+// in-process.
 package app
 
 import (
