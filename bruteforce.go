@@ -9,7 +9,8 @@ import (
 )
 
 // bruteForce counts rejected session IDs per client in a sliding window and
-// says when a client crosses BruteForceConfig.Threshold.
+// says when a client crosses BruteForceConfig.Threshold. Its table also
+// backs the exported Limiter (limiter.go), which keys it by arbitrary strings.
 //
 // The window is the usual two-bucket approximation: a client's count at now
 // is the rejections of the current fixed window plus those of the previous

@@ -1,6 +1,7 @@
 // Command webapp is the sessionkit demo: a small server-rendered web app
-// with login, a per-session counter, "your devices" with revocation, and a
-// password change that logs out every other session.
+// with throttled login, a per-session counter, "your devices" with
+// revocation (after the password is entered again), and a password change
+// that logs out every other session before it takes effect.
 //
 //	go run ./examples/webapp                 # in-memory sessions on 127.0.0.1:8080
 //	REDIS_URL=redis://127.0.0.1:6379/0 go run ./examples/webapp

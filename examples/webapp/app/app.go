@@ -1,7 +1,9 @@
-// Package app is the demo web application of examples/webapp: login, a
-// per-session counter, "your devices" with revocation, and a password change
-// that ends every other session. It is a package so that tests (including
-// the browser tests in e2e/) can build it in-process.
+// Package app is the demo web application of examples/webapp: login
+// (throttled per account and per client IP), a per-session counter, "your
+// devices" with revocation behind a recent password check, and a password
+// change that ends every other session before it takes effect. It is a
+// package so that tests (including the browser tests in e2e/) can build it
+// in-process.
 package app
 
 import (
@@ -32,15 +34,40 @@ type Config struct {
 	Iterations int
 	// Logger receives the library's security events. Default slog.Default().
 	Logger *slog.Logger
+	// LoginPerAccount and LoginPerIP bound the password checks (login,
+	// re-authentication, password change) per account name and per client
+	// IP within any LoginWindow; past either, the app answers 429 Too Many
+	// Requests with Retry-After, before hashing anything. Zero: 10 per
+	// account and 20 per IP in 15 minutes.
+	LoginPerAccount, LoginPerIP int
+	LoginWindow                 time.Duration
+	// Clock returns the current time, for the sessions and the login
+	// limits. Default time.Now. For tests.
+	Clock func() time.Time
 }
+
+// Defaults of Config.
+const (
+	DefaultLoginPerAccount = 10
+	DefaultLoginPerIP      = 20
+	DefaultLoginWindow     = 15 * time.Minute
+)
+
+// RecentAuth is how long after the password was last entered (at login or
+// on the re-authentication page) the app lets the user end sessions without
+// asking for it again (OWASP ASVS 7.5.2).
+const RecentAuth = 5 * time.Minute
 
 // App is the web application. Its Handler serves every route.
 type App struct {
-	m       *session.Manager
-	users   *users
-	pages   map[string]*pageTemplate
-	handler http.Handler
-	logger  *slog.Logger
+	m          *session.Manager
+	users      *users
+	pages      map[string]*pageTemplate
+	handler    http.Handler
+	logger     *slog.Logger
+	now        func() time.Time
+	perAccount *session.Limiter // password checks per account name
+	perIP      *session.Limiter // password checks per client IP (/64 for IPv6)
 }
 
 // New builds the app and its session Manager. Cookies are sent without the
@@ -59,12 +86,28 @@ func New(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.LoginPerAccount == 0 {
+		cfg.LoginPerAccount = DefaultLoginPerAccount
+	}
+	if cfg.LoginPerIP == 0 {
+		cfg.LoginPerIP = DefaultLoginPerIP
+	}
+	if cfg.LoginWindow == 0 {
+		cfg.LoginWindow = DefaultLoginWindow
+	}
+	if cfg.LoginPerAccount < 0 || cfg.LoginPerIP < 0 || cfg.LoginWindow < 0 {
+		return nil, errors.New("app: login limits must be positive")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	m, err := session.New(session.Config{
 		Store:           cfg.Store,
 		IdleTimeout:     cfg.IdleTimeout,
 		AbsoluteTimeout: cfg.AbsoluteTimeout,
 		Cookie:          session.CookieConfig{AllowInsecure: true},
 		Logger:          cfg.Logger,
+		Clock:           cfg.Clock,
 	})
 	if err != nil {
 		return nil, err
@@ -80,7 +123,13 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{m: m, users: u, pages: pages, logger: cfg.Logger}
+	a := &App{
+		m: m, users: u, pages: pages, logger: cfg.Logger, now: cfg.Clock,
+		// Bounded: a flood of made-up names or addresses costs at most
+		// this many entries (about 200 bytes each).
+		perAccount: session.NewLimiter(cfg.LoginPerAccount, cfg.LoginWindow, 1<<14),
+		perIP:      session.NewLimiter(cfg.LoginPerIP, cfg.LoginWindow, 1<<16),
+	}
 	// Outermost first: hardening headers on every response (403s included),
 	// bounded bodies, then sessions, then the CSRF check, then the routes.
 	a.handler = securityHeaders(http.MaxBytesHandler(m.Handler(m.CSRF(a.routes())), maxForm))
@@ -109,8 +158,14 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /profile", a.private(a.profile))
 	mux.Handle("POST /counter", a.private(a.increment))
 	mux.Handle("GET /devices", a.private(a.devices))
-	mux.Handle("POST /devices/revoke", a.private(a.revoke))
-	mux.Handle("POST /devices/revoke-others", a.private(a.revokeOthers))
+	// Ending sessions needs the password entered within RecentAuth: a
+	// stolen session cookie alone must not let its holder log the owner
+	// out of everywhere else (ASVS 7.5.2).
+	recent := session.RequireRecentAuth(RecentAuth, http.HandlerFunc(a.askReauth))
+	mux.Handle("POST /devices/revoke", a.private(recent(http.HandlerFunc(a.revoke)).ServeHTTP))
+	mux.Handle("POST /devices/revoke-others", a.private(recent(http.HandlerFunc(a.revokeOthers)).ServeHTTP))
+	mux.Handle("GET /reauth", a.private(a.reauthPage))
+	mux.Handle("POST /reauth", a.private(a.reauth))
 	mux.Handle("GET /password", a.private(a.passwordPage))
 	mux.Handle("POST /password", a.private(a.changePassword))
 	return mux

@@ -18,15 +18,7 @@ const password = "correct horse battery"
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	a, err := app.New(app.Config{Password: password, Iterations: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		_ = a.Close()
-	})
+	_, srv := newAppServer(t, app.Config{})
 	return srv
 }
 

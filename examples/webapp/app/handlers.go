@@ -55,7 +55,7 @@ var funcs = template.FuncMap{
 // parsePages parses each page together with the shared layout.
 func parsePages() (map[string]*pageTemplate, error) {
 	pages := make(map[string]*pageTemplate)
-	for _, name := range []string{"login", "profile", "devices", "password"} {
+	for _, name := range []string{"login", "profile", "devices", "password", "reauth"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -71,7 +71,9 @@ func parsePages() (map[string]*pageTemplate, error) {
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name string, data *pageData) {
 	s := session.FromContext(r.Context())
 	data.User = s.UserID()
-	data.Flash = s.Pop(keyFlash)
+	if f := s.Pop(keyFlash); f != "" || data.Flash == "" {
+		data.Flash = f
+	}
 	data.CSRF = session.CSRFToken(r)
 	var buf bytes.Buffer
 	if err := a.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
@@ -122,24 +124,6 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.render(w, r, http.StatusOK, "login", &pageData{Title: "Log in"})
-}
-
-func (a *App) login(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimSpace(r.PostFormValue("username"))
-	password := r.PostFormValue("password")
-	if name == "" || !a.users.check(name, password) {
-		// One message for an unknown user and a wrong password.
-		a.render(w, r, http.StatusUnauthorized, "login", &pageData{
-			Title: "Log in", Error: "Invalid username or password.", Username: name,
-		})
-		return
-	}
-	s := session.FromContext(r.Context())
-	if err := s.Login(r.Context(), name); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	redirect(w, r, "/profile")
 }
 
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
@@ -226,39 +210,6 @@ func (a *App) revokeOthers(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) passwordPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "password", &pageData{Title: "Change password"})
-}
-
-func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
-	s := session.FromContext(r.Context())
-	user := s.UserID()
-	current, next := r.PostFormValue("current"), r.PostFormValue("new")
-	fail := func(msg string) {
-		a.render(w, r, http.StatusBadRequest, "password", &pageData{Title: "Change password", Error: msg})
-	}
-	switch {
-	case !a.users.check(user, current):
-		fail("The current password is not correct.")
-		return
-	case validNewPassword(next) != nil:
-		fail(validNewPassword(next).Error() + ".")
-		return
-	case next != r.PostFormValue("confirm"):
-		fail("The new passwords do not match.")
-		return
-	}
-	if err := a.users.set(user, next); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	// The password changed: whoever else holds a session of this user
-	// (perhaps the reason for the change) is logged out now, and this
-	// session gets a fresh ID.
-	if err := s.RevokeOthers(r.Context()); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	flash(r, "Password changed. Every other session was logged out.")
-	redirect(w, r, "/devices")
 }
 
 // describeDevice turns a User-Agent into "Browser on OS".
