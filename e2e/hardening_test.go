@@ -185,6 +185,15 @@ func (s *flakyStore) RevokeUser(ctx context.Context, userID string) error {
 	return s.MemoryStore.RevokeUser(ctx, userID)
 }
 
+// Rotate fails like RevokeUser for the renewal of RevokeOthers, which
+// revokes the user's other sessions in the same store step.
+func (s *flakyStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+	if rot.RevokeUser && s.failRevoke.Add(-1) >= 0 {
+		return nil, errors.New("flaky store: revoke others failed")
+	}
+	return s.MemoryStore.Rotate(ctx, rot)
+}
+
 // (j) A password change ends the other sessions before the new password is
 // saved: when ending them alone fails, every session ends (this one too)
 // and the new password holds; when logging out everywhere fails as well,

@@ -269,6 +269,15 @@ func (s *flakyStore) RevokeUser(ctx context.Context, userID string) error {
 	return s.MemoryStore.RevokeUser(ctx, userID)
 }
 
+// Rotate fails like RevokeUser for the renewal of RevokeOthers, which
+// revokes the user's other sessions in the same store step.
+func (s *flakyStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+	if rot.RevokeUser && s.failRevoke.Add(-1) >= 0 {
+		return nil, errors.New("flaky store: revoke others failed")
+	}
+	return s.MemoryStore.Rotate(ctx, rot)
+}
+
 // The password change ends the other sessions before it saves the new
 // password. When ending them alone fails, every session ends (this one
 // too) and the new password is saved; when that fails too, nothing changes.
