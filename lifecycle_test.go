@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -87,7 +89,13 @@ func lifecycleApp(m func() *session.Manager) http.Handler {
 	handle("POST /revoke-user", func(s *session.Session, r *http.Request) error {
 		return m().RevokeUser(r.Context(), r.URL.Query().Get("u"))
 	})
-	handle("POST /timeouts", func(s *session.Session, r *http.Request) error { return s.SetTimeouts(5*time.Minute, time.Hour) })
+	handle("POST /timeouts", func(s *session.Session, r *http.Request) error {
+		idle := 5 * time.Minute
+		if v := r.URL.Query().Get("idle"); v != "" {
+			idle, _ = time.ParseDuration(v)
+		}
+		return s.SetTimeouts(idle, time.Hour)
+	})
 	handle("POST /persist", func(s *session.Session, r *http.Request) error { return s.SetPersist(true) })
 	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
@@ -435,4 +443,101 @@ func testSettingsNeverGoBack(sc storeCase) func(t *testing.T) {
 func hashToken(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// TestEventHooksMayCallTheSession: an OnEvent hook and a context-aware log
+// handler that call Session methods run after the session's lock is
+// released; a bogus cookie (a rejection event during the load) used to hang
+// the request for ever.
+func TestEventHooksMayCallTheSession(t *testing.T) {
+	var seen atomic.Int64
+	hook := func(ctx context.Context, e session.Event) {
+		if s := session.FromContext(ctx); s != nil {
+			_ = s.UserID()
+			seen.Add(1)
+		}
+	}
+	logger := slog.New(ctxHandler{slog.NewJSONHandler(io.Discard, nil)})
+	e := newEnv(t, session.Config{OnEvent: hook, Logger: logger}, lifecycleApp(nil))
+	c := e.client()
+	c.http.Timeout = 5 * time.Second
+	c.setToken("bogus-token-that-the-server-never-issued-xx")
+	res, _ := c.get("/whoami") // rejection event during the load
+	assert.Equal(t, 200, res.StatusCode)
+	res, _ = c.post("/login?u=ivy") // login event during Login
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Greater(t, seen.Load(), int64(1))
+}
+
+// ctxHandler is a log handler that reads the session of the request it logs
+// for, as request-scoped handlers do.
+type ctxHandler struct{ slog.Handler }
+
+func (h ctxHandler) Handle(ctx context.Context, r slog.Record) error {
+	if s := session.FromContext(ctx); s != nil {
+		r.AddAttrs(slog.String("uid", s.UserID()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// TestLoginOfAnotherUserResetsSettings: Bob logging in on Alice's session
+// gets neither her "remember me", her own timeouts nor her values.
+func TestLoginOfAnotherUserResetsSettings(t *testing.T) {
+	st := session.NewMemoryStore()
+	t.Cleanup(func() { _ = st.Close() })
+	e := newEnv(t, session.Config{Store: st}, lifecycleApp(nil))
+	c := e.client()
+	for _, p := range []string{"/login?u=alice", "/set?k=secret&v=alice-data", "/persist", "/timeouts"} {
+		res, _ := c.post(p)
+		require.Equal(t, 200, res.StatusCode, p)
+	}
+	res, _ := c.post("/login?u=bob")
+	require.Equal(t, 200, res.StatusCode)
+	assert.Zero(t, sessionCookie(res).MaxAge, "Bob inherited Alice's persistent cookie")
+	rec, err := st.Load(context.Background(), hashToken(c.token()))
+	require.NoError(t, err)
+	assert.Equal(t, "bob", rec.UserID)
+	assert.False(t, rec.Persist)
+	assert.Zero(t, rec.IdleTimeout)
+	assert.Zero(t, rec.AbsoluteTimeout)
+	assert.NotContains(t, rec.Values, "secret")
+}
+
+// TestReauthenticateRebindsTheDevice: after a password re-entry from a new
+// device or network, BindReauth stops asking.
+func TestReauthenticateRebindsTheDevice(t *testing.T) {
+	e := newEnv(t, session.Config{Binding: session.BindReauth}, lifecycleApp(nil))
+	c := e.client()
+	c.ua = "laptop/1"
+	res, _ := c.post("/login?u=jane")
+	require.Equal(t, 200, res.StatusCode)
+	_, body := c.get("/meta")
+	assert.Equal(t, "jane|false|false", body)
+	c.ua = "phone/2"
+	_, body = c.get("/meta")
+	assert.Equal(t, "jane|true|true", body, "another device must ask for the password")
+	res, _ = c.post("/reauth")
+	require.Equal(t, 200, res.StatusCode)
+	_, body = c.get("/meta")
+	assert.Equal(t, "jane|false|false", body, "re-authenticated on this device, yet asked again")
+}
+
+// TestShortIdleMovesTheTouch: a per-session idle limit shorter than the
+// touch interval (60s against 90s) keeps an active session alive.
+func TestShortIdleMovesTheTouch(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, session.Config{Clock: clk.Now}, lifecycleApp(nil))
+	c := e.client()
+	for _, p := range []string{"/login?u=kim", "/timeouts?idle=60s"} {
+		res, _ := c.post(p)
+		require.Equal(t, 200, res.StatusCode, p)
+	}
+	for i := range 12 { // ten minutes of a request every 50s
+		clk.Advance(50 * time.Second)
+		_, body := c.get("/whoami")
+		require.Equal(t, "kim", body, "an active session idled out after %d requests", i)
+	}
+	clk.Advance(61 * time.Second)
+	_, body := c.get("/whoami")
+	assert.Empty(t, body, "the 60s idle limit must still hold")
 }
