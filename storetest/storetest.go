@@ -9,6 +9,13 @@
 // another call's) and register its own cleanup with t.Cleanup. Stores that
 // implement session.UserIndex are also checked for the per-user index and
 // revocation. The suite uses real time: expiry tests wait about a second.
+//
+// Every store must implement session.Rotator: Run fails without it, since
+// renewal could not be atomic. The suite checks that a renewal carries the
+// values and settings, races renewals against Delete and RevokeUser, holds
+// the per-user cap under concurrent logins, and that an ended record leaves
+// a session.Tombstone for its Meta.Linger and then none; and that an Update
+// writes only the metadata its Delta carries.
 package storetest
 
 import (
@@ -63,13 +70,17 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"ConcurrentSameKeyLastWriterWins", testSameKey},
 		{"CancelledContext", testCancelled},
 		{"ReturnedRecordIsCallers", testOwnership},
+		{"MetadataNeverGoesBack", testMetaNeverGoesBack},
+		{"MetadataConcurrentTouchAndSetting", testMetaConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
+	t.Run("Tombstone", func(t *testing.T) { runTombstones(t, newStore) })
 	if _, ok := newStore(t).(session.UserIndex); ok {
 		t.Run("UserIndex", func(t *testing.T) { RunUserIndex(t, newStore) })
 	}
+	t.Run("Rotator", func(t *testing.T) { runRotator(t, newStore) })
 }
 
 func ctx(t *testing.T) context.Context {
