@@ -272,7 +272,7 @@ type Rotator interface {
 //     generation is the old record's when the user is unchanged, and the
 //     user's current generation otherwise; it is indexed under its user;
 //  5. replaces OldKey by an EndRotated Tombstone dated Meta.LastSeen,
-//     kept for the new record's Linger.
+//     kept for the old record's Linger.
 type Rotation struct {
 	// OldKey is the record being renewed; "" for a session never stored.
 	OldKey string

@@ -319,8 +319,8 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 	if rot.OldKey != "" {
 		oldSh := s.shard(rot.OldKey)
 		s.drop(oldSh, rot.OldKey)
-		if at := rot.Meta.LastSeen; r.Linger > 0 {
-			s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, at, at.Add(r.Linger), nil))
+		if at := rot.Meta.LastSeen; old.Linger > 0 {
+			s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, at, at.Add(old.Linger), nil))
 		}
 	}
 	unlock()

@@ -78,9 +78,10 @@ import (
 // several steps that still cannot resurrect an ended session: the old
 // record is read and replaced by its tombstone atomically in its slot, the
 // new one is created with the old generation, and the renewal fails (the new
-// record deleted) if the user's generation moved meanwhile. The cap is
-// atomic in the user's slot and evicts the earliest logins (it cannot read
-// last-seen times across slots).
+// record deleted) if the user's generation moved meanwhile. A renewal under
+// Config.MaxSessionsPerUser holds a short lock in the user's slot (key
+// session:lock:{<user>}, 5 s TTL), so one user's concurrent logins are
+// counted one at a time.
 type RedisStore struct {
 	client      redis.UniversalClient
 	prefix      string
@@ -658,8 +659,11 @@ func (s *RedisStore) Update(ctx context.Context, key string, d *Delta) error {
 		clearAll = "1"
 	}
 	var expires any = ""
-	if !d.Expires.IsZero() {
+	switch {
+	case !d.Expires.IsZero():
 		expires = d.Expires.UnixMilli()
+	case !d.LastSeen.IsZero() || d.Persist != nil || d.Timeouts != nil:
+		expires = "m" // metadata changed: refresh the tombstone, keep the TTL
 	}
 	args := make([]any, 0, 4+len(d.Delete)+2*len(d.Set)+10)
 	args = append(args, genPrefix, clearAll, len(d.Delete), expires)

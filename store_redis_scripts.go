@@ -75,7 +75,8 @@ return redis.call('GET', ARGV[1] .. enc(u) .. '}') or ''
 // ARGV[1] generation key prefix, or "" to skip the generation check
 // ARGV[2] "1" to delete every value first (Session.Clear)
 // ARGV[3] n, the number of fields to delete
-// ARGV[4] new expiry in unix ms, or "" to keep it
+// ARGV[4] new expiry in unix ms, "m" to keep it but refresh the tombstone
+// (other metadata changed), or "" to keep both
 // ARGV[5 .. 4+n] fields to delete, then field, value pairs to set
 //
 // Returns 1, or nil when the hash is missing or its generation is stale.
@@ -101,8 +102,8 @@ end
 local n = tonumber(ARGV[3])
 batch('HDEL', h, ARGV, 5, 4 + n)
 batch('HSET', h, ARGV, 5 + n, #ARGV)
-if ARGV[4] ~= '' then
-  tombOf(h, KEYS[2])
+if ARGV[4] ~= '' then tombOf(h, KEYS[2]) end
+if ARGV[4] ~= '' and ARGV[4] ~= 'm' then
   redis.call('PEXPIREAT', h, ARGV[4]) -- a past deadline deletes the hash
 end
 return 1
@@ -282,27 +283,8 @@ endHash(KEYS[1], KEYS[2], 'r', tonumber(ARGV[1]))
 return f
 `)
 
-// capScript is the cap of a renewal on a Cluster, atomic in the user's
-// slot: it counts the indexed sessions other than ARGV[2] and, past ARGV[3],
-// refuses (ARGV[4] "1": returns {2}) or removes the earliest logins from the
-// index and returns them ({0, key...}) for the caller to end; then it
-// indexes ARGV[1] with score ARGV[5].
-//
-// KEYS[1] user index.
-var capScript = redis.NewScript(`
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-local others = {}
-for _, m in ipairs(members) do if m ~= ARGV[2] then others[#others + 1] = m end end
-local n = #others - tonumber(ARGV[3]) + 1
-local out = {'0'}
-if n > 0 then
-  if ARGV[4] == '1' then return {'2'} end
-  for i = 1, n do
-    redis.call('ZREM', KEYS[1], others[i])
-    out[#out + 1] = others[i]
-  end
-end
-redis.call('ZADD', KEYS[1], ARGV[5], ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-return out
+// unlockScript releases a lock (KEYS[1]) if ARGV[1] still owns it.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,12 +21,12 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
 	ik := s.indexKey(userID)
-	var members *redis.ZSliceCmd
+	var members *redis.StringSliceCmd
 	var genCmd *redis.StringCmd
 	var prune *redis.IntCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(time.Now().UnixMilli(), 10))
-		members = p.ZRangeWithScores(ctx, ik, 0, -1)
+		members = p.ZRange(ctx, ik, 0, -1)
 		genCmd = p.Get(ctx, s.genKey(userID))
 		return nil
 	})
@@ -37,17 +38,7 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 			return nil, wrapErr(op, err)
 		}
 	}
-	keys := make([]string, 0, len(members.Val()))
-	// A member indexed within the last minute whose hash does not exist
-	// yet is a renewal in flight on a Cluster (see rotateSharded): its
-	// place is kept.
-	recent := float64(time.Now().Add(s.maxLifetime - time.Minute).UnixMilli())
-	fresh := make(map[string]bool)
-	for _, z := range members.Val() {
-		k, _ := z.Member.(string)
-		keys = append(keys, k)
-		fresh[k] = z.Score > recent
-	}
+	keys := members.Val()
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -71,9 +62,7 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 	for i, k := range keys {
 		fields := hashes[i].Val()
 		if len(fields) == 0 {
-			if !fresh[k] {
-				dead = append(dead, k)
-			}
+			dead = append(dead, k)
 			continue
 		}
 		r, err := decodeHash(op, fields)
@@ -219,52 +208,46 @@ func rotateResult(op string, res []any) ([]IndexedRecord, error) {
 }
 
 // rotateSharded is Rotate on a Cluster, where the old and new records, the
-// user's index and generation live in different slots. In steps that each
-// are atomic in their slot:
+// user's index and generation live in different slots. A renewal with a cap
+// holds a short lock in the user's slot (see lockUser), so the logins of one
+// user are counted one at a time, as the memory store's user lock does.
+// Then, in steps that each are atomic in their slot:
 //
-//  1. the cap reserves the new key's place in the user's index (capScript),
-//     refusing or choosing whom to evict;
+//  1. the cap counts the user's live sessions (UserSessions) and refuses or
+//     picks the least recently seen to evict;
 //  2. the old record is read and replaced by its renewal tombstone
 //     (claimScript): a logout landing later finds nothing to undo, one
 //     landing earlier makes the renewal fail;
 //  3. the revocation, when asked, runs (even when step 2 failed);
-//  4. the old record's generation is checked against the user's and the new
-//     record is created with it;
+//  4. the old record's generation is checked against the user's, and the
+//     new record is created with it and indexed;
 //  5. the user's generation is read again: if it moved (a revocation landed
-//     during steps 2 to 4), the new record is deleted and the renewal fails.
-//
-// A renewal that fails after step 1 takes its key out of the index again.
-func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) (evicted []IndexedRecord, err error) {
+//     during steps 2 to 4), the new record is deleted and the renewal
+//     fails; otherwise the evicted sessions end.
+func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
 	const op = "rotate"
 	now := time.Now()
 	user := rot.Meta.UserID
-	reserved := false
-	defer func() {
-		if err != nil && reserved {
-			_ = s.client.ZRem(context.WithoutCancel(ctx), s.indexKey(user), rot.NewKey).Err()
-		}
-	}()
-	if user != "" && rot.MaxSessions > 0 && !rot.RevokeUser {
-		if _, err := s.UserSessions(ctx, user); err != nil { // prunes ended sessions
-			return nil, err
-		}
-		res, err := capScript.Run(ctx, s.client, []string{s.indexKey(user)}, rot.NewKey, rot.OldKey,
-			rot.MaxSessions, flagStr(rot.RefuseNew), now.Add(s.maxLifetime).UnixMilli()).StringSlice()
+	var victims []IndexedRecord
+	if user != "" && rot.MaxSessions > 0 {
+		unlock, err := s.lockUser(ctx, op, user)
 		if err != nil {
-			return nil, wrapErr(op, err)
-		}
-		if len(res) > 0 && res[0] == "2" {
-			return nil, fmt.Errorf("redis store: %s: %w", op, ErrTooManySessions)
-		}
-		reserved = true
-		for _, k := range res[1:] {
-			evicted = append(evicted, IndexedRecord{Key: k})
-		}
-		// End the evicted at once, whatever becomes of this renewal: one
-		// whose record does not exist yet finds itself out of the index
-		// and fails (see below).
-		if err := s.endAll(ctx, op, res[1:], "d", user, now); err != nil {
 			return nil, err
+		}
+		defer unlock()
+		if !rot.RevokeUser {
+			live, err := s.UserSessions(ctx, user)
+			if err != nil {
+				return nil, err
+			}
+			live = slices.DeleteFunc(live, func(r IndexedRecord) bool { return r.Key == rot.OldKey })
+			if n := len(live) - rot.MaxSessions + 1; n > 0 {
+				if rot.RefuseNew {
+					return nil, fmt.Errorf("redis store: %s: %w", op, ErrTooManySessions)
+				}
+				slices.SortFunc(live, func(a, b IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
+				victims = live[:n]
+			}
 		}
 	}
 	var old *Record
@@ -294,6 +277,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) (evicted 
 	}
 	var gen uint64
 	if user != "" {
+		var err error
 		if gen, err = s.generation(ctx, op, user); err != nil {
 			return nil, err
 		}
@@ -301,6 +285,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) (evicted 
 	if old != nil && old.UserID != "" {
 		cur := gen
 		if old.UserID != user {
+			var err error
 			if cur, err = s.generation(ctx, op, old.UserID); err != nil {
 				return nil, err
 			}
@@ -317,52 +302,78 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) (evicted 
 	if err := s.writeHash(ctx, rot.NewKey, r, r.Generation); err != nil {
 		return nil, wrapErr(op, err)
 	}
-	if user != "" {
-		if !reserved {
-			ik, until := s.indexKey(user), now.Add(s.maxLifetime)
-			_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-				p.ZAdd(ctx, ik, redis.Z{Score: float64(until.UnixMilli()), Member: rot.NewKey})
-				p.PExpireAt(ctx, ik, until)
-				return nil
-			})
-			if err != nil {
-				return nil, wrapErr(op, err)
-			}
+	if user == "" {
+		return nil, nil
+	}
+	// The user's index and generation share a slot: one round trip indexes
+	// the new key, drops the old one and reads the generation again.
+	ik, until := s.indexKey(user), now.Add(s.maxLifetime)
+	var genCmd *redis.StringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, ik, redis.Z{Score: float64(until.UnixMilli()), Member: rot.NewKey})
+		if old != nil && old.UserID == user {
+			p.ZRem(ctx, ik, rot.OldKey)
 		}
-		// The user's generation and index share a slot: one round trip
-		// checks that no revocation landed and that a concurrent login's
-		// cap did not evict this one before its hash existed.
-		var genCmd *redis.StringCmd
-		var scoreCmd *redis.FloatCmd
-		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			genCmd = p.Get(ctx, s.genKey(user))
-			scoreCmd = p.ZScore(ctx, s.indexKey(user), rot.NewKey)
-			return nil
-		})
-		if err := pipelineErr(err, genCmd, scoreCmd); err != nil {
+		p.PExpireAt(ctx, ik, until)
+		genCmd = p.Get(ctx, s.genKey(user))
+		return nil
+	})
+	if err := pipelineErr(err, genCmd); err != nil {
+		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
+		return nil, wrapErr(op, err)
+	}
+	if err := genCmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
+		return nil, wrapErr(op, err)
+	}
+	if cur, ok := parseGen(genCmd.Val()); !ok || cur > r.Generation {
+		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
+		return nil, fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, ErrNotFound)
+	}
+	keys := make([]string, len(victims))
+	for i, v := range victims {
+		keys[i] = v.Key
+	}
+	if err := s.endAll(ctx, op, keys, "d", user, now); err != nil {
+		return nil, err
+	}
+	return victims, nil
+}
+
+// lockUser takes the user's renewal lock on a Cluster (a key in the user's
+// slot, SET NX with a random owner and a short TTL, so a crashed holder
+// cannot block the user for long), waiting with backoff while another
+// renewal holds it. The returned func releases it if still owned.
+func (s *RedisStore) lockUser(ctx context.Context, op, user string) (func(), error) {
+	key := s.prefix + "lock:{" + encodeUserID(user) + "}"
+	owner := newToken()
+	wait := time.Millisecond
+	deadline := time.Now().Add(userLockTTL)
+	for {
+		ok, err := s.client.SetNX(ctx, key, owner, userLockTTL).Result()
+		if err != nil {
 			return nil, wrapErr(op, err)
 		}
-		err = nil // the commands' own errors are read below
-		cur, ok := parseGen(genCmd.Val())
-		switch {
-		case genCmd.Err() != nil && !errors.Is(genCmd.Err(), redis.Nil):
-			err = wrapErr(op, genCmd.Err())
-		case !ok:
-			err = corrupt(op, "generation")
-		case cur > r.Generation:
-			err = fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, ErrNotFound)
-		case errors.Is(scoreCmd.Err(), redis.Nil):
-			err = fmt.Errorf("redis store: %s: evicted meanwhile by the cap: %w", op, ErrNotFound)
-		case scoreCmd.Err() != nil:
-			err = wrapErr(op, scoreCmd.Err())
+		if ok {
+			return func() {
+				_ = unlockScript.Run(context.WithoutCancel(ctx), s.client, []string{key}, owner).Err()
+			}, nil
 		}
-		if err != nil {
-			_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
-			return nil, err
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("redis store: %s: %w: the user's renewal lock stayed taken", op, ErrStore)
 		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("redis store: %s: %w", op, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
 	}
-	return evicted, nil
 }
+
+// userLockTTL bounds how long a renewal on a Cluster may hold its user's
+// lock, and how long another waits for it.
+const userLockTTL = 5 * time.Second
 
 func flagStr(b bool) string {
 	if b {
