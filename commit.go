@@ -49,6 +49,7 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		if !withHeaders {
 			break // Set already refused this; nothing can reach the browser
 		}
+		s.seedCSRF() // adopt the stateless CSRF secret (csrf_stateless.go)
 		r := &Record{}
 		if s.rec != nil {
 			r.Meta = s.rec.Meta
@@ -117,6 +118,9 @@ func (s *Session) commit(h http.Header, withHeaders bool) error {
 		setCookie = true
 	case s.expireCookie:
 		m.expireToken(h)
+		setCookie = true
+	}
+	if s.commitCSRFCookie(h) { // the stateless CSRF nonce (csrf_stateless.go)
 		setCookie = true
 	}
 	s.sendCookie, s.expireCookie = false, false

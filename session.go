@@ -52,6 +52,8 @@ type Session struct {
 	headersSent  bool
 
 	bindingChanged bool // see Config.Binding
+
+	csrfNonce string // stateless CSRF nonce issued for this response (csrf_stateless.go)
 }
 
 // FromContext returns the session of the request whose context is ctx. Under
