@@ -108,13 +108,22 @@ func (s *Session) requestNonce() string {
 	return v
 }
 
+// issuedNonce returns the nonce issued earlier in this request, or "". The
+// caller holds s.mu.
+func (s *Session) issuedNonce() string {
+	if s.csrfNonce == nil {
+		return ""
+	}
+	return *s.csrfNonce
+}
+
 // anonCSRFSecret returns the stateless secret for a session that is not
 // stored: that of the nonce issued earlier in this request, else of the
 // request's nonce cookie, else of a new nonce whose cookie commit sends. It
 // returns nil when a new nonce is needed but the headers are gone. The
 // caller holds s.mu and has loaded s.
 func (s *Session) anonCSRFSecret() []byte {
-	nonce := s.csrfNonce
+	nonce := s.issuedNonce()
 	if nonce == "" {
 		nonce = s.requestNonce()
 	}
@@ -123,7 +132,7 @@ func (s *Session) anonCSRFSecret() []byte {
 			return nil
 		}
 		nonce = newToken()
-		s.csrfNonce = nonce
+		s.csrfNonce = &nonce
 	}
 	return nonceSecret(s.m.csrfKeys[0], nonce)
 }
@@ -137,7 +146,7 @@ func (s *Session) seedCSRF() {
 	if _, ok := s.set[csrfSessionKey]; ok {
 		return
 	}
-	nonce := s.csrfNonce
+	nonce := s.issuedNonce()
 	if nonce == "" {
 		nonce = s.requestNonce()
 	}
@@ -161,8 +170,8 @@ func (s *Session) seedCSRF() {
 // session's cookie is being sent (the session now holds the secret). It
 // reports whether it added a Set-Cookie. The caller holds s.mu.
 func (s *Session) commitCSRFCookie(h http.Header) bool {
-	nonce := s.csrfNonce
-	s.csrfNonce = ""
+	nonce := s.issuedNonce()
+	s.csrfNonce = nil
 	switch {
 	case s.key == "" && nonce != "":
 		h.Add("Set-Cookie", s.m.csrfCookieHeader(nonce))

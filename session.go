@@ -53,7 +53,9 @@ type Session struct {
 
 	bindingChanged bool // see Config.Binding
 
-	csrfNonce string // stateless CSRF nonce issued for this response (csrf_stateless.go)
+	// Stateless CSRF nonce issued for this response (csrf_stateless.go); a
+	// pointer, so the per-request allocation keeps its size class.
+	csrfNonce *string
 }
 
 // FromContext returns the session of the request whose context is ctx. Under
