@@ -56,6 +56,7 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		if s.headersSent {
 			break // Set already refused this; nothing can reach the browser
 		}
+		s.seedCSRF() // adopt the stateless CSRF secret (csrf_stateless.go)
 		r := &Record{}
 		if s.rec != nil {
 			r.Meta = s.rec.Meta
@@ -128,6 +129,9 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		setCookie = true
 	case s.expireCookie:
 		m.expireToken(h)
+		setCookie = true
+	}
+	if s.commitCSRFCookie(h) { // the stateless CSRF nonce (csrf_stateless.go)
 		setCookie = true
 	}
 	s.sendCookie, s.expireCookie = false, false

@@ -18,6 +18,10 @@ const (
 	DefaultAbsoluteTimeout = 8 * time.Hour
 )
 
+// DefaultCSRFMaxFormBytes is the default of [Config.CSRFMaxFormBytes]: room
+// for a login or settings form, far from a memory-exhausting upload.
+const DefaultCSRFMaxFormBytes = 64 << 10
+
 // ErrInvalidConfig is wrapped by every error New returns for an unsafe or
 // contradictory Config.
 var ErrInvalidConfig = errors.New("session: invalid config")
@@ -111,6 +115,14 @@ type Config struct {
 	// BruteForce configures the signal raised when one client IP presents
 	// many unknown or malformed session IDs. On by default (events only).
 	BruteForce BruteForceConfig
+	// CSRFMaxFormBytes bounds the request body [Manager.CSRF] reads when it
+	// looks for the [CSRFField] form field (requests that send the
+	// [CSRFHeader] header are not read at all). The field must lie within
+	// the first CSRFMaxFormBytes bytes of a URL-encoded or multipart body;
+	// a longer body without it there is answered 413 Request Entity Too
+	// Large without reading further. The handler still reads the whole
+	// body. Default 64 KiB; negative is an error.
+	CSRFMaxFormBytes int64
 	// Clock returns the current time. Default time.Now. For tests.
 	Clock func() time.Time
 }
@@ -203,6 +215,8 @@ func (c *Config) validate() error {
 		return bad("cookie name %q requires Secure; with AllowInsecure use a plain name such as \"sid\"", ck.Name)
 	case !strings.HasPrefix(ck.Path, "/"):
 		return bad("cookie path %q must start with /", ck.Path)
+	case ck.Name == csrfCookieName(&ck):
+		return bad("cookie name %q is the name of the CSRF nonce cookie; choose another", ck.Name)
 	}
 	c.Cookie = ck
 
@@ -231,6 +245,12 @@ func (c *Config) validate() error {
 	}
 	if bf.Window < 0 || bf.MaxTracked < 0 {
 		return bad("BruteForce window and MaxTracked must be positive")
+	}
+	if c.CSRFMaxFormBytes == 0 {
+		c.CSRFMaxFormBytes = DefaultCSRFMaxFormBytes
+	}
+	if c.CSRFMaxFormBytes < 0 {
+		return bad("CSRFMaxFormBytes %d is negative", c.CSRFMaxFormBytes)
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -6,16 +6,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
-	"mime"
 	"net/http"
 )
 
-// CSRFHeader is the request header the CSRF middleware reads the
-// synchronizer token from (for fetch/XHR clients).
+// CSRFHeader is the request header [Manager.CSRF] reads the token from
+// (for fetch/XHR clients).
 const CSRFHeader = "X-CSRF-Token"
 
-// CSRFField is the form field the CSRF middleware reads the synchronizer
-// token from when the header is absent (for HTML forms).
+// CSRFField is the form field [Manager.CSRF] reads the token from when the
+// header is absent (for HTML forms).
 const CSRFField = "csrf_token"
 
 // csrfSessionKey is the reserved session key holding the synchronizer token.
@@ -28,12 +27,6 @@ const (
 	// csrfTokenLen is the length of a masked token: base64url, unpadded, of
 	// a 32-byte pad followed by the 32-byte secret XOR pad.
 	csrfTokenLen = (2*csrfSecretLen*8 + 5) / 6 // 86
-	// csrfFormMemory is what the middleware lets a multipart form keep in
-	// memory while looking for CSRFField; larger file parts spill to
-	// temporary files, which are removed when the request ends. It is
-	// net/http's own default, so a handler calling r.FormFile behaves as it
-	// would without the middleware.
-	csrfFormMemory = 32 << 20
 )
 
 // csrfEncoding decodes tokens and secrets strictly: canonical unpadded
@@ -45,9 +38,9 @@ var csrfEncoding = base64.RawURLEncoding.Strict()
 // silently letting every request through.
 var errCSRFNoSession = errors.New("session: CSRF middleware used outside Manager.Handler")
 
-// CSRF returns middleware that requires a valid synchronizer token on every
-// request with an unsafe method (anything but GET, HEAD, OPTIONS and TRACE).
-// It is defence in depth on top of Handler's default refusal of cross-origin
+// CSRF returns middleware that requires a valid CSRF token on every request
+// with an unsafe method (anything but GET, HEAD, OPTIONS and TRACE). It is
+// defence in depth on top of Handler's default refusal of cross-origin
 // unsafe requests (http.CrossOriginProtection), and covers older browsers
 // that send neither Fetch Metadata nor Origin (OWASP ASVS 3.5.1, 3.5.3).
 //
@@ -55,20 +48,28 @@ var errCSRFNoSession = errors.New("session: CSRF middleware used outside Manager
 //
 //	http.ListenAndServe(addr, m.Handler(m.CSRF(mux)))
 //
-// The token is taken from the X-CSRF-Token header (CSRFHeader) or, when that
-// is absent, from the csrf_token field (CSRFField) of an
+// The token is taken from the X-CSRF-Token header ([CSRFHeader]) or, when
+// that is absent, from the csrf_token field ([CSRFField]) of an
 // application/x-www-form-urlencoded or multipart/form-data body. It is never
-// read from the URL. Handlers and templates get a token with CSRFToken. The
-// token is compared in constant time with a secret kept in the session, which
-// Login and Renew replace, so a token from before a login stops working.
+// read from the URL. Handlers and templates get a token with [CSRFToken].
 //
-// A request without a valid token gets 403 Forbidden with a generic body and
-// an EventCSRFFailure event (reason "missing", "malformed" or "mismatch");
-// the token itself is never logged. Send the header rather than the form
-// field for large uploads: finding the field means parsing the whole body
-// (with net/http's own limits: 10 MB for URL-encoded forms, 32 MB in memory
-// for multipart ones, the rest in temporary files). Bound request bodies
-// with http.MaxBytesHandler as usual.
+// A stored session's tokens are checked, in constant time, against a secret
+// kept in the session, which Login and Renew replace, so a token from before
+// a login stops working. A visitor whose session is not stored gets
+// stateless tokens instead (see [CSRFToken]): the server keeps nothing for
+// them, and such a token is accepted only while the request presents no
+// session cookie at all.
+//
+// Looking for the form field reads at most [Config.CSRFMaxFormBytes] of the
+// body (64 KiB by default), and the field must lie within them; the handler
+// still receives the whole body, byte for byte. A request that sends the
+// header has its body left alone, so send the header for uploads.
+//
+// A request without a valid token gets 403 Forbidden with a generic body, a
+// body longer than the bound without the field in it gets 413 Request
+// Entity Too Large (with Connection: close, so the rest is not read), and
+// both emit an [EventCSRFFailure] event (reason "missing", "malformed",
+// "mismatch" or "too_large"); the token itself is never logged.
 func (m *Manager) CSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -82,13 +83,11 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			m.cfg.ErrorHandler(w, r, errCSRFNoSession)
 			return
 		}
-		sent, reason, cleanup := csrfFromRequest(r)
-		if cleanup != nil {
-			defer cleanup()
-		}
+		f := m.csrfFromRequest(r)
+		reason := f.reason
 		if reason == "" {
 			var err error
-			if reason, err = s.checkCSRF(sent); err != nil {
+			if reason, err = s.checkCSRF(f.token); err != nil {
 				// The session could not load: the middleware replaces
 				// this response with the error handler's.
 				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -96,99 +95,87 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			}
 		}
 		if reason != "" {
+			if !f.drained && r.ContentLength != 0 {
+				// Do not let the server read the rest of a refused body
+				// to keep the connection alive.
+				w.Header().Set("Connection", "close")
+			}
 			s.csrfFailure(w, reason)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, f.req)
 	})
 }
 
-// CSRFToken returns a synchronizer token for the response to r, for a
-// hidden CSRFField input or for a page that scripts read and send back in
-// the CSRFHeader header:
+// CSRFToken returns a CSRF token for the response to r, for a hidden
+// [CSRFField] input or for a page that scripts read and send back in the
+// [CSRFHeader] header:
 //
 //	<input type="hidden" name="csrf_token" value="{{.CSRFToken}}">
 //
-// Each call returns a different string (the session's secret masked with a
-// fresh random pad, so the token does not leak through response compression:
-// BREACH), and every one of them verifies until the session's ID changes
-// (Login, Renew, Reauthenticate) or the session ends. The first call creates
-// the secret and stores it in the session, which therefore starts a session
-// (and sets its cookie) for an anonymous visitor; call it before writing the
-// response body. It returns "" outside Manager.Handler or when the session
-// cannot take the secret (store failure, or a new session whose headers have
-// already been sent).
+// Each call returns a different string (a secret masked with a fresh random
+// pad, so the token does not leak through response compression: BREACH).
+//
+// For a stored session the secret is kept in the session: the first call
+// stores one, and every token verifies until the session's ID changes
+// (Login, Renew, Reauthenticate) or the session ends.
+//
+// For a visitor whose session is not stored, the token is stateless: the
+// secret is an HMAC of a random nonce that travels in its own cookie
+// (__Host-csrf, or csrf with [CookieConfig.AllowInsecure]; HttpOnly, Path=/,
+// no Domain, the session cookie's SameSite and Secure), under a key of the
+// Manager (derived from [Config.SigningKeys] when they are set, so Managers
+// sharing those keys accept each other's tokens; random per Manager
+// otherwise). Rendering a form therefore costs no store write. When the
+// session is later stored because the handler sets a value, it adopts that
+// secret, so forms already rendered keep working; Login and Renew replace it
+// as usual, and the nonce cookie is expired with the first session cookie.
+// A request that presents a session cookie never uses the nonce cookie.
+//
+// Call it before writing the response body when the visitor may have
+// neither a stored session nor a nonce cookie yet: it returns "" when the
+// cookie that must back the token can no longer be sent, and outside
+// Manager.Handler or when the session cannot load (store failure).
 func CSRFToken(r *http.Request) string {
 	s := FromContext(r.Context())
 	if s == nil {
 		return ""
 	}
 	secret, err := s.csrfSecret()
-	if err != nil {
+	if err != nil || secret == nil {
 		return ""
 	}
 	return csrfMask(secret)
 }
 
-// csrfFromRequest returns the token a request sends, or the reason it sends
-// none usable. cleanup, when non-nil, removes the temporary files of a
-// multipart form this function parsed; run it once the request is done.
-func csrfFromRequest(r *http.Request) (token, reason string, cleanup func()) {
-	if v := r.Header.Get(CSRFHeader); v != "" {
-		return v, "", nil
-	}
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return "", "missing", nil
-	}
-	switch ct {
-	case "application/x-www-form-urlencoded":
-		// ParseForm caps the body at 10 MB unless the application
-		// already bounded it with http.MaxBytesReader.
-		if err := r.ParseForm(); err != nil {
-			return "", "malformed", nil
-		}
-	case "multipart/form-data":
-		had := r.MultipartForm != nil
-		err := r.ParseMultipartForm(csrfFormMemory)
-		if !had && r.MultipartForm != nil {
-			// The server cleans up the form of the request it created,
-			// not of this copy made by Handler: do it here.
-			form := r.MultipartForm
-			cleanup = func() { _ = form.RemoveAll() }
-		}
-		if err != nil {
-			return "", "malformed", cleanup
-		}
-	default:
-		return "", "missing", nil
-	}
-	// PostForm, not Form: a token in the query string would leak through
-	// logs and Referer headers, and is not accepted.
-	if v := r.PostForm.Get(CSRFField); v != "" {
-		return v, "", cleanup
-	}
-	return "", "missing", cleanup
-}
-
-// checkCSRF verifies a sent token against the session's secret. It returns
-// the failure reason ("" when valid), or the session's load error.
+// checkCSRF verifies a sent token: against the session's secret when the
+// session is stored, against the request's nonce cookie when it is not. It
+// returns the failure reason ("" when valid), or the session's load error.
 func (s *Session) checkCSRF(sent string) (reason string, err error) {
 	got, ok := csrfUnmask(sent)
-	stored, err := s.storedCSRFSecret()
+	s.mu.Lock()
+	defer s.unlock()
+	s.load()
 	switch {
-	case err != nil:
-		return "", err
+	case s.err != nil:
+		return "", s.err
 	case !ok:
 		return "malformed", nil
-	case stored == nil || subtle.ConstantTimeCompare(got, stored) != 1:
-		return "mismatch", nil
+	case s.key != "":
+		stored := s.lockedCSRFSecret()
+		if stored == nil || subtle.ConstantTimeCompare(got, stored) != 1 {
+			return "mismatch", nil
+		}
+		return "", nil
+	case s.m.verifyNonceSecret(s.requestNonce(), got):
+		return "", nil
 	}
-	return "", nil
+	return "mismatch", nil
 }
 
 // csrfFailure answers a refused request: an event (carrying the session's
-// hashed ID, never a token) and 403 with a generic body.
+// hashed ID, never a token) and 403, or 413 for reason "too_large", with a
+// generic body.
 func (s *Session) csrfFailure(w http.ResponseWriter, reason string) {
 	s.mu.Lock()
 	s.load() // a request with no token has not looked at the session yet
@@ -196,60 +183,74 @@ func (s *Session) csrfFailure(w http.ResponseWriter, reason string) {
 	if s.rec != nil {
 		userID = s.rec.UserID
 	}
-	s.mu.Unlock()
+	s.unlock()
 	s.m.emit(s.req.Context(), s.event(EventCSRFFailure, token, userID, reason))
-	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
-}
-
-// storedCSRFSecret returns the session's secret, nil if it has none (or an
-// unreadable one), and the load error if the session could not load.
-func (s *Session) storedCSRFSecret() ([]byte, error) {
-	s.mu.Lock()
-	defer s.unlock()
-	return s.lockedCSRFSecret()
-}
-
-// lockedCSRFSecret is storedCSRFSecret for a caller holding s.mu.
-func (s *Session) lockedCSRFSecret() ([]byte, error) {
-	s.load()
-	if s.err != nil {
-		return nil, s.err
+	code := http.StatusForbidden
+	if reason == csrfTooLarge {
+		code = http.StatusRequestEntityTooLarge
 	}
+	http.Error(w, http.StatusText(code), code)
+}
+
+// lockedCSRFSecret returns the secret kept in the session, or nil if it has
+// none (or an unreadable one). The caller holds s.mu and has loaded s.
+func (s *Session) lockedCSRFSecret() []byte {
 	b, ok := s.lookup(csrfSessionKey)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	var enc string
 	if s.m.cfg.Codec.Unmarshal(b, &enc) != nil {
-		return nil, nil
+		return nil
 	}
 	secret, err := csrfEncoding.DecodeString(enc)
 	if err != nil || len(secret) != csrfSecretLen {
-		return nil, nil
+		return nil
 	}
-	return secret, nil
+	return secret
 }
 
-// csrfSecret returns the session's secret, creating and storing a new one
-// when it has none. Lookup and creation happen under one lock, so concurrent
-// first calls within a request agree on one secret.
+// csrfSecret returns the secret this response's tokens mask: the stateless
+// one of a session that is not stored (nil when no nonce cookie can back
+// it), or the stored session's, created and stored when it has none. Lookup
+// and creation happen under one lock, so concurrent first calls within a
+// request agree on one secret.
 func (s *Session) csrfSecret() ([]byte, error) {
-	fresh := make([]byte, csrfSecretLen)
-	_, _ = rand.Read(fresh) // never fails (Go 1.24+)
-	encoded, err := encode(s.m.cfg.Codec, csrfSessionKey, base64.RawURLEncoding.EncodeToString(fresh))
-	if err != nil {
-		return nil, err
+	var fresh, encoded []byte
+	for {
+		s.mu.Lock()
+		s.load()
+		if s.err != nil {
+			s.unlock()
+			return nil, s.err
+		}
+		if s.key == "" {
+			secret := s.anonCSRFSecret()
+			s.unlock()
+			return secret, nil
+		}
+		if secret := s.lockedCSRFSecret(); secret != nil {
+			s.unlock()
+			return secret, nil
+		}
+		if encoded != nil {
+			err := s.setLocked(csrfSessionKey, encoded)
+			s.unlock()
+			if err != nil {
+				return nil, err
+			}
+			return fresh, nil
+		}
+		s.unlock()
+		// Encode outside the lock (the codec is the application's), then
+		// look again.
+		fresh = make([]byte, csrfSecretLen)
+		_, _ = rand.Read(fresh) // never fails (Go 1.24+)
+		var err error
+		if encoded, err = encode(s.m.cfg.Codec, csrfSessionKey, base64.RawURLEncoding.EncodeToString(fresh)); err != nil {
+			return nil, err
+		}
 	}
-	s.mu.Lock()
-	defer s.unlock()
-	secret, err := s.lockedCSRFSecret()
-	if err != nil || secret != nil {
-		return secret, err
-	}
-	if err := s.setLocked(csrfSessionKey, encoded); err != nil {
-		return nil, err
-	}
-	return fresh, nil
 }
 
 // csrfMask returns base64url(pad || secret XOR pad) with a fresh random pad.

@@ -67,6 +67,33 @@ func csrfApp() http.Handler {
 		}
 		fmt.Fprint(w, "renewed")
 	})
+	mux.HandleFunc("POST /logout-token", func(w http.ResponseWriter, r *http.Request) {
+		// Logout, then render the next page's form.
+		if err := session.FromContext(r.Context()).Destroy(r.Context()); err != nil {
+			http.Error(w, "error", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, session.CSRFToken(r))
+	})
+	mux.HandleFunc("GET /token-then-set", func(w http.ResponseWriter, r *http.Request) {
+		tok := session.CSRFToken(r)
+		if err := session.FromContext(r.Context()).Set("seen", true); err != nil {
+			http.Error(w, "error", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, tok)
+	})
+	mux.HandleFunc("GET /set-only", func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).Set(r.FormValue("k"), r.FormValue("v")); err != nil {
+			http.Error(w, "error", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "set")
+	})
+	mux.HandleFunc("GET /late-token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "body first\n")
+		fmt.Fprint(w, session.CSRFToken(r))
+	})
 	mux.HandleFunc("/any", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
 	return mux
 }
@@ -427,6 +454,10 @@ func TestCSRFStoreFailureIsAnErrorNotACSRFFailure(t *testing.T) {
 	e := newCSRFEnv(t, session.Config{Store: fs})
 	c := e.client()
 	tok := c.csrfGetToken()
+	// A stored session, so the check needs the store (an anonymous
+	// visitor's token is stateless and needs none).
+	res, _ := c.csrfPost("/set?k=a&v=1", tok)
+	require.Equal(t, http.StatusOK, res.StatusCode)
 	fs.fail.Store(true)
 	res, body := c.csrfPost("/any", tok)
 	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)

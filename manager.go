@@ -23,6 +23,7 @@ type Manager struct {
 	owned    io.Closer                   // the store New created, closed by Close
 	bf       *bruteForce                 // nil when disabled
 	signer   *signer                     // nil unless Config.SigningKeys
+	csrfKeys [][]byte                    // keys of stateless CSRF tokens (csrf_stateless.go)
 }
 
 // New returns a Manager for cfg, filling zero fields with safe defaults. It
@@ -49,6 +50,7 @@ func New(cfg Config) (*Manager, error) {
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &signer{keys: cfg.SigningKeys}
 	}
+	m.csrfKeys = newCSRFKeys(cfg.SigningKeys)
 	if cfg.BruteForce.Threshold > 0 {
 		m.bf = newBruteForce(cfg.BruteForce)
 	}

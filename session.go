@@ -68,6 +68,10 @@ type Session struct {
 	// events collected under mu, emitted by unlock once it is released,
 	// so that an OnEvent hook or a log handler may call any method of s.
 	events []pendingEvent
+
+	// Stateless CSRF nonce issued for this response (csrf_stateless.go); a
+	// pointer, so the per-request allocation keeps its size class.
+	csrfNonce *string
 }
 
 // FromContext returns the session of the request whose context is ctx. Under

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/examples/webapp/app"
 )
 
@@ -132,17 +133,70 @@ func TestLoginLogout(t *testing.T) {
 
 func TestCookieAttributes(t *testing.T) {
 	srv := newServer(t)
-	resp, err := http.Get(srv.URL + "/login")
+	// The login page of an anonymous visitor sets only the CSRF nonce
+	// cookie; the session cookie comes with the login.
+	b := newBrowser(t, srv)
+	b.get("/login")
+	sc := b.resp.Header.Values("Set-Cookie")
+	if len(sc) != 1 || !strings.HasPrefix(sc[0], "csrf=") {
+		t.Fatalf("login page Set-Cookie %q, want only the csrf cookie", sc)
+	}
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(sc[0], want) {
+			t.Errorf("Set-Cookie %q lacks %s", sc[0], want)
+		}
+	}
+	b.post("/login", url.Values{"username": {"demo"}, "password": {password}})
+	sid := ""
+	for _, c := range b.resp.Request.Response.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "sid=") {
+			sid = c
+		}
+	}
+	for _, want := range []string{"sid=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(sid, want) {
+			t.Errorf("Set-Cookie %q lacks %s", sid, want)
+		}
+	}
+}
+
+// TestLoginPageStoresNothing: rendering the login form (with its CSRF
+// token) costs no session record, however many cookieless visitors ask.
+func TestLoginPageStoresNothing(t *testing.T) {
+	a, err := app.New(app.Config{Password: password, Iterations: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	sc := resp.Header.Get("Set-Cookie")
-	for _, want := range []string{"sid=", "HttpOnly", "SameSite=Lax", "Path=/"} {
-		if !strings.Contains(sc, want) {
-			t.Errorf("Set-Cookie %q lacks %s", sc, want)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = a.Close()
+	})
+	for range 500 {
+		resp, err := http.Get(srv.URL + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !csrfRE.Match(body) {
+			t.Fatalf("login page: %d, token present %v", resp.StatusCode, csrfRE.Match(body))
 		}
 	}
+	if n := a.Manager().Store().(*session.MemoryStore).Len(); n != 0 {
+		t.Fatalf("500 login pages left %d session records", n)
+	}
+	// The form still works: a wrong password re-renders it, still without
+	// a record; the right one logs in.
+	b := newBrowser(t, srv)
+	b.get("/login")
+	b.post("/login", url.Values{"username": {"demo"}, "password": {"wrong"}})
+	b.expect(401, "/login", "Invalid username or password.")
+	if n := a.Manager().Store().(*session.MemoryStore).Len(); n != 0 {
+		t.Fatalf("a failed login left %d session records", n)
+	}
+	b.post("/login", url.Values{"username": {"demo"}, "password": {password}})
+	b.expect(200, "/profile", "Signed in as")
 }
 
 func TestCounterAndCSRF(t *testing.T) {

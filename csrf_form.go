@@ -1,0 +1,138 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+)
+
+// csrfMaxField bounds what is read of a csrf_token multipart part: far more
+// than a token (86 bytes), so an oversized one is still seen as malformed.
+const csrfMaxField = 1 << 10
+
+// csrfForm is what the CSRF middleware found in a request.
+type csrfForm struct {
+	token   string        // the token sent, when reason is ""
+	reason  string        // "" when a token was found, else why not
+	req     *http.Request // the request to hand on (its body restored)
+	drained bool          // the body was read to its end (or never needs to be)
+}
+
+// csrfFromRequest returns the token a request sends: the CSRFHeader header
+// if present (the body is not touched), else the CSRFField field within the
+// first Config.CSRFMaxFormBytes of a URL-encoded or multipart body. The
+// bytes it reads are put back in front of the rest of the body, in a
+// shallow copy of r, so the handler reads the body whole.
+func (m *Manager) csrfFromRequest(r *http.Request) csrfForm {
+	if v := r.Header.Get(CSRFHeader); v != "" {
+		return csrfForm{token: v, req: r}
+	}
+	f := csrfForm{reason: "missing", req: r, drained: true}
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (ct != "application/x-www-form-urlencoded" && ct != "multipart/form-data") {
+		f.drained = false
+		return f
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return f
+	}
+	limit := m.cfg.CSRFMaxFormBytes
+	// One byte past the limit tells a body that ends at the limit from a
+	// longer one.
+	prefix, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if len(prefix) > 0 {
+		r = r.WithContext(r.Context()) // a shallow copy
+		r.Body = prefixedBody{io.MultiReader(bytes.NewReader(prefix), r.Body), r.Body}
+		f.req = r
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		// An outer http.MaxBytesHandler refused the body.
+		f.reason, f.drained = csrfTooLarge, false
+		return f
+	case err != nil:
+		f.reason, f.drained = "malformed", false
+		return f
+	}
+	complete := int64(len(prefix)) <= limit
+	if !complete {
+		prefix = prefix[:limit]
+		f.drained = false
+	}
+	var token string
+	var found, bad bool
+	if ct == "multipart/form-data" {
+		token, found, bad = multipartField(prefix, params["boundary"], complete)
+	} else {
+		token, found, bad = urlencodedField(prefix, complete)
+	}
+	switch {
+	case found && token != "":
+		f.token, f.reason = token, ""
+	case !complete:
+		f.reason = csrfTooLarge
+	case bad:
+		f.reason = "malformed"
+	}
+	return f
+}
+
+// prefixedBody is a request body whose first bytes were already read: it
+// reads them again, then the rest, and closes the original body.
+type prefixedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// urlencodedField looks for the first CSRFField value in a URL-encoded body
+// (or its prefix, when complete is false: then only the pairs that end
+// before the prefix does count). bad reports a body that does not parse.
+func urlencodedField(b []byte, complete bool) (token string, found, bad bool) {
+	if !complete {
+		i := bytes.LastIndexByte(b, '&')
+		if i < 0 {
+			return "", false, false
+		}
+		b = b[:i]
+	}
+	vals, err := url.ParseQuery(string(b))
+	if err != nil {
+		return "", false, true
+	}
+	if v, ok := vals[CSRFField]; ok {
+		return v[0], true, false
+	}
+	return "", false, false
+}
+
+// multipartField looks for the first CSRFField part (not a file) in a
+// multipart body (or its prefix, when complete is false: then running out
+// of bytes is not an error). bad reports a body that does not parse.
+func multipartField(b []byte, boundary string, complete bool) (token string, found, bad bool) {
+	if boundary == "" {
+		return "", false, true
+	}
+	mr := multipart.NewReader(bytes.NewReader(b), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return "", false, false
+		}
+		if err != nil {
+			return "", false, complete
+		}
+		if p.FormName() != CSRFField || p.FileName() != "" {
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(p, csrfMaxField+1))
+		if err != nil {
+			return "", false, complete
+		}
+		return string(v), true, false
+	}
+}

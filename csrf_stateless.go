@@ -1,0 +1,207 @@
+package session
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+)
+
+// Stateless CSRF tokens for visitors whose session is not stored (signed
+// double submit). The visitor holds a random nonce in its own cookie; the
+// secret their tokens mask is HMAC-SHA256(key, nonce) under a key of the
+// Manager, so the server keeps nothing until the session is stored. The
+// token format is the session-bound one (csrfMask), so a form does not care
+// which kind it carries.
+//
+// Rules, each one a test in csrf_stateless_test.go:
+//   - a request that presents a session cookie never uses the nonce cookie
+//     (so a nonce planted next to a logged-in session is inert, and a page
+//     rendered after a logout gets a fresh nonce);
+//   - a stored session's tokens are checked against its own secret only;
+//   - when an anonymous session is first stored, it adopts the secret of
+//     the request's nonce, so forms rendered before keep working, and the
+//     nonce cookie is expired along with the first session cookie;
+//   - Login and Renew drop the session's secret (replace), so tokens from
+//     before a login stop working.
+
+const (
+	// csrfCookieSecure is the nonce cookie's name. The __Host- prefix makes
+	// browsers refuse it unless it is Secure, host-only and Path=/, so a
+	// sibling subdomain cannot plant one.
+	csrfCookieSecure = "__Host-csrf"
+	// csrfCookieInsecure is its name with CookieConfig.AllowInsecure.
+	csrfCookieInsecure = "csrf"
+	// csrfTooLarge is the failure reason for a body past the bound.
+	csrfTooLarge = "too_large"
+	// csrfKeyLabel separates the CSRF key derived from a signing key from
+	// the signing key's own use.
+	csrfKeyLabel = "sessionkit/session: anonymous CSRF key v1"
+	// csrfNonceLabel separates the nonce MAC from anything else the key
+	// could ever sign.
+	csrfNonceLabel = "csrf-nonce\x00"
+)
+
+// csrfCookieName returns the name of the nonce cookie for c (with defaults
+// filled).
+func csrfCookieName(c *CookieConfig) string {
+	if c.AllowInsecure {
+		return csrfCookieInsecure
+	}
+	return csrfCookieSecure
+}
+
+// newCSRFKeys returns the keys of the stateless tokens: one derived from
+// each signing key when there are any (the first signs, all verify, so they
+// rotate with the signing keys and Managers sharing them agree), or one
+// random key for this Manager.
+func newCSRFKeys(signing [][]byte) [][]byte {
+	if len(signing) == 0 {
+		k := make([]byte, sha256.Size)
+		_, _ = rand.Read(k) // never fails (Go 1.24+)
+		return [][]byte{k}
+	}
+	keys := make([][]byte, len(signing))
+	for i, sk := range signing {
+		h := hmac.New(sha256.New, sk)
+		h.Write([]byte(csrfKeyLabel))
+		keys[i] = h.Sum(nil)
+	}
+	return keys
+}
+
+// nonceSecret returns the secret of the tokens bound to nonce under key.
+func nonceSecret(key []byte, nonce string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(csrfNonceLabel))
+	h.Write([]byte(nonce))
+	return h.Sum(nil)
+}
+
+// verifyNonceSecret reports whether got is the secret of nonce under one of
+// the Manager's keys, comparing in constant time. An empty nonce verifies
+// nothing.
+func (m *Manager) verifyNonceSecret(nonce string, got []byte) bool {
+	if nonce == "" {
+		return false
+	}
+	ok := 0
+	for _, k := range m.csrfKeys {
+		ok |= subtle.ConstantTimeCompare(got, nonceSecret(k, nonce))
+	}
+	return ok == 1
+}
+
+// requestNonce returns the nonce cookie of the request, or "" when it has
+// none usable: absent, not a well-formed nonce, or sent by a request that
+// presents a session cookie. The caller holds s.mu and has loaded s.
+func (s *Session) requestNonce() string {
+	if s.hadCookie {
+		return ""
+	}
+	v, ok := readCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie))
+	if !ok || !validToken(v) {
+		return ""
+	}
+	return v
+}
+
+// issuedNonce returns the nonce issued earlier in this request, or "". The
+// caller holds s.mu.
+func (s *Session) issuedNonce() string {
+	if s.csrfNonce == nil {
+		return ""
+	}
+	return *s.csrfNonce
+}
+
+// anonCSRFSecret returns the stateless secret for a session that is not
+// stored: that of the nonce issued earlier in this request, else of the
+// request's nonce cookie, else of a new nonce whose cookie commit sends. It
+// returns nil when a new nonce is needed but the headers are gone. The
+// caller holds s.mu and has loaded s.
+func (s *Session) anonCSRFSecret() []byte {
+	nonce := s.issuedNonce()
+	if nonce == "" {
+		nonce = s.requestNonce()
+	}
+	if nonce == "" {
+		if s.headersSent {
+			return nil
+		}
+		nonce = newToken()
+		s.csrfNonce = &nonce
+	}
+	return nonceSecret(s.m.csrfKeys[0], nonce)
+}
+
+// seedCSRF is called by commit just before it creates the record of a
+// session that was not stored: the session adopts the stateless secret of
+// this request's nonce (issued now or sent in the cookie), so the tokens
+// already handed out keep verifying against the stored session. The caller
+// holds s.mu.
+func (s *Session) seedCSRF() {
+	if _, ok := s.set[csrfSessionKey]; ok {
+		return
+	}
+	nonce := s.issuedNonce()
+	if nonce == "" {
+		nonce = s.requestNonce()
+	}
+	if nonce == "" {
+		return
+	}
+	secret := nonceSecret(s.m.csrfKeys[0], nonce)
+	b, err := encode(s.m.cfg.Codec, csrfSessionKey, base64.RawURLEncoding.EncodeToString(secret))
+	if err != nil {
+		return // the session simply starts without a secret
+	}
+	if s.set == nil {
+		s.set = make(map[string][]byte, 1)
+	}
+	s.set[csrfSessionKey] = b
+}
+
+// commitCSRFCookie is called by commit as the response headers go out: it
+// sends the cookie of a nonce issued in this request when the session is
+// still not stored, and expires the request's nonce cookie when the
+// session's cookie is being sent (the session now holds the secret). It
+// reports whether it added a Set-Cookie. The caller holds s.mu.
+func (s *Session) commitCSRFCookie(h http.Header) bool {
+	nonce := s.issuedNonce()
+	s.csrfNonce = nil
+	switch {
+	case s.key == "" && nonce != "":
+		h.Add("Set-Cookie", s.m.csrfCookieHeader(nonce))
+		return true
+	case s.key != "" && s.sendCookie:
+		if _, ok := readCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie)); ok {
+			h.Add("Set-Cookie", s.m.csrfCookieHeader(""))
+			return true
+		}
+	}
+	return false
+}
+
+// csrfCookieHeader builds the Set-Cookie header of the nonce cookie: a
+// browser-session cookie carrying nonce, or an expired one when nonce is "".
+// Its attributes follow the session cookie's (Secure, SameSite, Partitioned),
+// but it is always HttpOnly, host-only and Path=/.
+func (m *Manager) csrfCookieHeader(nonce string) string {
+	c := &m.cfg.Cookie
+	ck := http.Cookie{
+		Name:        csrfCookieName(c),
+		Value:       nonce,
+		Path:        "/",
+		Secure:      !c.AllowInsecure,
+		HttpOnly:    true,
+		SameSite:    c.SameSite,
+		Partitioned: c.Partitioned,
+	}
+	if nonce == "" {
+		ck.MaxAge = -1 // serialised as Max-Age=0
+	}
+	return ck.String()
+}
