@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -132,22 +133,27 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// server is the demo app running in-process on a loopback port.
+// server is the demo app (or a test's own handler) running in-process on a
+// loopback port.
 type server struct {
-	URL  string // http://127.0.0.1:port
-	Addr string
-	Log  *syncBuffer
-	app  *app.App
-	srv  *http.Server
-	done chan error
+	URL    string // http://127.0.0.1:port
+	Addr   string
+	Log    *syncBuffer
+	closer io.Closer // the app or Manager, closed once the server has stopped
+	srv    *http.Server
+	done   chan error
 }
 
 // startApp runs the app on addr ("" for a free port) over plain HTTP.
 func startApp(t *testing.T, cfg app.Config, addr string) *server {
 	t.Helper()
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
+	return startAppWith(t, cfg, addr, nil)
+}
+
+// startAppWith is startApp serving handler(a) instead of a.Handler(), for a
+// test that adds routes of its own next to the app's (nil: a.Handler()).
+func startAppWith(t *testing.T, cfg app.Config, addr string, handler func(a *app.App) http.Handler) *server {
+	t.Helper()
 	logs := &syncBuffer{}
 	cfg.User, cfg.Password = demoUser, demoPassword
 	if cfg.Iterations == 0 {
@@ -158,7 +164,24 @@ func startApp(t *testing.T, cfg app.Config, addr string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ln net.Listener
+	h := a.Handler()
+	if handler != nil {
+		h = handler(a)
+	}
+	return serve(t, h, a, logs, addr)
+}
+
+// serve runs h on addr ("" for a free port) over plain HTTP until the test
+// ends, then closes closer. logs is what the server's Log shows.
+func serve(t *testing.T, h http.Handler, closer io.Closer, logs *syncBuffer, addr string) *server {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var (
+		ln  net.Listener
+		err error
+	)
 	// The address of a restarted server can take a moment to free up.
 	for i := 0; ; i++ {
 		ln, err = net.Listen("tcp", addr)
@@ -168,15 +191,16 @@ func startApp(t *testing.T, cfg app.Config, addr string) *server {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
+		_ = closer.Close()
 		t.Fatal(err)
 	}
 	s := &server{
-		URL:  "http://" + ln.Addr().String(),
-		Addr: ln.Addr().String(),
-		Log:  logs,
-		app:  a,
-		srv:  &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second},
-		done: make(chan error, 1),
+		URL:    "http://" + ln.Addr().String(),
+		Addr:   ln.Addr().String(),
+		Log:    logs,
+		closer: closer,
+		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second},
+		done:   make(chan error, 1),
 	}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	t.Cleanup(func() { s.stop(t) })
@@ -202,7 +226,7 @@ func (s *server) stop(t *testing.T) {
 	if err := <-s.done; !errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("serve: %v", err)
 	}
-	_ = s.app.Close()
+	_ = s.closer.Close()
 	s.srv = nil
 }
 
