@@ -1,8 +1,12 @@
 package session_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/storetest"
@@ -14,4 +18,41 @@ func TestMemoryStoreConformance(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	})
+}
+
+// TestMemoryStoreCapacity: anonymous visitors who store something cannot
+// grow the memory store past its bound. Past 90% new anonymous sessions are
+// refused (the error handler answers, and an EventCapacity fires); logins
+// go on up to the bound; no logged-in session is evicted to make room.
+func TestMemoryStoreCapacity(t *testing.T) {
+	st := session.NewMemoryStore(session.WithMaxRecords(100))
+	t.Cleanup(func() { _ = st.Close() })
+	e := newEnv(t, session.Config{Store: st}, testApp())
+	users := make([]*client, 5)
+	for i := range users {
+		users[i] = e.client()
+		res, _ := users[i].post(fmt.Sprintf("/login?u=user%d", i))
+		require.Equal(t, 200, res.StatusCode)
+	}
+	refused := 0
+	for range 200 {
+		res, _ := e.client().post("/set?k=cart&v=1")
+		if res.StatusCode != 200 {
+			refused++
+			assert.Equal(t, 500, res.StatusCode)
+		}
+	}
+	assert.Equal(t, 200-(90-5), refused, "anonymous records past 90%% of the bound")
+	assert.Contains(t, e.events.kinds(), session.EventCapacity)
+	assert.LessOrEqual(t, st.Len(), 100)
+	for i := range 10 { // logins still fit, up to the bound
+		res, _ := e.client().post(fmt.Sprintf("/login?u=late%d", i))
+		assert.Equal(t, 200, res.StatusCode, "login %d", i)
+	}
+	res, _ := e.client().post("/login?u=onetoomany")
+	assert.Equal(t, 409, res.StatusCode, "past the bound even a login is refused")
+	for i, c := range users {
+		_, body := c.get("/whoami")
+		assert.Equal(t, fmt.Sprintf("user%d", i), body, "a logged-in session was evicted")
+	}
 }

@@ -91,6 +91,16 @@ func withSlowRoute(m *session.Manager, appHandler http.Handler, sr *slowRoute) h
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, `<!doctype html><title>Another tab</title><p id="tab">a page with a background fetch</p>`)
 	})
+	// A visitor who put something in the session before logging in (a
+	// cart, say): the login page itself stores nothing since CSRF tokens
+	// for anonymous visitors are stateless.
+	mux.Handle("GET /e2e/start", m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).Set("cart", "1 book"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, `<!doctype html><title>Shop</title><p id="shop">a book in the cart</p>`)
+	})))
 	slow := m.Handler(sr)
 	mux.HandleFunc("GET /e2e/slow", func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -117,7 +127,7 @@ var (
 // startGraceApp runs a small app on a Manager built here with the given
 // Config.RotationGrace (the demo app's Config does not pass one on). Its
 // pages carry the ids the helpers look for: GET /login is a form (#login,
-// #username, #password) whose CSRF token starts an anonymous session, POST
+// #username, #password) with a stateless CSRF token, POST
 // /login logs demoUser in (session.Login renews the ID) and redirects to
 // /profile, which shows #user and #count, or redirects an anonymous visitor
 // to /login.
@@ -197,16 +207,17 @@ type inFlight struct {
 }
 
 // loginDuringSlowFetch runs the scenario in the browser of ctx: the login
-// page starts an anonymous session; a page of the app starts a fetch of
+// page starts an anonymous session (a value put in the cart); a page of the app starts a fetch of
 // /e2e/slow, which the server holds with the pre-login cookie; another tab
 // of the same browser logs in through the form; then the held request reads
 // its session and answers, after the login response.
 func loginDuringSlowFetch(t *testing.T, ctx context.Context, s *server, sr *slowRoute) inFlight {
 	t.Helper()
 	var f inFlight
+	do(t, ctx, "put something in the cart", chromedp.Navigate(s.URL+"/e2e/start"), chromedp.WaitVisible(chromedp.ID("shop")))
 	do(t, ctx, "open the login page", chromedp.Navigate(s.URL+"/login"), chromedp.WaitVisible(chromedp.ID("login")))
 	if f.old = browserSID(t, ctx, s); f.old == "" {
-		t.Fatal("the login page started no session: no cookie for the login to rotate")
+		t.Fatal("the cart started no session: no cookie for the login to rotate")
 	}
 
 	do(t, ctx, "open the page with the fetch", chromedp.Navigate(s.URL+"/e2e/page"), chromedp.WaitVisible(chromedp.ID("tab")))

@@ -151,6 +151,9 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /static/style.css", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, assets, "static/style.css")
 	})
+	mux.HandleFunc("GET /static/bfcache.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, assets, "static/bfcache.js")
+	})
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.HandleFunc("POST /login", a.login)
@@ -171,9 +174,10 @@ func (a *App) routes() http.Handler {
 	return mux
 }
 
-// csp allows nothing but the app's own stylesheet and form posts to itself;
-// the pages carry no script at all.
-const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+// csp allows nothing but the app's own stylesheet, its one script (which
+// reloads a page the back/forward cache restores, see static/bfcache.js)
+// and form posts to itself; no inline script.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets the browser hardening headers on every response.
