@@ -78,13 +78,16 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		s.queue(s.event(EventCreated, token, "", ""))
 
 	case s.rec != nil:
-		// A field, not a local: &d below would move a local to the heap on
-		// every request, read-only ones included. Only what this request
-		// changed is sent: the touch moves LastSeen and Expires, a
-		// setting goes only with the request that changed it.
-		s.delta = s.pending()
-		d := &s.delta
+		// Only what this request changed is sent: the touch moves LastSeen
+		// and Expires, a setting goes only with the request that changed
+		// it. A read-only request whose touch is not due sends nothing
+		// (and allocates no Delta).
 		touch := now.Sub(s.rec.LastSeen) >= m.touchInterval(&s.rec.Meta)
+		if !touch && !s.clear && len(s.set) == 0 && len(s.del) == 0 && s.persist == nil && s.timeouts == nil {
+			break
+		}
+		pending := s.pending()
+		d := &pending
 		if touch || d.Persist != nil || d.Timeouts != nil {
 			meta := s.rec.Meta
 			if touch {

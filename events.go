@@ -104,17 +104,26 @@ type pendingEvent struct {
 
 // queue records an event to emit once s.mu is released. The caller holds
 // s.mu.
-func (s *Session) queue(e Event) { s.events = append(s.events, pendingEvent{e: e}) }
+func (s *Session) queue(e Event) { s.queueEvent(pendingEvent{e: e}) }
+
+// queueEvent appends p to the queued events; the list is allocated only
+// when a request has events.
+func (s *Session) queueEvent(p pendingEvent) {
+	if s.events == nil {
+		s.events = new([]pendingEvent)
+	}
+	*s.events = append(*s.events, p)
+}
 
 // unlock releases s.mu, then emits the events queued under it: a hook or a
 // context-aware log handler may call back into s.
 func (s *Session) unlock() {
-	if len(s.events) == 0 {
+	if s.events == nil || len(*s.events) == 0 {
 		s.mu.Unlock()
 		return
 	}
-	events := s.events
-	s.events = nil
+	events := *s.events
+	*s.events = nil
 	s.mu.Unlock()
 	for _, p := range events {
 		if p.detail != "" {
@@ -128,9 +137,9 @@ func (s *Session) unlock() {
 // storeErr reports a store failure met under s.mu: the event is queued (see
 // unlock) and the error returned wrapped for the error handler.
 func (s *Session) storeErr(op string, err error) error {
-	werr, e := s.m.storeFailure(op, err)
+	e, werr := s.m.storeFailure(op, err)
 	if e != nil {
-		s.events = append(s.events, pendingEvent{e: *e, detail: err.Error()})
+		s.queueEvent(pendingEvent{e: *e, detail: err.Error()})
 	}
 	return werr
 }

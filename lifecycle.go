@@ -120,9 +120,10 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if s.headersSent {
 		return ErrHeadersSent
 	}
-	key := s.key
-	if key == "" && s.presented != "" {
-		key = storeKey(s.presented) // not loaded: delete what the cookie names
+	key, presented := s.key, ""
+	if p := s.m.readToken(s.req); key == "" && p.present && p.reason == "" {
+		presented = p.token
+		key = storeKey(presented) // not loaded: delete what the cookie names
 	}
 	if key != "" {
 		if err := s.m.store.Delete(ctx, key); err != nil {
@@ -135,7 +136,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 		}
 		token := s.token
 		if token == "" {
-			token = s.presented
+			token = presented
 		}
 		s.queue(s.event(EventDestroyed, token, user, ""))
 	}

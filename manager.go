@@ -147,7 +147,7 @@ func (m *Manager) expiryKind(meta *Meta) string {
 // logged with the error's detail, and returns it wrapped for the error
 // handler.
 func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
-	werr, e := m.storeFailure(op, err)
+	e, werr := m.storeFailure(op, err)
 	if e != nil {
 		m.emit(ctx, *e, slog.String("error", err.Error()))
 	}
@@ -158,17 +158,17 @@ func (m *Manager) storeErr(ctx context.Context, op string, err error) error {
 // event that reports it (its Reason is op; the error's detail, never a
 // token since stores see only hashed keys, goes to the log line only); nil
 // for a cancelled request, which alarms nobody.
-func (m *Manager) storeFailure(op string, err error) (error, *Event) {
+func (m *Manager) storeFailure(op string, err error) (*Event, error) {
 	werr := fmt.Errorf("session: %s: %w", op, err)
 	if !errors.Is(err, ErrStore) && !errors.Is(err, context.Canceled) {
 		werr = fmt.Errorf("session: %s: %w: %w", op, ErrStore, err)
 	}
 	if errors.Is(err, context.Canceled) {
-		return werr, nil
+		return nil, werr
 	}
 	kind := EventStoreError
 	if errors.Is(err, ErrCapacity) {
 		kind = EventCapacity
 	}
-	return werr, &Event{Kind: kind, Reason: op}
+	return &Event{Kind: kind, Reason: op}, werr
 }

@@ -86,20 +86,35 @@ type responseWriter struct {
 	failed      bool
 	hijacked    bool
 
-	// outer lists the header keys present when Handler was entered (set by
-	// outer middleware: CSP, frame and referrer policies...), which an error
-	// response keeps. It points into outerBuf unless there are more.
-	outer    []string
-	outerBuf [6]string
+	// The header keys present when Handler was entered, set by outer
+	// middleware (CSP, frame and referrer policies...), which an error
+	// response keeps: as FNV-1a hashes, the first outerN in outerBuf and
+	// any more in outerMore, to keep the per-request allocation small.
+	outerN    uint8
+	outerBuf  [6]uint32
+	outerMore *[]uint32
 }
 
 // snapshotOuter records the keys of h, the response header as outer
 // middleware left it. It allocates only for more than len(outerBuf) keys.
 func (w *responseWriter) snapshotOuter(h http.Header) {
-	w.outer = w.outerBuf[:0]
 	for k := range h {
-		w.outer = append(w.outer, k)
+		if int(w.outerN) < len(w.outerBuf) {
+			w.outerBuf[w.outerN] = fnv32(k)
+			w.outerN++
+			continue
+		}
+		if w.outerMore == nil {
+			w.outerMore = new([]uint32)
+		}
+		*w.outerMore = append(*w.outerMore, fnv32(k))
 	}
+}
+
+// isOuter reports whether the header key k was set before Handler ran.
+func (w *responseWriter) isOuter(k string) bool {
+	h := fnv32(k)
+	return slices.Contains(w.outerBuf[:w.outerN], h) || (w.outerMore != nil && slices.Contains(*w.outerMore, h))
 }
 
 // resetHeaders prepares h for an error response: it keeps what outer
@@ -107,7 +122,7 @@ func (w *responseWriter) snapshotOuter(h http.Header) {
 // cookie and a length that described another body.
 func (w *responseWriter) resetHeaders(h http.Header) {
 	for k := range h {
-		if k == "Set-Cookie" || k == "Content-Length" || !slices.Contains(w.outer, k) {
+		if k == "Set-Cookie" || k == "Content-Length" || !w.isOuter(k) {
 			delete(h, k)
 		}
 	}

@@ -54,9 +54,7 @@ type Session struct {
 	del      []string
 	persist  *bool
 	timeouts *Timeouts
-	delta    Delta // commit's scratch delta (a field, so it is no heap local)
 
-	presented    string // the well-formed token the request carried, if any
 	hadCookie    bool   // the request carried our cookie
 	graced       bool   // it carried an ID renewed within Config.RotationGrace
 	sendCookie   bool   // Set-Cookie with token at commit
@@ -67,7 +65,7 @@ type Session struct {
 
 	// events collected under mu, emitted by unlock once it is released,
 	// so that an OnEvent hook or a log handler may call any method of s.
-	events []pendingEvent
+	events *[]pendingEvent
 
 	// Stateless CSRF nonce issued for this response (csrf_stateless.go); a
 	// pointer, so the per-request allocation keeps its size class.
@@ -104,19 +102,10 @@ func (s *Session) load() {
 		s.reject(token, p.reason, true)
 		return
 	}
-	s.presented = token
 	key := storeKey(token)
 	rec, err := m.store.Load(ctx, key)
-	var tomb *Tombstone
-	switch {
-	case errors.As(err, &tomb):
-		s.ended(token, tomb)
-		return
-	case errors.Is(err, ErrNotFound):
-		s.reject(token, "unknown", true)
-		return
-	case err != nil:
-		s.err = s.storeErr("load", err)
+	if err != nil {
+		s.loadFailed(token, err)
 		return
 	}
 	now := m.now()
@@ -135,6 +124,20 @@ func (s *Session) load() {
 	s.sendCookie = p.resign // move the client to the primary signing key
 	if rec.UserID != "" && m.cfg.Binding != BindNone {
 		s.checkBinding(ctx)
+	}
+}
+
+// loadFailed handles a Load error: a session that ended recently (the store
+// kept a Tombstone), an ID the store does not know, or a store failure.
+func (s *Session) loadFailed(token string, err error) {
+	var tomb *Tombstone
+	switch {
+	case errors.As(err, &tomb):
+		s.ended(token, tomb)
+	case errors.Is(err, ErrNotFound):
+		s.reject(token, "unknown", true)
+	default:
+		s.err = s.storeErr("load", err)
 	}
 }
 

@@ -301,7 +301,7 @@ func (s *MemoryStore) end(sh *memShard, key string, state uint8, at int64) strin
 // (256 bytes, a size class).
 type recordBuf struct {
 	r   Record
-	buf [72]byte
+	buf [64]byte
 }
 
 // Load implements Store. The record's values share one new buffer; nothing

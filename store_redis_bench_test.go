@@ -154,3 +154,22 @@ func BenchmarkRedisWrite(b *testing.B) {
 	req.Header.Set("Cookie", cookie)
 	redisServeLoop(b, h, req, hook)
 }
+
+// BenchmarkRedisLogin: a login from a browser without a session, storing a
+// value: the renewal script alone, one round trip.
+func BenchmarkRedisLogin(b *testing.B) {
+	h, _, hook := redisBenchHandler(b, func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := s.Set("name", "Ada"); err != nil { // carried by the login
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if err := s.Login(r.Context(), "user-7"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	req := httptest.NewRequest(http.MethodPost, "https://example.com/login", nil)
+	redisServeLoop(b, h, req, hook)
+}
