@@ -55,10 +55,10 @@ type Session struct {
 	persist  *bool
 	timeouts *Timeouts
 
-	hadCookie    bool   // the request carried our cookie
-	graced       bool   // it carried an ID renewed within Config.RotationGrace
-	sendCookie   bool   // Set-Cookie with token at commit
-	expireCookie bool   // expire the browser's cookie at commit
+	hadCookie    bool // the request carried our cookie
+	graced       bool // it carried an ID renewed within Config.RotationGrace
+	sendCookie   bool // Set-Cookie with token at commit
+	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
 
 	bindingChanged bool // see Config.Binding
