@@ -39,8 +39,8 @@ func (s *Session) checkBinding(ctx context.Context) {
 	case BindReauth:
 		s.rec.AuthenticatedAt = time.Time{}
 	case BindDestroy:
-		if err := m.store.Delete(ctx, s.key); err != nil {
-			s.err = m.storeErr(ctx, "delete on binding change", err)
+		if err := s.storeDelete(ctx, "delete on binding change", s.key); err != nil {
+			s.err = err
 			return
 		}
 		s.reset()

@@ -23,7 +23,7 @@ func assertClientString(t *testing.T, what, v string) {
 }
 
 // A hostile User-Agent, Origin or method reaches records, events and log
-// lines only valid and bounded (DESIGN.md: one named bound for client
+// lines only valid and bounded (one named bound for client
 // strings). Before: a 512 KB User-Agent with a bogus cookie was copied whole
 // into the event and its log line, and records were cut inside a character.
 func TestClientStringsAreBoundedEverywhere(t *testing.T) {

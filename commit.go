@@ -50,7 +50,7 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 	switch {
 	case s.key == "":
 		// Not stored yet: store it only if it holds something.
-		if len(s.set) == 0 && !(s.rec != nil && (s.persist != nil || s.timeouts != nil)) {
+		if (s.pend == nil || len(s.pend.Set) == 0) && !(s.rec != nil && s.hasSettings()) {
 			break
 		}
 		if s.headersSent {
@@ -65,12 +65,12 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 			r.Linger = m.linger(&r.Meta)
 		}
 		d := s.pending()
-		d.Apply(r)
+		d.apply(r, false) // the pending changes are dropped once stored
 		r.Expires = m.expiry(&r.Meta)
 		token := newToken()
 		key := storeKey(token)
-		if err := m.store.Create(ctx, key, r); err != nil {
-			return s.storeErr(commitOp(phase, "create"), err)
+		if err := s.storeCreate(ctx, commitOp(phase, "create"), key, r); err != nil {
+			return err
 		}
 		s.token, s.key, s.rec = token, key, r
 		s.clearPending()
@@ -83,11 +83,10 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		// it. A read-only request whose touch is not due sends nothing
 		// (and allocates no Delta).
 		touch := now.Sub(s.rec.LastSeen) >= m.touchInterval(&s.rec.Meta)
-		if !touch && !s.clear && len(s.set) == 0 && len(s.del) == 0 && s.persist == nil && s.timeouts == nil {
+		if !touch && (s.pend == nil || s.pend.Empty()) {
 			break
 		}
-		pending := s.pending()
-		d := &pending
+		d := s.changes()
 		if touch || d.Persist != nil || d.Timeouts != nil {
 			meta := s.rec.Meta
 			if touch {
@@ -99,7 +98,7 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		if d.Empty() {
 			break
 		}
-		err := m.store.Update(ctx, s.key, d)
+		err := s.storeUpdate(ctx, commitOp(phase, "update"), s.key, d)
 		if errors.Is(err, ErrNotFound) {
 			// Destroyed or revoked meanwhile: never resurrect it.
 			s.queue(s.event(EventRejected, s.token, s.rec.UserID, "gone_at_commit"))
@@ -108,9 +107,9 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 			break
 		}
 		if err != nil {
-			return s.storeErr(commitOp(phase, "update"), err)
+			return err
 		}
-		d.Apply(s.rec)
+		d.apply(s.rec, false) // d is dropped next: its values move over
 		s.clearPending()
 		if !d.Expires.IsZero() && s.persistent() {
 			s.sendCookie = true // refresh Max-Age with the idle deadline

@@ -143,8 +143,10 @@ func (s *Session) anonCSRFSecret() []byte {
 // already handed out keep verifying against the stored session. The caller
 // holds s.mu.
 func (s *Session) seedCSRF() {
-	if _, ok := s.set[csrfSessionKey]; ok {
-		return
+	if s.pend != nil {
+		if _, ok := s.pend.Set[csrfSessionKey]; ok {
+			return
+		}
 	}
 	nonce := s.issuedNonce()
 	if nonce == "" {
@@ -158,10 +160,11 @@ func (s *Session) seedCSRF() {
 	if err != nil {
 		return // the session simply starts without a secret
 	}
-	if s.set == nil {
-		s.set = make(map[string][]byte, 1)
+	d := s.changes()
+	if d.Set == nil {
+		d.Set = make(map[string][]byte, 1)
 	}
-	s.set[csrfSessionKey] = b
+	d.Set[csrfSessionKey] = b
 }
 
 // commitCSRFCookie is called by commit as the response headers go out: it

@@ -70,9 +70,9 @@ func (m *Manager) userSessions(ctx context.Context, userID string) ([]IndexedRec
 	if userID == "" {
 		return nil, ErrNoUser
 	}
-	recs, err := m.index.UserSessions(ctx, userID)
+	recs, err := m.listUser(ctx, userID)
 	if err != nil {
-		return nil, m.storeErr(ctx, "list user sessions", err)
+		return nil, err
 	}
 	now := m.now()
 	return slices.DeleteFunc(recs, func(r IndexedRecord) bool {
@@ -90,18 +90,18 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	if !validToken(handle) {
 		return fmt.Errorf("session: revoke: malformed handle: %w", ErrNotFound)
 	}
-	rec, err := m.store.Load(ctx, handle)
+	rec, err := m.loadRecord(ctx, "revoke", handle)
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
 	if err != nil {
-		return m.storeErr(ctx, "revoke", err)
+		return err
 	}
 	if rec.UserID != userID {
 		return fmt.Errorf("session: revoke: %w", ErrNotFound)
 	}
-	if err := m.store.Delete(ctx, handle); err != nil {
-		return m.storeErr(ctx, "revoke", err)
+	if err := m.deleteRecord(ctx, "revoke", handle); err != nil {
+		return err
 	}
 	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8], IP: rec.IP, UserAgent: rec.UserAgent, Reason: "revoke"})
 	return nil
@@ -118,8 +118,8 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 	if m.index == nil {
 		return ErrNoIndex
 	}
-	if err := m.index.RevokeUser(ctx, userID); err != nil {
-		return m.storeErr(ctx, "revoke user", err)
+	if err := m.revokeUser(ctx, userID); err != nil {
+		return err
 	}
 	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"})
 	return nil

@@ -44,7 +44,7 @@ type Event struct {
 	UserID    string
 	IP        string
 	UserAgent string
-	Reason    string // detail such as "unknown", "malformed", "evict_lru"
+	Reason    string // detail such as "unknown", "malformed", "max_sessions", or the store operation that failed
 }
 
 // eventHash returns the keyed hash prefix of a token for logs (ASVS 16.2.5).

@@ -46,7 +46,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestMain runs the suite, then checks that no session token any test saw
-// was ever written to a log line (ASVS 16.2.5; DESIGN.md invariant).
+// was ever written to a log line (ASVS 16.2.5).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	logs := suiteLog.String()

@@ -126,9 +126,9 @@ func (s *Session) Destroy(ctx context.Context) error {
 		key = storeKey(presented) // not loaded: delete what the cookie names
 	}
 	if key != "" {
-		if err := s.m.store.Delete(ctx, key); err != nil {
-			s.err = s.storeErr("destroy", err)
-			return s.err
+		if err := s.storeDelete(ctx, "destroy", key); err != nil {
+			s.err = err
+			return err
 		}
 		user := ""
 		if s.rec != nil {
@@ -164,22 +164,17 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	if s.key != "" {
 		old = s.rec
 	}
-	var evicted []IndexedRecord
-	var err error
-	if r, ok := m.store.(Rotator); ok {
-		evicted, err = r.Rotate(ctx, rot)
-	} else {
-		err = rotateSeparately(ctx, m.store, m.index, rot)
-	}
+	evicted, err := s.storeRotate(ctx, rot)
 	switch {
+	case err == nil:
+	case errors.Is(err, ErrTooManySessions):
+		return ErrTooManySessions
 	case errors.Is(err, ErrNotFound):
 		s.reset()
 		s.expireCookie, s.sendCookie = true, false
 		return fmt.Errorf("session: renew: %w", err)
-	case errors.Is(err, ErrTooManySessions):
-		return ErrTooManySessions
-	case err != nil:
-		return s.storeErr("renew", err)
+	default:
+		return err
 	}
 	for _, v := range evicted {
 		s.queue(Event{Kind: EventEvicted, UserID: rot.Meta.UserID, Session: "handle:" + v.Key[:min(8, len(v.Key))], IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
@@ -187,39 +182,5 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	s.token, s.key, s.rec = token, rot.NewKey, rot.rotateRecord(old)
 	s.clearPending()
 	s.sendCookie, s.expireCookie = true, false
-	return nil
-}
-
-// rotateSeparately renews an ID on a store that is not a Rotator, with
-// separate calls: not atomic (a logout landing between them can be undone),
-// which is why New refuses MaxSessionsPerUser for such stores.
-func rotateSeparately(ctx context.Context, st Store, idx UserIndex, rot *Rotation) error {
-	var old *Record
-	if rot.OldKey != "" {
-		var err error
-		if old, err = st.Load(ctx, rot.OldKey); err != nil {
-			if rot.RevokeUser && idx != nil && errors.Is(err, ErrNotFound) {
-				if rerr := idx.RevokeUser(ctx, rot.Meta.UserID); rerr != nil {
-					return rerr
-				}
-			}
-			return err
-		}
-	}
-	if rot.RevokeUser && idx != nil {
-		if err := idx.RevokeUser(ctx, rot.Meta.UserID); err != nil {
-			return err
-		}
-	}
-	if err := st.Create(ctx, rot.NewKey, rot.rotateRecord(old)); err != nil {
-		return err
-	}
-	if rot.OldKey != "" && !rot.RevokeUser {
-		if err := st.Delete(ctx, rot.OldKey); err != nil {
-			// Two live IDs would be worse than a failed renewal.
-			_ = st.Delete(context.WithoutCancel(ctx), rot.NewKey)
-			return err
-		}
-	}
 	return nil
 }

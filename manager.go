@@ -41,7 +41,6 @@ func New(cfg Config) (*Manager, error) {
 				return nil, fmt.Errorf("%w: trusted origin: %w", ErrInvalidConfig, err)
 			}
 		}
-		m.cop.SetDenyHandler(http.HandlerFunc(m.denyCrossOrigin))
 	}
 	if m.store == nil {
 		ms := NewMemoryStore(WithMemoryClock(cfg.Clock))

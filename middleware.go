@@ -266,7 +266,7 @@ func (s *Session) needsNewCookie() bool {
 		return false
 	}
 	if s.key == "" {
-		return len(s.set) > 0 || (s.rec != nil && (s.persist != nil || s.timeouts != nil))
+		return (s.pend != nil && len(s.pend.Set) > 0) || (s.rec != nil && s.hasSettings())
 	}
 	return s.sendCookie && s.token != s.m.readToken(s.req).token
 }

@@ -46,14 +46,11 @@ type Session struct {
 	key   string  // storeKey(token)
 	rec   *Record // stored record as loaded (or as created); nil if none
 
-	// Pending changes of this request, sent by commit. persist and
-	// timeouts are set only by the request that changed them, so that a
-	// concurrent request never writes back an older setting.
-	clear    bool
-	set      map[string][]byte
-	del      []string
-	persist  *bool
-	timeouts *Timeouts
+	// pend holds this request's changes, sent by commit as they are: only
+	// what the request did (values set and deleted, a setting it changed),
+	// so a concurrent request never loses them or has an older setting
+	// written back. nil until the first change.
+	pend *Delta
 
 	hadCookie    bool // the request carried our cookie
 	graced       bool // it carried an ID renewed within Config.RotationGrace
@@ -103,7 +100,7 @@ func (s *Session) load() {
 		return
 	}
 	key := storeKey(token)
-	rec, err := m.store.Load(ctx, key)
+	rec, err := s.storeLoad(ctx, key)
 	if err != nil {
 		s.loadFailed(token, err)
 		return
@@ -112,8 +109,8 @@ func (s *Session) load() {
 	if kind := m.expiredReason(&rec.Meta, now); kind != "" {
 		// Past a deadline the store's TTL has not caught up with (a
 		// per-session limit, clock skew): end it here.
-		if err := m.store.Delete(ctx, key); err != nil {
-			s.err = s.storeErr("delete expired", err)
+		if err := s.storeDelete(ctx, "delete expired", key); err != nil {
+			s.err = err
 			return
 		}
 		s.queue(s.event(kind, token, rec.UserID, ""))
@@ -137,7 +134,7 @@ func (s *Session) loadFailed(token string, err error) {
 	case errors.Is(err, ErrNotFound):
 		s.reject(token, "unknown", true)
 	default:
-		s.err = s.storeErr("load", err)
+		s.err = err // a failure, wrapped and reported by storeLoad
 	}
 }
 
@@ -192,10 +189,15 @@ func (s *Session) event(kind, token, userID, reason string) Event {
 // lookup returns the encoded value of key as this request sees it.
 func (s *Session) lookup(key string) ([]byte, bool) {
 	s.load()
-	if v, ok := s.set[key]; ok {
-		return v, true
+	if d := s.pend; d != nil {
+		if v, ok := d.Set[key]; ok {
+			return v, true
+		}
+		if d.Clear || slices.Contains(d.Delete, key) {
+			return nil, false
+		}
 	}
-	if s.clear || s.rec == nil || slices.Contains(s.del, key) {
+	if s.rec == nil {
 		return nil, false
 	}
 	v, ok := s.rec.Values[key]
@@ -276,14 +278,18 @@ func (s *Session) Keys() []string {
 	defer s.unlock()
 	s.load()
 	var keys []string
-	if s.rec != nil && !s.clear {
+	d := s.pend
+	if d == nil {
+		d = &Delta{}
+	}
+	if s.rec != nil && !d.Clear {
 		for k := range s.rec.Values {
-			if !slices.Contains(s.del, k) {
+			if !slices.Contains(d.Delete, k) {
 				keys = append(keys, k)
 			}
 		}
 	}
-	for k := range s.set {
+	for k := range d.Set {
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
@@ -319,11 +325,12 @@ func (s *Session) setLocked(key string, b []byte) error {
 	if s.graced && s.rec == nil {
 		return ErrRotated
 	}
-	if s.set == nil {
-		s.set = make(map[string][]byte, 4)
+	d := s.changes()
+	if d.Set == nil {
+		d.Set = make(map[string][]byte, 4)
 	}
-	s.set[key] = b
-	s.del = slices.DeleteFunc(s.del, func(k string) bool { return k == key })
+	d.Set[key] = b
+	d.Delete = slices.DeleteFunc(d.Delete, func(k string) bool { return k == key })
 	return nil
 }
 
@@ -332,9 +339,10 @@ func (s *Session) Delete(key string) {
 	s.mu.Lock()
 	defer s.unlock()
 	s.load()
-	delete(s.set, key)
-	if !slices.Contains(s.del, key) {
-		s.del = append(s.del, key)
+	d := s.changes()
+	delete(d.Set, key)
+	if !slices.Contains(d.Delete, key) {
+		d.Delete = append(d.Delete, key)
 	}
 }
 
@@ -352,9 +360,10 @@ func (s *Session) Clear() {
 	s.mu.Lock()
 	defer s.unlock()
 	s.load()
-	s.clear = true
-	clear(s.set)
-	s.del = s.del[:0]
+	d := s.changes()
+	d.Clear = true
+	clear(d.Set)
+	d.Delete = d.Delete[:0]
 }
 
 // UserID returns the authenticated user, or "" for an anonymous session.
@@ -436,7 +445,7 @@ func (s *Session) SetPersist(persist bool) error {
 	s.ensureRecord()
 	if s.rec.Persist != persist {
 		s.rec.Persist = persist
-		s.persist = &persist
+		s.changes().Persist = &persist
 		s.sendCookie = true
 	}
 	return nil
@@ -462,7 +471,7 @@ func (s *Session) SetTimeouts(idle, absolute time.Duration) error {
 	s.ensureRecord()
 	s.rec.IdleTimeout, s.rec.AbsoluteTimeout = idle, absolute
 	s.rec.Linger = s.m.linger(&s.rec.Meta)
-	s.timeouts = &Timeouts{Idle: idle, Absolute: absolute, Linger: s.rec.Linger}
+	s.changes().Timeouts = &Timeouts{Idle: idle, Absolute: absolute, Linger: s.rec.Linger}
 	return nil
 }
 
@@ -497,11 +506,26 @@ func (s *Session) reset() {
 }
 
 // clearPending forgets this request's pending changes (they were sent).
-func (s *Session) clearPending() {
-	s.clear, s.set, s.del, s.persist, s.timeouts = false, nil, nil, nil, nil
+func (s *Session) clearPending() { s.pend = nil }
+
+// changes returns this request's pending changes, to add to. The caller
+// holds s.mu.
+func (s *Session) changes() *Delta {
+	if s.pend == nil {
+		s.pend = &Delta{}
+	}
+	return s.pend
+}
+
+// hasSettings reports whether this request changed a per-session setting.
+func (s *Session) hasSettings() bool {
+	return s.pend != nil && (s.pend.Persist != nil || s.pend.Timeouts != nil)
 }
 
 // pending returns this request's pending changes as a Delta.
 func (s *Session) pending() Delta {
-	return Delta{Clear: s.clear, Set: s.set, Delete: s.del, Persist: s.persist, Timeouts: s.timeouts}
+	if s.pend == nil {
+		return Delta{}
+	}
+	return *s.pend
 }

@@ -18,7 +18,8 @@ var (
 )
 
 // Store persists session records. It knows nothing of HTTP, cookies or tokens:
-// every key it sees is a hash of a session token (see DESIGN.md), never a token.
+// every key it sees is a hash of a session token (SHA-256, base64url), never a
+// token, so a dump of the store hands out no live session.
 //
 // A Store must be safe for concurrent use. Implementations are expected to:
 //
@@ -39,7 +40,8 @@ type Store interface {
 	// store must not keep a reference to r or its maps after returning.
 	Create(ctx context.Context, key string, r *Record) error
 	// Update merges d into the record under key. It returns an error wrapping
-	// ErrNotFound, and writes nothing, when no live record exists.
+	// ErrNotFound, and writes nothing, when no live record exists. The store
+	// must not keep a reference to d or its maps after returning.
 	Update(ctx context.Context, key string, d *Delta) error
 	// Delete removes the record under key. Deleting a missing key is not an
 	// error.
@@ -141,7 +143,11 @@ func (d *Delta) Empty() bool {
 // as the memory store) use it under their lock; others apply the same rules
 // natively. The generation, user and device never change through a Delta:
 // those change only by renewal (see Rotator).
-func (d *Delta) Apply(r *Record) {
+func (d *Delta) Apply(r *Record) { d.apply(r, true) }
+
+// apply is Apply; without copyValues, r takes d's value slices as they are
+// (for a caller that drops d afterwards).
+func (d *Delta) apply(r *Record, copyValues bool) {
 	if d.Clear {
 		clear(r.Values)
 	}
@@ -153,7 +159,10 @@ func (d *Delta) Apply(r *Record) {
 			r.Values = make(map[string][]byte, len(d.Set))
 		}
 		for k, v := range d.Set {
-			r.Values[k] = append([]byte(nil), v...)
+			if copyValues {
+				v = append([]byte(nil), v...)
+			}
+			r.Values[k] = v
 		}
 	}
 	if !d.LastSeen.IsZero() {

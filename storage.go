@@ -1,0 +1,139 @@
+package session
+
+import (
+	"context"
+	"errors"
+)
+
+// The one door to the store: every store call the Manager makes goes
+// through the methods in this file. They give a store's answers (not found,
+// ended, over the cap) back as they are, for the caller to act on, and turn
+// every other error into a failure: wrapped in ErrStore and reported as an
+// EventStoreError (EventCapacity for a full store), queued while a
+// session's lock is held (see Session.unlock).
+
+// storeAnswer reports whether err is an answer of the store rather than a
+// failure: nil, no such (live) record, or the per-user cap.
+func storeAnswer(err error) bool {
+	return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrTooManySessions)
+}
+
+// storeLoad loads the record under key. The caller holds s.mu.
+func (s *Session) storeLoad(ctx context.Context, key string) (*Record, error) {
+	rec, err := s.m.store.Load(ctx, key)
+	if !storeAnswer(err) {
+		return nil, s.storeErr("load", err)
+	}
+	return rec, err
+}
+
+// storeCreate stores r under key. The caller holds s.mu.
+func (s *Session) storeCreate(ctx context.Context, op, key string, r *Record) error {
+	if err := s.m.store.Create(ctx, key, r); err != nil {
+		return s.storeErr(op, err)
+	}
+	return nil
+}
+
+// storeUpdate merges d into the record under key. The caller holds s.mu.
+func (s *Session) storeUpdate(ctx context.Context, op, key string, d *Delta) error {
+	err := s.m.store.Update(ctx, key, d)
+	if !storeAnswer(err) {
+		return s.storeErr(op, err)
+	}
+	return err
+}
+
+// storeDelete ends the record under key. The caller holds s.mu.
+func (s *Session) storeDelete(ctx context.Context, op, key string) error {
+	if err := s.m.store.Delete(ctx, key); err != nil {
+		return s.storeErr(op, err)
+	}
+	return nil
+}
+
+// storeRotate renews an ID in one store step (see Rotator), or with
+// separate calls on a store that is not a Rotator. The caller holds s.mu.
+func (s *Session) storeRotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
+	m := s.m
+	var evicted []IndexedRecord
+	var err error
+	if r, ok := m.store.(Rotator); ok {
+		evicted, err = r.Rotate(ctx, rot)
+	} else {
+		err = rotateSeparately(ctx, m.store, m.index, rot)
+	}
+	if !storeAnswer(err) {
+		return nil, s.storeErr("renew", err)
+	}
+	return evicted, err
+}
+
+// rotateSeparately renews an ID on a store that is not a Rotator, with
+// separate calls: not atomic (a logout landing between them can be undone),
+// which is why New refuses MaxSessionsPerUser for such stores.
+func rotateSeparately(ctx context.Context, st Store, idx UserIndex, rot *Rotation) error {
+	var old *Record
+	if rot.OldKey != "" {
+		var err error
+		if old, err = st.Load(ctx, rot.OldKey); err != nil {
+			if rot.RevokeUser && idx != nil && errors.Is(err, ErrNotFound) {
+				if rerr := idx.RevokeUser(ctx, rot.Meta.UserID); rerr != nil {
+					return rerr
+				}
+			}
+			return err
+		}
+	}
+	if rot.RevokeUser && idx != nil {
+		if err := idx.RevokeUser(ctx, rot.Meta.UserID); err != nil {
+			return err
+		}
+	}
+	if err := st.Create(ctx, rot.NewKey, rot.rotateRecord(old)); err != nil {
+		return err
+	}
+	if rot.OldKey != "" && !rot.RevokeUser {
+		if err := st.Delete(ctx, rot.OldKey); err != nil {
+			// Two live IDs would be worse than a failed renewal.
+			_ = st.Delete(context.WithoutCancel(ctx), rot.NewKey)
+			return err
+		}
+	}
+	return nil
+}
+
+// loadRecord loads the record under key for a Manager operation that holds
+// no session's lock (devices).
+func (m *Manager) loadRecord(ctx context.Context, op, key string) (*Record, error) {
+	rec, err := m.store.Load(ctx, key)
+	if !storeAnswer(err) {
+		return nil, m.storeErr(ctx, op, err)
+	}
+	return rec, err
+}
+
+// deleteRecord ends the record under key for a Manager operation.
+func (m *Manager) deleteRecord(ctx context.Context, op, key string) error {
+	if err := m.store.Delete(ctx, key); err != nil {
+		return m.storeErr(ctx, op, err)
+	}
+	return nil
+}
+
+// listUser returns the user's indexed sessions (see UserIndex).
+func (m *Manager) listUser(ctx context.Context, userID string) ([]IndexedRecord, error) {
+	recs, err := m.index.UserSessions(ctx, userID)
+	if err != nil {
+		return nil, m.storeErr(ctx, "list user sessions", err)
+	}
+	return recs, nil
+}
+
+// revokeUser ends every session of the user (see UserIndex).
+func (m *Manager) revokeUser(ctx context.Context, userID string) error {
+	if err := m.index.RevokeUser(ctx, userID); err != nil {
+		return m.storeErr(ctx, "revoke user", err)
+	}
+	return nil
+}
