@@ -122,6 +122,15 @@ func WithMaxSessionLifetime(d time.Duration) RedisOption {
 	}
 }
 
+// WithCluster says whether the client is a Redis Cluster (or another client
+// that spreads keys over nodes by hash slot), instead of asking the server.
+func WithCluster(cluster bool) RedisOption {
+	return func(s *RedisStore) {
+		s.cluster = cluster
+		s.clusterKnown.Store(true)
+	}
+}
+
 // NewRedisStore returns a store that keeps sessions in Redis through client.
 // The client stays the caller's: the store never closes it.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
@@ -138,14 +147,11 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 	return s
 }
 
-// WithCluster says whether the client is a Redis Cluster (or another client
-// that spreads keys over nodes by hash slot), instead of asking the server.
-func WithCluster(cluster bool) RedisOption {
-	return func(s *RedisStore) {
-		s.cluster = cluster
-		s.clusterKnown.Store(true)
-	}
-}
+// now is the store's one clock: every time the store writes or compares
+// (expiries, tombstones, revocation generations, index scores, the "now" its
+// scripts receive) is read here, so that the clock can be swapped in one
+// place. Redis applies PEXPIREAT deadlines with its own clock.
+func (s *RedisStore) now() time.Time { return time.Now() }
 
 // Load implements Store. A record whose generation is older than its user's
 // is not found (an EndRevoked Tombstone); a missing one reports the
@@ -180,7 +186,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	}
 	if len(fields) == 0 && gen.Err() == nil {
 		g, _ := gen.Text()
-		return nil, notFound(op, strings.TrimPrefix(g, "t"))
+		return nil, notFound(op, strings.TrimPrefix(g, "t"), s.now())
 	}
 	r, err := decodeFound(op, fields)
 	if err != nil || r.UserID == "" {
@@ -214,7 +220,7 @@ func (s *RedisStore) loadTomb(ctx context.Context, op, key string) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return wrapErr(op, err)
 	}
-	return notFound(op, v)
+	return notFound(op, v, s.now())
 }
 
 // Create implements Store. The hash and its tombstone are replaced
@@ -227,7 +233,7 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	now := time.Now()
+	now := s.now()
 	if !now.Before(r.Expires) {
 		if err := s.client.Del(ctx, s.sessionKey(key)).Err(); err != nil {
 			return wrapErr(op, err)
@@ -284,8 +290,8 @@ func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen u
 }
 
 // Update implements Store in one round trip: updateScript applies the delta
-// only if the hash exists (see its comment) and writes only the fields the
-// delta carries.
+// only if the hash exists (see redis_lua/update.lua) and writes only the
+// fields the delta carries.
 //
 // On a single server the script also refuses a record whose generation is
 // stale. On a Cluster the generation lives in the user's slot and the script
@@ -356,7 +362,7 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	err := endScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, "d", time.Now().UnixMilli(), "").Err()
+	err := endScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, "d", s.now().UnixMilli(), "").Err()
 	if err != nil {
 		return wrapErr(op, err)
 	}

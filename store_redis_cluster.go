@@ -64,7 +64,7 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 		if err := tomb.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, wrapErr(op, err)
 		}
-		return nil, notFound(op, tomb.Val())
+		return nil, notFound(op, tomb.Val(), s.now())
 	}
 	r, err := decodeHash(op, fields)
 	if err != nil || r.UserID == "" {
@@ -99,7 +99,7 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 //     fails; otherwise the evicted sessions end.
 func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
 	const op = "rotate"
-	now := time.Now()
+	now := s.now()
 	user := rot.Meta.UserID
 	var victims []IndexedRecord
 	if user != "" && rot.MaxSessions > 0 {
@@ -217,11 +217,16 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 // slot, SET NX with a random owner and a short TTL, so a crashed holder
 // cannot block the user for long), waiting with backoff while another
 // renewal holds it. The returned func releases it if still owned.
+//
+// How long it waits is a duration, not a time the store records, so it is
+// measured with a timer rather than read from the store's clock (a frozen
+// clock must not make a caller wait forever).
 func (s *RedisStore) lockUser(ctx context.Context, op, user string) (func(), error) {
 	key := s.prefix + "lock:{" + encodeUserID(user) + "}"
 	owner := newToken()
 	wait := time.Millisecond
-	deadline := time.Now().Add(userLockTTL)
+	giveUp := time.NewTimer(userLockTTL)
+	defer giveUp.Stop()
 	for {
 		ok, err := s.client.SetNX(ctx, key, owner, userLockTTL).Result()
 		if err != nil {
@@ -232,8 +237,10 @@ func (s *RedisStore) lockUser(ctx context.Context, op, user string) (func(), err
 				_ = unlockScript.Run(context.WithoutCancel(ctx), s.client, []string{key}, owner).Err()
 			}, nil
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-giveUp.C:
 			return nil, fmt.Errorf("redis store: %s: %w: the user's renewal lock stayed taken", op, ErrStore)
+		default:
 		}
 		select {
 		case <-ctx.Done():

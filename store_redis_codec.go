@@ -38,7 +38,7 @@ func (s *RedisStore) indexKey(userID string) string {
 }
 
 // encodeUserID percent-encodes every byte of a user ID outside A-Z a-z 0-9
-// and "-._@". The Lua function enc in redisLuaLib does the same.
+// and "-._@". The Lua function enc in redis_lua/lib.lua does the same.
 func encodeUserID(u string) string {
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
@@ -151,7 +151,6 @@ func parseMs(v string) (time.Duration, bool) {
 	return time.Duration(ms) * time.Millisecond, true
 }
 
-// decodeHash builds a record from the fields of a session hash.
 // decodeFound decodes a session hash read by HGETALL; an empty reply means
 // the session does not exist.
 func decodeFound(op string, fields map[string]string) (*Record, error) {
@@ -161,6 +160,8 @@ func decodeFound(op string, fields map[string]string) (*Record, error) {
 	return decodeHash(op, fields)
 }
 
+// decodeHash builds a record from the fields of a session hash. A field that
+// does not parse, or a record without an expiry, is corrupt.
 func decodeHash(op string, fields map[string]string) (*Record, error) {
 	r := &Record{Values: make(map[string][]byte, len(fields))}
 	for k, v := range fields {
@@ -236,9 +237,9 @@ func parseTomb(v string, now time.Time) (*Tombstone, bool) {
 }
 
 // notFound returns the error of Load for a missing session: its tombstone
-// when the store kept one.
-func notFound(op, tomb string) error {
-	if t, ok := parseTomb(tomb, time.Now()); ok {
+// tomb, read at now, when the store kept one.
+func notFound(op, tomb string, now time.Time) error {
+	if t, ok := parseTomb(tomb, now); ok {
 		return fmt.Errorf("redis store: %s: %w", op, t)
 	}
 	return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)

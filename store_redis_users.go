@@ -24,7 +24,7 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 	var genCmd *redis.StringCmd
 	var prune *redis.IntCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(time.Now().UnixMilli(), 10))
+		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(s.now().UnixMilli(), 10))
 		members = p.ZRange(ctx, ik, 0, -1)
 		genCmd = p.Get(ctx, s.genKey(userID))
 		return nil
@@ -104,7 +104,7 @@ func (s *RedisStore) RevokeUser(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	now := time.Now()
+	now := s.now()
 	keys, err := revokeScript.Run(ctx, s.client, []string{s.genKey(userID), s.indexKey(userID)},
 		now.UnixMilli(), now.Add(s.maxLifetime).UnixMilli()).StringSlice()
 	if err != nil {
@@ -135,8 +135,8 @@ func (s *RedisStore) endAll(ctx context.Context, op string, keys []string, kind,
 }
 
 // Rotate implements Rotator: on a single server or Sentinel one script does
-// the whole renewal atomically, in one round trip (see rotateScript); on a
-// Cluster, rotateSharded.
+// the whole renewal atomically, in one round trip (see redis_lua/rotate.lua);
+// on a Cluster, rotateSharded.
 func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {
@@ -149,7 +149,7 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 	if sharded {
 		return s.rotateSharded(ctx, rot)
 	}
-	now := time.Now()
+	now := s.now()
 	user := rot.Meta.UserID
 	newHash, newTomb := s.sessionKey(rot.NewKey), s.tombKey(rot.NewKey)
 	oldHash, oldTomb, hasOld := newHash, newTomb, "0"
