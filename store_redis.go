@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,6 +122,15 @@ func WithMaxSessionLifetime(d time.Duration) RedisOption {
 	}
 }
 
+// WithCluster says whether the client is a Redis Cluster (or another client
+// that spreads keys over nodes by hash slot), instead of asking the server.
+func WithCluster(cluster bool) RedisOption {
+	return func(s *RedisStore) {
+		s.cluster = cluster
+		s.clusterKnown.Store(true)
+	}
+}
+
 // NewRedisStore returns a store that keeps sessions in Redis through client.
 // The client stays the caller's: the store never closes it.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
@@ -139,308 +147,11 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 	return s
 }
 
-// WithCluster says whether the client is a Redis Cluster (or another client
-// that spreads keys over nodes by hash slot), instead of asking the server.
-func WithCluster(cluster bool) RedisOption {
-	return func(s *RedisStore) {
-		s.cluster = cluster
-		s.clusterKnown.Store(true)
-	}
-}
-
-// sharded reports whether the client is a Cluster: known from its type or
-// WithCluster, or else asked once of the server with CLUSTER INFO (a client
-// wrapping a ClusterClient, such as an AutoPipeliner, routes it to a node
-// that answers; a single server or Sentinel replies that cluster support is
-// disabled). A failure to ask is an error, tried again next time.
-func (s *RedisStore) sharded(ctx context.Context) (bool, error) {
-	if s.clusterKnown.Load() {
-		return s.cluster, nil
-	}
-	s.clusterMu.Lock()
-	defer s.clusterMu.Unlock()
-	if s.clusterKnown.Load() {
-		return s.cluster, nil
-	}
-	info, err := s.client.ClusterInfo(ctx).Result()
-	switch {
-	case err == nil:
-		s.cluster = strings.Contains(info, "cluster_enabled:1") || strings.Contains(info, "cluster_state:")
-	case isReplyError(err):
-		// The server answered, refusing: "cluster support disabled",
-		// an unknown or unsupported command.
-		s.cluster = false
-	default:
-		return false, wrapErr("cluster detection", err)
-	}
-	s.clusterKnown.Store(true)
-	return s.cluster, nil
-}
-
-// Hash fields of a session. Values are "v:<name>"; the rest is metadata.
-const (
-	fieldValue    = "v:"
-	fieldUser     = "user"
-	fieldGen      = "gen"
-	fieldCreated  = "created"
-	fieldSeen     = "seen"
-	fieldAuth     = "auth"
-	fieldUA       = "ua"
-	fieldIP       = "ip"
-	fieldIdle     = "idle"
-	fieldAbs      = "abs"
-	fieldPersist  = "persist"
-	fieldExpires  = "exp"
-	fieldLinger   = "linger"
-	metaFieldArgs = 2 * 11 // field/value arguments of appendMeta
-)
-
-func (s *RedisStore) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
-func (s *RedisStore) tombKey(key string) string    { return s.prefix + "{" + key + "}:t" }
-func (s *RedisStore) genKey(userID string) string {
-	return s.genPrefix + encodeUserID(userID) + "}"
-}
-func (s *RedisStore) indexKey(userID string) string {
-	return s.prefix + "user:{" + encodeUserID(userID) + "}"
-}
-
-// encodeUserID percent-encodes every byte of a user ID outside A-Z a-z 0-9
-// and "-._@". The Lua function enc in redisLuaLib does the same.
-func encodeUserID(u string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(u))
-	for i := 0; i < len(u); i++ {
-		c := u[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '@' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
-	}
-	return b.String()
-}
-
-// wrapErr wraps a Redis failure with ErrStore; a missing key is ErrNotFound.
-func wrapErr(op string, err error) error {
-	if errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
-	}
-	return fmt.Errorf("redis store: %s: %w: %w", op, ErrStore, err)
-}
-
-// pipelineErr returns the error of a pipeline that failed as a whole (no
-// connection, I/O) unless it is also one of the commands' own errors, which
-// the caller inspects. go-redis stamps such failures on the commands too, but
-// only the returned error is its contract; checking it means an outage can
-// never read as an empty reply, that is as "not found", which would log the
-// user out.
-func pipelineErr(err error, cmds ...redis.Cmder) error {
-	if err == nil {
-		return nil
-	}
-	for _, c := range cmds {
-		if c.Err() == err {
-			return nil
-		}
-	}
-	return err
-}
-
-// corrupt reports a record or key that the store cannot decode.
-func corrupt(op, what string) error {
-	return fmt.Errorf("redis store: %s: %w: corrupt %s", op, ErrStore, what)
-}
-
-// unixMs encodes a time as unix milliseconds, 0 for the zero time.
-func unixMs(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// appendMeta appends the metadata fields of m (all but gen) as field, value
-// arguments.
-func appendMeta(args []any, m *Meta) []any {
-	persist := 0
-	if m.Persist {
-		persist = 1
-	}
-	return append(args,
-		fieldUser, m.UserID,
-		fieldCreated, unixMs(m.CreatedAt),
-		fieldSeen, unixMs(m.LastSeen),
-		fieldAuth, unixMs(m.AuthenticatedAt),
-		fieldExpires, unixMs(m.Expires),
-		fieldIdle, m.IdleTimeout.Milliseconds(),
-		fieldAbs, m.AbsoluteTimeout.Milliseconds(),
-		fieldUA, m.UserAgent,
-		fieldIP, m.IP,
-		fieldPersist, persist,
-		fieldLinger, m.Linger.Milliseconds(),
-	)
-}
-
-// decodeField sets the part of r that hash field k holds. Unknown fields are
-// ignored, so that a later version may add some.
-func decodeField(r *Record, k, v string) bool {
-	if name, ok := strings.CutPrefix(k, fieldValue); ok {
-		r.Values[name] = []byte(v)
-		return true
-	}
-	ok := true
-	switch k {
-	case fieldUser:
-		r.UserID = v
-	case fieldUA:
-		r.UserAgent = v
-	case fieldIP:
-		r.IP = v
-	case fieldGen:
-		var err error
-		r.Generation, err = strconv.ParseUint(v, 10, 64)
-		ok = err == nil
-	case fieldCreated:
-		r.CreatedAt, ok = parseUnixMs(v)
-	case fieldSeen:
-		r.LastSeen, ok = parseUnixMs(v)
-	case fieldAuth:
-		r.AuthenticatedAt, ok = parseUnixMs(v)
-	case fieldExpires:
-		r.Expires, ok = parseUnixMs(v)
-	case fieldIdle:
-		r.IdleTimeout, ok = parseMs(v)
-	case fieldAbs:
-		r.AbsoluteTimeout, ok = parseMs(v)
-	case fieldPersist:
-		r.Persist, ok = v == "1", v == "0" || v == "1"
-	case fieldLinger:
-		r.Linger, ok = parseMs(v)
-	}
-	return ok
-}
-
-func parseUnixMs(v string) (time.Time, bool) {
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	if ms == 0 {
-		return time.Time{}, true
-	}
-	return time.UnixMilli(ms), true
-}
-
-func parseMs(v string) (time.Duration, bool) {
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ms < 0 {
-		return 0, false
-	}
-	return time.Duration(ms) * time.Millisecond, true
-}
-
-// decodeHash builds a record from the fields of a session hash.
-// decodeFound decodes a session hash read by HGETALL; an empty reply means
-// the session does not exist.
-func decodeFound(op string, fields map[string]string) (*Record, error) {
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
-	}
-	return decodeHash(op, fields)
-}
-
-func decodeHash(op string, fields map[string]string) (*Record, error) {
-	r := &Record{Values: make(map[string][]byte, len(fields))}
-	for k, v := range fields {
-		if !decodeField(r, k, v) {
-			return nil, corrupt(op, "field "+strconv.Quote(k))
-		}
-	}
-	if r.Expires.IsZero() {
-		return nil, corrupt(op, "record: no expiry")
-	}
-	return r, nil
-}
-
-// parseGen parses a generation key's value ("" or missing: 0).
-func parseGen(v string) (uint64, bool) {
-	if v == "" {
-		return 0, true
-	}
-	g, err := strconv.ParseUint(v, 10, 64)
-	return g, err == nil
-}
-
-// isReplyError reports whether err is an error reply from the server, as
-// opposed to a failure to reach it.
-func isReplyError(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
-}
-
-// parseTomb decodes a tombstone string (see RedisStore); ok is false for an
-// expiry tombstone whose session has not expired by now (the hash went
-// without it: treat as unknown) or a corrupt one.
-func parseTomb(v string, now time.Time) (*Tombstone, bool) {
-	f := strings.Fields(v)
-	num := func(i int) int64 {
-		if i >= len(f) {
-			return -1
-		}
-		n, err := strconv.ParseInt(f[i], 10, 64)
-		if err != nil {
-			return -1
-		}
-		return n
-	}
-	at := func(ms int64) time.Time {
-		if ms <= 0 {
-			return time.Time{}
-		}
-		return time.UnixMilli(ms)
-	}
-	if len(f) == 0 {
-		return nil, false
-	}
-	switch f[0] {
-	case "r", "d", "v":
-		reason := map[string]string{"r": EndRotated, "d": EndDestroyed, "v": EndRevoked}[f[0]]
-		if len(f) != 2 || num(1) < 0 {
-			return nil, false
-		}
-		return &Tombstone{Reason: reason, At: at(num(1))}, true
-	case "e":
-		if len(f) != 6 {
-			return nil, false
-		}
-		for i := 1; i < 6; i++ {
-			if num(i) < 0 {
-				return nil, false
-			}
-		}
-		exp := at(num(5))
-		if now.Before(exp) {
-			return nil, false
-		}
-		return &Tombstone{Reason: EndExpired, At: exp, Meta: Meta{
-			CreatedAt: at(num(1)), LastSeen: at(num(2)),
-			IdleTimeout: time.Duration(num(3)) * time.Millisecond, AbsoluteTimeout: time.Duration(num(4)) * time.Millisecond,
-		}}, true
-	}
-	return nil, false
-}
-
-// notFound returns the error of Load for a missing session: its tombstone
-// when the store kept one.
-func notFound(op, tomb string) error {
-	if t, ok := parseTomb(tomb, time.Now()); ok {
-		return fmt.Errorf("redis store: %s: %w", op, t)
-	}
-	return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
-}
+// now is the store's one clock: every time the store writes or compares
+// (expiries, tombstones, revocation generations, index scores, the "now" its
+// scripts receive) is read here, so that the clock can be swapped in one
+// place. Redis applies PEXPIREAT deadlines with its own clock.
+func (s *RedisStore) now() time.Time { return time.Now() }
 
 // Load implements Store. A record whose generation is older than its user's
 // is not found (an EndRevoked Tombstone); a missing one reports the
@@ -475,7 +186,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	}
 	if len(fields) == 0 && gen.Err() == nil {
 		g, _ := gen.Text()
-		return nil, notFound(op, strings.TrimPrefix(g, "t"))
+		return nil, notFound(op, strings.TrimPrefix(g, "t"), s.now())
 	}
 	r, err := decodeFound(op, fields)
 	if err != nil || r.UserID == "" {
@@ -509,60 +220,7 @@ func (s *RedisStore) loadTomb(ctx context.Context, op, key string) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return wrapErr(op, err)
 	}
-	return notFound(op, v)
-}
-
-// loadSharded is Load on a Cluster: the user's generation key lives in the
-// user's slot, maybe on another node than the session, so it is read in a
-// second step, and only for a logged-in session. The tombstone shares the
-// session's slot and is read with it.
-func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, error) {
-	const op = "load"
-	var all *redis.MapStringStringCmd
-	var tomb *redis.StringCmd
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		all = p.HGetAll(ctx, s.sessionKey(key))
-		tomb = p.Get(ctx, s.tombKey(key))
-		return nil
-	})
-	if err := pipelineErr(err, all, tomb); err != nil {
-		return nil, wrapErr(op, err)
-	}
-	fields, err := all.Result()
-	if err != nil {
-		return nil, wrapErr(op, err)
-	}
-	if len(fields) == 0 {
-		if err := tomb.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, wrapErr(op, err)
-		}
-		return nil, notFound(op, tomb.Val())
-	}
-	r, err := decodeHash(op, fields)
-	if err != nil || r.UserID == "" {
-		return r, err
-	}
-	cur, err := s.generation(ctx, op, r.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if r.Generation < cur {
-		return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
-	}
-	return r, nil
-}
-
-// generation reads the user's current generation (0 when never revoked).
-func (s *RedisStore) generation(ctx context.Context, op, userID string) (uint64, error) {
-	v, err := s.client.Get(ctx, s.genKey(userID)).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, wrapErr(op, err)
-	}
-	g, ok := parseGen(v)
-	if !ok {
-		return 0, corrupt(op, "generation")
-	}
-	return g, nil
+	return notFound(op, v, s.now())
 }
 
 // Create implements Store. The hash and its tombstone are replaced
@@ -575,7 +233,7 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	now := time.Now()
+	now := s.now()
 	if !now.Before(r.Expires) {
 		if err := s.client.Del(ctx, s.sessionKey(key)).Err(); err != nil {
 			return wrapErr(op, err)
@@ -632,8 +290,8 @@ func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen u
 }
 
 // Update implements Store in one round trip: updateScript applies the delta
-// only if the hash exists (see its comment) and writes only the fields the
-// delta carries.
+// only if the hash exists (see redis_lua/update.lua) and writes only the
+// fields the delta carries.
 //
 // On a single server the script also refuses a record whose generation is
 // stale. On a Cluster the generation lives in the user's slot and the script
@@ -704,9 +362,17 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	err := endScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, "d", time.Now().UnixMilli(), "").Err()
+	err := endScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, "d", s.now().UnixMilli(), "").Err()
 	if err != nil {
 		return wrapErr(op, err)
 	}
 	return nil
 }
+
+// Compile-time checks.
+var (
+	_ Store     = (*RedisStore)(nil)
+	_ UserIndex = (*RedisStore)(nil)
+	_ Rotator   = (*RedisStore)(nil)
+	_ Rotator   = (*MemoryStore)(nil)
+)

@@ -1,0 +1,256 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// sharded reports whether the client is a Cluster: known from its type or
+// WithCluster, or else asked once of the server with CLUSTER INFO (a client
+// wrapping a ClusterClient, such as an AutoPipeliner, routes it to a node
+// that answers; a single server or Sentinel replies that cluster support is
+// disabled). A failure to ask is an error, tried again next time.
+func (s *RedisStore) sharded(ctx context.Context) (bool, error) {
+	if s.clusterKnown.Load() {
+		return s.cluster, nil
+	}
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	if s.clusterKnown.Load() {
+		return s.cluster, nil
+	}
+	info, err := s.client.ClusterInfo(ctx).Result()
+	switch {
+	case err == nil:
+		s.cluster = strings.Contains(info, "cluster_enabled:1") || strings.Contains(info, "cluster_state:")
+	case isReplyError(err):
+		// The server answered, refusing: "cluster support disabled",
+		// an unknown or unsupported command.
+		s.cluster = false
+	default:
+		return false, wrapErr("cluster detection", err)
+	}
+	s.clusterKnown.Store(true)
+	return s.cluster, nil
+}
+
+// loadSharded is Load on a Cluster: the user's generation key lives in the
+// user's slot, maybe on another node than the session, so it is read in a
+// second step, and only for a logged-in session. The tombstone shares the
+// session's slot and is read with it.
+func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, error) {
+	const op = "load"
+	var all *redis.MapStringStringCmd
+	var tomb *redis.StringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all = p.HGetAll(ctx, s.sessionKey(key))
+		tomb = p.Get(ctx, s.tombKey(key))
+		return nil
+	})
+	if err := pipelineErr(err, all, tomb); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	fields, err := all.Result()
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	if len(fields) == 0 {
+		if err := tomb.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, wrapErr(op, err)
+		}
+		return nil, notFound(op, tomb.Val(), s.now())
+	}
+	r, err := decodeHash(op, fields)
+	if err != nil || r.UserID == "" {
+		return r, err
+	}
+	cur, err := s.generation(ctx, op, r.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if r.Generation < cur {
+		return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
+	}
+	return r, nil
+}
+
+// rotateSharded is Rotate on a Cluster, where the old and new records, the
+// user's index and generation live in different slots. A renewal with a cap
+// holds a short lock in the user's slot (see lockUser), so the logins of one
+// user are counted one at a time, as the memory store's user lock does.
+// Then, in steps that each are atomic in their slot:
+//
+//  1. the cap counts the user's live sessions (UserSessions) and refuses or
+//     picks the least recently seen to evict;
+//  2. the old record is read and replaced by its renewal tombstone
+//     (claimScript): a logout landing later finds nothing to undo, one
+//     landing earlier makes the renewal fail;
+//  3. the revocation, when asked, runs (even when step 2 failed);
+//  4. the old record's generation is checked against the user's, and the
+//     new record is created with it and indexed;
+//  5. the user's generation is read again: if it moved (a revocation landed
+//     during steps 2 to 4), the new record is deleted and the renewal
+//     fails; otherwise the evicted sessions end.
+func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
+	const op = "rotate"
+	now := s.now()
+	user := rot.Meta.UserID
+	var victims []IndexedRecord
+	if user != "" && rot.MaxSessions > 0 {
+		unlock, err := s.lockUser(ctx, op, user)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if !rot.RevokeUser {
+			live, err := s.UserSessions(ctx, user)
+			if err != nil {
+				return nil, err
+			}
+			live = slices.DeleteFunc(live, func(r IndexedRecord) bool { return r.Key == rot.OldKey })
+			if n := len(live) - rot.MaxSessions + 1; n > 0 {
+				if rot.RefuseNew {
+					return nil, fmt.Errorf("redis store: %s: %w", op, ErrTooManySessions)
+				}
+				slices.SortFunc(live, func(a, b IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
+				victims = live[:n]
+			}
+		}
+	}
+	var old *Record
+	if rot.OldKey != "" {
+		fields, err := claimScript.Run(ctx, s.client, []string{s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)},
+			unixMs(rot.Meta.LastSeen), now.UnixMilli()).StringSlice()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, wrapErr(op, err)
+		}
+		if len(fields) > 0 {
+			m := make(map[string]string, len(fields)/2)
+			for i := 0; i+1 < len(fields); i += 2 {
+				m[fields[i]] = fields[i+1]
+			}
+			if old, err = decodeHash(op, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if user != "" && rot.RevokeUser {
+		if err := s.RevokeUser(ctx, user); err != nil {
+			return nil, err
+		}
+	}
+	if rot.OldKey != "" && old == nil {
+		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+	}
+	var gen uint64
+	if user != "" {
+		var err error
+		if gen, err = s.generation(ctx, op, user); err != nil {
+			return nil, err
+		}
+	}
+	if old != nil && old.UserID != "" {
+		cur := gen
+		if old.UserID != user {
+			var err error
+			if cur, err = s.generation(ctx, op, old.UserID); err != nil {
+				return nil, err
+			}
+		}
+		if old.Generation < cur && !(rot.RevokeUser && old.UserID == user) {
+			return nil, fmt.Errorf("redis store: %s: revoked: %w", op, ErrNotFound)
+		}
+	}
+	r := rot.rotateRecord(old)
+	r.Generation = gen
+	if old != nil && old.UserID == user && !rot.RevokeUser {
+		r.Generation = old.Generation
+	}
+	if err := s.writeHash(ctx, rot.NewKey, r, r.Generation); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	if user == "" {
+		return nil, nil
+	}
+	// The user's index and generation share a slot: one round trip indexes
+	// the new key, drops the old one and reads the generation again.
+	ik, until := s.indexKey(user), now.Add(s.maxLifetime)
+	var genCmd *redis.StringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, ik, redis.Z{Score: float64(until.UnixMilli()), Member: rot.NewKey})
+		if old != nil && old.UserID == user {
+			p.ZRem(ctx, ik, rot.OldKey)
+		}
+		p.PExpireAt(ctx, ik, until)
+		genCmd = p.Get(ctx, s.genKey(user))
+		return nil
+	})
+	if err := pipelineErr(err, genCmd); err != nil {
+		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
+		return nil, wrapErr(op, err)
+	}
+	if err := genCmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
+		return nil, wrapErr(op, err)
+	}
+	if cur, ok := parseGen(genCmd.Val()); !ok || cur > r.Generation {
+		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
+		return nil, fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, ErrNotFound)
+	}
+	keys := make([]string, len(victims))
+	for i, v := range victims {
+		keys[i] = v.Key
+	}
+	if err := s.endAll(ctx, op, keys, "d", user, now); err != nil {
+		return nil, err
+	}
+	return victims, nil
+}
+
+// lockUser takes the user's renewal lock on a Cluster (a key in the user's
+// slot, SET NX with a random owner and a short TTL, so a crashed holder
+// cannot block the user for long), waiting with backoff while another
+// renewal holds it. The returned func releases it if still owned.
+//
+// How long it waits is a duration, not a time the store records, so it is
+// measured with a timer rather than read from the store's clock (a frozen
+// clock must not make a caller wait forever).
+func (s *RedisStore) lockUser(ctx context.Context, op, user string) (func(), error) {
+	key := s.prefix + "lock:{" + encodeUserID(user) + "}"
+	owner := newToken()
+	wait := time.Millisecond
+	giveUp := time.NewTimer(userLockTTL)
+	defer giveUp.Stop()
+	for {
+		ok, err := s.client.SetNX(ctx, key, owner, userLockTTL).Result()
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		if ok {
+			return func() {
+				_ = unlockScript.Run(context.WithoutCancel(ctx), s.client, []string{key}, owner).Err()
+			}, nil
+		}
+		select {
+		case <-giveUp.C:
+			return nil, fmt.Errorf("redis store: %s: %w: the user's renewal lock stayed taken", op, ErrStore)
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("redis store: %s: %w", op, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// userLockTTL bounds how long a renewal on a Cluster may hold its user's
+// lock, and how long another waits for it.
+const userLockTTL = 5 * time.Second

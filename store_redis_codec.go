@@ -1,0 +1,284 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Hash fields of a session. Values are "v:<name>"; the rest is metadata.
+const (
+	fieldValue    = "v:"
+	fieldUser     = "user"
+	fieldGen      = "gen"
+	fieldCreated  = "created"
+	fieldSeen     = "seen"
+	fieldAuth     = "auth"
+	fieldUA       = "ua"
+	fieldIP       = "ip"
+	fieldIdle     = "idle"
+	fieldAbs      = "abs"
+	fieldPersist  = "persist"
+	fieldExpires  = "exp"
+	fieldLinger   = "linger"
+	metaFieldArgs = 2 * 11 // field/value arguments of appendMeta
+)
+
+func (s *RedisStore) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
+func (s *RedisStore) tombKey(key string) string    { return s.prefix + "{" + key + "}:t" }
+func (s *RedisStore) genKey(userID string) string {
+	return s.genPrefix + encodeUserID(userID) + "}"
+}
+func (s *RedisStore) indexKey(userID string) string {
+	return s.prefix + "user:{" + encodeUserID(userID) + "}"
+}
+
+// encodeUserID percent-encodes every byte of a user ID outside A-Z a-z 0-9
+// and "-._@". The Lua function enc in redis_lua/lib.lua does the same.
+func encodeUserID(u string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(u))
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '@' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
+}
+
+// unixMs encodes a time as unix milliseconds, 0 for the zero time.
+func unixMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func flagStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// appendMeta appends the metadata fields of m (all but gen) as field, value
+// arguments.
+func appendMeta(args []any, m *Meta) []any {
+	persist := 0
+	if m.Persist {
+		persist = 1
+	}
+	return append(args,
+		fieldUser, m.UserID,
+		fieldCreated, unixMs(m.CreatedAt),
+		fieldSeen, unixMs(m.LastSeen),
+		fieldAuth, unixMs(m.AuthenticatedAt),
+		fieldExpires, unixMs(m.Expires),
+		fieldIdle, m.IdleTimeout.Milliseconds(),
+		fieldAbs, m.AbsoluteTimeout.Milliseconds(),
+		fieldUA, m.UserAgent,
+		fieldIP, m.IP,
+		fieldPersist, persist,
+		fieldLinger, m.Linger.Milliseconds(),
+	)
+}
+
+// decodeField sets the part of r that hash field k holds. Unknown fields are
+// ignored, so that a later version may add some.
+func decodeField(r *Record, k, v string) bool {
+	if name, ok := strings.CutPrefix(k, fieldValue); ok {
+		r.Values[name] = []byte(v)
+		return true
+	}
+	ok := true
+	switch k {
+	case fieldUser:
+		r.UserID = v
+	case fieldUA:
+		r.UserAgent = v
+	case fieldIP:
+		r.IP = v
+	case fieldGen:
+		var err error
+		r.Generation, err = strconv.ParseUint(v, 10, 64)
+		ok = err == nil
+	case fieldCreated:
+		r.CreatedAt, ok = parseUnixMs(v)
+	case fieldSeen:
+		r.LastSeen, ok = parseUnixMs(v)
+	case fieldAuth:
+		r.AuthenticatedAt, ok = parseUnixMs(v)
+	case fieldExpires:
+		r.Expires, ok = parseUnixMs(v)
+	case fieldIdle:
+		r.IdleTimeout, ok = parseMs(v)
+	case fieldAbs:
+		r.AbsoluteTimeout, ok = parseMs(v)
+	case fieldPersist:
+		r.Persist, ok = v == "1", v == "0" || v == "1"
+	case fieldLinger:
+		r.Linger, ok = parseMs(v)
+	}
+	return ok
+}
+
+func parseUnixMs(v string) (time.Time, bool) {
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if ms == 0 {
+		return time.Time{}, true
+	}
+	return time.UnixMilli(ms), true
+}
+
+func parseMs(v string) (time.Duration, bool) {
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 0 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// decodeFound decodes a session hash read by HGETALL; an empty reply means
+// the session does not exist.
+func decodeFound(op string, fields map[string]string) (*Record, error) {
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+	}
+	return decodeHash(op, fields)
+}
+
+// decodeHash builds a record from the fields of a session hash. A field that
+// does not parse, or a record without an expiry, is corrupt.
+func decodeHash(op string, fields map[string]string) (*Record, error) {
+	r := &Record{Values: make(map[string][]byte, len(fields))}
+	for k, v := range fields {
+		if !decodeField(r, k, v) {
+			return nil, corrupt(op, "field "+strconv.Quote(k))
+		}
+	}
+	if r.Expires.IsZero() {
+		return nil, corrupt(op, "record: no expiry")
+	}
+	return r, nil
+}
+
+// parseGen parses a generation key's value ("" or missing: 0).
+func parseGen(v string) (uint64, bool) {
+	if v == "" {
+		return 0, true
+	}
+	g, err := strconv.ParseUint(v, 10, 64)
+	return g, err == nil
+}
+
+// parseTomb decodes a tombstone string (see RedisStore); ok is false for an
+// expiry tombstone whose session has not expired by now (the hash went
+// without it: treat as unknown) or a corrupt one.
+func parseTomb(v string, now time.Time) (*Tombstone, bool) {
+	f := strings.Fields(v)
+	num := func(i int) int64 {
+		if i >= len(f) {
+			return -1
+		}
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	at := func(ms int64) time.Time {
+		if ms <= 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(ms)
+	}
+	if len(f) == 0 {
+		return nil, false
+	}
+	switch f[0] {
+	case "r", "d", "v":
+		reason := map[string]string{"r": EndRotated, "d": EndDestroyed, "v": EndRevoked}[f[0]]
+		if len(f) != 2 || num(1) < 0 {
+			return nil, false
+		}
+		return &Tombstone{Reason: reason, At: at(num(1))}, true
+	case "e":
+		if len(f) != 6 {
+			return nil, false
+		}
+		for i := 1; i < 6; i++ {
+			if num(i) < 0 {
+				return nil, false
+			}
+		}
+		exp := at(num(5))
+		if now.Before(exp) {
+			return nil, false
+		}
+		return &Tombstone{Reason: EndExpired, At: exp, Meta: Meta{
+			CreatedAt: at(num(1)), LastSeen: at(num(2)),
+			IdleTimeout: time.Duration(num(3)) * time.Millisecond, AbsoluteTimeout: time.Duration(num(4)) * time.Millisecond,
+		}}, true
+	}
+	return nil, false
+}
+
+// notFound returns the error of Load for a missing session: its tombstone
+// tomb, read at now, when the store kept one.
+func notFound(op, tomb string, now time.Time) error {
+	if t, ok := parseTomb(tomb, now); ok {
+		return fmt.Errorf("redis store: %s: %w", op, t)
+	}
+	return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+}
+
+// wrapErr wraps a Redis failure with ErrStore; a missing key is ErrNotFound.
+func wrapErr(op string, err error) error {
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+	}
+	return fmt.Errorf("redis store: %s: %w: %w", op, ErrStore, err)
+}
+
+// pipelineErr returns the error of a pipeline that failed as a whole (no
+// connection, I/O) unless it is also one of the commands' own errors, which
+// the caller inspects. go-redis stamps such failures on the commands too, but
+// only the returned error is its contract; checking it means an outage can
+// never read as an empty reply, that is as "not found", which would log the
+// user out.
+func pipelineErr(err error, cmds ...redis.Cmder) error {
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if c.Err() == err {
+			return nil
+		}
+	}
+	return err
+}
+
+// corrupt reports a record or key that the store cannot decode.
+func corrupt(op, what string) error {
+	return fmt.Errorf("redis store: %s: %w: corrupt %s", op, ErrStore, what)
+}
+
+// isReplyError reports whether err is an error reply from the server, as
+// opposed to a failure to reach it.
+func isReplyError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
+}
