@@ -44,8 +44,20 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 	if s.err != nil {
 		return s.err
 	}
+	now := s.m.now()
+	if err := s.commitStore(ctx, now, phase); err != nil {
+		return err
+	}
+	if withHeaders {
+		s.commitHeaders(h, now)
+	}
+	return nil
+}
+
+// commitStore sends this request's changes to the store (see commit). The
+// caller holds s.mu.
+func (s *Session) commitStore(ctx context.Context, now time.Time, phase string) error {
 	m := s.m
-	now := m.now()
 
 	switch {
 	case s.key == "":
@@ -116,9 +128,13 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		}
 	}
 
-	if !withHeaders {
-		return nil
-	}
+	return nil
+}
+
+// commitHeaders writes the cookie and cache headers into h as the response
+// headers go out. The caller holds s.mu.
+func (s *Session) commitHeaders(h http.Header, now time.Time) {
+	m := s.m
 	s.headersSent = true
 	setCookie := false
 	switch {
@@ -149,13 +165,12 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		// to one from writing into the other).
 		v := []string{vary, "no-store"}
 		h["Vary"], h["Cache-Control"] = v[0:1:1], v[1:2:2]
-		return nil
+		return
 	}
 	h.Add("Vary", vary)
 	if noStore {
 		h.Set("Cache-Control", "no-store")
 	}
-	return nil
 }
 
 // persistent reports whether the session's cookie carries a Max-Age.

@@ -1,0 +1,186 @@
+package session
+
+import (
+	"slices"
+	"time"
+)
+
+// lookup returns the encoded value of key as this request sees it.
+func (s *Session) lookup(key string) ([]byte, bool) {
+	s.load()
+	if d := s.pend; d != nil {
+		if v, ok := d.Set[key]; ok {
+			return v, true
+		}
+		if d.Clear || slices.Contains(d.Delete, key) {
+			return nil, false
+		}
+	}
+	if s.rec == nil {
+		return nil, false
+	}
+	v, ok := s.rec.Values[key]
+	return v, ok
+}
+
+// decode reads key into dst, reporting whether it was present and decodable.
+func (s *Session) decode(key string, dst any) bool {
+	s.mu.Lock()
+	b, ok := s.lookup(key)
+	s.unlock()
+	if !ok {
+		return false
+	}
+	return s.m.cfg.Codec.Unmarshal(b, dst) == nil
+}
+
+// Get returns the value under key decoded as T, and whether it was present
+// and of a compatible type.
+func Get[T any](s *Session, key string) (T, bool) {
+	var v T
+	ok := s.decode(key, &v)
+	return v, ok
+}
+
+// GetString returns the string under key, or "" when absent.
+func (s *Session) GetString(key string) string {
+	if b, ok := s.jsonRaw(key); ok {
+		if v, ok := jsonPlainString(b); ok {
+			return v
+		}
+	}
+	v, _ := Get[string](s, key)
+	return v
+}
+
+// GetInt returns the int under key, or 0 when absent.
+func (s *Session) GetInt(key string) int {
+	if b, ok := s.jsonRaw(key); ok {
+		if v, ok := jsonPlainInt(b); ok {
+			return v
+		}
+	}
+	v, _ := Get[int](s, key)
+	return v
+}
+
+// jsonRaw returns the encoded value under key when the codec is the default
+// JSONCodec, so the typed getters can decode the common shapes without
+// encoding/json (which allocates its decoder state and the destination).
+func (s *Session) jsonRaw(key string) ([]byte, bool) {
+	if _, ok := s.m.cfg.Codec.(JSONCodec); !ok {
+		return nil, false
+	}
+	s.mu.Lock()
+	b, ok := s.lookup(key)
+	s.unlock()
+	return b, ok
+}
+
+// GetBool returns the bool under key, or false when absent.
+func (s *Session) GetBool(key string) bool { v, _ := Get[bool](s, key); return v }
+
+// GetTime returns the time under key, or the zero time when absent.
+func (s *Session) GetTime(key string) time.Time { v, _ := Get[time.Time](s, key); return v }
+
+// Has reports whether key holds a value.
+func (s *Session) Has(key string) bool {
+	s.mu.Lock()
+	defer s.unlock()
+	_, ok := s.lookup(key)
+	return ok
+}
+
+// Keys returns the keys holding values, sorted.
+func (s *Session) Keys() []string {
+	s.mu.Lock()
+	defer s.unlock()
+	s.load()
+	var keys []string
+	d := s.pend
+	if d == nil {
+		d = &Delta{}
+	}
+	if s.rec != nil && !d.Clear {
+		for k := range s.rec.Values {
+			if !slices.Contains(d.Delete, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	for k := range d.Set {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Set stores v under key. It returns an error wrapping ErrEncode when the
+// codec cannot encode v (nothing is stored), the load error when the store
+// failed, and ErrHeadersSent when the session is new and the response headers
+// are gone (its cookie could not reach the browser).
+func (s *Session) Set(key string, v any) error {
+	b, err := encode(s.m.cfg.Codec, key, v)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.unlock()
+	return s.setLocked(key, b)
+}
+
+// setLocked records an encoded value as a pending change. The caller holds
+// s.mu.
+func (s *Session) setLocked(key string, b []byte) error {
+	s.load()
+	if s.err != nil {
+		return s.err
+	}
+	if s.headersSent && s.rec == nil {
+		return ErrHeadersSent
+	}
+	if s.graced && s.rec == nil {
+		return ErrRotated
+	}
+	d := s.changes()
+	if d.Set == nil {
+		d.Set = make(map[string][]byte, 4)
+	}
+	d.Set[key] = b
+	d.Delete = slices.DeleteFunc(d.Delete, func(k string) bool { return k == key })
+	return nil
+}
+
+// Delete removes key. Deleting an absent key is not an error.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	defer s.unlock()
+	s.load()
+	d := s.changes()
+	delete(d.Set, key)
+	if !slices.Contains(d.Delete, key) {
+		d.Delete = append(d.Delete, key)
+	}
+}
+
+// Pop returns the string under key and deletes it: the flash-message idiom.
+func (s *Session) Pop(key string) string {
+	v := s.GetString(key)
+	if v != "" {
+		s.Delete(key)
+	}
+	return v
+}
+
+// Clear removes every value but keeps the session, its ID and its user.
+func (s *Session) Clear() {
+	s.mu.Lock()
+	defer s.unlock()
+	s.load()
+	d := s.changes()
+	d.Clear = true
+	clear(d.Set)
+	d.Delete = d.Delete[:0]
+}
