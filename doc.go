@@ -1,0 +1,85 @@
+// Package session keeps users logged in safely: server-side sessions for
+// net/http with 256-bit random IDs, idle and absolute timeouts, ID renewal
+// on login, a hardened cookie, and the data in a pluggable [Store] (memory
+// and Redis here; your own, proven with package storetest).
+//
+// # The 30-second example
+//
+//	m, err := session.New(session.Config{}) // safe defaults, in-memory store
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux := http.NewServeMux()
+//	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+//		// ... check the password, then:
+//		if err := session.FromContext(r.Context()).Login(r.Context(), "alice"); err != nil {
+//			http.Error(w, "try again", http.StatusInternalServerError)
+//			return
+//		}
+//	})
+//	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+//		s := session.FromContext(r.Context())
+//		s.Set("visits", s.GetInt("visits")+1)
+//		fmt.Fprintf(w, "hello %q, visit %d", s.UserID(), s.GetInt("visits"))
+//	})
+//	http.ListenAndServe(":8080", m.Handler(mux))
+//
+// The zero [Config] is the safe one; [New] refuses unsafe or contradictory
+// settings with an error wrapping [ErrInvalidConfig].
+//
+// # The request path
+//
+// Data flows one way, and the file list follows it:
+//
+//	request ─▶ transport ─▶ middleware ─▶ Manager policy ─▶ Store
+//	           cookie.go    middleware.go  session.go ...    storage.go ─▶ store.go
+//
+//   - Transport (cookie.go, signing.go) reads the ID from the cookie (or,
+//     opt-in, a request header for API clients; never a URL) and writes the
+//     hardened Set-Cookie.
+//   - Middleware ([Manager.Handler], middleware.go) puts a lazy [Session] in
+//     the request context ([FromContext]): a handler that never touches it
+//     costs no store call. It refuses cross-origin unsafe requests, and
+//     commits the session just before the response headers go out, without
+//     buffering the body; a store failure becomes the error handler's
+//     response, never a 200 that lost a write.
+//   - Manager policy: loading and strict mode (session.go), values
+//     (values.go), metadata and per-session settings (meta.go), Login,
+//     Renew, Reauthenticate and Destroy (lifecycle.go), the commit point
+//     (commit.go), timeouts and store errors (manager.go).
+//   - The one door to the store (storage.go): every store call goes through
+//     it, so failures are wrapped in [ErrStore] and reported as events in
+//     one place.
+//   - Stores ([Store], store.go) persist [Record]s keyed by a hash of the ID,
+//     never the ID, merging each request's [Delta] atomically. Optional
+//     interfaces add the per-user index ([UserIndex]) and atomic renewal
+//     ([Rotator]). [MemoryStore] (store_memory*.go) and [RedisStore]
+//     (store_redis*.go) implement all three.
+//
+// # Where each feature lives
+//
+//   - Devices and log-out-everywhere: [Manager.Sessions], [Manager.Revoke],
+//     [Manager.RevokeUser], [Session.RevokeOthers] (devices.go); the per-user
+//     cap [Config.MaxSessionsPerUser].
+//   - CSRF: [Manager.CSRF] and [CSRFToken] (csrf*.go), on top of the default
+//     cross-origin refusal.
+//   - Security events: [Event], [Config.OnEvent] and [Config.Logger]
+//     (events.go); IDs appear only as keyed hashes.
+//   - Re-authentication: [RequireRecentAuth] (recentauth.go), device
+//     binding [Config.Binding] (binding.go), brute-force signal
+//     [Config.BruteForce] (bruteforce.go), login throttling [Limiter]
+//     (limiter.go).
+//   - Streaming and WebSockets: [Session.Save]; the response wrapper passes
+//     http.Flusher and http.Hijacker through.
+//
+// # Races and faults
+//
+// The promises hold when two requests race or the store fails mid-request:
+// renewal is one atomic store step ([Rotator]), so a logout or a log out
+// everywhere landing at any moment wins; a commit sends only what its
+// request changed and never resurrects an ended session; [Session.Destroy]
+// fails closed; an ID renewed a moment ago ([Config.RotationGrace]) is
+// answered as anonymous without touching the browser's cookie; stores keep
+// a [Tombstone] so an expired session is reported as expired, not as a
+// forged ID.
+package session
