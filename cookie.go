@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/session/internal/signing"
 )
 
 // tokenBytes is the entropy of a session token: 256 bits from crypto/rand.
@@ -125,6 +127,36 @@ func b64val(c byte) byte {
 	default: // '_'
 		return 63
 	}
+}
+
+// minSigningKey is the shortest signing key New accepts: 256 bits.
+const minSigningKey = signing.MinKeyLen
+
+// signer signs tokens with the first of Config.SigningKeys and verifies them
+// with any (internal/signing). Signing is optional defence in depth: a token
+// is already 256 random bits, but a signed one lets the server refuse a
+// forged or guessed ID without a store round trip, and rotating keys logs
+// nobody out.
+type signer struct {
+	keys [][]byte
+}
+
+// sign returns "token.mac" with the primary key.
+func (s *signer) sign(token string) string { return signing.Sign(s.keys[0], token) }
+
+// verify splits and checks a signed value. ok is false for an unsigned,
+// malformed or forged value; primary is false when an older key verified it
+// (the caller re-issues the cookie under the primary key).
+func (s *signer) verify(v string) (token string, ok, primary bool) {
+	token, tag, ok := signing.Split(v)
+	if !ok || !validToken(token) {
+		return "", false, false
+	}
+	key, ok := signing.Verify(s.keys, token, tag)
+	if !ok {
+		return "", false, false
+	}
+	return token, true, key == 0
 }
 
 // readCookie returns the raw value of the first cookie called name in the

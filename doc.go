@@ -34,7 +34,9 @@
 //	request ─▶ transport ─▶ middleware ─▶ Manager policy ─▶ Store
 //	           cookie.go    middleware.go  session.go ...    storage.go ─▶ store.go
 //
-//   - Transport (cookie.go, signing.go) reads the ID from the cookie (or,
+// Step by step:
+//
+//   - Transport (cookie.go, internal/signing) reads the ID from the cookie (or,
 //     opt-in, a request header for API clients; never a URL) and writes the
 //     hardened Set-Cookie.
 //   - Middleware ([Manager.Handler], middleware.go) puts a lazy [Session] in

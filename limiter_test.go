@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"fmt"
+	"log"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -17,8 +18,14 @@ import (
 
 // Throttle password checks per account and per client IP before hashing.
 func ExampleLimiter() {
-	perAccount := session.NewLimiter(5, 15*time.Minute, 10_000)
-	perIP := session.NewLimiter(20, 15*time.Minute, 65_536)
+	perAccount, err := session.NewLimiter(5, 15*time.Minute, 10_000)
+	if err != nil {
+		log.Fatal(err)
+	}
+	perIP, err := session.NewLimiter(20, 15*time.Minute, 65_536)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// attempt reports whether a login for user from ip may check the
 	// password now, and if not, how long the client should wait.
@@ -50,7 +57,7 @@ func ExampleLimiter() {
 var limT0 = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC) // the start of a 15-minute window
 
 func TestLimiterAllowsLimitThenRefusesUntilRetryAfter(t *testing.T) {
-	l := session.NewLimiter(3, time.Minute, 100)
+	l := mustLimiter(t, 3, time.Minute, 100)
 	for i := range 3 {
 		ok, wait := l.Allow("k", limT0.Add(time.Duration(i)*time.Second))
 		require.True(t, ok, "attempt %d", i+1)
@@ -88,7 +95,7 @@ func TestLimiterRetryAfterIsExact(t *testing.T) {
 	for trial := range 2000 {
 		limit := 1 + rng.IntN(20)
 		window := time.Duration(1+rng.IntN(3600)) * time.Second
-		l := session.NewLimiter(limit, window, 10)
+		l := mustLimiter(t, limit, window, 10)
 		now := limT0.Add(time.Duration(rng.Int64N(int64(window))))
 		var wait time.Duration
 		for range 200 { // attempts at random gaps until one is refused
@@ -111,7 +118,7 @@ func TestLimiterRetryAfterIsExact(t *testing.T) {
 }
 
 func TestLimiterSlidingWindow(t *testing.T) {
-	l := session.NewLimiter(10, time.Minute, 100)
+	l := mustLimiter(t, 10, time.Minute, 100)
 	for range 10 {
 		ok, _ := l.Allow("k", limT0)
 		require.True(t, ok)
@@ -129,7 +136,7 @@ func TestLimiterSlidingWindow(t *testing.T) {
 }
 
 func TestLimiterKeys(t *testing.T) {
-	l := session.NewLimiter(1, time.Minute, 100)
+	l := mustLimiter(t, 1, time.Minute, 100)
 	long := strings.Repeat("x", 200)
 	ok, _ := l.Allow(long+"a", limT0)
 	require.True(t, ok)
@@ -151,16 +158,17 @@ func TestLimiterKeys(t *testing.T) {
 	}
 }
 
-func TestLimiterPanicsOnNonPositive(t *testing.T) {
+func TestLimiterRefusesNonPositive(t *testing.T) {
 	for _, args := range [][3]int{{0, 1, 1}, {1, 0, 1}, {1, 1, 0}, {-1, 1, 1}} {
-		assert.Panics(t, func() { session.NewLimiter(args[0], time.Duration(args[1]), args[2]) }, "%v", args)
+		_, err := session.NewLimiter(args[0], time.Duration(args[1]), args[2])
+		assert.ErrorIs(t, err, session.ErrInvalidConfig, "%v", args)
 	}
 }
 
 // Many goroutines on one key at one instant: exactly limit get through.
 func TestLimiterConcurrent(t *testing.T) {
 	const limit = 50
-	l := session.NewLimiter(limit, time.Minute, 1000)
+	l := mustLimiter(t, limit, time.Minute, 1000)
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 16 {
@@ -183,7 +191,7 @@ func TestLimiterConcurrent(t *testing.T) {
 // being hammered keeps its count through the flood.
 func TestLimiterBoundsTrackedKeys(t *testing.T) {
 	const maxTracked = 256
-	l := session.NewLimiter(5, time.Hour, maxTracked)
+	l := mustLimiter(t, 5, time.Hour, maxTracked)
 	for range 5 {
 		l.Allow("busy", limT0)
 	}
@@ -197,4 +205,11 @@ func TestLimiterBoundsTrackedKeys(t *testing.T) {
 	}
 	assert.LessOrEqual(t, l.Len(), maxTracked)
 	assert.Greater(t, l.Len(), maxTracked/2)
+}
+
+func mustLimiter(t testing.TB, limit int, window time.Duration, maxTracked int) *session.Limiter {
+	t.Helper()
+	l, err := session.NewLimiter(limit, window, maxTracked)
+	require.NoError(t, err)
+	return l
 }

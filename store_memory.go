@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessionkit/session/internal/memblock"
 )
 
 // memShards is the number of independently locked shards: enough that two
@@ -68,12 +70,8 @@ type memShard struct {
 // but the expiry lives in one immutable string block, replaced (never
 // modified) by updates, that starts with the record's key: the shard map's
 // key is a substring of the block, so comparing keys on lookup already brings
-// the record into the cache, and a small record is one allocation.
-//
-//	blob: key | CreatedAt LastSeen AuthenticatedAt (8 bytes each, unix ns) |
-//	      uvarints IdleTimeout AbsoluteTimeout Linger Generation | flags byte |
-//	      uvarints len(UserID) len(UserAgent) len(IP) | UserID UserAgent IP |
-//	      uvarint nvalues | per value: uvarint len(k), k, uvarint len(v), v
+// the record into the cache, and a small record is one allocation. The
+// block's layout is internal/memblock's (store_memory_block.go converts).
 type memEntry struct {
 	expires int64  // unix ns; the sweeper reads only this
 	epoch   uint32 // epochs[bucket] when the generation was last known good
@@ -340,13 +338,13 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	// One buffer for all values (the rest of the block is an upper bound),
 	// inside the Record's own allocation when they are small.
 	var buf []byte
-	if n := len(e.blob) - rd.p; n <= len(rb.buf) {
+	if n := rd.Rest(); n <= len(rb.buf) {
 		buf = rb.buf[:0:n]
 	} else {
 		buf = make([]byte, 0, n)
 	}
 	for range nv {
-		k, v := rd.next()
+		k, v := rd.Next()
 		at := len(buf)
 		buf = append(buf, v...)
 		r.Values[k] = buf[at:len(buf):len(buf)]
@@ -395,11 +393,11 @@ func (s *MemoryStore) Create(ctx context.Context, key string, r *Record) error {
 // encodeRecord packs a record given as a map.
 func encodeRecord(key string, meta *Meta, values map[string][]byte) memEntry {
 	var kbuf [memMaxInline]string
-	var vbuf [memMaxInline]memVal
+	var vbuf [memMaxInline]memblock.Val
 	keys, vals := kbuf[:0], vbuf[:0]
 	for k, v := range values {
 		keys = append(keys, k)
-		vals = append(vals, memVal{b: v})
+		vals = append(vals, memblock.Val{B: v})
 	}
 	return encodeEntry(key, meta, keys, vals)
 }
@@ -431,13 +429,13 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d *Delta) error {
 	var meta Meta
 	rd, nv := decodeMeta(&e, len(key), &meta)
 	var kbuf [memMaxInline]string
-	var vbuf [memMaxInline]memVal
+	var vbuf [memMaxInline]memblock.Val
 	keys, vals := kbuf[:0], vbuf[:0]
 	if !d.Clear {
 		for range nv {
-			k, v := rd.next()
+			k, v := rd.Next()
 			keys = append(keys, k)
-			vals = append(vals, memVal{s: v})
+			vals = append(vals, memblock.Val{S: v})
 		}
 	}
 	for _, k := range d.Delete {
@@ -453,12 +451,12 @@ outer:
 	for k, v := range d.Set {
 		for i := range keys {
 			if keys[i] == k {
-				vals[i] = memVal{b: v} // copied into the new block
+				vals[i] = memblock.Val{B: v} // copied into the new block
 				continue outer
 			}
 		}
 		keys = append(keys, k)
-		vals = append(vals, memVal{b: v})
+		vals = append(vals, memblock.Val{B: v})
 	}
 	if !d.LastSeen.IsZero() {
 		meta.LastSeen = d.LastSeen

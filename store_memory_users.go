@@ -297,7 +297,7 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 		}
 		old.Values = make(map[string][]byte, nv)
 		for range nv {
-			k, v := rd.next()
+			k, v := rd.Next()
 			old.Values[k] = []byte(v)
 		}
 	}

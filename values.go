@@ -3,6 +3,8 @@ package session
 import (
 	"slices"
 	"time"
+
+	"github.com/sessionkit/session/internal/jsonfast"
 )
 
 // lookup returns the encoded value of key as this request sees it.
@@ -45,7 +47,7 @@ func Get[T any](s *Session, key string) (T, bool) {
 // GetString returns the string under key, or "" when absent.
 func (s *Session) GetString(key string) string {
 	if b, ok := s.jsonRaw(key); ok {
-		if v, ok := jsonPlainString(b); ok {
+		if v, ok := jsonfast.PlainString(b); ok {
 			return v
 		}
 	}
@@ -56,7 +58,7 @@ func (s *Session) GetString(key string) string {
 // GetInt returns the int under key, or 0 when absent.
 func (s *Session) GetInt(key string) int {
 	if b, ok := s.jsonRaw(key); ok {
-		if v, ok := jsonPlainInt(b); ok {
+		if v, ok := jsonfast.PlainInt(b); ok {
 			return v
 		}
 	}

@@ -123,12 +123,19 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Bounded: a flood of made-up names or addresses costs at most this
+	// many entries (about 200 bytes each).
+	perAccount, err := session.NewLimiter(cfg.LoginPerAccount, cfg.LoginWindow, 1<<14)
+	if err != nil {
+		return nil, err
+	}
+	perIP, err := session.NewLimiter(cfg.LoginPerIP, cfg.LoginWindow, 1<<16)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{
 		m: m, users: u, pages: pages, logger: cfg.Logger, now: cfg.Clock,
-		// Bounded: a flood of made-up names or addresses costs at most
-		// this many entries (about 200 bytes each).
-		perAccount: session.NewLimiter(cfg.LoginPerAccount, cfg.LoginWindow, 1<<14),
-		perIP:      session.NewLimiter(cfg.LoginPerIP, cfg.LoginWindow, 1<<16),
+		perAccount: perAccount, perIP: perIP,
 	}
 	// Outermost first: hardening headers on every response (403s included),
 	// bounded bodies, then sessions, then the CSRF check, then the routes.
