@@ -1,0 +1,226 @@
+package session_test
+
+// Red-team findings: each test states the promise it breaks (DESIGN.md,
+// "Invariants") and the exact sequence. Each one FAILS on the code it was
+// written against; it passes once the promise holds again.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionkit/session"
+)
+
+// serveWithin runs one request through h and reports the recorder, or nil
+// when it did not finish within d (the handler goroutine is leaked: it is
+// stuck on a lock, which is the finding).
+func serveWithin(h http.Handler, r *http.Request, d time.Duration) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, r)
+	}()
+	select {
+	case <-done:
+		return w
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// TestRedteamBindingEventUnderSessionLock breaks "Events are emitted after
+// the session's lock is released: an OnEvent hook or a context-aware
+// slog.Handler may call any Session method".
+//
+// checkBinding (binding.go) runs inside load, under s.mu, and calls m.emit
+// directly instead of s.queue. Sequence: Config.Binding = BindLog (or
+// BindReauth/BindDestroy) and an OnEvent hook that calls
+// FromContext(ctx).UserID(); log in with User-Agent A; send one request
+// with User-Agent B that reads the session. The hook blocks on s.mu, held
+// by the same goroutine: the request hangs forever. A thief replaying a
+// stolen cookie from another browser is enough to hang a worker per
+// request. (A context-aware slog.Handler that reads the session hangs the
+// same way.)
+//
+// Fix (one line): binding.go: m.emit(ctx, s.event(...)) -> s.queue(s.event(...)).
+func TestRedteamBindingEventUnderSessionLock(t *testing.T) {
+	for _, policy := range []session.BindingPolicy{session.BindLog, session.BindReauth, session.BindDestroy} {
+		t.Run(fmt.Sprint(policy), func(t *testing.T) {
+			m, err := session.New(session.Config{
+				Logger:  testLogger(),
+				Binding: policy,
+				OnEvent: func(ctx context.Context, e session.Event) {
+					if s := session.FromContext(ctx); s != nil {
+						_ = s.UserID() // any Session method
+					}
+				},
+			})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = m.Close() })
+			h := m.Handler(testApp())
+
+			login := httptest.NewRequest("POST", "https://example.com/login?u=alice", nil)
+			login.Header.Set("User-Agent", "browser-A")
+			w := serveWithin(h, login, 5*time.Second)
+			require.NotNil(t, w, "login hung")
+			require.Equal(t, 200, w.Code)
+			ck := sessionCookie(w.Result())
+			require.NotNil(t, ck)
+
+			other := httptest.NewRequest("GET", "https://example.com/whoami", nil)
+			other.Header.Set("User-Agent", "browser-B") // binding change
+			other.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+			w = serveWithin(h, other, 3*time.Second)
+			assert.NotNil(t, w, "request deadlocked: EventBindingChanged is emitted under the session lock and the OnEvent hook called a Session method")
+		})
+	}
+}
+
+// memFNV32 and memEpochBucket mirror store_memory.go's fnv32/epochBucket so
+// the test can pick a user whose revocation makes alice's records' epoch
+// stale (it does not touch alice's sessions).
+func memFNV32(k string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(k); i++ {
+		h ^= uint32(k[i])
+		h *= 16777619
+	}
+	return h
+}
+
+func memEpochBucket(u string) uint32 { return (memFNV32(u) >> 8) % 1024 }
+
+func bucketMate(u string) string {
+	for i := 0; ; i++ {
+		v := fmt.Sprintf("mate%d", i)
+		if v != u && memEpochBucket(v) == memEpochBucket(u) {
+			return v
+		}
+	}
+}
+
+// TestRedteamMemoryUpdateRotateDeadlock breaks "Store failures are errors,
+// not panics" and the memory store's liveness: it can deadlock under two
+// ordinary concurrent requests of one session.
+//
+// Lock order inversion in the memory store:
+//   - Update (store_memory.go) takes the record's shard lock, then calls
+//     check, which on a stale epoch calls generation(user) and takes the
+//     user shard's RLock: shard -> user.
+//   - Rotate (store_memory_users.go) takes the user shard's Lock for the
+//     whole renewal and then the shard locks of the old and new keys:
+//     user -> shard.
+//
+// Sequence: alice has a session K. Any RevokeUser of a user in the same
+// epoch bucket (1 in 1024 users, e.g. any "log out everywhere" on a busy
+// site) makes K's epoch stale. Then request 1 commits a value on K
+// (Update) while request 2 on the same K calls Renew/Login/RevokeOthers
+// (Rotate). Update holds shard(K) and waits for user(alice); Rotate holds
+// user(alice) and waits for shard(K). Both requests hang forever, and so
+// does every later request touching shard(K) (1/256 of all sessions) or
+// any session of a user on that user shard (the sweeper too).
+func TestRedteamMemoryUpdateRotateDeadlock(t *testing.T) {
+	st := session.NewMemoryStore(session.WithSweepInterval(0))
+	ctx := context.Background()
+	alice := "alice"
+	mate := bucketMate(alice)
+	const rounds = 20000
+	var progress atomic.Int64
+	go func() {
+		for i := range rounds {
+			progress.Store(int64(i))
+			now := time.Now()
+			key := fmt.Sprintf("k%06d", i)
+			meta := session.Meta{UserID: alice, CreatedAt: now, LastSeen: now, Expires: now.Add(time.Hour), Linger: time.Minute}
+			if err := st.Create(ctx, key, &session.Record{Meta: meta}); err != nil {
+				panic(err)
+			}
+			_ = st.RevokeUser(ctx, mate) // alice's epoch bucket moves: K is "stale"
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_ = st.Update(ctx, key, &session.Delta{Set: map[string][]byte{"cart": []byte(`"x"`)}})
+			}()
+			go func() {
+				defer wg.Done()
+				_, _ = st.Rotate(ctx, &session.Rotation{OldKey: key, NewKey: key + "-new", Meta: meta})
+			}()
+			wg.Wait()
+			_ = st.Delete(ctx, key+"-new")
+		}
+		progress.Store(rounds)
+	}()
+	last := int64(-1)
+	for {
+		time.Sleep(3 * time.Second)
+		p := progress.Load()
+		if p == rounds {
+			return
+		}
+		if p == last {
+			t.Fatalf("memory store deadlocked at round %d (no progress for 3s): Update (shard lock -> user lock) against Rotate (user lock -> shard lock) on one session", p)
+		}
+		last = p
+	}
+}
+
+// TestRedteamGracedLogoutExpiresNewCookie breaks "for a short grace period
+// after a renewal, a request still carrying the old ID is answered as
+// anonymous without expiring the browser's cookie (no Max-Age=0 that could
+// overwrite the new cookie)" and "Logout ... never a 2xx while the record
+// still lives".
+//
+// Sequence: tab 1 logs in (the ID rotates from OLD to NEW; the browser now
+// holds NEW). Tab 2's request, sent with OLD before the login response
+// arrived, calls Destroy (a logout button, or any handler that destroys on
+// error). load marks it graced, but Destroy ignores s.graced: it deletes
+// the key of OLD (only the rotation tombstone), answers 200 "bye" and sends
+// Set-Cookie Max-Age=0, which the browser applies to the cookie holding
+// NEW. Observed: 200 + Max-Age=0 while NEW still lives on the server (the
+// logout ended nothing; the user's new session survives a "successful"
+// logout, or, depending on response order, the login is lost). Promised:
+// no cookie expiry from a graced request, and a logout that ends nothing
+// is not a 2xx success (e.g. ErrRotated like Set, so the app can tell the
+// user to retry).
+func TestRedteamGracedLogoutExpiresNewCookie(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		e, _ := lifecycleEnv(t, sc, session.Config{})
+		c := e.client()
+		res, _ := c.post("/set?k=a&v=1")
+		require.Equal(t, 200, res.StatusCode)
+		old := c.token()
+		res, _ = c.post("/login?u=grace")
+		require.Equal(t, 200, res.StatusCode)
+		fresh := c.token()
+
+		inflight := e.client()
+		inflight.setToken(old)
+		res, body := inflight.post("/logout")
+		ck := sessionCookie(res)
+		if ck != nil {
+			assert.False(t, ck.MaxAge < 0 || ck.Value == "",
+				"graced request (old ID) sent %q: it overwrites the new cookie; status %d %q", res.Header.Values("Set-Cookie"), res.StatusCode, body)
+		}
+		probe := e.client()
+		probe.setToken(fresh)
+		_, who := probe.get("/whoami")
+		if res.StatusCode == 200 {
+			assert.Empty(t, who, "logout answered 200 while the session the browser holds still lives")
+		}
+	})
+}
+
+// keep imports used when findings are trimmed.
+var _ = strings.Contains
