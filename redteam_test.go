@@ -224,3 +224,100 @@ func TestRedteamGracedLogoutExpiresNewCookie(t *testing.T) {
 
 // keep imports used when findings are trimmed.
 var _ = strings.Contains
+
+// deleteHookStore is hookStore plus a hook that runs once just before a
+// Delete reaches the store (it lands another request between the two store
+// steps of Manager.Revoke: its Load and its Delete).
+type deleteHookStore struct {
+	*hookStore
+	beforeDelete atomic.Pointer[func(key string)]
+}
+
+func (d *deleteHookStore) Delete(ctx context.Context, key string) error {
+	if f := d.beforeDelete.Swap(nil); f != nil {
+		(*f)(key)
+	}
+	return d.hookStore.Delete(ctx, key)
+}
+
+// TestRedteamRevokeHandleLosesToRenewal breaks "A logout ... that lands at
+// any moment during a renewal wins" for Manager.Revoke (one device, the
+// "your devices" page), the ASVS 7.5.2 control the demo app is built on.
+//
+// Manager.Revoke is two store steps: Load(handle) to check the owner, then
+// Delete(handle). Sequence: the user opens "your devices" and revokes the
+// thief's device (handle K); between Revoke's Load and its Delete the
+// thief's request on K calls Renew (or Login/Reauthenticate: any route
+// that renews; a thief can loop one). The renewal moves the session to a
+// new ID N and leaves only a rotation tombstone at K; Revoke's Delete then
+// ends nothing, and Revoke returns nil and emits session.revoked.
+// Observed: Revoke succeeded, the thief is still logged in under N.
+// Promised: the revocation wins (or Revoke reports that the device moved,
+// ErrNotFound, so the caller can list again). A fix: delete only if the
+// record is live and owned by userID in one store step (the Redis end.lua
+// already takes an owner), and report a miss; or make Revoke fail when the
+// Delete found a rotation tombstone.
+func TestRedteamRevokeHandleLosesToRenewal(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		h := &hookStore{Store: sc.newStore(t)}
+		d := &deleteHookStore{hookStore: h}
+		var e *env
+		e = newEnv(t, session.Config{Store: d}, lifecycleApp(func() *session.Manager { return e.m }))
+		thief := e.client()
+		res, _ := thief.post("/login?u=victim")
+		require.Equal(t, 200, res.StatusCode)
+		handle := hashToken(thief.token())
+
+		f := func(string) {
+			res, _ := thief.post("/renew") // lands between Revoke's Load and Delete
+			require.Equal(t, 200, res.StatusCode)
+		}
+		d.beforeDelete.Store(&f)
+		err := e.m.Revoke(context.Background(), "victim", handle)
+		_, who := thief.get("/whoami")
+		if err == nil {
+			assert.Empty(t, who, "Revoke(handle) returned nil but the revoked device is still logged in (it renewed mid-revoke)")
+		}
+		infos, lerr := e.m.Sessions(context.Background(), "victim")
+		require.NoError(t, lerr)
+		if err == nil {
+			assert.Empty(t, infos, "after a successful Revoke the device list still shows the thief's session")
+		}
+	})
+}
+
+// TestRedteamLogoutLosesToRenewalInOtherTab is the Destroy twin of
+// TestRedteamRevokeHandleLosesToRenewal: Destroy loads the session (its
+// lock covers only this request), then deletes its key. Sequence: tab 1
+// posts /logout with ID K; after its load and before its Delete, tab 2
+// (same cookie K, or a thief holding K) calls Renew: K -> N. Destroy's
+// Delete(K) hits the rotation tombstone, returns nil, and the logout
+// answers 200 with Max-Age=0 while N lives and tab 2 got N in Set-Cookie.
+// Promised: "A logout ... that lands at any moment during a renewal wins",
+// "never a 2xx while the record still lives". A fix: the store's Delete
+// reports whether it ended a live record (or Destroy deletes with a
+// compare: only if still live), and Destroy fails (or retries with the
+// user's RevokeUser) when the record had been renewed meanwhile.
+func TestRedteamLogoutLosesToRenewalInOtherTab(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		h := &hookStore{Store: sc.newStore(t)}
+		d := &deleteHookStore{hookStore: h}
+		var e *env
+		e = newEnv(t, session.Config{Store: d}, lifecycleApp(func() *session.Manager { return e.m }))
+		tab1 := e.client()
+		res, _ := tab1.post("/login?u=carol")
+		require.Equal(t, 200, res.StatusCode)
+		tab2 := e.client()
+		tab2.setToken(tab1.token())
+		f := func(string) {
+			res, _ := tab2.post("/renew")
+			require.Equal(t, 200, res.StatusCode)
+		}
+		d.beforeDelete.Store(&f)
+		res, _ = tab1.post("/logout")
+		_, who := tab2.get("/whoami")
+		if res.StatusCode == 200 {
+			assert.Empty(t, who, "logout answered 200 but the session lives on under the ID a concurrent renewal gave it")
+		}
+	})
+}
