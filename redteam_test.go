@@ -321,3 +321,39 @@ func TestRedteamLogoutLosesToRenewalInOtherTab(t *testing.T) {
 		}
 	})
 }
+
+// TestRedteamRenewAnonymousPanicsMemory breaks "Store failures are errors,
+// not panics" (and Renew's documented behaviour on any stored session) on
+// the memory store, deterministically, with no race.
+//
+// Sequence: a visitor stores a value (anonymous stored session), then the
+// app calls Renew (e.g. on a privilege change before login, or a
+// "regenerate on every form" policy). MemoryStore.Rotate ends with
+// `if old != nil && old.UserID == userID { u.remove(rot.OldKey) }`, and u
+// is nil when userID == "" (only set for a logged-in rotation): nil
+// pointer dereference in memUser.remove (store_memory_users.go), the
+// request's connection is dropped by net/http's recover. The store has by
+// then already written the new record and the old key's tombstone while
+// the Session never learns the new token, so the visitor also loses the
+// session. Any client can trigger it repeatedly wherever an app renews
+// anonymous sessions (a panic per request, a stack trace per request in
+// the log).
+//
+// Fix (one line): store_memory_users.go: `if old != nil && u != nil &&
+// old.UserID == userID {`.
+func TestRedteamRenewAnonymousPanicsMemory(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		e, _ := lifecycleEnv(t, sc, session.Config{})
+		c := e.client()
+		res, _ := c.post("/set?k=a&v=1")
+		require.Equal(t, 200, res.StatusCode)
+		req, err := http.NewRequest("POST", e.srv.URL+"/renew", nil)
+		require.NoError(t, err)
+		res2, err := c.http.Do(req)
+		require.NoError(t, err, "the server dropped the connection (handler panicked)")
+		defer res2.Body.Close()
+		assert.Equal(t, 200, res2.StatusCode)
+		_, v := c.get("/get?k=a")
+		assert.Equal(t, "1", v, "renewed anonymous session lost its value")
+	})
+}
