@@ -34,7 +34,7 @@ func (s *Session) checkBinding(ctx context.Context) {
 		return
 	}
 	s.bindingChanged = true
-	m.emit(ctx, s.event(EventBindingChanged, s.token, s.rec.UserID, "was "+s.rec.IP))
+	s.queue(s.event(EventBindingChanged, s.token, s.rec.UserID, "was "+s.rec.IP))
 	switch m.cfg.Binding {
 	case BindReauth:
 		s.rec.AuthenticatedAt = time.Time{}

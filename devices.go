@@ -103,6 +103,11 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	if err := m.deleteRecord(ctx, "revoke", handle); err != nil {
 		return err
 	}
+	// The device may have renewed its ID between the load and the delete:
+	// the revocation follows it.
+	if err := endRenewed(ctx, m.store, handle, userID); err != nil {
+		return m.storeErr(ctx, "revoke", err)
+	}
 	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8], IP: rec.IP, UserAgent: rec.UserAgent, Reason: "revoke"})
 	return nil
 }

@@ -112,13 +112,23 @@ func (s *Session) renew(ctx context.Context, reauth bool) error {
 // It fails closed: when the session could not be loaded (the store failed),
 // it deletes the record named by the request's cookie anyway, and when a
 // delete fails it returns the error and the response becomes the error
-// handler's, never a success while the record still lives.
+// handler's, never a success while the record still lives. A logout racing
+// a renewal of the same session in another tab ends the renewed one too. On
+// a request whose ID another request renewed a moment ago (see
+// Config.RotationGrace) it returns an error wrapping ErrRotated and leaves
+// the browser's cookie alone.
 func (s *Session) Destroy(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.unlock()
 	s.load()
 	if s.headersSent {
 		return ErrHeadersSent
+	}
+	if s.graced && s.rec == nil {
+		// The cookie names an ID another request just renewed: expiring it
+		// would drop the renewed cookie from the browser, and this request
+		// cannot end the renewed session (it is never mapped to it).
+		return fmt.Errorf("session: destroy: %w", ErrRotated)
 	}
 	key, presented := s.key, ""
 	if p := s.m.readToken(s.req); key == "" && p.present && p.reason == "" {
@@ -129,6 +139,14 @@ func (s *Session) Destroy(ctx context.Context) error {
 		if err := s.storeDelete(ctx, "destroy", key); err != nil {
 			s.err = err
 			return err
+		}
+		if s.rec != nil {
+			// Another tab may have renewed the ID after this request
+			// loaded it: the logout follows the renewal.
+			if err := endRenewed(ctx, s.m.store, key, s.rec.UserID); err != nil {
+				s.err = s.storeErr("destroy", err)
+				return s.err
+			}
 		}
 		user := ""
 		if s.rec != nil {

@@ -137,3 +137,41 @@ func (m *Manager) revokeUser(ctx context.Context, userID string) error {
 	}
 	return nil
 }
+
+// maxRenewalHops bounds how many renewals endRenewed follows.
+const maxRenewalHops = 8
+
+// endRenewed follows the renewals of key (EndRotated tombstones name the
+// new key) and ends the sessions it reaches that still belong to userID,
+// so that a logout or a revocation that raced a renewal of the same session
+// wins. It never resumes a session. It returns the store's raw error for
+// the caller's door to report.
+func endRenewed(ctx context.Context, st Store, key, userID string) error {
+	for range maxRenewalHops {
+		_, err := st.Load(ctx, key)
+		var t *Tombstone
+		if !errors.As(err, &t) {
+			if storeAnswer(err) {
+				return nil
+			}
+			return err
+		}
+		if t.Reason != EndRotated || t.Next == "" {
+			return nil
+		}
+		rec, err := st.Load(ctx, t.Next)
+		switch {
+		case err == nil:
+			if rec.UserID != userID {
+				return nil // another user logged in on it: not this session
+			}
+			if err := st.Delete(ctx, t.Next); err != nil {
+				return err
+			}
+		case !storeAnswer(err):
+			return err
+		}
+		key = t.Next // renewed again meanwhile, or ended: look once more
+	}
+	return nil
+}

@@ -207,6 +207,10 @@ type Tombstone struct {
 	// Meta holds, for EndExpired, the record's CreatedAt, LastSeen,
 	// IdleTimeout and AbsoluteTimeout; the rest is zero.
 	Meta Meta
+	// Next is, for EndRotated, the key the session was renewed to. The
+	// Manager follows it only to end a session (a logout or a revocation
+	// that raced the renewal), never to resume one.
+	Next string
 }
 
 // Error implements error.
@@ -280,8 +284,8 @@ type Rotator interface {
 //     old record's (none when OldKey is "") with Delta applied. Its
 //     generation is the old record's when the user is unchanged, and the
 //     user's current generation otherwise; it is indexed under its user;
-//  5. replaces OldKey by an EndRotated Tombstone dated Meta.LastSeen,
-//     kept for the old record's Linger.
+//  5. replaces OldKey by an EndRotated Tombstone dated Meta.LastSeen whose
+//     Next is NewKey, kept for the old record's Linger.
 type Rotation struct {
 	// OldKey is the record being renewed; "" for a session never stored.
 	OldKey string

@@ -296,16 +296,32 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d *Delta) error {
 	}
 	now := s.now().UnixNano()
 	sh := s.shard(key)
-	sh.mu.Lock()
-	e, ok := sh.m[key]
-	if !ok || e.state != stateLive {
+	var e memEntry
+	for {
+		sh.mu.Lock()
+		var ok bool
+		e, ok = sh.m[key]
+		if !ok || e.state != stateLive || now >= e.expires {
+			sh.mu.Unlock()
+			return fmt.Errorf("memory store: update: %w", ErrNotFound)
+		}
+		if !e.hasUser {
+			break
+		}
+		ep := s.epochs[e.bucket].Load()
+		if ep == e.epoch {
+			break
+		}
+		// The user's generation is read under the user's lock, which is
+		// never taken while a shard lock is held (Rotate takes them the
+		// other way round): check it outside, record the check in the
+		// entry's epoch, and look again.
 		sh.mu.Unlock()
-		return fmt.Errorf("memory store: update: %w", ErrNotFound)
-	}
-	state, refresh, ep := s.check(&e, len(key), now)
-	if state != entryLive {
-		sh.mu.Unlock()
-		return fmt.Errorf("memory store: update: %w", ErrNotFound)
+		user, gen := entryUser(&e, len(key))
+		if gen < s.generation(user) {
+			return fmt.Errorf("memory store: update: revoked: %w", ErrNotFound)
+		}
+		s.refreshEpoch(sh, key, &e, ep)
 	}
 	var meta Meta
 	rd, nv := decodeMeta(&e, len(key), &meta)
@@ -352,12 +368,7 @@ outer:
 		meta.IdleTimeout, meta.AbsoluteTimeout, meta.Linger = t.Idle, t.Absolute, t.Linger
 	}
 	ne := encodeEntry(key, &meta, keys, vals)
-	switch {
-	case refresh:
-		ne.epoch = ep
-	default:
-		ne.epoch = e.epoch
-	}
+	ne.epoch = e.epoch
 	if now >= ne.expires {
 		if te, ok := expiredTomb(key, &ne, now); ok {
 			s.put(sh, key, te)

@@ -54,18 +54,18 @@ var stateReason = [...]string{stateExpired: EndExpired, stateRotated: EndRotated
 
 // encodeTomb packs a tombstone for key, ending at at and kept until until.
 // meta is used for an expiry only (see tombstoneMeta).
-func encodeTomb(key string, state uint8, at, until time.Time, meta *Meta) memEntry {
+func encodeTomb(key string, state uint8, at, until time.Time, meta *Meta, next string) memEntry {
 	var m Meta
 	if state == stateExpired {
 		m = tombstoneMeta(meta)
 	}
-	return memEntry{expires: unixNano(until), state: state, blob: memblock.EncodeTomb(key, at, (*memblock.Meta)(&m))}
+	return memEntry{expires: unixNano(until), state: state, blob: memblock.EncodeTomb(key, at, (*memblock.Meta)(&m), next)}
 }
 
 // decodeTomb reads a tombstone entry stored under a key of length klen.
 func decodeTomb(e *memEntry, klen int) *Tombstone {
 	t := &Tombstone{Reason: stateReason[e.state]}
-	t.At = memblock.DecodeTomb(e.blob, klen, (*memblock.Meta)(&t.Meta))
+	t.At, t.Next = memblock.DecodeTomb(e.blob, klen, (*memblock.Meta)(&t.Meta))
 	return t
 }
 
@@ -79,5 +79,5 @@ func expiredTomb(key string, e *memEntry, now int64) (memEntry, bool) {
 	if now >= unixNano(until) {
 		return memEntry{}, false
 	}
-	return encodeTomb(key, stateExpired, meta.Expires, until, &meta), true
+	return encodeTomb(key, stateExpired, meta.Expires, until, &meta, ""), true
 }

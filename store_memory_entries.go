@@ -119,6 +119,6 @@ func (s *MemoryStore) end(sh *memShard, key string, state uint8, at int64) strin
 		return user
 	}
 	t := fromUnixNano(at)
-	s.put(sh, key, encodeTomb(key, state, t, t.Add(meta.Linger), nil))
+	s.put(sh, key, encodeTomb(key, state, t, t.Add(meta.Linger), nil, ""))
 	return user
 }

@@ -320,11 +320,11 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 		oldSh := s.shard(rot.OldKey)
 		s.drop(oldSh, rot.OldKey)
 		if at := rot.Meta.LastSeen; old.Linger > 0 {
-			s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, at, at.Add(old.Linger), nil))
+			s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, at, at.Add(old.Linger), nil, rot.NewKey))
 		}
 	}
 	unlock()
-	if old != nil && old.UserID == userID {
+	if old != nil && u != nil && old.UserID == userID {
 		u.remove(rot.OldKey)
 	} // another user's index entry is pruned by its next listing
 

@@ -204,6 +204,11 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
+	if tomb, ended := strings.CutPrefix(g, "t"); ended {
+		// The hash went between HGETALL and the script (a pipeline is not
+		// atomic): a renewal or a logout landed in between.
+		return nil, notFound(op, tomb, s.now())
+	}
 	cur, ok := parseGen(g)
 	if !ok {
 		return nil, corrupt(op, "generation")

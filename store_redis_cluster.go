@@ -126,7 +126,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 	var old *Record
 	if rot.OldKey != "" {
 		fields, err := claimScript.Run(ctx, s.client, []string{s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)},
-			unixMs(rot.Meta.LastSeen), now.UnixMilli()).StringSlice()
+			unixMs(rot.Meta.LastSeen), now.UnixMilli(), rot.NewKey).StringSlice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, wrapErr(op, err)
 		}

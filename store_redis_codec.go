@@ -211,10 +211,14 @@ func parseTomb(v string, now time.Time) (*Tombstone, bool) {
 	switch f[0] {
 	case "r", "d", "v":
 		reason := map[string]string{"r": EndRotated, "d": EndDestroyed, "v": EndRevoked}[f[0]]
-		if len(f) != 2 || num(1) < 0 {
+		if len(f) < 2 || len(f) > 3 || num(1) < 0 {
 			return nil, false
 		}
-		return &Tombstone{Reason: reason, At: at(num(1))}, true
+		t := &Tombstone{Reason: reason, At: at(num(1))}
+		if len(f) == 3 && f[0] == "r" {
+			t.Next = f[2]
+		}
+		return t, true
 	case "e":
 		if len(f) != 6 {
 			return nil, false

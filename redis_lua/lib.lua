@@ -5,7 +5,8 @@
 --                        (bytes outside A-Z a-z 0-9 and "-._@" become %XX).
 -- ms(n)                  formats a number of milliseconds without exponent.
 -- tombOf(h, t)           writes the expiry tombstone of the live hash h to t.
--- endHash(h, t, kind, at) deletes h and leaves tombstone "kind at" in t.
+-- endHash(h, t, kind, at[, next]) deletes h and leaves tombstone "kind at"
+-- (or "kind at next", the key a renewal moved the session to) in t.
 -- batch(cmd, h, list, from, to) runs cmd on h with list[from..to], 1000
 --                        at a time (unpack is bounded by Lua's stack).
 --
@@ -29,11 +30,13 @@ local function tombOf(h, t)
 end
 -- endHash deletes the hash h and leaves the tombstone kind at time at in t
 -- for the hash's linger.
-local function endHash(h, t, kind, at)
+local function endHash(h, t, kind, at, next)
   local l = tonumber(redis.call('HGET', h, 'linger') or '0') or 0
   redis.call('DEL', h)
   if l > 0 then
-    redis.call('SET', t, kind .. ' ' .. ms(at))
+    local v = kind .. ' ' .. ms(at)
+    if next then v = v .. ' ' .. next end
+    redis.call('SET', t, v)
     redis.call('PEXPIREAT', t, ms(at + l))
   else
     redis.call('DEL', t)

@@ -121,5 +121,5 @@ if user ~= '' then
   if old and oldUser == user then redis.call('ZREM', KEYS[6], ARGV[5]) end
   redis.call('PEXPIREAT', KEYS[6], ms(now + tonumber(ARGV[11])))
 end
-if old then endHash(KEYS[1], KEYS[2], 'r', tonumber(ARGV[16])) end
+if old then endHash(KEYS[1], KEYS[2], 'r', tonumber(ARGV[16]), ARGV[6]) end
 return out

@@ -175,6 +175,7 @@ func testRotateCarries(t *testing.T, s session.Store) {
 	tomb := requireTombstone(t, err, session.EndRotated, "old key after renewal")
 	assert.True(t, meta.LastSeen.Equal(tomb.At), "rotated tombstone At %v, want Meta.LastSeen %v", tomb.At, meta.LastSeen)
 	assert.Empty(t, tomb.Meta.UserID, "a tombstone holds no user")
+	assert.Equal(t, nk, tomb.Next, "a renewal tombstone names the new key (a racing logout follows it)")
 	err = s.Update(c, old, &session.Delta{Set: map[string][]byte{"x": []byte("1")}})
 	require.ErrorIs(t, err, session.ErrNotFound, "a renewed ID must not be updated")
 	requireGone(t, s, old, "an update must not bring a renewed ID back")

@@ -158,27 +158,31 @@ func User(block string, klen int) (string, uint64) {
 // EncodeTomb packs a tombstone block for key, ended at at. Of meta it keeps
 // CreatedAt, LastSeen, IdleTimeout and AbsoluteTimeout (zero but for an
 // expiry).
-func EncodeTomb(key string, at time.Time, meta *Meta) string {
+func EncodeTomb(key string, at time.Time, meta *Meta, next string) string {
 	var b strings.Builder
 	var tmp [binary.MaxVarintLen64]byte
-	b.Grow(len(key) + 24 + 2*binary.MaxVarintLen64)
+	b.Grow(len(key) + 24 + 3*binary.MaxVarintLen64 + len(next))
 	b.WriteString(key)
 	for _, t := range [3]time.Time{at, meta.CreatedAt, meta.LastSeen} {
 		b.Write(binary.LittleEndian.AppendUint64(tmp[:0], uint64(UnixNano(t))))
 	}
 	b.Write(binary.AppendUvarint(tmp[:0], uint64(meta.IdleTimeout)))
 	b.Write(binary.AppendUvarint(tmp[:0], uint64(meta.AbsoluteTimeout)))
+	b.Write(binary.AppendUvarint(tmp[:0], uint64(len(next))))
+	b.WriteString(next)
 	return b.String()
 }
 
 // DecodeTomb reads a tombstone block (key length klen): it returns the end
-// time and sets the fields of meta EncodeTomb keeps.
-func DecodeTomb(block string, klen int, meta *Meta) (at time.Time) {
+// time and the key the record was renewed to ("" if none), and sets the
+// fields of meta EncodeTomb keeps.
+func DecodeTomb(block string, klen int, meta *Meta) (at time.Time, next string) {
 	r := Reader{b: block, p: klen}
 	at = FromUnixNano(int64(r.u64()))
 	meta.CreatedAt = FromUnixNano(int64(r.u64()))
 	meta.LastSeen = FromUnixNano(int64(r.u64()))
 	meta.IdleTimeout = time.Duration(r.uvarint())
 	meta.AbsoluteTimeout = time.Duration(r.uvarint())
-	return at
+	next = r.str(int(r.uvarint()))
+	return at, next
 }

@@ -58,14 +58,14 @@ func TestRoundTrip(t *testing.T) {
 func TestTombRoundTrip(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0)
 	meta := Meta{CreatedAt: at.Add(-time.Hour), LastSeen: at.Add(-time.Minute), IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour}
-	block := EncodeTomb("KEY", at, &meta)
+	block := EncodeTomb("KEY", at, &meta, "")
 	var got Meta
-	if gotAt := DecodeTomb(block, 3, &got); !gotAt.Equal(at) || got != meta {
-		t.Fatalf("DecodeTomb = %v, %+v", gotAt, got)
+	if gotAt, next := DecodeTomb(block, 3, &got); !gotAt.Equal(at) || got != meta || next != "" {
+		t.Fatalf("DecodeTomb = %v, %+v, %q", gotAt, got, next)
 	}
-	block = EncodeTomb("KEY", at, &Meta{})
+	block = EncodeTomb("KEY", at, &Meta{}, "NEWKEY")
 	got = Meta{}
-	if DecodeTomb(block, 3, &got); got != (Meta{}) {
-		t.Fatalf("a tombstone without expiry fields decoded %+v", got)
+	if _, next := DecodeTomb(block, 3, &got); got != (Meta{}) || next != "NEWKEY" {
+		t.Fatalf("a renewal tombstone decoded %+v, %q", got, next)
 	}
 }
