@@ -169,7 +169,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	if sharded {
 		return s.loadSharded(ctx, key)
 	}
-	keys := []string{s.sessionKey(key), s.tombKey(key)}
+	keys := []string{s.sessionKey(key)}
 	var all *redis.MapStringStringCmd
 	var gen *redis.Cmd
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {

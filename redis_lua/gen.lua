@@ -5,11 +5,12 @@
 -- one round trip; HGETALL stays outside Lua, where it is several times
 -- cheaper on the server.
 --
--- KEYS[1] session hash, KEYS[2] its tombstone; ARGV[1] generation key
--- prefix. The generation key is derived from the hash's user field (single
--- server and Sentinel only).
+-- KEYS[1] session hash; ARGV[1] generation key prefix. The tombstone key
+-- (KEYS[1] .. ':t') and the generation key (from the hash's user field) are
+-- derived, not declared, which saves the read path an allocation or two:
+-- single server and Sentinel only.
 
 local u = redis.call('HGET', KEYS[1], 'user')
-if not u then return 't' .. (redis.call('GET', KEYS[2]) or '') end
+if not u then return 't' .. (redis.call('GET', KEYS[1] .. ':t') or '') end
 if u == '' then return '' end
 return redis.call('GET', ARGV[1] .. enc(u) .. '}') or ''
