@@ -52,6 +52,7 @@ type MemoryStore struct {
 	// bounds it (see WithMaxRecords).
 	count      atomic.Int64
 	tombs      atomic.Int64
+	inflight   atomic.Int64 // creates between admit and their put
 	maxEntries int64
 
 	sweepEvery time.Duration
@@ -246,6 +247,7 @@ func (s *MemoryStore) Create(ctx context.Context, key string, r *Record) error {
 	if err := s.admit(r.UserID != ""); err != nil {
 		return fmt.Errorf("memory store: create: %w", err)
 	}
+	defer s.admitted()
 	meta := r.Meta
 	var ep uint32
 	if meta.UserID != "" {

@@ -69,16 +69,25 @@ func physicalMemory() int64 {
 func (s *MemoryStore) anonLimit() int64 { return s.maxEntries - s.maxEntries/10 }
 
 // admit reports ErrCapacity when the store cannot take a new record.
-func (s *MemoryStore) admit(loggedIn bool) error {
-	n := s.count.Load()
+// A create in flight holds a place (inflight) until it has stored its
+// entry, so concurrent creates cannot all pass the check together; the
+// caller calls admitted once the entry is stored (or not).
+func (s *MemoryStore) admit(loggedIn bool) (err error) {
+	n := s.count.Load() + s.inflight.Add(1) - 1 // entries and the other creates in flight
 	switch {
 	case n >= s.maxEntries:
-		return fmt.Errorf("%w: %d entries", ErrCapacity, n)
+		err = fmt.Errorf("%w: %d entries", ErrCapacity, n)
 	case !loggedIn && n >= s.anonLimit():
-		return fmt.Errorf("%w: %d entries, new anonymous sessions refused", ErrCapacity, n)
+		err = fmt.Errorf("%w: %d entries, new anonymous sessions refused", ErrCapacity, n)
 	}
-	return nil
+	if err != nil {
+		s.inflight.Add(-1)
+	}
+	return err
 }
+
+// admitted releases the place admit held.
+func (s *MemoryStore) admitted() { s.inflight.Add(-1) }
 
 // sweeper removes expired records one shard at a time, so no lock is held
 // for long and requests on other shards never wait.

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,4 +56,23 @@ func TestMemoryStoreCapacity(t *testing.T) {
 		_, body := c.get("/whoami")
 		assert.Equal(t, fmt.Sprintf("user%d", i), body, "a logged-in session was evicted")
 	}
+}
+
+// TestMemoryStoreCapacityUnderConcurrency: creates racing each other cannot
+// all pass the bound together.
+func TestMemoryStoreCapacityUnderConcurrency(t *testing.T) {
+	st := session.NewMemoryStore(session.WithMaxRecords(100), session.WithSweepInterval(0))
+	t.Cleanup(func() { _ = st.Close() })
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				_ = st.Create(t.Context(), storetest.Key(), storetest.Record(time.Minute, map[string][]byte{"a": []byte("1")}))
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 90, st.Len(), "anonymous records fill exactly 90%% of the bound")
 }

@@ -202,6 +202,7 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 	if err := s.admit(userID != ""); err != nil {
 		return nil, fmt.Errorf("memory store: %s: %w", op, err)
 	}
+	defer s.admitted()
 	// The old record's generation, when it belongs to another user, is read
 	// before any lock (locks are taken user first, then shards). A
 	// revocation of that user landing meanwhile is harmless: the old ID
