@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Handler wraps next so that every request carries a *Session (see
@@ -70,6 +71,10 @@ func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 }
 
+// finalCommitTimeout bounds the save that runs when a handler returns after
+// the headers went out, which no longer follows the request's context.
+const finalCommitTimeout = 10 * time.Second
+
 // errCommitFailed is returned by Write after the commit failed and the error
 // handler answered instead of the handler.
 var errCommitFailed = errors.New("session: commit failed; response replaced by the error handler")
@@ -85,14 +90,36 @@ type responseWriter struct {
 	wroteHeader bool
 	failed      bool
 	hijacked    bool
+	captured    bool // outer header values captured (see Header)
 
 	// The header keys present when Handler was entered, set by outer
 	// middleware (CSP, frame and referrer policies...), which an error
 	// response keeps: as FNV-1a hashes, the first outerN in outerBuf and
-	// any more in outerMore, to keep the per-request allocation small.
-	outerN    uint8
-	outerBuf  [6]uint32
-	outerMore *[]uint32
+	// any more in outer.more, to keep the per-request allocation small.
+	outerN   uint8
+	outerBuf [6]uint32
+	outer    *outerHeaders
+}
+
+// outerHeaders is what a response writer allocates only when it needs it:
+// the hashes of outer header keys beyond outerBuf, and the outer headers
+// with their values as they were when the handler first asked for the
+// header map (so an error response can restore a value it changed).
+type outerHeaders struct {
+	more []uint32
+	vals []outerHeader
+}
+
+type outerHeader struct {
+	key    string
+	values []string
+}
+
+func (w *responseWriter) outerState() *outerHeaders {
+	if w.outer == nil {
+		w.outer = &outerHeaders{}
+	}
+	return w.outer
 }
 
 // snapshotOuter records the keys of h, the response header as outer
@@ -104,26 +131,51 @@ func (w *responseWriter) snapshotOuter(h http.Header) {
 			w.outerN++
 			continue
 		}
-		if w.outerMore == nil {
-			w.outerMore = new([]uint32)
-		}
-		*w.outerMore = append(*w.outerMore, fnv32(k))
+		o := w.outerState()
+		o.more = append(o.more, fnv32(k))
 	}
+}
+
+// Header returns the response header. The first call before the headers
+// go out, when outer middleware set some, keeps a reference to their values
+// (no copy: Set and Del replace a key's slice rather than change it), so an
+// error response can serve them as they were even if the handler changed
+// them for its own page.
+func (w *responseWriter) Header() http.Header {
+	h := w.ResponseWriter.Header()
+	if w.outerN > 0 && !w.captured && !w.wroteHeader {
+		w.captured = true
+		o := w.outerState()
+		for k, v := range h {
+			if w.isOuter(k) {
+				o.vals = append(o.vals, outerHeader{k, v})
+			}
+		}
+	}
+	return h
 }
 
 // isOuter reports whether the header key k was set before Handler ran.
 func (w *responseWriter) isOuter(k string) bool {
 	h := fnv32(k)
-	return slices.Contains(w.outerBuf[:w.outerN], h) || (w.outerMore != nil && slices.Contains(*w.outerMore, h))
+	return slices.Contains(w.outerBuf[:w.outerN], h) || (w.outer != nil && slices.Contains(w.outer.more, h))
 }
 
 // resetHeaders prepares h for an error response: it keeps what outer
-// middleware set and drops what the handler (or the commit) added, plus any
-// cookie and a length that described another body.
+// middleware set, with the values it set, and drops what the handler (or
+// the commit) added, plus any cookie and a length that described another
+// body.
 func (w *responseWriter) resetHeaders(h http.Header) {
 	for k := range h {
 		if k == "Set-Cookie" || k == "Content-Length" || !w.isOuter(k) {
 			delete(h, k)
+		}
+	}
+	if w.outer != nil {
+		for _, o := range w.outer.vals {
+			if o.key != "Set-Cookie" && o.key != "Content-Length" {
+				h[o.key] = o.values
+			}
 		}
 	}
 	h.Set("Cache-Control", "no-store")
@@ -137,10 +189,11 @@ func (w *responseWriter) commit() error {
 		return nil
 	}
 	w.wroteHeader = true
-	err := w.s.commit(w.Header(), true)
+	h := w.ResponseWriter.Header() // not w.Header: the commit is not the handler
+	err := w.s.commit(h, true)
 	if err != nil {
 		w.failed = true
-		w.resetHeaders(w.Header())
+		w.resetHeaders(h)
 		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
 	}
 	return err
@@ -287,5 +340,12 @@ func (w *responseWriter) finish() {
 	if w.failed {
 		return
 	}
-	_ = w.s.commitCtx(w.req.Context(), nil, false, "final_commit")
+	if !w.s.hasPendingChanges() {
+		return // the common case: nothing changed after the headers
+	}
+	// The request's context is usually cancelled by now (a stream ends when
+	// the client goes away): the save must not be cancelled with it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.req.Context()), finalCommitTimeout)
+	defer cancel()
+	_ = w.s.commitCtx(ctx, nil, false, "final_commit")
 }

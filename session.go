@@ -225,6 +225,14 @@ func (s *Session) changes() *Delta {
 	return s.pend
 }
 
+// hasPendingChanges reports whether this request has changes not yet sent
+// to the store.
+func (s *Session) hasPendingChanges() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loaded && s.pend != nil && !s.pend.Empty()
+}
+
 // hasSettings reports whether this request changed a per-session setting.
 func (s *Session) hasSettings() bool {
 	return s.pend != nil && (s.pend.Persist != nil || s.pend.Timeouts != nil)

@@ -47,6 +47,14 @@ func (a *App) throttle(r *http.Request, account string) time.Duration {
 	return 0
 }
 
+// sessionAccount is the throttling key of a password check made from a
+// logged-in session (re-authentication, password change): the session, not
+// the account name. Otherwise anyone who knows the account name could spend
+// its allowance with wrong logins and lock the owner out of the very check
+// that lets them end a thief's session; a thief holding a stolen cookie
+// spends only that session's allowance (and their address's).
+func sessionAccount(s *session.Session) string { return "session " + s.Handle() }
+
 // tooMany answers a throttled password check: 429 with Retry-After (whole
 // seconds, rounded up) and the page the form was on.
 func (a *App) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, page string, data *pageData) {
@@ -101,7 +109,7 @@ func (a *App) reauthPage(w http.ResponseWriter, r *http.Request) {
 func (a *App) reauth(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
 	data := &pageData{Title: "Confirm your password"}
-	if wait := a.throttle(r, s.UserID()); wait > 0 {
+	if wait := a.throttle(r, sessionAccount(s)); wait > 0 {
 		a.tooMany(w, r, wait, "reauth", data)
 		return
 	}
@@ -131,7 +139,7 @@ func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
 		data.Error = msg
 		a.render(w, r, http.StatusBadRequest, "password", data)
 	}
-	if wait := a.throttle(r, user); wait > 0 {
+	if wait := a.throttle(r, sessionAccount(s)); wait > 0 {
 		a.tooMany(w, r, wait, "password", data)
 		return
 	}

@@ -235,13 +235,17 @@ func TestRevokeNeedsRecentPassword(t *testing.T) {
 func TestPasswordChecksAreThrottled(t *testing.T) {
 	a, srv := newAppServer(t, app.Config{LoginPerAccount: 4})
 	b := newBrowser(t, srv)
-	b.login(password) // 1
+	// Checks made from a logged-in session share that session's allowance
+	// (not the account's: a stranger's wrong logins must not lock the owner
+	// out of re-authenticating, see TestRedteam2DemoThiefBlocksOwnerReauth).
+	b.login(password)
 	b.get("/reauth")
-	b.post("/reauth", url.Values{"password": {"wrong"}}) // 2
+	b.post("/reauth", url.Values{"password": {"wrong"}}) // 1
 	b.expect(401, "/reauth", "not correct")
 	b.get("/password")
-	b.post("/password", url.Values{"current": {"wrong"}, "new": {"a new password"}, "confirm": {"a new password"}}) // 3
+	b.post("/password", url.Values{"current": {"wrong"}, "new": {"a new password"}, "confirm": {"a new password"}}) // 2
 	b.expect(400, "/password", "not correct")
+	b.post("/password", url.Values{"current": {"wrong"}, "new": {"a new password"}, "confirm": {"a new password"}}) // 3
 	b.post("/password", url.Values{"current": {"wrong"}, "new": {"a new password"}, "confirm": {"a new password"}}) // 4
 	checks := a.PasswordChecks()
 	b.post("/password", url.Values{"current": {password}, "new": {"a new password"}, "confirm": {"a new password"}})
