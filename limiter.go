@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/sha256"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/sessionkit/session/internal/slidingwindow"
@@ -64,9 +65,15 @@ func (l *Limiter) Len() int { return l.t.Len() }
 // IPKey returns the key under which to count a client IP: the address for
 // IPv4 (and IPv4-mapped IPv6), its /64 prefix for IPv6, the block a single
 // subscriber normally gets, so an attacker cannot dodge a per-IP limit by
-// rotating through the addresses of one prefix. A string that is not an IP
-// address is returned as it is (up to 64 bytes).
+// rotating through the addresses of one prefix. An address with a port
+// ("192.0.2.1:8080", "[2001:db8::1]:443", as in http.Request.RemoteAddr)
+// counts as its address. A string that is not an IP address is returned
+// cut to the client-string bound (256 bytes, valid UTF-8); the Limiter
+// hashes keys over 64 bytes.
 func IPKey(ip string) string {
+	if ap, err := netip.ParseAddrPort(ip); err == nil {
+		ip = ap.Addr().String()
+	}
 	k := bfKeyOf(ip)
 	switch {
 	case !k.Addr.IsValid():

@@ -213,3 +213,11 @@ func mustLimiter(t testing.TB, limit int, window time.Duration, maxTracked int) 
 	require.NoError(t, err)
 	return l
 }
+
+// TestIPKeyIgnoresThePort: a RemoteAddr-style address counts as its
+// address, so a client cannot get a fresh allowance per source port.
+func TestIPKeyIgnoresThePort(t *testing.T) {
+	assert.Equal(t, session.IPKey("192.0.2.1"), session.IPKey("192.0.2.1:8080"))
+	assert.Equal(t, session.IPKey("2001:db8::1"), session.IPKey("[2001:db8::1]:443"))
+	assert.Equal(t, session.IPKey("2001:db8::1"), session.IPKey("[2001:db8::2]:1"), "one /64")
+}
