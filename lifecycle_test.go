@@ -534,3 +534,29 @@ func TestShortIdleMovesTheTouch(t *testing.T) {
 	_, body := c.get("/whoami")
 	assert.Empty(t, body, "the 60s idle limit must still hold")
 }
+
+// TestSetAfterHandlerReturnsIsAnError: a goroutine that outlives its handler
+// (a WebSocket pump, say) and sets a value learns that nothing can save it,
+// instead of losing it silently.
+func TestSetAfterHandlerReturnsIsAnError(t *testing.T) {
+	errc := make(chan error, 1)
+	mux := lifecycleApp(nil).(*http.ServeMux)
+	mux.HandleFunc("GET /spawn", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		_ = s.UserID()
+		go func() {
+			time.Sleep(100 * time.Millisecond) // the handler has returned by now
+			errc <- s.Set("late", "value")
+		}()
+		fmt.Fprint(w, "spawned")
+	})
+	e := newEnv(t, session.Config{}, mux)
+	c := e.client()
+	res, _ := c.post("/login?u=late")
+	require.Equal(t, 200, res.StatusCode)
+	c.get("/spawn")
+	err := <-errc
+	require.ErrorIs(t, err, session.ErrHeadersSent, "a value set after the request ended must not vanish silently")
+	_, body := c.get("/get?k=late")
+	assert.Empty(t, body)
+}

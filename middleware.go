@@ -40,6 +40,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rw.snapshotOuter(w.Header())
 		next.ServeHTTP(rw, r)
 		rw.finish()
+		s.finish()
 	})
 }
 

@@ -56,6 +56,7 @@ type Session struct {
 	headersSent  bool
 
 	bindingChanged bool // see Config.Binding
+	finished       bool // the handler returned: nothing more can be saved
 
 	// events collected under mu, emitted by unlock once it is released,
 	// so that an OnEvent hook or a log handler may call any method of s.
@@ -223,6 +224,14 @@ func (s *Session) changes() *Delta {
 		s.pend = &Delta{}
 	}
 	return s.pend
+}
+
+// finish marks the request as over: a change made now (a goroutine that
+// outlived its handler) could never be saved, so Set refuses it.
+func (s *Session) finish() {
+	s.mu.Lock()
+	s.finished = true
+	s.mu.Unlock()
 }
 
 // hasPendingChanges reports whether this request has changes not yet sent

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -121,8 +122,10 @@ func (s *Session) Keys() []string {
 
 // Set stores v under key. It returns an error wrapping ErrEncode when the
 // codec cannot encode v (nothing is stored), the load error when the store
-// failed, and ErrHeadersSent when the session is new and the response headers
-// are gone (its cookie could not reach the browser).
+// failed, ErrHeadersSent when the session is new and the response headers
+// are gone (its cookie could not reach the browser) or when the handler has
+// returned (a goroutine that outlived it: nothing would save the value), and
+// ErrRotated on a request whose ID another request just renewed.
 func (s *Session) Set(key string, v any) error {
 	b, err := encode(s.m.cfg.Codec, key, v)
 	if err != nil {
@@ -142,6 +145,9 @@ func (s *Session) setLocked(key string, b []byte) error {
 	}
 	if s.headersSent && s.rec == nil {
 		return ErrHeadersSent
+	}
+	if s.finished {
+		return fmt.Errorf("session: set after the handler returned (nothing can save it): %w", ErrHeadersSent)
 	}
 	if s.graced && s.rec == nil {
 		return ErrRotated
