@@ -560,3 +560,26 @@ func TestSetAfterHandlerReturnsIsAnError(t *testing.T) {
 	_, body := c.get("/get?k=late")
 	assert.Empty(t, body)
 }
+
+// failCreateStore fails every Create.
+type failCreateStore struct{ session.Store }
+
+func (failCreateStore) Create(context.Context, string, *session.Record) error { return errInjected }
+
+// TestErrorResponseKeepsConnectionClose: a handler that refuses a request
+// body asks for Connection: close; if the session's commit then fails, the
+// error response keeps it, so the server does not go on reading the body.
+func TestErrorResponseKeepsConnectionClose(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /refuse", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		_ = session.FromContext(r.Context()).Set("a", "1")
+		http.Error(w, "refused", http.StatusRequestEntityTooLarge)
+	})
+	st := session.NewMemoryStore()
+	t.Cleanup(func() { _ = st.Close() })
+	e := newEnv(t, session.Config{Store: failCreateStore{st}}, mux)
+	res, _ := e.client().post("/refuse")
+	assert.Equal(t, 500, res.StatusCode)
+	assert.True(t, res.Close, "Connection: close was dropped from the error response")
+}

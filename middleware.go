@@ -168,6 +168,9 @@ func (w *responseWriter) isOuter(k string) bool {
 // body.
 func (w *responseWriter) resetHeaders(h http.Header) {
 	for k := range h {
+		if k == "Connection" && h.Get(k) == "close" {
+			continue // the handler asked to stop reading the request (a refused body)
+		}
 		if k == "Set-Cookie" || k == "Content-Length" || !w.isOuter(k) {
 			delete(h, k)
 		}
