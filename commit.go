@@ -62,7 +62,7 @@ func (s *Session) commitStore(ctx context.Context, now time.Time, phase string) 
 	switch {
 	case s.key == "":
 		// Not stored yet: store it only if it holds something.
-		if (s.pend == nil || len(s.pend.Set) == 0) && !(s.rec != nil && s.hasSettings()) {
+		if !s.wantsCreate() {
 			break
 		}
 		if s.headersSent {

@@ -124,7 +124,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if s.headersSent {
 		return ErrHeadersSent
 	}
-	if s.graced && s.rec == nil {
+	if s.renewedElsewhere() {
 		// The cookie names an ID another request just renewed: expiring it
 		// would drop the renewed cookie from the browser, and this request
 		// cannot end the renewed session (it is never mapped to it).

@@ -583,3 +583,36 @@ func TestErrorResponseKeepsConnectionClose(t *testing.T) {
 	assert.Equal(t, 500, res.StatusCode)
 	assert.True(t, res.Close, "Connection: close was dropped from the error response")
 }
+
+// plainStore hides every optional interface of the store it wraps: a
+// custom store with only the four Store methods.
+type plainStore struct{ session.Store }
+
+// TestRenewalOnAStoreWithoutRotator: a four-method store still renews IDs
+// (with separate calls, documented as not atomic), and New refuses the
+// per-user cap, which needs the atomic step.
+func TestRenewalOnAStoreWithoutRotator(t *testing.T) {
+	mem := session.NewMemoryStore()
+	t.Cleanup(func() { _ = mem.Close() })
+	_, err := session.New(session.Config{Store: plainStore{mem}, MaxSessionsPerUser: 2})
+	require.ErrorIs(t, err, session.ErrInvalidConfig)
+
+	e := newEnv(t, session.Config{Store: plainStore{mem}}, lifecycleApp(nil))
+	c := e.client()
+	for _, p := range []string{"/set?k=a&v=1", "/login?u=plain"} {
+		res, _ := c.post(p)
+		require.Equal(t, 200, res.StatusCode, p)
+	}
+	old := c.token()
+	res, _ := c.post("/renew")
+	require.Equal(t, 200, res.StatusCode)
+	require.NotEqual(t, old, c.token())
+	_, body := c.get("/get?k=a")
+	assert.Equal(t, "1", body, "values survive the renewal")
+	_, body = c.get("/whoami")
+	assert.Equal(t, "plain", body)
+	stale := e.client()
+	stale.setToken(old)
+	_, body = stale.get("/whoami")
+	assert.Empty(t, body, "the old ID must be dead")
+}

@@ -75,13 +75,9 @@ func (s *Session) Err() error {
 func (s *Session) SetPersist(persist bool) error {
 	s.mu.Lock()
 	defer s.unlock()
-	if err := s.ready(); err != nil {
+	if err := s.settable(); err != nil {
 		return err
 	}
-	if s.graced && s.rec == nil {
-		return ErrRotated
-	}
-	s.ensureRecord()
 	if s.rec.Persist != persist {
 		s.rec.Persist = persist
 		s.changes().Persist = &persist
@@ -101,13 +97,9 @@ func (s *Session) SetTimeouts(idle, absolute time.Duration) error {
 	}
 	s.mu.Lock()
 	defer s.unlock()
-	if err := s.ready(); err != nil {
+	if err := s.settable(); err != nil {
 		return err
 	}
-	if s.graced && s.rec == nil {
-		return ErrRotated
-	}
-	s.ensureRecord()
 	s.rec.IdleTimeout, s.rec.AbsoluteTimeout = idle, absolute
 	s.rec.Linger = s.m.linger(&s.rec.Meta)
 	s.changes().Timeouts = &Timeouts{Idle: idle, Absolute: absolute, Linger: s.rec.Linger}

@@ -40,7 +40,6 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rw.snapshotOuter(w.Header())
 		next.ServeHTTP(rw, r)
 		rw.finish()
-		s.finish()
 	})
 }
 
@@ -323,7 +322,7 @@ func (s *Session) needsNewCookie() bool {
 		return false
 	}
 	if s.key == "" {
-		return (s.pend != nil && len(s.pend.Set) > 0) || (s.rec != nil && s.hasSettings())
+		return s.wantsCreate()
 	}
 	return s.sendCookie && s.token != s.m.readToken(s.req).token
 }
@@ -338,13 +337,9 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // emitted as EventStoreError with Reason "final_commit" (see Session.Save).
 func (w *responseWriter) finish() {
 	if !w.wroteHeader {
-		_ = w.commit()
-		return
+		_ = w.commit() // the handler wrote nothing: commit with the headers
 	}
-	if w.failed {
-		return
-	}
-	if !w.s.hasPendingChanges() {
+	if pending := w.s.finish(); !pending || w.failed {
 		return // the common case: nothing changed after the headers
 	}
 	// The request's context is usually cancelled by now (a stream ends when

@@ -226,20 +226,41 @@ func (s *Session) changes() *Delta {
 	return s.pend
 }
 
-// finish marks the request as over: a change made now (a goroutine that
-// outlived its handler) could never be saved, so Set refuses it.
-func (s *Session) finish() {
-	s.mu.Lock()
-	s.finished = true
-	s.mu.Unlock()
-}
-
-// hasPendingChanges reports whether this request has changes not yet sent
-// to the store.
-func (s *Session) hasPendingChanges() bool {
+// finish marks the request as over, so that a change made later (by a
+// goroutine that outlived its handler) is refused by Set rather than lost,
+// and reports whether changes made since the headers went out are still to
+// be saved. One lock for both: it runs on every request.
+func (s *Session) finish() (pending bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.finished = true
 	return s.loaded && s.pend != nil && !s.pend.Empty()
+}
+
+// renewedElsewhere reports whether the request carries an ID another
+// request just renewed (see Config.RotationGrace) and holds no session of
+// its own: it must not start one, whose cookie would replace the renewed
+// one in the browser. The caller holds s.mu and has loaded s.
+func (s *Session) renewedElsewhere() bool { return s.graced && s.rec == nil }
+
+// wantsCreate reports whether committing now would store this not yet
+// stored session: it holds a value or a setting. The caller holds s.mu.
+func (s *Session) wantsCreate() bool {
+	return (s.pend != nil && len(s.pend.Set) > 0) || (s.rec != nil && s.hasSettings())
+}
+
+// settable prepares the session for a change of a per-session setting:
+// loaded, headers not sent, an in-memory record to change. The caller
+// holds s.mu.
+func (s *Session) settable() error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	if s.renewedElsewhere() {
+		return ErrRotated
+	}
+	s.ensureRecord()
+	return nil
 }
 
 // hasSettings reports whether this request changed a per-session setting.

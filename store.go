@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -165,17 +166,24 @@ func (d *Delta) apply(r *Record, copyValues bool) {
 			r.Values[k] = v
 		}
 	}
+	d.applyMeta(&r.Meta)
+}
+
+// applyMeta sets the metadata fields d carries (LastSeen, Expires, Persist,
+// Timeouts) in m and leaves the others: Apply, and a store that keeps
+// values apart from the metadata (the memory store).
+func (d *Delta) applyMeta(m *Meta) {
 	if !d.LastSeen.IsZero() {
-		r.LastSeen = d.LastSeen
+		m.LastSeen = d.LastSeen
 	}
 	if !d.Expires.IsZero() {
-		r.Expires = d.Expires
+		m.Expires = d.Expires
 	}
 	if d.Persist != nil {
-		r.Persist = *d.Persist
+		m.Persist = *d.Persist
 	}
 	if t := d.Timeouts; t != nil {
-		r.IdleTimeout, r.AbsoluteTimeout, r.Linger = t.Idle, t.Absolute, t.Linger
+		m.IdleTimeout, m.AbsoluteTimeout, m.Linger = t.Idle, t.Absolute, t.Linger
 	}
 }
 
@@ -303,6 +311,23 @@ type Rotation struct {
 	MaxSessions int
 	// RefuseNew makes the cap refuse the new session rather than evict.
 	RefuseNew bool
+}
+
+// capVictims applies step 3 to the live sessions of Meta.UserID (OldKey
+// among them or not): it returns the least recently seen ones to end so the
+// new one fits, or an error wrapping ErrTooManySessions when RefuseNew. It
+// reorders live.
+func (rot *Rotation) capVictims(live []IndexedRecord) ([]IndexedRecord, error) {
+	live = slices.DeleteFunc(live, func(r IndexedRecord) bool { return r.Key == rot.OldKey })
+	n := len(live) - rot.MaxSessions + 1
+	if rot.MaxSessions <= 0 || n <= 0 {
+		return nil, nil
+	}
+	if rot.RefuseNew {
+		return nil, ErrTooManySessions
+	}
+	slices.SortFunc(live, func(a, b IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
+	return live[:n], nil
 }
 
 // rotateRecord computes the record Rotate stores under NewKey from the old

@@ -357,18 +357,7 @@ outer:
 		keys = append(keys, k)
 		vals = append(vals, memblock.Val{B: v})
 	}
-	if !d.LastSeen.IsZero() {
-		meta.LastSeen = d.LastSeen
-	}
-	if !d.Expires.IsZero() {
-		meta.Expires = d.Expires
-	}
-	if d.Persist != nil {
-		meta.Persist = *d.Persist
-	}
-	if t := d.Timeouts; t != nil {
-		meta.IdleTimeout, meta.AbsoluteTimeout, meta.Linger = t.Idle, t.Absolute, t.Linger
-	}
+	d.applyMeta(&meta)
 	ne := encodeEntry(key, &meta, keys, vals)
 	ne.epoch = e.epoch
 	if now >= ne.expires {

@@ -239,13 +239,11 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 			for _, k := range dead {
 				u.remove(k)
 			}
-			live = slices.DeleteFunc(live, func(r IndexedRecord) bool { return r.Key == rot.OldKey })
-			if n := len(live) - rot.MaxSessions + 1; n > 0 {
-				if rot.RefuseNew {
-					return nil, fmt.Errorf("memory store: %s: %w", op, ErrTooManySessions)
-				}
-				slices.SortFunc(live, func(a, b IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
-				victims = live[:n]
+			var err error
+			if victims, err = rot.capVictims(live); err != nil {
+				return nil, fmt.Errorf("memory store: %s: %w", op, err)
+			}
+			if len(victims) > 0 {
 				defer func() { s.evict(userID, u, victims, now) }()
 			}
 		}

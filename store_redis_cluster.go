@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -113,13 +112,8 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 			if err != nil {
 				return nil, err
 			}
-			live = slices.DeleteFunc(live, func(r IndexedRecord) bool { return r.Key == rot.OldKey })
-			if n := len(live) - rot.MaxSessions + 1; n > 0 {
-				if rot.RefuseNew {
-					return nil, fmt.Errorf("redis store: %s: %w", op, ErrTooManySessions)
-				}
-				slices.SortFunc(live, func(a, b IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
-				victims = live[:n]
+			if victims, err = rot.capVictims(live); err != nil {
+				return nil, fmt.Errorf("redis store: %s: %w", op, err)
 			}
 		}
 	}

@@ -149,7 +149,7 @@ func (s *Session) setLocked(key string, b []byte) error {
 	if s.finished {
 		return fmt.Errorf("session: set after the handler returned (nothing can save it): %w", ErrHeadersSent)
 	}
-	if s.graced && s.rec == nil {
+	if s.renewedElsewhere() {
 		return ErrRotated
 	}
 	d := s.changes()

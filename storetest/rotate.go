@@ -180,11 +180,7 @@ func testRotateCarries(t *testing.T, s session.Store) {
 	require.ErrorIs(t, err, session.ErrNotFound, "a renewed ID must not be updated")
 	requireGone(t, s, old, "an update must not bring a renewed ID back")
 
-	if ix, ok := s.(session.UserIndex); ok {
-		list, err := ix.UserSessions(c, u)
-		require.NoError(t, err)
-		assert.Equal(t, []string{nk}, keysOf(list), "the index holds the new key, not the old one")
-	}
+	requireIndexed(t, s, u, []string{nk}, "the index holds the new key, not the old one")
 }
 
 func testRotateOverrides(t *testing.T, s session.Store) {
@@ -249,11 +245,7 @@ func testRotateCreates(t *testing.T, s session.Store) {
 	assert.True(t, got.Persist)
 	assert.Equal(t, time.Minute, got.IdleTimeout)
 	assert.Equal(t, time.Hour, got.AbsoluteTimeout)
-	if ix, ok := s.(session.UserIndex); ok {
-		list, err := ix.UserSessions(c, u)
-		require.NoError(t, err)
-		assert.Equal(t, []string{nk}, keysOf(list), "a renewal indexes the new record under its user")
-	}
+	requireIndexed(t, s, u, []string{nk}, "a renewal indexes the new record under its user")
 }
 
 func testRotateEnded(t *testing.T, s session.Store) {
@@ -623,4 +615,15 @@ func testCapEvictsOldest(t *testing.T, s session.Store) {
 	assert.False(t, loads(t, s, keys[0]))
 	assert.True(t, loads(t, s, keys[1]))
 	assert.True(t, loads(t, s, keys[2]))
+}
+
+// requireIndexed checks, on a store implementing UserIndex, that the user's
+// index lists exactly keys.
+func requireIndexed(t *testing.T, s session.Store, user string, keys []string, msg string) {
+	t.Helper()
+	if ix, ok := s.(session.UserIndex); ok {
+		list, err := ix.UserSessions(ctx(t), user)
+		require.NoError(t, err)
+		assert.Equal(t, keys, keysOf(list), msg)
+	}
 }
