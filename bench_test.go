@@ -399,7 +399,7 @@ func BenchmarkMemoryStoreMassExpiry(b *testing.B) {
 	clock := &benchClock{}
 	start := time.Now()
 	clock.set(start)
-	store := session.NewMemoryStore(session.WithMemoryClock(clock.now), session.WithSweepInterval(sweep))
+	store := session.NewMemoryStore(session.WithMemoryClockForTest(clock.now), session.WithSweepInterval(sweep))
 	b.Cleanup(func() { _ = store.Close() })
 	liveKeys := benchKeys(live)
 	fill(b, store, liveKeys, start, 24*time.Hour)

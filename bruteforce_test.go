@@ -217,7 +217,7 @@ func TestBruteForceBlockAnswers429BeforeAnyStoreLookup(t *testing.T) {
 			var clock atomic.Int64
 			clock.Store(bfT0.UnixNano())
 			now := func() time.Time { return time.Unix(0, clock.Load()) }
-			mem := NewMemoryStore(WithMemoryClock(now))
+			mem := NewMemoryStore(withMemoryClock(now))
 			t.Cleanup(func() { _ = mem.Close() })
 			st := &bfCountingStore{Store: mem}
 			ev := &bfEvents{}

@@ -18,9 +18,9 @@ const (
 	DefaultAbsoluteTimeout = 8 * time.Hour
 )
 
-// DefaultCSRFMaxFormBytes is the default of [Config.CSRFMaxFormBytes]: room
+// defaultCSRFMaxFormBytes is the default of [Config.CSRFMaxFormBytes]: room
 // for a login or settings form, far from a memory-exhausting upload.
-const DefaultCSRFMaxFormBytes = 64 << 10
+const defaultCSRFMaxFormBytes = 64 << 10
 
 // ErrInvalidConfig is wrapped by every error New returns for an unsafe or
 // contradictory Config.
@@ -123,7 +123,10 @@ type Config struct {
 	// Large without reading further. The handler still reads the whole
 	// body. Default 64 KiB; negative is an error.
 	CSRFMaxFormBytes int64
-	// Clock returns the current time. Default time.Now. For tests.
+	// Clock returns the current time. Default time.Now. A [MemoryStore]
+	// the Manager uses (its own, or one given as Store) runs on the same
+	// clock, so a test that moves it moves the store's expiry too. Other
+	// stores keep their own clock (Redis expires keys on the server's).
 	Clock func() time.Time
 }
 
@@ -247,7 +250,7 @@ func (c *Config) validate() error {
 		return bad("BruteForce window and MaxTracked must be positive")
 	}
 	if c.CSRFMaxFormBytes == 0 {
-		c.CSRFMaxFormBytes = DefaultCSRFMaxFormBytes
+		c.CSRFMaxFormBytes = defaultCSRFMaxFormBytes
 	}
 	if c.CSRFMaxFormBytes < 0 {
 		return bad("CSRFMaxFormBytes %d is negative", c.CSRFMaxFormBytes)

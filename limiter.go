@@ -59,8 +59,8 @@ func (l *Limiter) Wait(key string, now time.Time) time.Duration {
 	return l.t.Wait(limiterKey(key), now)
 }
 
-// Len returns the number of keys tracked, at most maxTracked.
-func (l *Limiter) Len() int { return l.t.Len() }
+// size returns the number of keys tracked, at most maxTracked.
+func (l *Limiter) size() int { return l.t.Len() }
 
 // IPKey returns the key under which to count a client IP: the address for
 // IPv4 (and IPv4-mapped IPv6), its /64 prefix for IPv6, the block a single

@@ -43,8 +43,11 @@ func New(cfg Config) (*Manager, error) {
 		}
 	}
 	if m.store == nil {
-		ms := NewMemoryStore(WithMemoryClock(cfg.Clock))
+		ms := NewMemoryStore()
 		m.store, m.owned = ms, ms
+	}
+	if ms, ok := m.store.(*MemoryStore); ok {
+		ms.useClock(cfg.Clock) // one clock for the Manager and its store
 	}
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &signer{keys: cfg.SigningKeys}

@@ -1,6 +1,6 @@
 package session_test
 
-// Red-team round 2: each test here is a promise of ../shared/DESIGN.md
+// Red-team round 2: each test here is a promise of the design invariants (SECURITY.md lists them)
 // broken as an attacker (or an ordinary client) would break it. They are
 // expected to FAIL until the library is fixed.
 
@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// DESIGN: "Changes made after the headers went out are saved when the
+// Invariant: "Changes made after the headers went out are saved when the
 // handler returns; ... a failure of that final save is logged and emitted
 // as session.store_error, never silently dropped."
 //
@@ -89,7 +89,7 @@ func TestRedteam2StreamEndedByClientLosesValueSilently(t *testing.T) {
 		got, e.events.kinds())
 }
 
-// DESIGN: "An error response (store failure) keeps the headers that outer
+// Invariant: "An error response (store failure) keeps the headers that outer
 // middleware set before the handler ran (CSP, frame and referrer policies)
 // and drops only what the handler added."
 //

@@ -1,6 +1,6 @@
 package session_test
 
-// Red-team findings: each test states the promise it breaks (DESIGN.md,
+// Red-team findings: each test states the promise it breaks (the design invariants,
 // "Invariants") and the exact sequence. Each one FAILS on the code it was
 // written against; it passes once the promise holds again.
 

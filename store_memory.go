@@ -39,7 +39,9 @@ const memSmallUser = 16
 // logged-in session, so a million sessions fit in a few hundred megabytes
 // and put little pointer-chasing work on the garbage collector.
 type MemoryStore struct {
-	now    func() time.Time
+	// clock is the store's time source: time.Now, or the Manager's
+	// Config.Clock once a Manager is built on the store (see useClock).
+	clock  atomic.Pointer[func() time.Time]
 	shards [memShards]memShard
 	users  [memShards]userShard
 	// epochs[b] changes whenever a user hashing to bucket b is revoked. An
@@ -99,15 +101,22 @@ type memUser struct {
 // MemoryOption configures a MemoryStore.
 type MemoryOption func(*MemoryStore)
 
-// WithMemoryClock sets the clock the store uses to expire records (default
-// time.Now). Tests use it with Config.Clock.
-func WithMemoryClock(now func() time.Time) MemoryOption {
-	return func(s *MemoryStore) {
-		if now != nil {
-			s.now = now
-		}
+// withMemoryClock sets the store's clock (tests of the store alone; a
+// Manager gives the store its Config.Clock, see useClock).
+func withMemoryClock(now func() time.Time) MemoryOption {
+	return func(s *MemoryStore) { s.useClock(now) }
+}
+
+// useClock makes now the store's clock (nil: no change). New calls it with
+// Config.Clock, so the Manager and its memory store share one clock.
+func (s *MemoryStore) useClock(now func() time.Time) {
+	if now != nil {
+		s.clock.Store(&now)
 	}
 }
+
+// now reads the store's clock.
+func (s *MemoryStore) now() time.Time { return (*s.clock.Load())() }
 
 // WithSweepInterval sets how often the background sweeper removes expired
 // records (default one minute; zero or negative disables the sweeper,
@@ -119,7 +128,8 @@ func WithSweepInterval(d time.Duration) MemoryOption {
 // NewMemoryStore returns an empty in-memory store and starts its sweeper.
 // Call Close to stop the sweeper.
 func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
-	s := &MemoryStore{now: time.Now, sweepEvery: time.Minute, maxEntries: defaultMaxRecords(), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &MemoryStore{sweepEvery: time.Minute, maxEntries: defaultMaxRecords(), stop: make(chan struct{}), done: make(chan struct{})}
+	s.useClock(time.Now)
 	for _, o := range opts {
 		o(s)
 	}

@@ -97,8 +97,8 @@ type RedisStore struct {
 // RedisOption configures a RedisStore.
 type RedisOption func(*RedisStore)
 
-// DefaultMaxSessionLifetime is the default of WithMaxSessionLifetime.
-const DefaultMaxSessionLifetime = 30 * 24 * time.Hour
+// defaultMaxSessionLifetime is the default of [WithMaxSessionLifetime].
+const defaultMaxSessionLifetime = 30 * 24 * time.Hour
 
 // WithKeyPrefix sets the prefix of every key the store writes (default
 // "session:"). Braces in the prefix are stored as %7B and %7D, so that the
@@ -134,7 +134,7 @@ func WithCluster(cluster bool) RedisOption {
 // NewRedisStore returns a store that keeps sessions in Redis through client.
 // The client stays the caller's: the store never closes it.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
-	s := &RedisStore{client: client, prefix: "session:", maxLifetime: DefaultMaxSessionLifetime}
+	s := &RedisStore{client: client, prefix: "session:", maxLifetime: defaultMaxSessionLifetime}
 	for _, o := range opts {
 		o(s)
 	}

@@ -26,7 +26,7 @@ func TestPerSessionTimeouts(t *testing.T) {
 		require.NoError(t, s.SetTimeouts(10*time.Hour, 100*time.Hour)) // capped at the Manager's
 	})
 	cfg := session.Config{Clock: clk.Now, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: time.Hour,
-		Store: session.NewMemoryStore(session.WithSweepInterval(0), session.WithMemoryClock(clk.Now))}
+		Store: session.NewMemoryStore(session.WithSweepInterval(0))}
 	e := newEnv(t, cfg, app)
 
 	admin := e.client()

@@ -18,7 +18,7 @@ import (
 )
 
 // These tests show Config.RotationGrace in a real browser (issue 10, item 5;
-// DESIGN.md: "A recently rotated ID is not an attack"). A page starts a fetch
+// the design invariant "A recently rotated ID is not an attack"). A page starts a fetch
 // that carries the pre-login session cookie; the server holds it while the
 // user logs in from another tab of the same browser; only then does the held
 // request read its session and answer, so its response reaches the browser

@@ -1,0 +1,13 @@
+package session
+
+import "time"
+
+// Exports for the external tests (package session_test) of names that are
+// not part of the API.
+
+// WithMemoryClockForTest runs a MemoryStore used without a Manager on now
+// (a Manager gives its store Config.Clock).
+func WithMemoryClockForTest(now func() time.Time) MemoryOption { return withMemoryClock(now) }
+
+// Len returns the number of keys the Limiter tracks.
+func (l *Limiter) Len() int { return l.size() }
