@@ -92,6 +92,11 @@ type RedisStore struct {
 	clusterMu    sync.Mutex
 	clusterKnown atomic.Bool
 	cluster      bool
+	// durable is the WAIT after writes that end sessions (see
+	// WithDurability); durableSet: chosen by the option, not defaulted.
+	durable    durability
+	durableSet bool
+	replicas   replicaCount
 }
 
 // RedisOption configures a RedisStore.
@@ -139,6 +144,9 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 		o(s)
 	}
 	s.genPrefix = s.prefix + "gen:{"
+	if !s.durableSet {
+		s.durable = defaultDurability(client)
+	}
 	switch client.(type) {
 	case *redis.ClusterClient, *redis.Ring:
 		s.cluster = true
@@ -367,7 +375,7 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	err := endScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, "d", s.now().UnixMilli(), "").Err()
+	err := s.runEnding(ctx, op, endScript, []string{s.sessionKey(key), s.tombKey(key)}, "d", s.now().UnixMilli(), "").Err()
 	if err != nil {
 		return wrapErr(op, err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/redistest"
+	"github.com/sessionkit/session/storetest"
 )
 
 // redisBenchClient starts a private redis-server and returns a client
@@ -172,4 +173,42 @@ func BenchmarkRedisLogin(b *testing.B) {
 	})
 	req := httptest.NewRequest(http.MethodPost, "https://example.com/login", nil)
 	redisServeLoop(b, h, req, hook)
+}
+
+// BenchmarkRedisDurableLogout: the cost of the durability a Sentinel
+// failover client gets by default (WAIT for one replica after each ending
+// write), on a primary with two replicas behind three Sentinels: a logout
+// (Store.Delete) with durability on, and off (WithDurability(0, 0)).
+// Compare the two medians; reads and plain writes never wait.
+func BenchmarkRedisDurableLogout(b *testing.B) {
+	primary := redistest.StartServer(b)
+	redistest.StartReplica(b, primary)
+	redistest.StartReplica(b, primary)
+	sentinel := redistest.StartSentinels(b, primary, 3, 2, 5*time.Second)
+	client := sentinel.FailoverClient(b)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		opts []session.RedisOption
+	}{
+		{"wait=1", nil},
+		{"wait=0", []session.RedisOption{session.WithDurability(0, 0)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			st := session.NewRedisStore(client, bc.opts...)
+			keys := make([]string, b.N)
+			for i := range keys {
+				keys[i] = storetest.Key()
+				if err := st.Create(ctx, keys[i], storetest.Record(time.Hour, nil)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if err := st.Delete(ctx, keys[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

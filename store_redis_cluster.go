@@ -119,7 +119,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 	}
 	var old *Record
 	if rot.OldKey != "" {
-		fields, err := claimScript.Run(ctx, s.client, []string{s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)},
+		fields, err := s.runEnding(ctx, op, claimScript, []string{s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)},
 			unixMs(rot.Meta.LastSeen), now.UnixMilli(), rot.NewKey).StringSlice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, wrapErr(op, err)

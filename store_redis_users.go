@@ -105,7 +105,7 @@ func (s *RedisStore) RevokeUser(ctx context.Context, userID string) error {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
 	now := s.now()
-	keys, err := revokeScript.Run(ctx, s.client, []string{s.genKey(userID), s.indexKey(userID)},
+	keys, err := s.runEnding(ctx, op, revokeScript, []string{s.genKey(userID), s.indexKey(userID)},
 		now.UnixMilli(), now.Add(s.maxLifetime).UnixMilli()).StringSlice()
 	if err != nil {
 		return wrapErr(op, err)
@@ -188,7 +188,7 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 	for k, v := range d.Set {
 		args = append(args, fieldValue+k, v)
 	}
-	res, err := rotateScript.Run(ctx, s.client, keys, args...).Slice()
+	res, err := s.runEnding(ctx, op, rotateScript, keys, args...).Slice()
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}

@@ -245,60 +245,6 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	return cc
 }
 
-// Sentinel is a redis-server running as a Sentinel that monitors one master
-// under the name MasterName.
-type Sentinel struct {
-	// Addr is the Sentinel's host:port.
-	Addr string
-	// MasterName is the name the master is monitored under.
-	MasterName string
-}
-
-// StartSentinel starts a Sentinel (redis-server --sentinel) on a free
-// loopback port monitoring master as "mymaster", and waits until it reports
-// the master's address.
-func StartSentinel(t testing.TB, master *Server) *Sentinel {
-	t.Helper()
-	bin, _ := binaries(t)
-	dir := t.TempDir()
-	port := freePort(t)
-	_, masterPort, _ := net.SplitHostPort(master.Addr)
-	conf := filepath.Join(dir, "sentinel.conf")
-	cfg := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %s 1\nsentinel down-after-milliseconds mymaster 5000\n",
-		port, dir, masterPort)
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-		t.Fatalf("redistest: sentinel config: %v", err)
-	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin,
-		args: []string{conf, "--sentinel"}, dir: dir}
-	t.Cleanup(s.Kill)
-	s.start()
-	c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
-	defer c.Close()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		addr, err := c.GetMasterAddrByName(ctx, "mymaster").Result()
-		cancel()
-		if err == nil && len(addr) == 2 && addr[1] == masterPort {
-			return &Sentinel{Addr: s.Addr, MasterName: "mymaster"}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: sentinel %s does not report the master: %v %v", s.Addr, addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// FailoverClient returns a Sentinel-backed client (redis.NewFailoverClient)
-// for the monitored master, closed at the end of the test.
-func (s *Sentinel) FailoverClient(t testing.TB) *redis.Client {
-	t.Helper()
-	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: []string{s.Addr}})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // Client returns a client for the server, closed at the end of the test.
 func (s *Server) Client(t testing.TB) *redis.Client {
 	t.Helper()
