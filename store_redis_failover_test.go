@@ -144,57 +144,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 	l := &failoverLedger{ended: map[string]string{}, alive: map[string]string{}, written: map[string]map[string]string{}}
 	var killed atomic.Int64
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	const workers = 6
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c := &failoverClient{h: h, killed: &killed, l: l}
-				user := fmt.Sprintf("w%d-%d", w, i)
-				if code, _ := c.do("POST", "/login?u="+user); code >= 300 {
-					time.Sleep(20 * time.Millisecond) // the store is down: do not spin
-					continue
-				}
-				tok := c.token
-				vals := map[string]string{}
-				for j := range 3 {
-					k, v := fmt.Sprintf("k%d", j), fmt.Sprintf("v%d-%d", i, j)
-					if code, _ := c.do("POST", "/set?k="+k+"&v="+v); code < 300 {
-						vals[k] = v
-					}
-					c.do("GET", "/get?k="+k)
-				}
-				var end, endPath string
-				switch i % 3 {
-				case 0:
-					end, endPath = "logout", "/logout"
-				case 1:
-					end, endPath = "revoke", "/revoke-user?u="+user
-				}
-				acked := false
-				if end != "" {
-					code, _ := c.do("POST", endPath)
-					acked = code < 300
-				}
-				l.mu.Lock()
-				switch {
-				case acked:
-					l.ended[tok] = end
-				case end == "":
-					l.alive[tok] = user
-					l.written[tok] = vals
-				}
-				l.mu.Unlock()
-			}
-		}()
-	}
+	wg := runLoad(h, l, &killed, stop, 6, nil)
 
 	time.Sleep(1500 * time.Millisecond)
 	okBefore := l.ok.Load()
@@ -227,12 +177,88 @@ func TestRedisSentinelFailover(t *testing.T) {
 
 	// Held against the promoted replica: every acknowledged ending holds,
 	// every acknowledged login is alive.
+	resurrected, lostLogins, lostWrites, writes := verifyLedger(t, h, l)
+	sort.Strings(resurrected)
+	t.Logf("after the failover: %d acknowledged endings, %d resurrected; %d acknowledged logins, %d lost; %d acknowledged writes, %d lost (plain writes are not waited for)",
+		len(l.ended), len(resurrected), len(l.alive), len(lostLogins), len(writes), len(lostWrites))
+	require.NotEmpty(t, l.ended, "the load acknowledged no logout or revocation")
+	require.Empty(t, resurrected, "a logout or revocation acknowledged before the failover is undone")
+	require.Empty(t, lostLogins, "an acknowledged login was lost in the failover")
+}
+
+// runLoad starts workers browsers that each loop until stop: log in as a
+// new user, set and read three values, then log out (one loop in three),
+// end every session of the user (one in three) or stay logged in, recording
+// in l what was acknowledged. onLogin, if set, is told each new session's
+// token and user.
+func runLoad(h http.Handler, l *failoverLedger, killed *atomic.Int64, stop chan struct{}, workers int, onLogin func(token, user string)) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := &failoverClient{h: h, killed: killed, l: l}
+				user := fmt.Sprintf("w%d-%d", w, i)
+				if code, _ := c.do("POST", "/login?u="+user); code >= 300 {
+					time.Sleep(20 * time.Millisecond) // the store is down: do not spin
+					continue
+				}
+				tok := c.token
+				if onLogin != nil {
+					onLogin(tok, user)
+				}
+				vals := map[string]string{}
+				for j := range 3 {
+					k, v := fmt.Sprintf("k%d", j), fmt.Sprintf("v%d-%d", i, j)
+					if code, _ := c.do("POST", "/set?k="+k+"&v="+v); code < 300 {
+						vals[k] = v
+					}
+					c.do("GET", "/get?k="+k)
+				}
+				var end, endPath string
+				switch i % 3 {
+				case 0:
+					end, endPath = "logout", "/logout"
+				case 1:
+					end, endPath = "revoke", "/revoke-user?u="+user
+				}
+				acked := false
+				if end != "" {
+					code, _ := c.do("POST", endPath)
+					acked = code < 300
+				}
+				l.mu.Lock()
+				switch {
+				case acked:
+					l.ended[tok] = end
+				case end == "":
+					l.alive[tok] = user
+					l.written[tok] = vals
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return &wg
+}
+
+// verifyLedger holds l against the store behind h: the acknowledged endings
+// whose session is alive again (resurrected), the acknowledged logins that
+// are gone, and the acknowledged writes (of sessions still alive) that are
+// gone, out of writes.
+func verifyLedger(t *testing.T, h http.Handler, l *failoverLedger) (resurrected, lostLogins, lostWrites, writes []string) {
+	t.Helper()
 	verify := &failoverClient{h: h, killed: new(atomic.Int64), l: &failoverLedger{}}
-	var resurrected, lostLogins, lostWrites, writes []string
 	for tok, how := range l.ended {
 		verify.token = tok
 		code, body := verify.do("GET", "/get?k=k0")
-		require.Less(t, code, 300, "the store must answer after the failover")
+		require.Less(t, code, 300, "the store must answer")
 		if user, _, _ := strings.Cut(body, "|"); user != "" {
 			resurrected = append(resurrected, how)
 		}
@@ -254,10 +280,5 @@ func TestRedisSentinelFailover(t *testing.T) {
 			}
 		}
 	}
-	sort.Strings(resurrected)
-	t.Logf("after the failover: %d acknowledged endings, %d resurrected; %d acknowledged logins, %d lost; %d acknowledged writes, %d lost (plain writes are not waited for)",
-		len(l.ended), len(resurrected), len(l.alive), len(lostLogins), len(writes), len(lostWrites))
-	require.NotEmpty(t, l.ended, "the load acknowledged no logout or revocation")
-	require.Empty(t, resurrected, "a logout or revocation acknowledged before the failover is undone")
-	require.Empty(t, lostLogins, "an acknowledged login was lost in the failover")
+	return resurrected, lostLogins, lostWrites, writes
 }
