@@ -182,6 +182,23 @@ func (s *Session) Pop(key string) string {
 	return v
 }
 
+// PopAs returns the value under key decoded as T and deletes it: a typed
+// flash message, read once.
+//
+//	session.FromContext(ctx).Set("flash", Flash{Kind: "ok", Text: "Saved"})
+//	// on the next page:
+//	if f, ok := session.PopAs[Flash](s, "flash"); ok { ... }
+//
+// It reports false, and deletes nothing, when the key is absent or does
+// not decode as T.
+func PopAs[T any](s *Session, key string) (T, bool) {
+	v, ok := Get[T](s, key)
+	if ok {
+		s.Delete(key)
+	}
+	return v, ok
+}
+
 // Clear removes every value but keeps the session, its ID and its user.
 func (s *Session) Clear() {
 	s.mu.Lock()
