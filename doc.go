@@ -71,8 +71,12 @@
 //     binding [Config.Binding] (binding.go), brute-force signal
 //     [Config.BruteForce] (bruteforce.go), login throttling [Limiter]
 //     (limiter.go).
-//   - Streaming and WebSockets: [Session.Save]; the response wrapper passes
-//     http.Flusher and http.Hijacker through.
+//   - Streaming and WebSockets: [Session.Save]; [Session.Check] and
+//     [Session.Watch] end a long-lived connection when its session ends
+//     (live.go); the response wrapper passes http.Flusher and
+//     http.Hijacker through.
+//   - Everyone at once: [Manager.RevokeAll] and [Manager.CountSessions]
+//     (admin.go), on stores implementing [Fleet].
 //
 // # Races and faults
 //

@@ -62,6 +62,14 @@ func (h *hookStore) RevokeUser(ctx context.Context, userID string) error {
 	return h.Store.(session.UserIndex).RevokeUser(ctx, userID)
 }
 
+func (h *hookStore) RevokeAll(ctx context.Context, cutoff time.Time) error {
+	return h.Store.(session.Fleet).RevokeAll(ctx, cutoff)
+}
+
+func (h *hookStore) Count(ctx context.Context) (int, error) {
+	return h.Store.(session.Fleet).Count(ctx)
+}
+
 func (h *hookStore) onRotate(f func(*session.Rotation)) { h.beforeRotate.Store(&f) }
 
 // lifecycleApp is testApp plus the renewal and device routes the lifecycle

@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 )
 
 // The one door to the store: every store call the Manager makes goes
@@ -136,6 +138,41 @@ func (m *Manager) revokeUser(ctx context.Context, userID string) error {
 		return m.storeErr(ctx, "revoke user", err)
 	}
 	return nil
+}
+
+// fleet returns the store as a Fleet, or an error wrapping
+// errors.ErrUnsupported.
+func (m *Manager) fleet(op string) (Fleet, error) {
+	f, ok := m.store.(Fleet)
+	if !ok {
+		return nil, fmt.Errorf("session: %s: the store does not implement Fleet: %w", op, errors.ErrUnsupported)
+	}
+	return f, nil
+}
+
+// revokeAll ends every session created before cutoff (Fleet.RevokeAll).
+func (m *Manager) revokeAll(ctx context.Context, cutoff time.Time) error {
+	f, err := m.fleet("revoke all")
+	if err != nil {
+		return err
+	}
+	if err := f.RevokeAll(ctx, cutoff); err != nil {
+		return m.storeErr(ctx, "revoke all", err)
+	}
+	return nil
+}
+
+// countSessions counts the live sessions (Fleet.Count).
+func (m *Manager) countSessions(ctx context.Context) (int, error) {
+	f, err := m.fleet("count")
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.Count(ctx)
+	if err != nil {
+		return 0, m.storeErr(ctx, "count", err)
+	}
+	return n, nil
 }
 
 // maxRenewalHops bounds how many renewals endRenewed follows.

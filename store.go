@@ -250,6 +250,23 @@ type UserIndex interface {
 	RevokeUser(ctx context.Context, userID string) error
 }
 
+// Fleet is implemented by stores that act on every session at once, for
+// [Manager.RevokeAll] and [Manager.CountSessions]. The memory and Redis
+// stores implement it.
+type Fleet interface {
+	// RevokeAll ends every session created before cutoff (Meta.CreatedAt,
+	// which a renewal keeps), anonymous ones included, in O(1): from then
+	// on Load reports each such record as a Tombstone with EndRevoked,
+	// whatever Update does to it. A later call with an earlier cutoff
+	// changes nothing.
+	RevokeAll(ctx context.Context, cutoff time.Time) error
+	// Count returns the number of live sessions; sessions ended by
+	// RevokeAll may be counted until they expire. It may walk every record
+	// (O(n)): for an admin page, not a request. A store that cannot count
+	// in its current setup returns an error wrapping errors.ErrUnsupported.
+	Count(ctx context.Context) (int, error)
+}
+
 // IndexedRecord is one entry returned by UserIndex.UserSessions.
 type IndexedRecord struct {
 	Key  string

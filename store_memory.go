@@ -44,6 +44,9 @@ type MemoryStore struct {
 	clock  atomic.Pointer[func() time.Time]
 	shards [memShards]memShard
 	users  [memShards]userShard
+	// cutoff is RevokeAll's: records created before it (unix ns) are
+	// revoked; 0 when RevokeAll was never called.
+	cutoff atomic.Int64
 	// epochs[b] changes whenever a user hashing to bucket b is revoked. An
 	// entry remembers the epoch of its bucket when its generation was last
 	// checked; while it is unchanged, no revocation can have touched the
@@ -313,7 +316,7 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d *Delta) error {
 		sh.mu.Lock()
 		var ok bool
 		e, ok = sh.m[key]
-		if !ok || e.state != stateLive || now >= e.expires {
+		if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(key)) {
 			sh.mu.Unlock()
 			return fmt.Errorf("memory store: update: %w", ErrNotFound)
 		}

@@ -20,6 +20,9 @@ func (s *MemoryStore) check(e *memEntry, klen int, now int64) (state int, refres
 	if now >= e.expires {
 		return entryExpired, false, 0
 	}
+	if s.revokedByAll(e, klen) {
+		return entryRevoked, false, 0
+	}
 	if !e.hasUser {
 		return entryLive, false, 0
 	}

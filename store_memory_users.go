@@ -272,7 +272,7 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 	var old *Record
 	if rot.OldKey != "" {
 		e, ok := s.shard(rot.OldKey).m[rot.OldKey]
-		if !ok || e.state != stateLive || now >= e.expires {
+		if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(rot.OldKey)) {
 			unlock()
 			victims = nil
 			return nil, fmt.Errorf("memory store: %s: %w", op, ErrNotFound)

@@ -26,6 +26,7 @@ import (
 //	session:user:{<user>}      ZSET   the user's sessions: member <key>,
 //	                                  score = login + WithMaxSessionLifetime
 //	session:gen:{<user>}       STRING the user's revocation generation
+//	session:all                STRING the RevokeAll cutoff (unix ms), if any
 //
 // <user> is the user ID percent-encoded: bytes other than A-Z a-z 0-9 and
 // "-._@" become %XX, so a brace or an odd byte in a user ID can neither break
@@ -182,7 +183,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	var gen *redis.Cmd
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		all = p.HGetAll(ctx, keys[0])
-		gen = genScript.EvalSha(ctx, p, keys, s.genPrefix)
+		gen = genScript.EvalSha(ctx, p, keys, s.genPrefix, s.allKey())
 		return nil
 	})
 	if err := pipelineErr(err, all, gen); err != nil {
@@ -197,16 +198,16 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 		return nil, notFound(op, strings.TrimPrefix(g, "t"), s.now())
 	}
 	r, err := decodeFound(op, fields)
-	if err != nil || r.UserID == "" {
+	if err != nil {
 		if errors.Is(err, ErrNotFound) && redis.HasErrorPrefix(gen.Err(), "NOSCRIPT") {
 			return nil, s.loadTomb(ctx, op, key)
 		}
-		return r, err
+		return nil, err
 	}
 	if redis.HasErrorPrefix(gen.Err(), "NOSCRIPT") {
 		// The server does not know the script yet (first use, restart,
 		// failover): EVAL it once, which also caches it for EVALSHA.
-		gen = genScript.Eval(ctx, s.client, keys, s.genPrefix)
+		gen = genScript.Eval(ctx, s.client, keys, s.genPrefix, s.allKey())
 	}
 	g, err := gen.Text()
 	if err != nil {
@@ -217,6 +218,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 		// atomic): a renewal or a logout landed in between.
 		return nil, notFound(op, tomb, s.now())
 	}
+	g, cutoff, _ := strings.Cut(g, " ")
 	cur, ok := parseGen(g)
 	if !ok {
 		return nil, corrupt(op, "generation")
@@ -224,7 +226,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	if r.Generation < cur {
 		return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
 	}
-	return r, nil
+	return r, revokedByAll(op, r, cutoff)
 }
 
 // loadTomb reads the tombstone of a missing session.
@@ -388,4 +390,6 @@ var (
 	_ UserIndex = (*RedisStore)(nil)
 	_ Rotator   = (*RedisStore)(nil)
 	_ Rotator   = (*MemoryStore)(nil)
+	_ Fleet     = (*RedisStore)(nil)
+	_ Fleet     = (*MemoryStore)(nil)
 )

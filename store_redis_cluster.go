@@ -46,13 +46,14 @@ func (s *RedisStore) sharded(ctx context.Context) (bool, error) {
 func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, error) {
 	const op = "load"
 	var all *redis.MapStringStringCmd
-	var tomb *redis.StringCmd
+	var tomb, cutoff *redis.StringCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		all = p.HGetAll(ctx, s.sessionKey(key))
 		tomb = p.Get(ctx, s.tombKey(key))
+		cutoff = p.Get(ctx, s.allKey()) // another slot: sent in parallel
 		return nil
 	})
-	if err := pipelineErr(err, all, tomb); err != nil {
+	if err := pipelineErr(err, all, tomb, cutoff); err != nil {
 		return nil, wrapErr(op, err)
 	}
 	fields, err := all.Result()
@@ -66,8 +67,18 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 		return nil, notFound(op, tomb.Val(), s.now())
 	}
 	r, err := decodeHash(op, fields)
-	if err != nil || r.UserID == "" {
-		return r, err
+	if err != nil {
+		return nil, err
+	}
+	c, err := cutoffOf(cutoff)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	if err := revokedByAll(op, r, c); err != nil {
+		return nil, err
+	}
+	if r.UserID == "" {
+		return r, nil
 	}
 	cur, err := s.generation(ctx, op, r.UserID)
 	if err != nil {

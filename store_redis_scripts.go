@@ -42,6 +42,9 @@ var (
 	// claimScript is the first step of rotateSharded: read the old record
 	// and leave its renewal tombstone (redis_lua/claim.lua).
 	claimScript = redisScript("claim.lua")
+	// revokeAllScript raises the RevokeAll cutoff, for RevokeAll
+	// (redis_lua/revokeall.lua).
+	revokeAllScript = redisScript("revokeall.lua")
 	// unlockScript releases lockUser's lock if still owned
 	// (redis_lua/unlock.lua).
 	unlockScript = redisScript("unlock.lua")

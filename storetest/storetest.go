@@ -81,6 +81,9 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		t.Run("UserIndex", func(t *testing.T) { RunUserIndex(t, newStore) })
 	}
 	t.Run("Rotator", func(t *testing.T) { runRotator(t, newStore) })
+	if _, ok := newStore(t).(session.Fleet); ok {
+		t.Run("Fleet", func(t *testing.T) { testFleet(t, newStore(t)) })
+	}
 }
 
 func ctx(t *testing.T) context.Context {

@@ -13,15 +13,23 @@ import (
 func (c *Cluster) Owner(ctx context.Context, slot int) (int, error) {
 	n := redis.NewClient(&redis.Options{Addr: c.Addrs[0]})
 	defer n.Close()
-	slots, err := n.ClusterSlots(ctx).Result()
+	shards, err := n.ClusterShards(ctx).Result()
 	if err != nil {
-		return -1, fmt.Errorf("redistest: cluster slots: %w", err)
+		return -1, fmt.Errorf("redistest: cluster shards: %w", err)
 	}
-	for _, r := range slots {
-		if slot >= int(r.Start) && slot <= int(r.End) && len(r.Nodes) > 0 {
-			for i, a := range c.Addrs {
-				if a == r.Nodes[0].Addr {
-					return i, nil
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if slot < int(r.Start) || slot > int(r.End) {
+				continue
+			}
+			for _, node := range sh.Nodes {
+				if node.Role != "master" {
+					continue
+				}
+				for i, a := range c.Addrs {
+					if a == net.JoinHostPort(node.IP, strconv.FormatInt(node.Port, 10)) {
+						return i, nil
+					}
 				}
 			}
 		}
