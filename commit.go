@@ -45,6 +45,11 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		return s.err
 	}
 	now := s.m.now()
+	if withHeaders && s.periodicRenewalDue(now) {
+		if err := s.renewRemembered(ctx, now); err != nil {
+			return err
+		}
+	}
 	if err := s.commitStore(ctx, now, phase); err != nil {
 		return err
 	}

@@ -63,6 +63,9 @@ type Config struct {
 	RotationGrace time.Duration
 	// Cookie sets the cookie attributes; the zero value is the safe default.
 	Cookie CookieConfig
+	// Remember is the policy of sessions logged in with [Remember] ("remember
+	// me"). Default: 7 days idle, 30 days absolute, a new ID daily.
+	Remember RememberConfig
 	// Codec encodes values. Default JSONCodec.
 	Codec Codec
 	// Logger receives security events and store errors. Default
@@ -169,6 +172,9 @@ func (c *Config) validate() error {
 	}
 	if c.TouchInterval < 0 || c.TouchInterval >= c.IdleTimeout {
 		return bad("touch interval %v must be positive and shorter than the idle timeout %v", c.TouchInterval, c.IdleTimeout)
+	}
+	if err := c.Remember.validate(c.IdleTimeout, c.AbsoluteTimeout); err != nil {
+		return err
 	}
 	switch {
 	case c.RotationGrace == 0:

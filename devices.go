@@ -30,6 +30,8 @@ type SessionInfo struct {
 	// Current is true for the session of the request whose context was
 	// passed to Sessions.
 	Current bool
+	// Remembered is true for a session logged in with [Remember].
+	Remembered bool
 }
 
 // Sessions lists the user's live sessions, most recently active first. When
@@ -54,6 +56,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 			UserAgent:       r.Meta.UserAgent,
 			IP:              r.Meta.IP,
 			Current:         r.Key == current,
+			Remembered:      m.remembered(&r.Meta),
 		})
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })

@@ -17,9 +17,15 @@ import (
 // If the session was destroyed or revoked meanwhile (another tab logged
 // out), Login returns an error wrapping ErrNotFound and the request goes on
 // anonymous; call Login again to start a fresh session.
-func (s *Session) Login(ctx context.Context, userID string) error {
+//
+// With [Remember], the session is a remembered one (see [RememberConfig]).
+func (s *Session) Login(ctx context.Context, userID string, opts ...LoginOption) error {
 	if userID == "" {
 		return ErrNoUser
+	}
+	var o loginOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	s.mu.Lock()
 	defer s.unlock()
@@ -47,7 +53,14 @@ func (s *Session) Login(ctx context.Context, userID string) error {
 	}
 	meta.Linger = m.linger(&meta)
 	if d.Timeouts != nil {
-		d.Timeouts.Linger = meta.Linger
+		t := *d.Timeouts // the pending Timeouts stay this request's
+		t.Linger = meta.Linger
+		d.Timeouts = &t
+	}
+	if o.remember {
+		if err := m.remember(&meta, &d, now); err != nil {
+			return err
+		}
 	}
 	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}); err != nil {
 		if errors.Is(err, ErrTooManySessions) {
