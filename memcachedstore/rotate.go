@@ -1,0 +1,145 @@
+package memcachedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessionkit/session"
+)
+
+// errNoIndex is the error of a Rotation that needs a per-user index.
+var errNoIndex = fmt.Errorf("memcachedstore: rotate: the Memcached store keeps no per-user index "+
+	"(RevokeUser and MaxSessions need the Redis or SQL store): %w", session.ErrStore)
+
+// Rotate implements [session.Rotator] as atomically as Memcached allows:
+//
+//  1. read the old record with its CAS token (none when OldKey is "");
+//     a missing, ended or expired one is [session.ErrNotFound];
+//  2. add the new record under NewKey with "add", which never overwrites
+//     (a key already there is an error, and nothing else is written);
+//  3. replace the old record, by cas, with an [session.EndRotated]
+//     tombstone naming NewKey.
+//
+// The cas of step 3 is the moment of the renewal. If the old record
+// changed in between (a concurrent Update), the new record is removed and
+// the renewal starts again, so it carries that update; if the old record
+// was deleted, renewed or evicted in between, the new record is removed
+// and Rotate returns ErrNotFound. So exactly one of two renewals of one ID
+// wins, a logout that completes before the renewal wins, and an update is
+// never lost across a renewal. Until step 3 the new record exists but no
+// client knows its key; if the process or the server dies between steps 2
+// and 3, or the removal fails, it stays unreachable until its own expiry.
+// The old ID is never live at the same time as the new one once Rotate has
+// returned without error.
+//
+// Rotation.RevokeUser and Rotation.MaxSessions need a per-user index, which
+// this store does not keep: such a Rotation fails with an error wrapping
+// [session.ErrStore] (the Manager never sends one to a store that lacks
+// [session.UserIndex]).
+func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+	if rot.RevokeUser || rot.MaxSessions > 0 {
+		return nil, errNoIndex
+	}
+	newKey := s.itemKey(rot.NewKey)
+	if rot.OldKey == "" {
+		return nil, s.addRotated(ctx, newKey, rotateRecord(rot, nil), s.now())
+	}
+	oldKey := s.itemKey(rot.OldKey)
+	for attempt := range s.maxRetries {
+		it, err := s.get(ctx, "rotate", oldKey, attempt == 0)
+		if err != nil {
+			return nil, err
+		}
+		if it == nil {
+			return nil, notFound("rotate")
+		}
+		dec, err := decodeItem("rotate", it)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		if ended(dec, now) != nil {
+			return nil, notFound("rotate")
+		}
+		old := dec.rec
+		if err := s.addRotated(ctx, newKey, rotateRecord(rot, old), now); err != nil {
+			return nil, err
+		}
+		t := &tomb{Until: rot.Meta.LastSeen.Add(max(old.Linger, 0))}
+		t.Reason, t.At, t.Next = session.EndRotated, rot.Meta.LastSeen, rot.NewKey
+		next := tombItem(oldKey, t, now)
+		next.CasID = it.CasID
+		if err = ctxErr(ctx, "rotate"); err == nil {
+			err = s.client.CompareAndSwap(next)
+		}
+		if err == nil {
+			return nil, nil
+		}
+		// The renewal did not happen: the new record must not stay.
+		if derr := s.client.Delete(newKey); derr != nil && !errors.Is(derr, memcache.ErrCacheMiss) {
+			return nil, storeErr("rotate: remove the unused new record", derr)
+		}
+		switch {
+		case errors.Is(err, memcache.ErrCASConflict):
+			if err := s.backoff(ctx, "rotate", attempt); err != nil {
+				return nil, err
+			}
+		case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+			return nil, notFound("rotate")
+		case ctx.Err() != nil:
+			return nil, err
+		default:
+			return nil, storeErr("rotate", err)
+		}
+	}
+	return nil, fmt.Errorf("memcachedstore: rotate: %d attempts: %w", s.maxRetries, ErrContention)
+}
+
+// addRotated stores r under the new key with "add".
+func (s *Store) addRotated(ctx context.Context, newKey string, r *session.Record, now time.Time) error {
+	if !now.Before(r.Expires) {
+		return notFound("rotate: the renewed record is already past its Expires")
+	}
+	it, err := s.recordItem("rotate", newKey, r, now)
+	if err != nil {
+		return err
+	}
+	if err := ctxErr(ctx, "rotate"); err != nil {
+		return err
+	}
+	err = s.client.Add(it)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, memcache.ErrNotStored):
+		return storeErr("rotate", errors.New("the new key is already in use"))
+	default:
+		return storeErr("rotate", err)
+	}
+}
+
+// rotateRecord is the record a renewal stores under NewKey (step 4 of
+// [session.Rotation]): Meta, with the old record's per-session settings
+// (IdleTimeout, AbsoluteTimeout, Persist, Linger) and values (none when old
+// is nil), Delta applied on top; the old generation when the user is
+// unchanged.
+func rotateRecord(rot *session.Rotation, old *session.Record) *session.Record {
+	r := &session.Record{Meta: rot.Meta}
+	r.Generation = 0
+	if old != nil {
+		r.IdleTimeout, r.AbsoluteTimeout, r.Persist, r.Linger = old.IdleTimeout, old.AbsoluteTimeout, old.Persist, old.Linger
+		if old.UserID == r.UserID {
+			r.Generation = old.Generation
+		}
+		r.Values = old.Values // decoded for this call: not shared
+	} else {
+		r.IdleTimeout, r.AbsoluteTimeout, r.Persist = 0, 0, false
+	}
+	d := rot.Delta
+	d.LastSeen, d.Expires = time.Time{}, time.Time{} // Meta has them
+	d.Apply(r)
+	return r
+}

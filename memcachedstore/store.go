@@ -1,0 +1,377 @@
+package memcachedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessionkit/session"
+)
+
+var (
+	// ErrContention is returned (wrapped) by a write that lost its
+	// compare-and-swap more times than the retry bound (see WithMaxRetries):
+	// the write was not applied, never silently overwritten. It matches
+	// [session.ErrStore].
+	ErrContention = fmt.Errorf("memcachedstore: compare-and-swap retries exhausted: %w", session.ErrStore)
+	// ErrTooLarge is returned (wrapped) by a write whose session would not
+	// fit in one Memcached item (see WithMaxItemSize); nothing is written.
+	// It matches [session.ErrStore].
+	ErrTooLarge = fmt.Errorf("memcachedstore: session larger than the item size limit: %w", session.ErrStore)
+)
+
+// Defaults of the options.
+const (
+	// DefaultPrefix starts every key the store writes.
+	DefaultPrefix = "session:"
+	// DefaultMaxItemSize is Memcached's default item size limit (-I 1m).
+	DefaultMaxItemSize = 1 << 20
+	// DefaultMaxRetries bounds the compare-and-swap attempts of one write.
+	DefaultMaxRetries = 100
+)
+
+// itemOverhead is what Memcached counts in an item besides key and value
+// (header, CAS, suffix), rounded up.
+const itemOverhead = 64
+
+// Store is a [session.Store] and [session.Rotator] over Memcached, through
+// github.com/bradfitz/gomemcache. Each session is one item: its metadata and
+// every value, so Memcached evicts a session whole or not at all, and an
+// evicted session reads as a logged-out one, never as another user's.
+//
+// Writes merge per key with gets/cas: concurrent requests that change
+// distinct keys of one session all survive, and an update of a session
+// that is gone (deleted, expired, evicted, renewed) fails with
+// [session.ErrNotFound] instead of bringing it back. A server that cannot be
+// reached is an error wrapping [session.ErrStore] (the Manager answers it
+// with its error handler, a 5xx), never a logout.
+//
+// Store does not implement [session.UserIndex]: "your devices",
+// log-out-everywhere and Config.MaxSessionsPerUser need the Redis or SQL
+// store. See the package documentation for the exact guarantees.
+//
+// Memcached's client takes no context: Store checks ctx before every round
+// trip, and a round trip in flight is bounded by the client's Timeout.
+type Store struct {
+	client     *memcache.Client
+	prefix     string
+	maxItem    int
+	maxRetries int
+	now        func() time.Time
+	cas        casCache
+}
+
+// Option configures a Store (see New).
+type Option func(*Store)
+
+// WithPrefix sets the prefix of every key the store writes (default
+// DefaultPrefix), so several applications can share one Memcached. Any
+// string works: one that is not a legal key fragment, or too long, is
+// replaced by a short hash of itself.
+func WithPrefix(prefix string) Option {
+	return func(s *Store) { s.prefix = prefix }
+}
+
+// WithMaxItemSize sets the largest item the store writes, in bytes
+// (default DefaultMaxItemSize): set it to the server's -I. A session that
+// does not fit fails with ErrTooLarge.
+func WithMaxItemSize(n int) Option {
+	return func(s *Store) {
+		if n > 0 {
+			s.maxItem = n
+		}
+	}
+}
+
+// WithMaxRetries bounds the compare-and-swap attempts of one write
+// (default DefaultMaxRetries); past it the write fails with ErrContention.
+func WithMaxRetries(n int) Option {
+	return func(s *Store) {
+		if n > 0 {
+			s.maxRetries = n
+		}
+	}
+}
+
+// New returns a Store over client. The client's Timeout bounds every round
+// trip; its MaxIdleConns should exceed the peak of concurrent requests.
+func New(client *memcache.Client, opts ...Option) *Store {
+	s := &Store{client: client, prefix: DefaultPrefix, maxItem: DefaultMaxItemSize, maxRetries: DefaultMaxRetries, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	s.prefix = keyPrefix(s.prefix)
+	s.cas.seed = maphash.MakeSeed()
+	return s
+}
+
+// storeErr wraps a failure of the server or of the data in session.ErrStore.
+func storeErr(op string, err error) error {
+	if errors.Is(err, session.ErrStore) {
+		return fmt.Errorf("memcachedstore: %s: %w", op, err)
+	}
+	return fmt.Errorf("memcachedstore: %s: %w: %w", op, session.ErrStore, err)
+}
+
+// notFound is the error of an operation on a key with no live record.
+func notFound(op string) error {
+	return fmt.Errorf("memcachedstore: %s: %w", op, session.ErrNotFound)
+}
+
+// ctxErr reports a done context as the operation's error.
+func ctxErr(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memcachedstore: %s: %w", op, err)
+	}
+	return nil
+}
+
+// get reads the item under mkey with its CAS token: nil, nil when there is
+// none. A first call in a write may take the token its Load left (see
+// casCache) and save a round trip.
+func (s *Store) get(ctx context.Context, op, mkey string, cached bool) (*memcache.Item, error) {
+	if cached {
+		if it := s.cas.take(mkey); it != nil {
+			return it, nil
+		}
+	}
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	it, err := s.client.Get(mkey)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeErr(op, err)
+	}
+	return it, nil
+}
+
+// decodeItem decodes it, wrapping a corrupt value in session.ErrStore.
+func decodeItem(op string, it *memcache.Item) (item, error) {
+	d, err := decode(it.Value)
+	if err != nil {
+		return item{}, storeErr(op, err)
+	}
+	return d, nil
+}
+
+// ended returns the error Load reports for a decoded item that holds no
+// live record at now (a tombstone, or a record past its Expires), or nil
+// for a live record.
+func ended(d item, now time.Time) error {
+	if t := d.tomb; t != nil {
+		if !now.Before(t.Until) {
+			return session.ErrNotFound
+		}
+		tc := t.Tombstone
+		return &tc
+	}
+	r := d.rec
+	if now.Before(r.Expires) {
+		return nil
+	}
+	if !now.Before(r.Expires.Add(r.Linger)) {
+		return session.ErrNotFound
+	}
+	return &session.Tombstone{Reason: session.EndExpired, At: r.Expires, Meta: tombMeta(&r.Meta)}
+}
+
+// tombMeta keeps the fields of m a tombstone may hold.
+func tombMeta(m *session.Meta) session.Meta {
+	return session.Meta{CreatedAt: m.CreatedAt, LastSeen: m.LastSeen, IdleTimeout: m.IdleTimeout, AbsoluteTimeout: m.AbsoluteTimeout}
+}
+
+// Load implements [session.Store]: one round trip. A session that ended
+// recently reports a *[session.Tombstone] (matching [session.ErrNotFound]).
+func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
+	mkey := s.itemKey(key)
+	it, err := s.get(ctx, "load", mkey, false)
+	if err != nil {
+		return nil, err
+	}
+	if it == nil {
+		return nil, notFound("load")
+	}
+	d, err := decodeItem("load", it)
+	if err != nil {
+		return nil, err
+	}
+	if err := ended(d, s.now()); err != nil {
+		return nil, fmt.Errorf("memcachedstore: load: %w", err)
+	}
+	s.cas.put(mkey, it)
+	return d.rec, nil
+}
+
+// Create implements [session.Store]: one round trip (set), replacing
+// whatever the key held. A record whose Expires has passed is not stored:
+// the key is deleted instead.
+func (s *Store) Create(ctx context.Context, key string, r *session.Record) error {
+	if err := ctxErr(ctx, "create"); err != nil {
+		return err
+	}
+	now := s.now()
+	if !now.Before(r.Expires) {
+		return s.Delete(ctx, key)
+	}
+	it, err := s.recordItem("create", s.itemKey(key), r, now)
+	if err != nil {
+		return err
+	}
+	if err := s.client.Set(it); err != nil {
+		return storeErr("create", err)
+	}
+	return nil
+}
+
+// recordItem encodes r as the item under mkey, expiring when its tombstone
+// would be forgotten (Expires plus Linger).
+func (s *Store) recordItem(op, mkey string, r *session.Record, now time.Time) (*memcache.Item, error) {
+	v := encodeRecord(make([]byte, 0, 128), r)
+	if len(mkey)+len(v)+itemOverhead > s.maxItem {
+		return nil, fmt.Errorf("memcachedstore: %s: %d bytes, limit %d: %w", op, len(v), s.maxItem, ErrTooLarge)
+	}
+	exp, _ := expiration(r.Expires.Add(max(r.Linger, 0)), now)
+	return &memcache.Item{Key: mkey, Value: v, Expiration: exp}, nil
+}
+
+// tombItem encodes a tombstone of reason at at, kept for linger, as the
+// item under mkey. A tombstone with no linger reads as not found and
+// expires at once (it replaces the record through cas, which a delete
+// cannot do).
+func tombItem(mkey string, t *tomb, now time.Time) *memcache.Item {
+	exp, ok := expiration(t.Until, now)
+	if !ok {
+		exp = 1
+	}
+	return &memcache.Item{Key: mkey, Value: encodeTomb(make([]byte, 0, 64), t), Expiration: exp}
+}
+
+// Update implements [session.Store]: it merges d into the record with
+// gets/cas, retrying when another write landed in between (up to the
+// retry bound, then ErrContention). After a Load of the same key by this
+// Store it usually takes one round trip (the cas), else two. A key with no
+// live record is [session.ErrNotFound], and nothing is written.
+func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error {
+	mkey := s.itemKey(key)
+	for attempt := range s.maxRetries {
+		it, err := s.get(ctx, "update", mkey, attempt == 0)
+		if err != nil {
+			return err
+		}
+		if it == nil {
+			return notFound("update")
+		}
+		dec, err := decodeItem("update", it)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if ended(dec, now) != nil {
+			return notFound("update")
+		}
+		r := dec.rec
+		d.Apply(r)
+		var next *memcache.Item
+		if now.Before(r.Expires) {
+			if next, err = s.recordItem("update", mkey, r, now); err != nil {
+				return err
+			}
+		} else { // a past Expires ends the record
+			t := &tomb{Until: r.Expires.Add(max(r.Linger, 0))}
+			t.Reason, t.At, t.Meta = session.EndExpired, r.Expires, tombMeta(&r.Meta)
+			next = tombItem(mkey, t, now)
+		}
+		next.CasID = it.CasID
+		if err := ctxErr(ctx, "update"); err != nil {
+			return err
+		}
+		err = s.client.CompareAndSwap(next)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, memcache.ErrCASConflict):
+			if err := s.backoff(ctx, "update", attempt); err != nil {
+				return err
+			}
+		case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+			return notFound("update") // gone in between: never re-created
+		default:
+			return storeErr("update", err)
+		}
+	}
+	return fmt.Errorf("memcachedstore: update: %d attempts: %w", s.maxRetries, ErrContention)
+}
+
+// backoff waits a little, more after each lost cas, with jitter, so that
+// contending writers spread out.
+func (s *Store) backoff(ctx context.Context, op string, attempt int) error {
+	limit := time.Duration(min(attempt+1, 20)) * 100 * time.Microsecond
+	t := time.NewTimer(rand.N(limit) + time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctxErr(ctx, op)
+	case <-t.C:
+		return nil
+	}
+}
+
+// Delete implements [session.Store]: it replaces a live record by a
+// destroyed [session.Tombstone] kept for the record's Linger (gets/cas: two
+// round trips, one after a Load). A tombstone or a missing key is left as
+// it is, without error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	mkey := s.itemKey(key)
+	for attempt := range s.maxRetries {
+		it, err := s.get(ctx, "delete", mkey, attempt == 0)
+		if err != nil || it == nil {
+			return err
+		}
+		now := s.now()
+		dec, err := decode(it.Value)
+		if err != nil {
+			// A corrupt item holds no session: remove it.
+			if err := ctxErr(ctx, "delete"); err != nil {
+				return err
+			}
+			if err := s.client.Delete(mkey); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+				return storeErr("delete", err)
+			}
+			return nil
+		}
+		if ended(dec, now) != nil {
+			return nil
+		}
+		t := &tomb{Until: now.Add(max(dec.rec.Linger, 0))}
+		t.Reason, t.At = session.EndDestroyed, now
+		next := tombItem(mkey, t, now)
+		next.CasID = it.CasID
+		if err := ctxErr(ctx, "delete"); err != nil {
+			return err
+		}
+		err = s.client.CompareAndSwap(next)
+		switch {
+		case err == nil, errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+			return nil
+		case errors.Is(err, memcache.ErrCASConflict):
+			if err := s.backoff(ctx, "delete", attempt); err != nil {
+				return err
+			}
+		default:
+			return storeErr("delete", err)
+		}
+	}
+	return fmt.Errorf("memcachedstore: delete: %d attempts: %w", s.maxRetries, ErrContention)
+}
+
+var (
+	_ session.Store   = (*Store)(nil)
+	_ session.Rotator = (*Store)(nil)
+)
