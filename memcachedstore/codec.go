@@ -24,6 +24,7 @@ const (
 
 	kindRecord = 1
 	kindTomb   = 2
+	kindUser   = 3
 )
 
 // Tombstone reasons are stored as one byte.
@@ -44,10 +45,35 @@ type tomb struct {
 	Until time.Time
 }
 
-// item is a decoded item: exactly one of rec and tomb is set.
+// userItem is a user's item (IndexedStore): the revocation generation and
+// the keys of the user's sessions.
+type userItem struct {
+	// Gen is the user's revocation generation: random, never reused, so an
+	// item recreated after an eviction matches no earlier session.
+	Gen uint64
+	// RevokedAt is when Gen last changed by a revocation (zero if never).
+	RevokedAt time.Time
+	// Keys are the session keys indexed under the user.
+	Keys []string
+}
+
+// item is a decoded item: exactly one of rec, tomb and user is set.
 type item struct {
 	rec  *session.Record
 	tomb *tomb
+	user *userItem
+}
+
+// encodeUser appends the encoding of u to b.
+func encodeUser(b []byte, u *userItem) []byte {
+	b = append(b, magic, version1, kindUser)
+	b = binary.AppendUvarint(b, u.Gen)
+	b = appendTime(b, u.RevokedAt)
+	b = binary.AppendUvarint(b, uint64(len(u.Keys)))
+	for _, k := range u.Keys {
+		b = appendString(b, k)
+	}
+	return b
 }
 
 // encodeRecord appends the encoding of r to b.
@@ -104,6 +130,8 @@ func decode(b []byte) (item, error) {
 		it.rec = d.record()
 	case kindTomb:
 		it.tomb = d.tomb()
+	case kindUser:
+		it.user = d.user()
 	default:
 		return item{}, fmt.Errorf("%w: unknown kind %d", errCorrupt, b[2])
 	}
@@ -181,6 +209,20 @@ func (d *decoder) tomb() *tomb {
 	t.Meta.AbsoluteTimeout = time.Duration(d.varint())
 	t.Next = d.string()
 	return t
+}
+
+func (d *decoder) user() *userItem {
+	u := &userItem{Gen: d.uvarint(), RevokedAt: d.time()}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each key takes at least its length byte
+		d.fail("key count")
+		return u
+	}
+	u.Keys = make([]string, 0, n)
+	for range n {
+		u.Keys = append(u.Keys, d.string())
+	}
+	return u
 }
 
 func (d *decoder) byte() byte {

@@ -134,27 +134,43 @@ func ctxErr(ctx context.Context, op string) error {
 // none. A first call in a write may take the token its Load left (see
 // casCache) and save a round trip.
 func (s *Store) get(ctx context.Context, op, mkey string, cached bool) (*memcache.Item, error) {
+	it, _, err := s.getCached(ctx, op, mkey, cached)
+	return it, err
+}
+
+// getCached is get, also reporting whether the item came from the
+// casCache (read by a Load moments ago) rather than from the server.
+func (s *Store) getCached(ctx context.Context, op, mkey string, cached bool) (*memcache.Item, bool, error) {
 	if cached {
 		if it := s.cas.take(mkey); it != nil {
-			return it, nil
+			return it, true, nil
 		}
 	}
 	if err := ctxErr(ctx, op); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	it, err := s.client.Get(mkey)
 	if errors.Is(err, memcache.ErrCacheMiss) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, storeErr(op, err)
+		return nil, false, storeErr(op, err)
 	}
-	return it, nil
+	return it, false, nil
 }
 
-// decodeItem decodes it, wrapping a corrupt value in session.ErrStore.
+// checkFunc is an extra liveness check of a record, at now, beyond its own
+// expiry: IndexedStore's generation check. It returns nil for a current
+// record, or the error to report.
+type checkFunc func(ctx context.Context, op string, r *session.Record, now time.Time) error
+
+// decodeItem decodes a session's item (a record or a tombstone), wrapping
+// a corrupt value in session.ErrStore.
 func decodeItem(op string, it *memcache.Item) (item, error) {
 	d, err := decode(it.Value)
+	if err == nil && d.rec == nil && d.tomb == nil {
+		err = fmt.Errorf("%w: not a session", errCorrupt)
+	}
 	if err != nil {
 		return item{}, storeErr(op, err)
 	}
@@ -190,6 +206,11 @@ func tombMeta(m *session.Meta) session.Meta {
 // Load implements [session.Store]: one round trip. A session that ended
 // recently reports a *[session.Tombstone] (matching [session.ErrNotFound]).
 func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
+	return s.load(ctx, key, nil)
+}
+
+// load is Load, with check (when not nil) run on a live record.
+func (s *Store) load(ctx context.Context, key string, check checkFunc) (*session.Record, error) {
 	mkey := s.itemKey(key)
 	it, err := s.get(ctx, "load", mkey, false)
 	if err != nil {
@@ -202,8 +223,14 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ended(d, s.now()); err != nil {
+	now := s.now()
+	if err := ended(d, now); err != nil {
 		return nil, fmt.Errorf("memcachedstore: load: %w", err)
+	}
+	if check != nil {
+		if err := check(ctx, "load", d.rec, now); err != nil {
+			return nil, err
+		}
 	}
 	s.cas.put(mkey, it)
 	return d.rec, nil
@@ -259,9 +286,15 @@ func tombItem(mkey string, t *tomb, now time.Time) *memcache.Item {
 // Store it usually takes one round trip (the cas), else two. A key with no
 // live record is [session.ErrNotFound], and nothing is written.
 func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error {
+	return s.update(ctx, key, d, nil)
+}
+
+// update is Update, with check (when not nil) run on a record read from
+// the server (one a Load checked moments ago is not checked again).
+func (s *Store) update(ctx context.Context, key string, d *session.Delta, check checkFunc) error {
 	mkey := s.itemKey(key)
 	for attempt := range s.maxRetries {
-		it, err := s.get(ctx, "update", mkey, attempt == 0)
+		it, cached, err := s.getCached(ctx, "update", mkey, attempt == 0)
 		if err != nil {
 			return err
 		}
@@ -277,6 +310,14 @@ func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error 
 			return notFound("update")
 		}
 		r := dec.rec
+		if check != nil && !cached {
+			if err := check(ctx, "update", r, now); err != nil {
+				if errors.Is(err, session.ErrNotFound) {
+					return notFound("update")
+				}
+				return err
+			}
+		}
 		d.Apply(r)
 		var next *memcache.Item
 		if now.Before(r.Expires) {
@@ -336,6 +377,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		}
 		now := s.now()
 		dec, err := decode(it.Value)
+		if err == nil && dec.rec == nil && dec.tomb == nil {
+			err = errCorrupt
+		}
 		if err != nil {
 			// A corrupt item holds no session: remove it.
 			if err := ctxErr(ctx, "delete"); err != nil {
