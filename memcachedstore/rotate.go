@@ -79,8 +79,8 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 			return nil, nil
 		}
 		// The renewal did not happen: the new record must not stay.
-		if derr := s.client.Delete(newKey); derr != nil && !errors.Is(derr, memcache.ErrCacheMiss) {
-			return nil, storeErr("rotate: remove the unused new record", derr)
+		if derr := s.removeNew(newKey); derr != nil {
+			return nil, derr
 		}
 		switch {
 		case errors.Is(err, memcache.ErrCASConflict):
@@ -142,4 +142,89 @@ func rotateRecord(rot *session.Rotation, old *session.Record) *session.Record {
 	d.LastSeen, d.Expires = time.Time{}, time.Time{} // Meta has them
 	d.Apply(r)
 	return r
+}
+
+// removeNew deletes the new record of a renewal that did not happen.
+func (s *Store) removeNew(newKey string) error {
+	if err := s.client.Delete(newKey); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+		return storeErr("rotate: remove the unused new record", err)
+	}
+	return nil
+}
+
+// retire is the last step of a renewal whose new record (generation gen)
+// is stored under newKey: it replaces the old record, read as oldIt, by an
+// EndRotated tombstone naming the new key, with cas. When an update of the
+// old record landed in between, the new record is rebuilt from it (by cas,
+// so a new record ended meanwhile is never re-created) and the cas is tried
+// again. A missing or ended old or new record is ErrNotFound.
+func (s *Store) retire(ctx context.Context, rot *session.Rotation, oldIt *memcache.Item, old *session.Record, newKey string, gen uint64) error {
+	const op = "rotate"
+	oldKey := s.itemKey(rot.OldKey)
+	for attempt := range s.maxRetries {
+		now := s.now()
+		t := &tomb{Until: rot.Meta.LastSeen.Add(max(old.Linger, 0))}
+		t.Reason, t.At, t.Next = session.EndRotated, rot.Meta.LastSeen, rot.NewKey
+		next := tombItem(oldKey, t, now)
+		next.CasID = oldIt.CasID
+		if err := ctxErr(ctx, op); err != nil {
+			return err
+		}
+		err := s.client.CompareAndSwap(next)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+			return notFound(op)
+		case !errors.Is(err, memcache.ErrCASConflict):
+			return storeErr(op, err)
+		}
+		// The old record changed: carry the change over, or give up if it
+		// ended.
+		if oldIt, err = s.get(ctx, op, oldKey, false); err != nil {
+			return err
+		}
+		if oldIt == nil {
+			return notFound(op)
+		}
+		dec, err := decodeItem(op, oldIt)
+		if err != nil {
+			return err
+		}
+		if ended(dec, s.now()) != nil {
+			return notFound(op)
+		}
+		old = dec.rec
+		newIt, err := s.get(ctx, op, newKey, false)
+		if err != nil {
+			return err
+		}
+		if newIt == nil {
+			return notFound(op)
+		}
+		ndec, err := decodeItem(op, newIt)
+		if err != nil {
+			return err
+		}
+		if ended(ndec, s.now()) != nil {
+			return notFound(op) // ended meanwhile (evicted by a cap, revoked)
+		}
+		r := rotateRecord(rot, old)
+		r.Generation = gen
+		ni, err := s.recordItem(op, newKey, r, s.now())
+		if err != nil {
+			return err
+		}
+		ni.CasID = newIt.CasID
+		if err := s.client.CompareAndSwap(ni); err != nil {
+			if errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrNotStored) || errors.Is(err, memcache.ErrCASConflict) {
+				return notFound(op)
+			}
+			return storeErr(op, err)
+		}
+		if err := s.backoff(ctx, op, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("memcachedstore: %s: %d attempts: %w", op, s.maxRetries, ErrContention)
 }

@@ -61,6 +61,7 @@ type Store struct {
 	prefix     string
 	maxItem    int
 	maxRetries int
+	lifetime   time.Duration
 	now        func() time.Time
 	cas        casCache
 }
@@ -100,7 +101,7 @@ func WithMaxRetries(n int) Option {
 // New returns a Store over client. The client's Timeout bounds every round
 // trip; its MaxIdleConns should exceed the peak of concurrent requests.
 func New(client *memcache.Client, opts ...Option) *Store {
-	s := &Store{client: client, prefix: DefaultPrefix, maxItem: DefaultMaxItemSize, maxRetries: DefaultMaxRetries, now: time.Now}
+	s := &Store{client: client, prefix: DefaultPrefix, maxItem: DefaultMaxItemSize, maxRetries: DefaultMaxRetries, lifetime: DefaultMaxSessionLifetime, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}

@@ -1,0 +1,340 @@
+package memcachedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessionkit/session"
+)
+
+// DefaultMaxSessionLifetime is how long a user's item lives after its last
+// write (a login or a revocation) by default.
+const DefaultMaxSessionLifetime = 30 * 24 * time.Hour
+
+// pruneAt is the number of index entries past which a write of the user's
+// item first drops the entries whose sessions have ended.
+const pruneAt = 64
+
+// IndexedStore is a [Store] that also keeps a per-user index and
+// revocation generation ([session.UserIndex]), so "your devices",
+// log-out-everywhere and Config.MaxSessionsPerUser work on Memcached.
+//
+// Each user has one item holding a random revocation generation and the
+// keys of the user's sessions; each session records the generation it was
+// created under. A session is live only while its user's item exists and
+// holds the same generation, so the index fails closed:
+//
+//   - RevokeUser replaces the generation (one cas): every session of the
+//     user ends at once, listed or not.
+//   - If Memcached evicts a user's item, every session of that user ends
+//     (the user is logged out on every device); a later login creates a new
+//     item with a new random generation, which no earlier session carries.
+//     An eviction can never bring a revoked session back.
+//   - The per-user cap is decided by the cas of the user's item, so it
+//     holds under concurrent logins.
+//
+// The price: a logged-in session's read costs two round trips (the session,
+// then its user's item) instead of one, and a login a few more. An
+// anonymous session's read stays one. The user's item expires
+// WithMaxSessionLifetime after its last write (a login or revocation of the
+// user), and its sessions with it.
+type IndexedStore struct {
+	s *Store
+}
+
+// NewIndexed returns an IndexedStore over client (see New for the options).
+func NewIndexed(client *memcache.Client, opts ...Option) *IndexedStore {
+	return &IndexedStore{s: New(client, opts...)}
+}
+
+// WithMaxSessionLifetime sets how long a user's item (IndexedStore) lives
+// after its last write (default DefaultMaxSessionLifetime): no session of
+// the user outlives it. Set it to at least the longest absolute timeout.
+func WithMaxSessionLifetime(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.lifetime = d
+		}
+	}
+}
+
+// userKey is the item key of a user's item: the same shape as a session's
+// item key, from an input no session key hashes to.
+func (x *IndexedStore) userKey(user string) string { return x.s.itemKey("\x00user\x00" + user) }
+
+// newGen returns a fresh generation: random and non-zero, so a user's item
+// recreated after an eviction never matches an earlier session.
+func newGen() uint64 { return rand.Uint64() | 1 }
+
+// getUser reads a user's item with its CAS token; nil, nil when there is
+// none.
+func (x *IndexedStore) getUser(ctx context.Context, op, user string) (*memcache.Item, *userItem, error) {
+	it, err := x.s.get(ctx, op, x.userKey(user), false)
+	if err != nil || it == nil {
+		return nil, nil, err
+	}
+	d, err := decode(it.Value)
+	if err == nil && d.user == nil {
+		err = fmt.Errorf("%w: not a user item", errCorrupt)
+	}
+	if err != nil {
+		return nil, nil, storeErr(op, err)
+	}
+	return it, d.user, nil
+}
+
+// ensureUser reads a user's item, creating it (with a new generation) when
+// there is none.
+func (x *IndexedStore) ensureUser(ctx context.Context, op, user string) (*memcache.Item, *userItem, error) {
+	for range x.s.maxRetries {
+		it, u, err := x.getUser(ctx, op, user)
+		if err != nil || it != nil {
+			return it, u, err
+		}
+		if err := ctxErr(ctx, op); err != nil {
+			return nil, nil, err
+		}
+		nu := &userItem{Gen: newGen()}
+		err = x.s.client.Add(x.userItemOf(user, nu))
+		if err != nil && !errors.Is(err, memcache.ErrNotStored) {
+			return nil, nil, storeErr(op, err)
+		}
+	}
+	return nil, nil, fmt.Errorf("memcachedstore: %s: user item: %w", op, ErrContention)
+}
+
+// userItemOf encodes u as the user's item, living the session lifetime.
+func (x *IndexedStore) userItemOf(user string, u *userItem) *memcache.Item {
+	exp, _ := expiration(x.s.now().Add(x.s.lifetime), x.s.now())
+	return &memcache.Item{Key: x.userKey(user), Value: encodeUser(make([]byte, 0, 16+48*len(u.Keys)), u), Expiration: exp}
+}
+
+// errGenMoved is the cause of an index write refused because the user's
+// generation changed (revoked) or the user's item is gone (evicted).
+var errGenMoved = errors.New("the user's generation moved")
+
+// casUser writes u as the user's item if it is still the one read as it
+// (CAS token): nil, errGenMoved when it is gone, memcache.ErrCASConflict
+// when it changed. The keys are pruned first when they are many.
+func (x *IndexedStore) casUser(ctx context.Context, op, user string, it *memcache.Item, u *userItem) error {
+	if len(u.Keys) > pruneAt {
+		_, dead, err := x.liveSessions(ctx, op, user, u)
+		if err != nil {
+			return err
+		}
+		u.Keys = slices.DeleteFunc(u.Keys, func(k string) bool { return slices.Contains(dead, k) })
+	}
+	next := x.userItemOf(user, u)
+	if len(next.Key)+len(next.Value)+itemOverhead > x.s.maxItem {
+		return fmt.Errorf("memcachedstore: %s: index of %d sessions: %w", op, len(u.Keys), ErrTooLarge)
+	}
+	next.CasID = it.CasID
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	err := x.s.client.CompareAndSwap(next)
+	switch {
+	case err == nil, errors.Is(err, memcache.ErrCASConflict):
+		return err
+	case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+		return errGenMoved
+	default:
+		return storeErr(op, err)
+	}
+}
+
+// index adds key to user's index (generation gen): see reindex.
+func (x *IndexedStore) index(ctx context.Context, op, user string, gen uint64, key string) error {
+	return x.reindex(ctx, op, user, gen, []string{key}, "")
+}
+
+// reindex changes the keys of user's item, generation gen: adds add,
+// removes remove (when not ""). It retries on conflict, and returns
+// errGenMoved when the generation is no longer gen.
+func (x *IndexedStore) reindex(ctx context.Context, op, user string, gen uint64, add []string, remove string) error {
+	for attempt := range x.s.maxRetries {
+		it, u, err := x.getUser(ctx, op, user)
+		if err != nil {
+			return err
+		}
+		if u == nil || u.Gen != gen {
+			return errGenMoved
+		}
+		u.Keys = slices.DeleteFunc(u.Keys, func(k string) bool { return k == remove || slices.Contains(add, k) })
+		u.Keys = append(u.Keys, add...)
+		err = x.casUser(ctx, op, user, it, u)
+		if !errors.Is(err, memcache.ErrCASConflict) {
+			return err
+		}
+		if err := x.s.backoff(ctx, op, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("memcachedstore: %s: user index: %w", op, ErrContention)
+}
+
+// current is the generation check of a user's session: its user's item
+// must exist and hold the generation the session was created under.
+func (x *IndexedStore) current(ctx context.Context, op string, r *session.Record, now time.Time) error {
+	if r.UserID == "" {
+		return nil
+	}
+	_, u, err := x.getUser(ctx, op, r.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return fmt.Errorf("memcachedstore: %s: the user's item is gone (evicted or expired): %w", op, session.ErrNotFound)
+	}
+	if u.Gen == r.Generation {
+		return nil
+	}
+	if now.Before(u.RevokedAt.Add(r.Linger)) {
+		return fmt.Errorf("memcachedstore: %s: %w", op, &session.Tombstone{Reason: session.EndRevoked, At: u.RevokedAt})
+	}
+	return fmt.Errorf("memcachedstore: %s: revoked: %w", op, session.ErrNotFound)
+}
+
+// liveSessions reads the sessions listed in u (one round trip) and splits
+// them into the live, current ones and the keys of the others.
+func (x *IndexedStore) liveSessions(ctx context.Context, op, user string, u *userItem) (live []session.IndexedRecord, dead []string, err error) {
+	if len(u.Keys) == 0 {
+		return nil, nil, nil
+	}
+	mkeys := make([]string, len(u.Keys))
+	for i, k := range u.Keys {
+		mkeys[i] = x.s.itemKey(k)
+	}
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, nil, err
+	}
+	items, err := x.s.client.GetMulti(mkeys)
+	if err != nil {
+		return nil, nil, storeErr(op, err)
+	}
+	now := x.s.now()
+	for i, k := range u.Keys {
+		it := items[mkeys[i]]
+		if it == nil {
+			dead = append(dead, k)
+			continue
+		}
+		d, err := decode(it.Value)
+		if err != nil || d.rec == nil || ended(d, now) != nil || d.rec.UserID != user || d.rec.Generation != u.Gen {
+			dead = append(dead, k)
+			continue
+		}
+		live = append(live, session.IndexedRecord{Key: k, Meta: d.rec.Meta})
+	}
+	return live, dead, nil
+}
+
+// Load implements [session.Store]: one round trip for an anonymous
+// session, two for a user's (the session, then the user's item). A session
+// whose user was revoked reports an [session.EndRevoked] tombstone; one
+// whose user's item was evicted is not found.
+func (x *IndexedStore) Load(ctx context.Context, key string) (*session.Record, error) {
+	return x.s.load(ctx, key, x.current)
+}
+
+// Update implements [session.Store] as [Store.Update] does, and refuses a
+// session whose user was revoked or whose user's item is gone (checked
+// unless a Load of this store checked it moments ago).
+func (x *IndexedStore) Update(ctx context.Context, key string, d *session.Delta) error {
+	return x.s.update(ctx, key, d, x.current)
+}
+
+// Delete implements [session.Store] as [Store.Delete] does; the user's
+// index drops the key at its next listing or write.
+func (x *IndexedStore) Delete(ctx context.Context, key string) error {
+	return x.s.Delete(ctx, key)
+}
+
+// Create implements [session.Store]. A user's session is stamped with the
+// user's current generation, written, then added to the user's index. If
+// the user is revoked in between, the session is ended by the revocation.
+func (x *IndexedStore) Create(ctx context.Context, key string, r *session.Record) error {
+	if r.UserID == "" || !x.s.now().Before(r.Expires) {
+		return x.s.Create(ctx, key, r)
+	}
+	_, u, err := x.ensureUser(ctx, "create", r.UserID)
+	if err != nil {
+		return err
+	}
+	rec := *r
+	rec.Generation = u.Gen
+	if err := x.s.Create(ctx, key, &rec); err != nil {
+		return err
+	}
+	err = x.index(ctx, "create", r.UserID, u.Gen, key)
+	if errors.Is(err, errGenMoved) {
+		return nil // revoked (or evicted) since: the new session is already ended
+	}
+	return err
+}
+
+// UserSessions implements [session.UserIndex]: the user's live sessions of
+// the current generation (two round trips), pruning the index of the
+// others.
+func (x *IndexedStore) UserSessions(ctx context.Context, userID string) ([]session.IndexedRecord, error) {
+	it, u, err := x.getUser(ctx, "user sessions", userID)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	live, dead, err := x.liveSessions(ctx, "user sessions", userID, u)
+	if err != nil {
+		return nil, err
+	}
+	if len(dead) > 0 { // best effort: a conflicting write prunes next time
+		u.Keys = slices.DeleteFunc(u.Keys, func(k string) bool { return slices.Contains(dead, k) })
+		if err := x.casUser(ctx, "user sessions", userID, it, u); err != nil && !errors.Is(err, memcache.ErrCASConflict) && !errors.Is(err, errGenMoved) {
+			return nil, err
+		}
+	}
+	return live, nil
+}
+
+// RevokeUser implements [session.UserIndex]: it replaces the user's
+// generation in one cas, which ends every session of the user at once,
+// indexed or not; their items then read as [session.EndRevoked] tombstones
+// for their Linger, and expire on their own. A user with no item has no
+// live session.
+func (x *IndexedStore) RevokeUser(ctx context.Context, userID string) error {
+	_, err := x.revoke(ctx, "revoke user", userID)
+	return err
+}
+
+// revoke replaces the user's generation and returns the one it replaced (0
+// when the user had no item).
+func (x *IndexedStore) revoke(ctx context.Context, op, user string) (prev uint64, err error) {
+	for attempt := range x.s.maxRetries {
+		it, u, err := x.getUser(ctx, op, user)
+		if err != nil || u == nil {
+			return 0, err
+		}
+		err = x.casUser(ctx, op, user, it, &userItem{Gen: newGen(), RevokedAt: x.s.now()})
+		switch {
+		case err == nil:
+			return u.Gen, nil
+		case errors.Is(err, errGenMoved):
+			return 0, nil // evicted meanwhile: nothing is live
+		case !errors.Is(err, memcache.ErrCASConflict):
+			return 0, err
+		}
+		if err := x.s.backoff(ctx, op, attempt); err != nil {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("memcachedstore: %s: %w", op, ErrContention)
+}
+
+var (
+	_ session.Store     = (*IndexedStore)(nil)
+	_ session.UserIndex = (*IndexedStore)(nil)
+	_ session.Rotator   = (*IndexedStore)(nil)
+)
