@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/memcachedtest"
 	"github.com/sessionkit/session/memcachedstore"
 	"github.com/stretchr/testify/assert"
@@ -17,9 +18,23 @@ import (
 // anonymous one (logged out): never another user's session, never a
 // half-session (user without its values), and never a session that was
 // logged out, even when its tombstone was evicted.
+//
+// On IndexedStore, users are also logged out everywhere (RevokeUser) before
+// the memory fills, so the revocation's user item may be evicted too: their
+// sessions must stay ended.
 func TestEviction(t *testing.T) {
-	srv := server(t, memcachedtest.Options{MemoryMB: 1, ItemSize: "512k"}) // -I at most half of -m
-	a := newApp(t, newStore(t, srv, memcachedstore.WithMaxItemSize(512<<10)))
+	t.Run("Store", func(t *testing.T) {
+		srv := server(t, memcachedtest.Options{MemoryMB: 1, ItemSize: "512k"}) // -I at most half of -m
+		testEviction(t, srv, newApp(t, newStore(t, srv, memcachedstore.WithMaxItemSize(512<<10))))
+	})
+	t.Run("IndexedStore", func(t *testing.T) {
+		srv := server(t, memcachedtest.Options{MemoryMB: 1, ItemSize: "512k"})
+		testEviction(t, srv, newApp(t, memcachedstore.NewIndexed(client(srv), memcachedstore.WithMaxItemSize(512<<10))))
+	})
+}
+
+func testEviction(t *testing.T, srv *memcachedtest.Server, a *app) {
+	_, indexed := a.m.Store().(session.UserIndex)
 	pad := strings.Repeat("p", 4<<10)
 
 	const users = 800 // about 4 KB each: several times the memory limit
@@ -30,11 +45,15 @@ func TestEviction(t *testing.T) {
 		browsers[i] = b
 		status, _ := b.do("POST", fmt.Sprintf("/login?u=user%d&pad=%s", i, pad))
 		require.Equal(t, 200, status)
-		if i%10 == 0 { // some log out again, leaving a tombstone
+		switch {
+		case i%10 == 0: // some log out again, leaving a tombstone
 			token := b.token
 			status, _ = b.do("POST", "/logout")
 			require.Equal(t, 200, status)
 			loggedOut = append(loggedOut, token)
+		case i%10 == 5 && indexed: // some are logged out everywhere
+			require.NoError(t, a.m.RevokeUser(t.Context(), fmt.Sprintf("user%d", i)))
+			loggedOut = append(loggedOut, b.token)
 		}
 	}
 	evictions := srv.Stats(t)["evictions"]
@@ -42,7 +61,7 @@ func TestEviction(t *testing.T) {
 
 	var alive, anonymous int
 	for i, b := range browsers {
-		if i%10 == 0 {
+		if i%10 == 0 || i%10 == 5 && indexed {
 			continue
 		}
 		status, user, owner := b.whoami()

@@ -243,8 +243,9 @@ func (x *IndexedStore) Load(ctx context.Context, key string) (*session.Record, e
 }
 
 // Update implements [session.Store] as [Store.Update] does, and refuses a
-// session whose user was revoked or whose user's item is gone (checked
-// unless a Load of this store checked it moments ago).
+// session whose user was revoked or whose user's item is gone: for a
+// user's session, one more round trip than Store.Update (the user's item
+// is read before the cas).
 func (x *IndexedStore) Update(ctx context.Context, key string, d *session.Delta) error {
 	return x.s.update(ctx, key, d, x.current)
 }

@@ -27,11 +27,15 @@ type app struct {
 
 func newApp(t testing.TB, st session.Store) *app {
 	t.Helper()
-	m, err := session.New(session.Config{
-		Store:  st,
-		Cookie: session.CookieConfig{Name: "sid", AllowInsecure: true},
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	return newAppConfig(t, session.Config{Store: st})
+}
+
+// newAppConfig is newApp with more of the Manager's configuration.
+func newAppConfig(t testing.TB, cfg session.Config) *app {
+	t.Helper()
+	cfg.Cookie = session.CookieConfig{Name: "sid", AllowInsecure: true}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	m, err := session.New(cfg)
 	require.NoError(t, err)
 	a := &app{t: t, m: m}
 	mux := http.NewServeMux()
@@ -61,6 +65,11 @@ func newApp(t testing.TB, st session.Store) *app {
 		}
 		_, _ = io.WriteString(w, "ok")
 	})
+	mux.HandleFunc("POST /revoke-others", func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).RevokeOthers(r.Context()); err != nil {
+			http.Error(w, "revoke failed", http.StatusInternalServerError)
+		}
+	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if err := session.FromContext(r.Context()).Destroy(r.Context()); err != nil {
 			http.Error(w, "logout failed", http.StatusInternalServerError)
@@ -83,6 +92,7 @@ func (a *app) duringNextSet(f func()) {
 type browser struct {
 	a     *app
 	token string
+	ua    string
 }
 
 func (a *app) browser() *browser { return &browser{a: a} }
@@ -93,6 +103,9 @@ func (b *browser) do(method, path string) (int, string) {
 	b.a.t.Helper()
 	req, err := http.NewRequest(method, b.a.srv.URL+path, nil)
 	require.NoError(b.a.t, err)
+	if b.ua != "" {
+		req.Header.Set("User-Agent", b.ua)
+	}
 	if b.token != "" {
 		req.AddCookie(&http.Cookie{Name: "sid", Value: b.token})
 	}

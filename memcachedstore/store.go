@@ -135,29 +135,22 @@ func ctxErr(ctx context.Context, op string) error {
 // none. A first call in a write may take the token its Load left (see
 // casCache) and save a round trip.
 func (s *Store) get(ctx context.Context, op, mkey string, cached bool) (*memcache.Item, error) {
-	it, _, err := s.getCached(ctx, op, mkey, cached)
-	return it, err
-}
-
-// getCached is get, also reporting whether the item came from the
-// casCache (read by a Load moments ago) rather than from the server.
-func (s *Store) getCached(ctx context.Context, op, mkey string, cached bool) (*memcache.Item, bool, error) {
 	if cached {
 		if it := s.cas.take(mkey); it != nil {
-			return it, true, nil
+			return it, nil
 		}
 	}
 	if err := ctxErr(ctx, op); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	it, err := s.client.Get(mkey)
 	if errors.Is(err, memcache.ErrCacheMiss) {
-		return nil, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, false, storeErr(op, err)
+		return nil, storeErr(op, err)
 	}
-	return it, false, nil
+	return it, nil
 }
 
 // checkFunc is an extra liveness check of a record, at now, beyond its own
@@ -290,12 +283,12 @@ func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error 
 	return s.update(ctx, key, d, nil)
 }
 
-// update is Update, with check (when not nil) run on a record read from
-// the server (one a Load checked moments ago is not checked again).
+// update is Update, with check (when not nil) run on the record before the
+// cas.
 func (s *Store) update(ctx context.Context, key string, d *session.Delta, check checkFunc) error {
 	mkey := s.itemKey(key)
 	for attempt := range s.maxRetries {
-		it, cached, err := s.getCached(ctx, "update", mkey, attempt == 0)
+		it, err := s.get(ctx, "update", mkey, attempt == 0)
 		if err != nil {
 			return err
 		}
@@ -311,7 +304,7 @@ func (s *Store) update(ctx context.Context, key string, d *session.Delta, check 
 			return notFound("update")
 		}
 		r := dec.rec
-		if check != nil && !cached {
+		if check != nil {
 			if err := check(ctx, "update", r, now); err != nil {
 				if errors.Is(err, session.ErrNotFound) {
 					return notFound("update")

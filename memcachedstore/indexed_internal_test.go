@@ -1,0 +1,84 @@
+package memcachedstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/memcachedtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func userRecord(user string) *session.Record {
+	now := time.Now()
+	return &session.Record{
+		Meta:   session.Meta{UserID: user, CreatedAt: now, LastSeen: now, Expires: now.Add(time.Minute), Linger: 5 * time.Second},
+		Values: map[string][]byte{"owner": []byte(user)},
+	}
+}
+
+// TestIndexedFailsClosed evicts a user's item (deletes it, as Memcached's
+// LRU would) at the worst moments: every session of that user ends, a
+// later login starts a new generation that no earlier session carries, and
+// a revoked session never comes back, whatever is evicted.
+func TestIndexedFailsClosed(t *testing.T) {
+	srv := memcachedtest.Start(t, memcachedtest.Options{})
+	c := memcache.New(srv.Addr)
+	x := NewIndexed(c, WithPrefix("closed:"))
+	ctx := context.Background()
+	evict := func(user string) {
+		t.Helper()
+		require.NoError(t, c.Delete(x.userKey(user)))
+	}
+	gone := func(key, msg string) {
+		t.Helper()
+		_, err := x.Load(ctx, key)
+		require.ErrorIs(t, err, session.ErrNotFound, msg)
+		err = x.Update(ctx, key, &session.Delta{Set: map[string][]byte{"x": []byte("1")}})
+		require.ErrorIs(t, err, session.ErrNotFound, msg+" (update)")
+	}
+
+	// An evicted user item ends every session of the user.
+	require.NoError(t, x.Create(ctx, "a1", userRecord("alice")))
+	require.NoError(t, x.Create(ctx, "a2", userRecord("alice")))
+	require.NoError(t, x.Create(ctx, "b1", userRecord("bob")))
+	evict("alice")
+	gone("a1", "a session whose user item was evicted")
+	gone("a2", "a session whose user item was evicted")
+	list, err := x.UserSessions(ctx, "alice")
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	_, err = x.Load(ctx, "b1")
+	require.NoError(t, err, "another user's sessions are untouched")
+
+	// A new login after the eviction does not bring the old sessions back.
+	_, err = x.Rotate(ctx, &session.Rotation{NewKey: "a3", Meta: userRecord("alice").Meta})
+	require.NoError(t, err)
+	_, err = x.Load(ctx, "a3")
+	require.NoError(t, err)
+	gone("a1", "an old session after a new login recreated the user item")
+	list, err = x.UserSessions(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "a3", list[0].Key)
+
+	// Revoked, then the user item evicted, then a new login: the revoked
+	// session stays ended.
+	require.NoError(t, x.RevokeUser(ctx, "alice"))
+	gone("a3", "a revoked session")
+	evict("alice")
+	require.NoError(t, x.Create(ctx, "a4", userRecord("alice")))
+	gone("a3", "a revoked session after its user item was evicted and recreated")
+	_, err = x.Load(ctx, "a4")
+	require.NoError(t, err)
+
+	// A renewal racing the eviction: the renewed session ends with the
+	// user item, it is never live under a generation nobody holds.
+	evict("alice")
+	_, err = x.Rotate(ctx, &session.Rotation{OldKey: "a4", NewKey: "a5", Meta: userRecord("alice").Meta})
+	require.ErrorIs(t, err, session.ErrNotFound, "renewing a session whose user item was evicted")
+	gone("a5", "the renewal of an ended session")
+}
