@@ -79,6 +79,18 @@ func BenchmarkMemcached(b *testing.B) {
 		report(b, before)
 	})
 
+	b.Run("Store", func(b *testing.B) { benchRequests(b, st, &trips) })
+	b.Run("IndexedStore", func(b *testing.B) {
+		benchRequests(b, memcachedstore.NewIndexed(mc, memcachedstore.WithPrefix("benchix:")), &trips)
+	})
+}
+
+// benchRequests measures whole requests of a logged-in user through
+// m.Handler on st: read-only and writing.
+func benchRequests(b *testing.B, st session.Store, trips *tripCounter) {
+	report := func(b *testing.B, before int64) {
+		b.ReportMetric(float64(trips.n.Load()-before)/float64(b.N), "roundtrips/op")
+	}
 	m, err := session.New(session.Config{
 		Store:  st,
 		Cookie: session.CookieConfig{Name: "sid", AllowInsecure: true},

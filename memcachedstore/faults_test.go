@@ -3,7 +3,9 @@ package memcachedstore_test
 import (
 	"testing"
 
+	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/memcachedtest"
+	"github.com/sessionkit/session/memcachedstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,8 +16,17 @@ import (
 // not a logout, and no write is silently lost. A server that comes back
 // empty (memcached keeps nothing on disk) is a logged-out user.
 func TestServerKilled(t *testing.T) {
-	srv := server(t, memcachedtest.Options{})
-	a := newApp(t, newStore(t, srv))
+	t.Run("Store", func(t *testing.T) {
+		srv := server(t, memcachedtest.Options{})
+		testServerKilled(t, srv, newApp(t, newStore(t, srv)))
+	})
+	t.Run("IndexedStore", func(t *testing.T) {
+		srv := server(t, memcachedtest.Options{})
+		testServerKilled(t, srv, newApp(t, memcachedstore.NewIndexed(client(srv))))
+	})
+}
+
+func testServerKilled(t *testing.T, srv *memcachedtest.Server, a *app) {
 	b := a.browser()
 	status, _ := b.do("POST", "/login?u=alice")
 	require.Equal(t, 200, status)
@@ -31,6 +42,13 @@ func TestServerKilled(t *testing.T) {
 	assert.GreaterOrEqual(t, status, 500, "a read with the server down answered %d (user %q): a logout, not an error", status, user)
 	status, _ = b.do("POST", "/logout")
 	assert.GreaterOrEqual(t, status, 500, "a logout with the server down answered %d", status)
+	status, _ = a.browser().do("POST", "/login?u=bob")
+	assert.GreaterOrEqual(t, status, 500, "a login with the server down answered %d", status)
+	if _, ok := a.m.Store().(session.UserIndex); ok {
+		assert.ErrorIs(t, a.m.RevokeUser(t.Context(), "alice"), session.ErrStore, "log out everywhere with the server down")
+		_, err := a.m.Sessions(t.Context(), "alice")
+		assert.ErrorIs(t, err, session.ErrStore)
+	}
 
 	srv.Restart()
 	status, user, _ = b.whoami()

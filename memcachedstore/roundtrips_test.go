@@ -97,3 +97,43 @@ func TestRoundTrips(t *testing.T) {
 		require.NoError(t, s.Delete(ctx, k))
 	})
 }
+
+// TestIndexedRoundTrips: on IndexedStore an anonymous session costs what it
+// costs on Store; a user's session reads its user's item too: a read-only
+// request is two round trips, a write four.
+func TestIndexedRoundTrips(t *testing.T) {
+	srv := server(t, memcachedtest.Options{})
+	var trips tripCounter
+	s := memcachedstore.NewIndexed(countingClient(srv, &trips))
+	ctx := context.Background()
+	anon, user := storetest.Key(), storetest.Key()
+	require.NoError(t, s.Create(ctx, anon, storetest.Record(time.Minute, nil)))
+	_, err := s.Rotate(ctx, &session.Rotation{NewKey: user, Meta: session.Meta{UserID: "u", LastSeen: time.Now(), Expires: time.Now().Add(time.Minute)}})
+	require.NoError(t, err)
+
+	count := func(name string, want int64, fn func()) {
+		t.Helper()
+		before := trips.n.Load()
+		fn()
+		require.Equal(t, want, trips.n.Load()-before, name)
+	}
+	count("anonymous read-only request", 1, func() {
+		_, err := s.Load(ctx, anon)
+		require.NoError(t, err)
+	})
+	count("anonymous write request", 2, func() {
+		_, err := s.Load(ctx, anon)
+		require.NoError(t, err)
+		require.NoError(t, s.Update(ctx, anon, &session.Delta{Set: map[string][]byte{"a": []byte("1")}}))
+	})
+	count("logged-in read-only request", 2, func() {
+		_, err := s.Load(ctx, user)
+		require.NoError(t, err)
+	})
+	count("logged-in write request", 4, func() {
+		_, err := s.Load(ctx, user)
+		require.NoError(t, err)
+		require.NoError(t, s.Update(ctx, user, &session.Delta{Set: map[string][]byte{"a": []byte("1")}}))
+	})
+	count("log out everywhere", 2, func() { require.NoError(t, s.RevokeUser(ctx, "u")) })
+}
