@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -16,8 +17,12 @@ import (
 // write (a login or a revocation) by default.
 const DefaultMaxSessionLifetime = 30 * 24 * time.Hour
 
-// pruneAt is the number of index entries past which a write of the user's
-// item first drops the entries whose sessions have ended.
+// multiGetMax bounds the keys of one multi-get (its command line).
+const multiGetMax = 128
+
+// pruneAt: a write that leaves a user's item with a multiple of pruneAt
+// entries first drops the entries whose sessions have ended (one multi-get
+// every pruneAt logins, however many sessions the user keeps).
 const pruneAt = 64
 
 // IndexedStore is a [Store] that also keeps a per-user index and
@@ -120,9 +125,9 @@ var errGenMoved = errors.New("the user's generation moved")
 
 // casUser writes u as the user's item if it is still the one read as it
 // (CAS token): nil, errGenMoved when it is gone, memcache.ErrCASConflict
-// when it changed. The keys are pruned first when they are many.
+// when it changed. The keys are pruned first now and then (see pruneAt).
 func (x *IndexedStore) casUser(ctx context.Context, op, user string, it *memcache.Item, u *userItem) error {
-	if len(u.Keys) > pruneAt {
+	if len(u.Keys) >= pruneAt && len(u.Keys)%pruneAt == 0 {
 		_, dead, err := x.liveSessions(ctx, op, user, u)
 		if err != nil {
 			return err
@@ -200,7 +205,8 @@ func (x *IndexedStore) current(ctx context.Context, op string, r *session.Record
 	return fmt.Errorf("memcachedstore: %s: revoked: %w", op, session.ErrNotFound)
 }
 
-// liveSessions reads the sessions listed in u (one round trip) and splits
+// liveSessions reads the sessions listed in u (one round trip per
+// multiGetMax of them) and splits
 // them into the live, current ones and the keys of the others.
 func (x *IndexedStore) liveSessions(ctx context.Context, op, user string, u *userItem) (live []session.IndexedRecord, dead []string, err error) {
 	if len(u.Keys) == 0 {
@@ -210,12 +216,16 @@ func (x *IndexedStore) liveSessions(ctx context.Context, op, user string, u *use
 	for i, k := range u.Keys {
 		mkeys[i] = x.s.itemKey(k)
 	}
-	if err := ctxErr(ctx, op); err != nil {
-		return nil, nil, err
-	}
-	items, err := x.s.client.GetMulti(mkeys)
-	if err != nil {
-		return nil, nil, storeErr(op, err)
+	items := make(map[string]*memcache.Item, len(mkeys))
+	for chunk := range slices.Chunk(mkeys, multiGetMax) {
+		if err := ctxErr(ctx, op); err != nil {
+			return nil, nil, err
+		}
+		got, err := x.s.client.GetMulti(chunk)
+		if err != nil {
+			return nil, nil, storeErr(op, err)
+		}
+		maps.Copy(items, got)
 	}
 	now := x.s.now()
 	for i, k := range u.Keys {
@@ -273,8 +283,12 @@ func (x *IndexedStore) Create(ctx context.Context, key string, r *session.Record
 		return err
 	}
 	err = x.index(ctx, "create", r.UserID, u.Gen, key)
-	if errors.Is(err, errGenMoved) {
+	switch {
+	case errors.Is(err, errGenMoved):
 		return nil // revoked (or evicted) since: the new session is already ended
+	case err != nil:
+		// An unlisted session would escape the devices page and the cap.
+		_ = x.s.removeNew(x.s.itemKey(key))
 	}
 	return err
 }

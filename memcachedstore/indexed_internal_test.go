@@ -2,6 +2,7 @@ package memcachedstore
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -81,4 +82,30 @@ func TestIndexedFailsClosed(t *testing.T) {
 	_, err = x.Rotate(ctx, &session.Rotation{OldKey: "a4", NewKey: "a5", Meta: userRecord("alice").Meta})
 	require.ErrorIs(t, err, session.ErrNotFound, "renewing a session whose user item was evicted")
 	gone("a5", "the renewal of an ended session")
+}
+
+// TestIndexedManySessions: a user with hundreds of sessions is listed
+// whole (several multi-gets), and ended sessions are pruned from the
+// user's item.
+func TestIndexedManySessions(t *testing.T) {
+	srv := memcachedtest.Start(t, memcachedtest.Options{})
+	x := NewIndexed(memcache.New(srv.Addr), WithPrefix("many:"))
+	ctx := context.Background()
+	const n = 300
+	for i := range n {
+		require.NoError(t, x.Create(ctx, fmt.Sprint("k", i), userRecord("many")))
+	}
+	for i := range n / 2 {
+		require.NoError(t, x.Delete(ctx, fmt.Sprint("k", 2*i)))
+	}
+	list, err := x.UserSessions(ctx, "many")
+	require.NoError(t, err)
+	assert.Len(t, list, n/2)
+	_, u, err := x.getUser(ctx, "test", "many")
+	require.NoError(t, err)
+	assert.Len(t, u.Keys, n/2, "the listing prunes ended sessions from the index")
+	require.NoError(t, x.RevokeUser(ctx, "many"))
+	list, err = x.UserSessions(ctx, "many")
+	require.NoError(t, err)
+	assert.Empty(t, list)
 }
