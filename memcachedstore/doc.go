@@ -1,9 +1,16 @@
-// Package memcachedstore is a [session.Store] over Memcached, through
+// Package memcachedstore keeps sessions in Memcached, through
 // github.com/bradfitz/gomemcache. It lives in its own module so that the
 // session library's go.mod stays small.
 //
 //	mc := memcache.New("127.0.0.1:11211")
 //	m, err := session.New(session.Config{Store: memcachedstore.New(mc)})
+//
+// Two stores share one layout. [Store] (New) is a [session.Store] and
+// [session.Rotator]: a read-only request costs one round trip, a write two.
+// [IndexedStore] (NewIndexed) adds [session.UserIndex], so "your devices",
+// log-out-everywhere and Config.MaxSessionsPerUser work, at one more round
+// trip for each read and write of a logged-in session (it reads the user's
+// item).
 //
 // # What holds
 //
@@ -20,7 +27,8 @@
 //     WithMaxRetries times, then ErrContention; never a blind overwrite).
 //   - No resurrection: a write to a session that was deleted, renewed,
 //     expired or evicted fails its cas and ends the request anonymous.
-//   - Renewal ([session.Rotator]) is add-then-cas (see Store.Rotate): one
+//   - Renewal ([session.Rotator]) adds the new record with "add" and then
+//     turns the old one into its tombstone with cas (see Store.Rotate): one
 //     winner among renewals of an ID, and a logout that lands first wins.
 //   - Ended sessions leave a [session.Tombstone] for their Meta.Linger, so an
 //     expired or just-renewed ID is not mistaken for a forged one, unless
@@ -32,19 +40,27 @@
 //   - Keys are the prefix and a SHA-256 of the session key: legal and within
 //     250 bytes whatever the prefix. A session larger than one item (1 MB by
 //     default, WithMaxItemSize) is refused with ErrTooLarge.
+//   - IndexedStore fails closed: a session is live only while its user's
+//     item exists and holds the random generation the session was created
+//     under. Log-out-everywhere replaces the generation; an evicted user's
+//     item logs that user out on every device; a new item after an eviction
+//     has a new generation. No eviction can make a revoked session live
+//     again, and the per-user cap is decided by a cas of the user's item.
 //
 // # What does not
 //
-//   - Memcached may evict any session under memory pressure, long before its
-//     timeouts: the user is then logged out. Size the memory for the live
-//     sessions, or use Redis or SQL when being logged out early is not
-//     acceptable.
-//   - There is no per-user index ([session.UserIndex]): "your devices"
-//     (Manager.Sessions, Revoke), log-out-everywhere (RevokeUser,
-//     RevokeOthers) and Config.MaxSessionsPerUser need the Redis or SQL
-//     store. An index item can be evicted like any other, and a Store whose
-//     log-out-everywhere could silently miss sessions would be worse than
-//     none.
+//   - Memcached may evict any item under memory pressure, long before its
+//     timeouts: the session's user is then logged out (on IndexedStore, an
+//     evicted user's item logs the user out everywhere). Size the memory for
+//     the live sessions, or use Redis or SQL when being logged out early is
+//     not acceptable.
+//   - [Store] keeps no per-user index: with it, Manager.Sessions, Revoke,
+//     RevokeUser and RevokeOthers return session.ErrNoIndex and New refuses
+//     Config.MaxSessionsPerUser. Use IndexedStore (or Redis, or SQL).
+//   - IndexedStore's index is not one atomic step with the sessions: if the
+//     process dies in the middle of a login at the cap, the sessions it chose
+//     to evict can stay live (but unlisted) until they expire or the user is
+//     logged out everywhere.
 //   - Calls take a context but gomemcache does not: the context is checked
 //     before every round trip, and a round trip in flight is bounded by the
 //     client's Timeout.

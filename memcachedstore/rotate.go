@@ -11,8 +11,8 @@ import (
 )
 
 // errNoIndex is the error of a Rotation that needs a per-user index.
-var errNoIndex = fmt.Errorf("memcachedstore: rotate: the Memcached store keeps no per-user index "+
-	"(RevokeUser and MaxSessions need the Redis or SQL store): %w", session.ErrStore)
+var errNoIndex = fmt.Errorf("memcachedstore: rotate: Store keeps no per-user index "+
+	"(RevokeUser and MaxSessions need IndexedStore): %w", session.ErrStore)
 
 // Rotate implements [session.Rotator] as atomically as Memcached allows:
 //
@@ -36,9 +36,9 @@ var errNoIndex = fmt.Errorf("memcachedstore: rotate: the Memcached store keeps n
 // returned without error.
 //
 // Rotation.RevokeUser and Rotation.MaxSessions need a per-user index, which
-// this store does not keep: such a Rotation fails with an error wrapping
-// [session.ErrStore] (the Manager never sends one to a store that lacks
-// [session.UserIndex]).
+// this store does not keep (IndexedStore does): such a Rotation fails with
+// an error wrapping [session.ErrStore] (the Manager never sends one to a
+// store that lacks [session.UserIndex]).
 func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
 	if rot.RevokeUser || rot.MaxSessions > 0 {
 		return nil, errNoIndex

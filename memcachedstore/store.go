@@ -51,8 +51,9 @@ const itemOverhead = 64
 // with its error handler, a 5xx), never a logout.
 //
 // Store does not implement [session.UserIndex]: "your devices",
-// log-out-everywhere and Config.MaxSessionsPerUser need the Redis or SQL
-// store. See the package documentation for the exact guarantees.
+// log-out-everywhere and Config.MaxSessionsPerUser need [IndexedStore] (or
+// the Redis or SQL store). See the package documentation for the exact
+// guarantees.
 //
 // Memcached's client takes no context: Store checks ctx before every round
 // trip, and a round trip in flight is bounded by the client's Timeout.
