@@ -127,6 +127,7 @@ func (x *IndexedStore) Rotate(ctx context.Context, rot *session.Rotation) ([]ses
 			}
 			u.Keys = slices.DeleteFunc(u.Keys, func(k string) bool { return k == rot.NewKey || slices.Contains(out, k) })
 			u.Keys = append(u.Keys, rot.NewKey)
+			x.s.at("rotate:user")
 			if err := x.casUser(ctx, op, user, uit, u); err != nil {
 				x.s.removeNew(newKey)
 				if errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, errGenMoved) {

@@ -73,6 +73,7 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 		next := tombItem(oldKey, t, now)
 		next.CasID = it.CasID
 		if err = ctxErr(ctx, "rotate"); err == nil {
+			s.at("rotate:old")
 			err = s.client.CompareAndSwap(next)
 		}
 		if err == nil {
@@ -170,6 +171,7 @@ func (s *Store) retire(ctx context.Context, rot *session.Rotation, oldIt *memcac
 		if err := ctxErr(ctx, op); err != nil {
 			return err
 		}
+		s.at("rotate:old")
 		err := s.client.CompareAndSwap(next)
 		switch {
 		case err == nil:

@@ -64,7 +64,10 @@ type Store struct {
 	maxRetries int
 	lifetime   time.Duration
 	now        func() time.Time
-	cas        casCache
+	// hook, when set (tests), runs at named points between a read and its
+	// cas, so a test can land a concurrent write exactly there.
+	hook func(point string)
+	cas  casCache
 }
 
 // Option configures a Store (see New).
@@ -109,6 +112,13 @@ func New(client *memcache.Client, opts ...Option) *Store {
 	s.prefix = keyPrefix(s.prefix)
 	s.cas.seed = maphash.MakeSeed()
 	return s
+}
+
+// at runs the test hook at point.
+func (s *Store) at(point string) {
+	if s.hook != nil {
+		s.hook(point)
+	}
 }
 
 // storeErr wraps a failure of the server or of the data in session.ErrStore.
@@ -328,6 +338,7 @@ func (s *Store) update(ctx context.Context, key string, d *session.Delta, check 
 		if err := ctxErr(ctx, "update"); err != nil {
 			return err
 		}
+		s.at("update")
 		err = s.client.CompareAndSwap(next)
 		switch {
 		case err == nil:
@@ -395,6 +406,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		if err := ctxErr(ctx, "delete"); err != nil {
 			return err
 		}
+		s.at("delete")
 		err = s.client.CompareAndSwap(next)
 		switch {
 		case err == nil, errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
