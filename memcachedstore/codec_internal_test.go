@@ -59,7 +59,8 @@ func TestCodecRoundTrip(t *testing.T) {
 // TestDecodeCorrupt: every truncation of a valid item, and other damage, is
 // an error, not a panic and not a half-read record.
 func TestDecodeCorrupt(t *testing.T) {
-	for _, b := range [][]byte{encodeRecord(nil, sampleRecord()), encodeTomb(nil, sampleTomb())} {
+	user := encodeUser(nil, &userItem{Gen: 7, Keys: []string{"k1", "k2"}})
+	for _, b := range [][]byte{encodeRecord(nil, sampleRecord()), encodeTomb(nil, sampleTomb()), user} {
 		for n := range len(b) {
 			_, err := decode(b[:n])
 			require.ErrorIs(t, err, errCorrupt, "truncated at %d of %d", n, len(b))
@@ -81,6 +82,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeRecord(nil, sampleRecord()))
 	f.Add(encodeRecord(nil, &session.Record{}))
 	f.Add(encodeTomb(nil, sampleTomb()))
+	f.Add(encodeUser(nil, &userItem{Gen: 99, RevokedAt: time.Unix(1_800_000_000, 0), Keys: []string{"a", "bb"}}))
 	f.Add([]byte{magic, version1, kindRecord, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := decode(b)
@@ -95,6 +97,14 @@ func FuzzDecode(f *testing.F) {
 			require.Equal(t, d.rec.Values, again.rec.Values)
 			require.Equal(t, d.rec.UserID, again.rec.UserID)
 			require.True(t, d.rec.Expires.Equal(again.rec.Expires))
+			return
+		}
+		if d.user != nil {
+			again, err = decode(encodeUser(nil, d.user))
+			require.NoError(t, err)
+			require.Equal(t, d.user.Gen, again.user.Gen)
+			require.Equal(t, d.user.Keys, again.user.Keys)
+			require.True(t, d.user.RevokedAt.Equal(again.user.RevokedAt))
 			return
 		}
 		require.NotNil(t, d.tomb)
