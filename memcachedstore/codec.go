@@ -45,7 +45,7 @@ type tomb struct {
 	Until time.Time
 }
 
-// userItem is a user's item (IndexedStore): the revocation generation and
+// userItem is a user's item (Store): the revocation generation and
 // the keys of the user's sessions.
 type userItem struct {
 	// Gen is the user's revocation generation: random, never reused, so an

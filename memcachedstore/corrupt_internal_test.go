@@ -19,11 +19,11 @@ import (
 func TestCorruptItem(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
-	s := New(c, WithPrefix("corrupt:"))
+	s := NewUnindexed(c, WithPrefix("corrupt:"))
 	ctx := context.Background()
 	for _, v := range [][]byte{[]byte("not a session"), encodeRecord(nil, sampleRecord())[:20], {}} {
 		key := "k"
-		require.NoError(t, c.Set(&memcache.Item{Key: s.itemKey(key), Value: v, Expiration: 60}))
+		require.NoError(t, c.Set(&memcache.Item{Key: s.s.itemKey(key), Value: v, Expiration: 60}))
 		_, err := s.Load(ctx, key)
 		require.ErrorIs(t, err, session.ErrStore, "Load of %q", v)
 		assert.NotErrorIs(t, err, session.ErrNotFound)

@@ -12,12 +12,12 @@ import (
 )
 
 // TestDevices is the "your devices" scenario through a real Manager and
-// m.Handler on IndexedStore: list a user's devices, revoke one, keep only
+// m.Handler on Store: list a user's devices, revoke one, keep only
 // the current one (RevokeOthers), log out everywhere; another user is never
 // touched.
 func TestDevices(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
-	a := newApp(t, memcachedstore.NewIndexed(client(srv), memcachedstore.WithPrefix("devices:")))
+	a := newApp(t, memcachedstore.New(client(srv), memcachedstore.WithPrefix("devices:")))
 	m := a.m
 	ctx := t.Context()
 	alice := make([]*browser, 3)
@@ -90,11 +90,11 @@ func TestDevices(t *testing.T) {
 	assert.Len(t, infos, 1)
 }
 
-// TestDevicesCap: MaxSessionsPerUser through the Manager on IndexedStore;
-// the plain Store refuses it and has no devices.
+// TestDevicesCap: MaxSessionsPerUser through the Manager on Store;
+// UnindexedStore refuses it and has no devices.
 func TestDevicesCap(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
-	a := newAppConfig(t, session.Config{Store: memcachedstore.NewIndexed(client(srv), memcachedstore.WithPrefix("cap:")), MaxSessionsPerUser: 2})
+	a := newAppConfig(t, session.Config{Store: memcachedstore.New(client(srv), memcachedstore.WithPrefix("cap:")), MaxSessionsPerUser: 2})
 	bs := []*browser{a.browser(), a.browser(), a.browser()}
 	for _, b := range bs {
 		status, _ := b.do("POST", "/login?u=carol")
@@ -105,9 +105,9 @@ func TestDevicesCap(t *testing.T) {
 	_, u2, _ := bs[2].whoami()
 	assert.Equal(t, []string{"", "carol", "carol"}, []string{u0, u1, u2}, "the oldest session is evicted at the cap")
 
-	plain := memcachedstore.New(client(srv))
+	plain := memcachedstore.NewUnindexed(client(srv))
 	_, err := session.New(session.Config{Store: plain, MaxSessionsPerUser: 2})
-	require.ErrorIs(t, err, session.ErrInvalidConfig, "the plain Store keeps no index: the cap cannot hold")
+	require.ErrorIs(t, err, session.ErrInvalidConfig, "UnindexedStore keeps no index: the cap cannot hold")
 	m, err := session.New(session.Config{Store: plain})
 	require.NoError(t, err)
 	_, err = m.Sessions(t.Context(), "carol")

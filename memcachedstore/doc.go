@@ -5,12 +5,14 @@
 //	mc := memcache.New("127.0.0.1:11211")
 //	m, err := session.New(session.Config{Store: memcachedstore.New(mc)})
 //
-// Two stores share one layout. [Store] (New) is a [session.Store] and
-// [session.Rotator]: a read-only request costs one round trip, a write two.
-// [IndexedStore] (NewIndexed) adds [session.UserIndex], so "your devices",
-// log-out-everywhere and Config.MaxSessionsPerUser work, at one more round
-// trip for each read and write of a logged-in session (it reads the user's
-// item).
+// Two stores share one layout. [Store] (New) is a [session.Store],
+// [session.Rotator] and [session.UserIndex], so "your devices",
+// log-out-everywhere and Config.MaxSessionsPerUser work: a read-only
+// request costs one round trip for an anonymous session and two for a
+// logged-in one (it reads the user's item too); a write two and four.
+// [UnindexedStore] (NewUnindexed) leaves the index out: one round trip per
+// read and two per write for every session, without devices or
+// log-out-everywhere.
 //
 // # What holds
 //
@@ -28,7 +30,8 @@
 //   - No resurrection: a write to a session that was deleted, renewed,
 //     expired or evicted fails its cas and ends the request anonymous.
 //   - Renewal ([session.Rotator]) adds the new record with "add" and then
-//     turns the old one into its tombstone with cas (see Store.Rotate): one
+//     turns the old one into its tombstone with cas (see Store.Rotate and
+//     UnindexedStore.Rotate): one
 //     winner among renewals of an ID, and a logout that lands first wins.
 //   - Ended sessions leave a [session.Tombstone] for their Meta.Linger, so an
 //     expired or just-renewed ID is not mistaken for a forged one, unless
@@ -40,7 +43,7 @@
 //   - Keys are the prefix and a SHA-256 of the session key: legal and within
 //     250 bytes whatever the prefix. A session larger than one item (1 MB by
 //     default, WithMaxItemSize) is refused with ErrTooLarge.
-//   - IndexedStore fails closed: a session is live only while its user's
+//   - Store's index fails closed: a session is live only while its user's
 //     item exists and holds the random generation the session was created
 //     under. Log-out-everywhere replaces the generation; an evicted user's
 //     item logs that user out on every device; a new item after an eviction
@@ -50,14 +53,15 @@
 // # What does not
 //
 //   - Memcached may evict any item under memory pressure, long before its
-//     timeouts: the session's user is then logged out (on IndexedStore, an
-//     evicted user's item logs the user out everywhere). Size the memory for
+//     timeouts: the session's user is then logged out (on Store, an evicted
+//     user's item logs the user out everywhere). Size the memory for
 //     the live sessions, or use Redis or SQL when being logged out early is
 //     not acceptable.
-//   - [Store] keeps no per-user index: with it, Manager.Sessions, Revoke,
-//     RevokeUser and RevokeOthers return session.ErrNoIndex and New refuses
-//     Config.MaxSessionsPerUser. Use IndexedStore (or Redis, or SQL).
-//   - IndexedStore's index is not one atomic step with the sessions: if the
+//   - [UnindexedStore] keeps no per-user index: with it, Manager.Sessions,
+//     Revoke, RevokeUser and RevokeOthers return session.ErrNoIndex and
+//     session.New refuses Config.MaxSessionsPerUser. Use Store (or Redis,
+//     or SQL).
+//   - Store's index is not one atomic step with the sessions: if the
 //     process dies in the middle of a login at the cap, the sessions it chose
 //     to evict can stay live (but unlisted) until they expire or the user is
 //     logged out everywhere.

@@ -19,7 +19,7 @@ import (
 // half-session (user without its values), and never a session that was
 // logged out, even when its tombstone was evicted.
 //
-// On IndexedStore, users are also logged out everywhere (RevokeUser) before
+// On Store, users are also logged out everywhere (RevokeUser) before
 // the memory fills, so the revocation's user item may be evicted too: their
 // sessions must stay ended.
 func TestEviction(t *testing.T) {
@@ -27,9 +27,9 @@ func TestEviction(t *testing.T) {
 		srv := server(t, memcachedtest.Options{MemoryMB: 1, ItemSize: "512k"}) // -I at most half of -m
 		testEviction(t, srv, newApp(t, newStore(t, srv, memcachedstore.WithMaxItemSize(512<<10))))
 	})
-	t.Run("IndexedStore", func(t *testing.T) {
+	t.Run("UnindexedStore", func(t *testing.T) {
 		srv := server(t, memcachedtest.Options{MemoryMB: 1, ItemSize: "512k"})
-		testEviction(t, srv, newApp(t, memcachedstore.NewIndexed(client(srv), memcachedstore.WithMaxItemSize(512<<10))))
+		testEviction(t, srv, newApp(t, newUnindexed(t, srv, memcachedstore.WithMaxItemSize(512<<10))))
 	})
 }
 

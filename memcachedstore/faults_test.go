@@ -5,7 +5,6 @@ import (
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/memcachedtest"
-	"github.com/sessionkit/session/memcachedstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,9 +19,9 @@ func TestServerKilled(t *testing.T) {
 		srv := server(t, memcachedtest.Options{})
 		testServerKilled(t, srv, newApp(t, newStore(t, srv)))
 	})
-	t.Run("IndexedStore", func(t *testing.T) {
+	t.Run("UnindexedStore", func(t *testing.T) {
 		srv := server(t, memcachedtest.Options{})
-		testServerKilled(t, srv, newApp(t, memcachedstore.NewIndexed(client(srv))))
+		testServerKilled(t, srv, newApp(t, newUnindexed(t, srv)))
 	})
 }
 

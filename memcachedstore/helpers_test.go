@@ -25,10 +25,17 @@ func client(srv *memcachedtest.Server) *memcache.Client {
 	return c
 }
 
-// newStore returns a store on srv under a fresh prefix, so tests sharing a
+// newStore returns a Store on srv under a fresh prefix, so tests sharing a
 // server never see each other's keys.
 func newStore(t testing.TB, srv *memcachedtest.Server, opts ...memcachedstore.Option) *memcachedstore.Store {
 	t.Helper()
 	opts = append([]memcachedstore.Option{memcachedstore.WithPrefix("t" + t.Name() + ":")}, opts...)
 	return memcachedstore.New(client(srv), opts...)
+}
+
+// newUnindexed is newStore for an UnindexedStore.
+func newUnindexed(t testing.TB, srv *memcachedtest.Server, opts ...memcachedstore.Option) *memcachedstore.UnindexedStore {
+	t.Helper()
+	opts = append([]memcachedstore.Option{memcachedstore.WithPrefix("t" + t.Name() + ":")}, opts...)
+	return memcachedstore.NewUnindexed(client(srv), opts...)
 }

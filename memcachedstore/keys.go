@@ -39,7 +39,7 @@ func legal(s string) bool {
 // the key, so every key, whatever its length or bytes, is legal and at most
 // 250 bytes. The keys the Manager passes are already hashes of the token;
 // hashing again costs less than a microsecond.
-func (s *Store) itemKey(key string) string {
+func (s *base) itemKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	b := make([]byte, 0, len(s.prefix)+hashedKeyLen)
 	b = append(b, s.prefix...)

@@ -16,7 +16,7 @@ func TestItemKeyAnyPrefix(t *testing.T) {
 	keys := []string{"", "k", strings.Repeat("k", 300), "with space", "\x00\x01", "é"}
 	seen := map[string]string{}
 	for _, p := range prefixes {
-		s := New(nil, WithPrefix(p))
+		s := newBase(nil, []Option{WithPrefix(p)})
 		for _, k := range keys {
 			mk := s.itemKey(k)
 			assert.LessOrEqual(t, len(mk), maxKeyLen, "prefix %q key %q", p, k)
@@ -29,8 +29,8 @@ func TestItemKeyAnyPrefix(t *testing.T) {
 		}
 	}
 	// A short, legal prefix is kept as it is, so keys stay recognisable.
-	assert.True(t, strings.HasPrefix(New(nil).itemKey("k"), DefaultPrefix))
-	assert.True(t, strings.HasPrefix(New(nil, WithPrefix(strings.Repeat("p", 207))).itemKey("k"), strings.Repeat("p", 207)))
+	assert.True(t, strings.HasPrefix(newBase(nil, nil).itemKey("k"), DefaultPrefix))
+	assert.True(t, strings.HasPrefix(newBase(nil, []Option{WithPrefix(strings.Repeat("p", 207))}).itemKey("k"), strings.Repeat("p", 207)))
 }
 
 // TestExpiration: Memcached reads an expiration over 30 days as an absolute

@@ -27,20 +27,20 @@ func once(point string, f func()) func(string) {
 
 // pair returns two stores on one server and prefix: one to hook, one for the
 // write that lands in between (same kind: indexed or not).
-func pair(t *testing.T, indexed bool) (hooked, other session.Store, hookedStore *Store) {
+func pair(t *testing.T, indexed bool) (hooked, other session.Store, hookedStore *base) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
 	if indexed {
-		a, b := NewIndexed(c, WithPrefix("race:")), NewIndexed(c, WithPrefix("race:"))
+		a, b := New(c, WithPrefix("race:")), New(c, WithPrefix("race:"))
 		return a, b, a.s
 	}
-	a, b := New(c, WithPrefix("race:")), New(c, WithPrefix("race:"))
-	return a, b, a
+	a, b := NewUnindexed(c, WithPrefix("race:")), NewUnindexed(c, WithPrefix("race:"))
+	return a, b, a.s
 }
 
 func bothStores(t *testing.T, f func(t *testing.T, indexed bool)) {
-	t.Run("Store", func(t *testing.T) { f(t, false) })
-	t.Run("IndexedStore", func(t *testing.T) { f(t, true) })
+	t.Run("Store", func(t *testing.T) { f(t, true) })
+	t.Run("UnindexedStore", func(t *testing.T) { f(t, false) })
 }
 
 // TestRaceUpdateDelete: a logout lands between an update's read and its
@@ -120,7 +120,7 @@ func TestRaceRotateDelete(t *testing.T) {
 			list, err := ix.UserSessions(ctx, "alice")
 			require.NoError(t, err)
 			assert.Empty(t, list)
-			_, u, err := s.(*IndexedStore).getUser(ctx, "test", "alice")
+			_, u, err := s.(*Store).getUser(ctx, "test", "alice")
 			require.NoError(t, err)
 			assert.NotContains(t, u.Keys, "new", "the failed renewal stayed in the index")
 		}

@@ -11,35 +11,11 @@ import (
 )
 
 // errNoIndex is the error of a Rotation that needs a per-user index.
-var errNoIndex = fmt.Errorf("memcachedstore: rotate: Store keeps no per-user index "+
-	"(RevokeUser and MaxSessions need IndexedStore): %w", session.ErrStore)
+var errNoIndex = fmt.Errorf("memcachedstore: rotate: UnindexedStore keeps no per-user index "+
+	"(RevokeUser and MaxSessions need Store): %w", session.ErrStore)
 
-// Rotate implements [session.Rotator] as atomically as Memcached allows:
-//
-//  1. read the old record with its CAS token (none when OldKey is "");
-//     a missing, ended or expired one is [session.ErrNotFound];
-//  2. add the new record under NewKey with "add", which never overwrites
-//     (a key already there is an error, and nothing else is written);
-//  3. replace the old record, by cas, with an [session.EndRotated]
-//     tombstone naming NewKey.
-//
-// The cas of step 3 is the moment of the renewal. If the old record
-// changed in between (a concurrent Update), the new record is removed and
-// the renewal starts again, so it carries that update; if the old record
-// was deleted, renewed or evicted in between, the new record is removed
-// and Rotate returns ErrNotFound. So exactly one of two renewals of one ID
-// wins, a logout that completes before the renewal wins, and an update is
-// never lost across a renewal. Until step 3 the new record exists but no
-// client knows its key; if the process or the server dies between steps 2
-// and 3, or the removal fails, it stays unreachable until its own expiry.
-// The old ID is never live at the same time as the new one once Rotate has
-// returned without error.
-//
-// Rotation.RevokeUser and Rotation.MaxSessions need a per-user index, which
-// this store does not keep (IndexedStore does): such a Rotation fails with
-// an error wrapping [session.ErrStore] (the Manager never sends one to a
-// store that lacks [session.UserIndex]).
-func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+// rotate is UnindexedStore.Rotate.
+func (s *base) rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
 	if rot.RevokeUser || rot.MaxSessions > 0 {
 		return nil, errNoIndex
 	}
@@ -100,7 +76,7 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 }
 
 // addRotated stores r under the new key with "add".
-func (s *Store) addRotated(ctx context.Context, newKey string, r *session.Record, now time.Time) error {
+func (s *base) addRotated(ctx context.Context, newKey string, r *session.Record, now time.Time) error {
 	if !now.Before(r.Expires) {
 		return notFound("rotate: the renewed record is already past its Expires")
 	}
@@ -146,7 +122,7 @@ func rotateRecord(rot *session.Rotation, old *session.Record) *session.Record {
 }
 
 // removeNew deletes the new record of a renewal that did not happen.
-func (s *Store) removeNew(newKey string) error {
+func (s *base) removeNew(newKey string) error {
 	if err := s.client.Delete(newKey); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return storeErr("rotate: remove the unused new record", err)
 	}
@@ -159,7 +135,7 @@ func (s *Store) removeNew(newKey string) error {
 // old record landed in between, the new record is rebuilt from it (by cas,
 // so a new record ended meanwhile is never re-created) and the cas is tried
 // again. A missing or ended old or new record is ErrNotFound.
-func (s *Store) retire(ctx context.Context, rot *session.Rotation, oldIt *memcache.Item, old *session.Record, newKey string, gen uint64) error {
+func (s *base) retire(ctx context.Context, rot *session.Rotation, oldIt *memcache.Item, old *session.Record, newKey string, gen uint64) error {
 	const op = "rotate"
 	oldKey := s.itemKey(rot.OldKey)
 	for attempt := range s.maxRetries {

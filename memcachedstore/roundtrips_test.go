@@ -52,12 +52,13 @@ func countingClient(srv *memcachedtest.Server, c *tripCounter) *memcache.Client 
 	return mc
 }
 
-// TestRoundTrips: a read-only request (Load) is one round trip, a request
-// that writes (Load, then Update) two, a logout (Load, then Delete) two.
-func TestRoundTrips(t *testing.T) {
+// TestUnindexedRoundTrips: on UnindexedStore a read-only request (Load) is
+// one round trip, a request that writes (Load, then Update) two, a logout
+// (Load, then Delete) two.
+func TestUnindexedRoundTrips(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
 	var trips tripCounter
-	s := memcachedstore.New(countingClient(srv, &trips))
+	s := memcachedstore.NewUnindexed(countingClient(srv, &trips))
 	ctx := context.Background()
 	k := storetest.Key()
 	require.NoError(t, s.Create(ctx, k, storetest.Record(time.Minute, map[string][]byte{"a": []byte("1")})))
@@ -98,13 +99,13 @@ func TestRoundTrips(t *testing.T) {
 	})
 }
 
-// TestIndexedRoundTrips: on IndexedStore an anonymous session costs what it
-// costs on Store; a user's session reads its user's item too: a read-only
+// TestRoundTrips: on Store an anonymous session costs what it costs on
+// UnindexedStore; a user's session reads its user's item too: a read-only
 // request is two round trips, a write four.
-func TestIndexedRoundTrips(t *testing.T) {
+func TestRoundTrips(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
 	var trips tripCounter
-	s := memcachedstore.NewIndexed(countingClient(srv, &trips))
+	s := memcachedstore.New(countingClient(srv, &trips))
 	ctx := context.Background()
 	anon, user := storetest.Key(), storetest.Key()
 	require.NoError(t, s.Create(ctx, anon, storetest.Record(time.Minute, nil)))

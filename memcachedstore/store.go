@@ -4,425 +4,359 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessionkit/session"
 )
 
-var (
-	// ErrContention is returned (wrapped) by a write that lost its
-	// compare-and-swap more times than the retry bound (see WithMaxRetries):
-	// the write was not applied, never silently overwritten. It matches
-	// [session.ErrStore].
-	ErrContention = fmt.Errorf("memcachedstore: compare-and-swap retries exhausted: %w", session.ErrStore)
-	// ErrTooLarge is returned (wrapped) by a write whose session would not
-	// fit in one Memcached item (see WithMaxItemSize); nothing is written.
-	// It matches [session.ErrStore].
-	ErrTooLarge = fmt.Errorf("memcachedstore: session larger than the item size limit: %w", session.ErrStore)
-)
+// multiGetMax bounds the keys of one multi-get (its command line).
+const multiGetMax = 128
 
-// Defaults of the options.
-const (
-	// DefaultPrefix starts every key the store writes.
-	DefaultPrefix = "session:"
-	// DefaultMaxItemSize is Memcached's default item size limit (-I 1m).
-	DefaultMaxItemSize = 1 << 20
-	// DefaultMaxRetries bounds the compare-and-swap attempts of one write.
-	DefaultMaxRetries = 100
-)
+// pruneAt: a write that leaves a user's item with a multiple of pruneAt
+// entries first drops the entries whose sessions have ended (one multi-get
+// every pruneAt logins, however many sessions the user keeps).
+const pruneAt = 64
 
-// itemOverhead is what Memcached counts in an item besides key and value
-// (header, CAS, suffix), rounded up.
-const itemOverhead = 64
-
-// Store is a [session.Store] and [session.Rotator] over Memcached, through
-// github.com/bradfitz/gomemcache. Each session is one item: its metadata and
-// every value, so Memcached evicts a session whole or not at all, and an
-// evicted session reads as a logged-out one, never as another user's.
+// Store is a [session.Store], [session.Rotator] and [session.UserIndex]
+// over Memcached, through github.com/bradfitz/gomemcache, so "your
+// devices", log-out-everywhere and Config.MaxSessionsPerUser work.
 //
-// Writes merge per key with gets/cas: concurrent requests that change
-// distinct keys of one session all survive, and an update of a session
-// that is gone (deleted, expired, evicted, renewed) fails with
-// [session.ErrNotFound] instead of bringing it back. A server that cannot be
-// reached is an error wrapping [session.ErrStore] (the Manager answers it
-// with its error handler, a 5xx), never a logout.
+// Each session is one item: its metadata and every value, so Memcached
+// evicts a session whole or not at all, and an evicted session reads as a
+// logged-out one, never as another user's. Writes merge per key with
+// gets/cas: concurrent requests that change distinct keys of one session
+// all survive, and an update of a session that is gone (deleted, expired,
+// evicted, renewed, revoked) fails with [session.ErrNotFound] instead of
+// bringing it back. A server that cannot be reached is an error wrapping
+// [session.ErrStore] (the Manager answers it with its error handler, a
+// 5xx), never a logout.
 //
-// Store does not implement [session.UserIndex]: "your devices",
-// log-out-everywhere and Config.MaxSessionsPerUser need [IndexedStore] (or
-// the Redis or SQL store). See the package documentation for the exact
-// guarantees.
+// Each user has one more item, holding a random revocation generation and
+// the keys of the user's sessions; each session records the generation it
+// was created under. A session is live only while its user's item exists
+// and holds the same generation, so the index fails closed:
 //
-// Memcached's client takes no context: Store checks ctx before every round
-// trip, and a round trip in flight is bounded by the client's Timeout.
+//   - RevokeUser replaces the generation (one cas): every session of the
+//     user ends at once, listed or not.
+//   - If Memcached evicts a user's item, every session of that user ends
+//     (the user is logged out on every device); a later login creates a new
+//     item with a new random generation, which no earlier session carries.
+//     No eviction can bring a revoked session back.
+//   - The per-user cap is decided by the cas of the user's item, so it
+//     holds under concurrent logins.
+//
+// The price: a logged-in session's read costs two round trips (the
+// session, then its user's item) and a write four; an anonymous session's
+// one and two. [UnindexedStore] keeps one and two for every session, without
+// devices or log-out-everywhere. The user's item expires
+// WithMaxSessionLifetime after its last write (a login or revocation of the
+// user), and its sessions with it.
+//
+// Memcached's client takes no context: the store checks ctx before every
+// round trip, and a round trip in flight is bounded by the client's
+// Timeout.
 type Store struct {
-	client     *memcache.Client
-	prefix     string
-	maxItem    int
-	maxRetries int
-	lifetime   time.Duration
-	now        func() time.Time
-	// hook, when set (tests), runs at named points between a read and its
-	// cas, so a test can land a concurrent write exactly there.
-	hook func(point string)
-	cas  casCache
-}
-
-// Option configures a Store (see New).
-type Option func(*Store)
-
-// WithPrefix sets the prefix of every key the store writes (default
-// DefaultPrefix), so several applications can share one Memcached. Any
-// string works: one that is not a legal key fragment, or too long, is
-// replaced by a short hash of itself.
-func WithPrefix(prefix string) Option {
-	return func(s *Store) { s.prefix = prefix }
-}
-
-// WithMaxItemSize sets the largest item the store writes, in bytes
-// (default DefaultMaxItemSize): set it to the server's -I. A session that
-// does not fit fails with ErrTooLarge.
-func WithMaxItemSize(n int) Option {
-	return func(s *Store) {
-		if n > 0 {
-			s.maxItem = n
-		}
-	}
-}
-
-// WithMaxRetries bounds the compare-and-swap attempts of one write
-// (default DefaultMaxRetries); past it the write fails with ErrContention.
-func WithMaxRetries(n int) Option {
-	return func(s *Store) {
-		if n > 0 {
-			s.maxRetries = n
-		}
-	}
+	s *base
 }
 
 // New returns a Store over client. The client's Timeout bounds every round
 // trip; its MaxIdleConns should exceed the peak of concurrent requests.
 func New(client *memcache.Client, opts ...Option) *Store {
-	s := &Store{client: client, prefix: DefaultPrefix, maxItem: DefaultMaxItemSize, maxRetries: DefaultMaxRetries, lifetime: DefaultMaxSessionLifetime, now: time.Now}
-	for _, o := range opts {
-		o(s)
-	}
-	s.prefix = keyPrefix(s.prefix)
-	s.cas.seed = maphash.MakeSeed()
-	return s
+	return &Store{s: newBase(client, opts)}
 }
 
-// at runs the test hook at point.
-func (s *Store) at(point string) {
-	if s.hook != nil {
-		s.hook(point)
-	}
-}
+// userKey is the item key of a user's item: the same shape as a session's
+// item key, from an input no session key hashes to.
+func (x *Store) userKey(user string) string { return x.s.itemKey("\x00user\x00" + user) }
 
-// storeErr wraps a failure of the server or of the data in session.ErrStore.
-func storeErr(op string, err error) error {
-	if errors.Is(err, session.ErrStore) {
-		return fmt.Errorf("memcachedstore: %s: %w", op, err)
-	}
-	return fmt.Errorf("memcachedstore: %s: %w: %w", op, session.ErrStore, err)
-}
+// newGen returns a fresh generation: random and non-zero, so a user's item
+// recreated after an eviction never matches an earlier session.
+func newGen() uint64 { return rand.Uint64() | 1 }
 
-// notFound is the error of an operation on a key with no live record.
-func notFound(op string) error {
-	return fmt.Errorf("memcachedstore: %s: %w", op, session.ErrNotFound)
-}
-
-// ctxErr reports a done context as the operation's error.
-func ctxErr(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memcachedstore: %s: %w", op, err)
+// getUser reads a user's item with its CAS token; nil, nil when there is
+// none.
+func (x *Store) getUser(ctx context.Context, op, user string) (*memcache.Item, *userItem, error) {
+	it, err := x.s.get(ctx, op, x.userKey(user), false)
+	if err != nil || it == nil {
+		return nil, nil, err
 	}
-	return nil
-}
-
-// get reads the item under mkey with its CAS token: nil, nil when there is
-// none. A first call in a write may take the token its Load left (see
-// casCache) and save a round trip.
-func (s *Store) get(ctx context.Context, op, mkey string, cached bool) (*memcache.Item, error) {
-	if cached {
-		if it := s.cas.take(mkey); it != nil {
-			return it, nil
-		}
-	}
-	if err := ctxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	it, err := s.client.Get(mkey)
-	if errors.Is(err, memcache.ErrCacheMiss) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, storeErr(op, err)
-	}
-	return it, nil
-}
-
-// checkFunc is an extra liveness check of a record, at now, beyond its own
-// expiry: IndexedStore's generation check. It returns nil for a current
-// record, or the error to report.
-type checkFunc func(ctx context.Context, op string, r *session.Record, now time.Time) error
-
-// decodeItem decodes a session's item (a record or a tombstone), wrapping
-// a corrupt value in session.ErrStore.
-func decodeItem(op string, it *memcache.Item) (item, error) {
 	d, err := decode(it.Value)
-	if err == nil && d.rec == nil && d.tomb == nil {
-		err = fmt.Errorf("%w: not a session", errCorrupt)
+	if err == nil && d.user == nil {
+		err = fmt.Errorf("%w: not a user item", errCorrupt)
 	}
 	if err != nil {
-		return item{}, storeErr(op, err)
+		return nil, nil, storeErr(op, err)
 	}
-	return d, nil
+	return it, d.user, nil
 }
 
-// ended returns the error Load reports for a decoded item that holds no
-// live record at now (a tombstone, or a record past its Expires), or nil
-// for a live record.
-func ended(d item, now time.Time) error {
-	if t := d.tomb; t != nil {
-		if !now.Before(t.Until) {
-			return session.ErrNotFound
+// ensureUser reads a user's item, creating it (with a new generation) when
+// there is none.
+func (x *Store) ensureUser(ctx context.Context, op, user string) (*memcache.Item, *userItem, error) {
+	for range x.s.maxRetries {
+		it, u, err := x.getUser(ctx, op, user)
+		if err != nil || it != nil {
+			return it, u, err
 		}
-		tc := t.Tombstone
-		return &tc
+		if err := ctxErr(ctx, op); err != nil {
+			return nil, nil, err
+		}
+		nu := &userItem{Gen: newGen()}
+		err = x.s.client.Add(x.userItemOf(user, nu))
+		if err != nil && !errors.Is(err, memcache.ErrNotStored) {
+			return nil, nil, storeErr(op, err)
+		}
 	}
-	r := d.rec
-	if now.Before(r.Expires) {
+	return nil, nil, fmt.Errorf("memcachedstore: %s: user item: %w", op, ErrContention)
+}
+
+// userItemOf encodes u as the user's item, living the session lifetime.
+func (x *Store) userItemOf(user string, u *userItem) *memcache.Item {
+	exp, _ := expiration(x.s.now().Add(x.s.lifetime), x.s.now())
+	return &memcache.Item{Key: x.userKey(user), Value: encodeUser(make([]byte, 0, 16+48*len(u.Keys)), u), Expiration: exp}
+}
+
+// errGenMoved is the cause of an index write refused because the user's
+// generation changed (revoked) or the user's item is gone (evicted).
+var errGenMoved = errors.New("the user's generation moved")
+
+// casUser writes u as the user's item if it is still the one read as it
+// (CAS token): nil, errGenMoved when it is gone, memcache.ErrCASConflict
+// when it changed. The keys are pruned first now and then (see pruneAt).
+func (x *Store) casUser(ctx context.Context, op, user string, it *memcache.Item, u *userItem) error {
+	if len(u.Keys) >= pruneAt && len(u.Keys)%pruneAt == 0 {
+		_, dead, err := x.liveSessions(ctx, op, user, u)
+		if err != nil {
+			return err
+		}
+		u.Keys = slices.DeleteFunc(u.Keys, func(k string) bool { return slices.Contains(dead, k) })
+	}
+	next := x.userItemOf(user, u)
+	if len(next.Key)+len(next.Value)+itemOverhead > x.s.maxItem {
+		return fmt.Errorf("memcachedstore: %s: index of %d sessions: %w", op, len(u.Keys), ErrTooLarge)
+	}
+	next.CasID = it.CasID
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	err := x.s.client.CompareAndSwap(next)
+	switch {
+	case err == nil, errors.Is(err, memcache.ErrCASConflict):
+		return err
+	case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+		return errGenMoved
+	default:
+		return storeErr(op, err)
+	}
+}
+
+// index adds key to user's index (generation gen): see reindex.
+func (x *Store) index(ctx context.Context, op, user string, gen uint64, key string) error {
+	return x.reindex(ctx, op, user, gen, []string{key}, "")
+}
+
+// reindex changes the keys of user's item, generation gen: adds add,
+// removes remove (when not ""). It retries on conflict, and returns
+// errGenMoved when the generation is no longer gen.
+func (x *Store) reindex(ctx context.Context, op, user string, gen uint64, add []string, remove string) error {
+	for attempt := range x.s.maxRetries {
+		it, u, err := x.getUser(ctx, op, user)
+		if err != nil {
+			return err
+		}
+		if u == nil || u.Gen != gen {
+			return errGenMoved
+		}
+		u.Keys = slices.DeleteFunc(u.Keys, func(k string) bool { return k == remove || slices.Contains(add, k) })
+		u.Keys = append(u.Keys, add...)
+		err = x.casUser(ctx, op, user, it, u)
+		if !errors.Is(err, memcache.ErrCASConflict) {
+			return err
+		}
+		if err := x.s.backoff(ctx, op, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("memcachedstore: %s: user index: %w", op, ErrContention)
+}
+
+// current is the generation check of a user's session: its user's item
+// must exist and hold the generation the session was created under.
+func (x *Store) current(ctx context.Context, op string, r *session.Record, now time.Time) error {
+	if r.UserID == "" {
 		return nil
 	}
-	if !now.Before(r.Expires.Add(r.Linger)) {
-		return session.ErrNotFound
-	}
-	return &session.Tombstone{Reason: session.EndExpired, At: r.Expires, Meta: tombMeta(&r.Meta)}
-}
-
-// tombMeta keeps the fields of m a tombstone may hold.
-func tombMeta(m *session.Meta) session.Meta {
-	return session.Meta{CreatedAt: m.CreatedAt, LastSeen: m.LastSeen, IdleTimeout: m.IdleTimeout, AbsoluteTimeout: m.AbsoluteTimeout}
-}
-
-// Load implements [session.Store]: one round trip. A session that ended
-// recently reports a *[session.Tombstone] (matching [session.ErrNotFound]).
-func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
-	return s.load(ctx, key, nil)
-}
-
-// load is Load, with check (when not nil) run on a live record.
-func (s *Store) load(ctx context.Context, key string, check checkFunc) (*session.Record, error) {
-	mkey := s.itemKey(key)
-	it, err := s.get(ctx, "load", mkey, false)
+	_, u, err := x.getUser(ctx, op, r.UserID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if it == nil {
-		return nil, notFound("load")
+	if u == nil {
+		return fmt.Errorf("memcachedstore: %s: the user's item is gone (evicted or expired): %w", op, session.ErrNotFound)
 	}
-	d, err := decodeItem("load", it)
-	if err != nil {
-		return nil, err
+	if u.Gen == r.Generation {
+		return nil
 	}
-	now := s.now()
-	if err := ended(d, now); err != nil {
-		return nil, fmt.Errorf("memcachedstore: load: %w", err)
+	if now.Before(u.RevokedAt.Add(r.Linger)) {
+		return fmt.Errorf("memcachedstore: %s: %w", op, &session.Tombstone{Reason: session.EndRevoked, At: u.RevokedAt})
 	}
-	if check != nil {
-		if err := check(ctx, "load", d.rec, now); err != nil {
-			return nil, err
+	return fmt.Errorf("memcachedstore: %s: revoked: %w", op, session.ErrNotFound)
+}
+
+// liveSessions reads the sessions listed in u (one round trip per
+// multiGetMax of them) and splits
+// them into the live, current ones and the keys of the others.
+func (x *Store) liveSessions(ctx context.Context, op, user string, u *userItem) (live []session.IndexedRecord, dead []string, err error) {
+	if len(u.Keys) == 0 {
+		return nil, nil, nil
+	}
+	mkeys := make([]string, len(u.Keys))
+	for i, k := range u.Keys {
+		mkeys[i] = x.s.itemKey(k)
+	}
+	items := make(map[string]*memcache.Item, len(mkeys))
+	for chunk := range slices.Chunk(mkeys, multiGetMax) {
+		if err := ctxErr(ctx, op); err != nil {
+			return nil, nil, err
 		}
+		got, err := x.s.client.GetMulti(chunk)
+		if err != nil {
+			return nil, nil, storeErr(op, err)
+		}
+		maps.Copy(items, got)
 	}
-	s.cas.put(mkey, it)
-	return d.rec, nil
+	now := x.s.now()
+	for i, k := range u.Keys {
+		it := items[mkeys[i]]
+		if it == nil {
+			dead = append(dead, k)
+			continue
+		}
+		d, err := decode(it.Value)
+		if err != nil || d.rec == nil || ended(d, now) != nil || d.rec.UserID != user || d.rec.Generation != u.Gen {
+			dead = append(dead, k)
+			continue
+		}
+		live = append(live, session.IndexedRecord{Key: k, Meta: d.rec.Meta})
+	}
+	return live, dead, nil
 }
 
-// Create implements [session.Store]: one round trip (set), replacing
-// whatever the key held. A record whose Expires has passed is not stored:
-// the key is deleted instead.
-func (s *Store) Create(ctx context.Context, key string, r *session.Record) error {
-	if err := ctxErr(ctx, "create"); err != nil {
-		return err
-	}
-	now := s.now()
-	if !now.Before(r.Expires) {
-		return s.Delete(ctx, key)
-	}
-	it, err := s.recordItem("create", s.itemKey(key), r, now)
-	if err != nil {
-		return err
-	}
-	if err := s.client.Set(it); err != nil {
-		return storeErr("create", err)
-	}
-	return nil
-}
-
-// recordItem encodes r as the item under mkey, expiring when its tombstone
-// would be forgotten (Expires plus Linger).
-func (s *Store) recordItem(op, mkey string, r *session.Record, now time.Time) (*memcache.Item, error) {
-	v := encodeRecord(make([]byte, 0, 128), r)
-	if len(mkey)+len(v)+itemOverhead > s.maxItem {
-		return nil, fmt.Errorf("memcachedstore: %s: %d bytes, limit %d: %w", op, len(v), s.maxItem, ErrTooLarge)
-	}
-	exp, _ := expiration(r.Expires.Add(max(r.Linger, 0)), now)
-	return &memcache.Item{Key: mkey, Value: v, Expiration: exp}, nil
-}
-
-// tombItem encodes a tombstone of reason at at, kept for linger, as the
-// item under mkey. A tombstone with no linger reads as not found and
-// expires at once (it replaces the record through cas, which a delete
-// cannot do).
-func tombItem(mkey string, t *tomb, now time.Time) *memcache.Item {
-	exp, ok := expiration(t.Until, now)
-	if !ok {
-		exp = 1
-	}
-	return &memcache.Item{Key: mkey, Value: encodeTomb(make([]byte, 0, 64), t), Expiration: exp}
+// Load implements [session.Store]: one round trip for an anonymous
+// session, two for a user's (the session, then the user's item). A session
+// whose user was revoked reports a [session.EndRevoked] tombstone; one
+// whose user's item was evicted is not found.
+func (x *Store) Load(ctx context.Context, key string) (*session.Record, error) {
+	return x.s.load(ctx, key, x.current)
 }
 
 // Update implements [session.Store]: it merges d into the record with
-// gets/cas, retrying when another write landed in between (up to the
-// retry bound, then ErrContention). After a Load of the same key by this
-// Store it usually takes one round trip (the cas), else two. A key with no
-// live record is [session.ErrNotFound], and nothing is written.
-func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error {
-	return s.update(ctx, key, d, nil)
-}
-
-// update is Update, with check (when not nil) run on the record before the
-// cas.
-func (s *Store) update(ctx context.Context, key string, d *session.Delta, check checkFunc) error {
-	mkey := s.itemKey(key)
-	for attempt := range s.maxRetries {
-		it, err := s.get(ctx, "update", mkey, attempt == 0)
-		if err != nil {
-			return err
-		}
-		if it == nil {
-			return notFound("update")
-		}
-		dec, err := decodeItem("update", it)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		if ended(dec, now) != nil {
-			return notFound("update")
-		}
-		r := dec.rec
-		if check != nil {
-			if err := check(ctx, "update", r, now); err != nil {
-				if errors.Is(err, session.ErrNotFound) {
-					return notFound("update")
-				}
-				return err
-			}
-		}
-		d.Apply(r)
-		var next *memcache.Item
-		if now.Before(r.Expires) {
-			if next, err = s.recordItem("update", mkey, r, now); err != nil {
-				return err
-			}
-		} else { // a past Expires ends the record
-			t := &tomb{Until: r.Expires.Add(max(r.Linger, 0))}
-			t.Reason, t.At, t.Meta = session.EndExpired, r.Expires, tombMeta(&r.Meta)
-			next = tombItem(mkey, t, now)
-		}
-		next.CasID = it.CasID
-		if err := ctxErr(ctx, "update"); err != nil {
-			return err
-		}
-		s.at("update")
-		err = s.client.CompareAndSwap(next)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, memcache.ErrCASConflict):
-			if err := s.backoff(ctx, "update", attempt); err != nil {
-				return err
-			}
-		case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
-			return notFound("update") // gone in between: never re-created
-		default:
-			return storeErr("update", err)
-		}
-	}
-	return fmt.Errorf("memcachedstore: update: %d attempts: %w", s.maxRetries, ErrContention)
-}
-
-// backoff waits a little, more after each lost cas, with jitter, so that
-// contending writers spread out.
-func (s *Store) backoff(ctx context.Context, op string, attempt int) error {
-	limit := time.Duration(min(attempt+1, 20)) * 100 * time.Microsecond
-	t := time.NewTimer(rand.N(limit) + time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctxErr(ctx, op)
-	case <-t.C:
-		return nil
-	}
+// gets/cas, retrying when another write landed in between (up to the retry
+// bound, then ErrContention). A key with no live record, or whose user was
+// revoked or whose user's item is gone, is [session.ErrNotFound], and
+// nothing is written. After a Load of the same key it takes one round trip
+// for an anonymous session (the cas), two for a user's (the user's item,
+// then the cas); one more without.
+func (x *Store) Update(ctx context.Context, key string, d *session.Delta) error {
+	return x.s.update(ctx, key, d, x.current)
 }
 
 // Delete implements [session.Store]: it replaces a live record by a
 // destroyed [session.Tombstone] kept for the record's Linger (gets/cas: two
 // round trips, one after a Load). A tombstone or a missing key is left as
-// it is, without error.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	mkey := s.itemKey(key)
-	for attempt := range s.maxRetries {
-		it, err := s.get(ctx, "delete", mkey, attempt == 0)
-		if err != nil || it == nil {
-			return err
-		}
-		now := s.now()
-		dec, err := decode(it.Value)
-		if err == nil && dec.rec == nil && dec.tomb == nil {
-			err = errCorrupt
-		}
-		if err != nil {
-			// A corrupt item holds no session: remove it.
-			if err := ctxErr(ctx, "delete"); err != nil {
-				return err
-			}
-			if err := s.client.Delete(mkey); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
-				return storeErr("delete", err)
-			}
-			return nil
-		}
-		if ended(dec, now) != nil {
-			return nil
-		}
-		t := &tomb{Until: now.Add(max(dec.rec.Linger, 0))}
-		t.Reason, t.At = session.EndDestroyed, now
-		next := tombItem(mkey, t, now)
-		next.CasID = it.CasID
-		if err := ctxErr(ctx, "delete"); err != nil {
-			return err
-		}
-		s.at("delete")
-		err = s.client.CompareAndSwap(next)
-		switch {
-		case err == nil, errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
-			return nil
-		case errors.Is(err, memcache.ErrCASConflict):
-			if err := s.backoff(ctx, "delete", attempt); err != nil {
-				return err
-			}
-		default:
-			return storeErr("delete", err)
+// it is, without error. The user's index drops the key at its next listing
+// or write.
+func (x *Store) Delete(ctx context.Context, key string) error {
+	return x.s.destroy(ctx, key)
+}
+
+// Create implements [session.Store]. A user's session is stamped with the
+// user's current generation, written, then added to the user's index. If
+// the user is revoked in between, the session is ended by the revocation.
+func (x *Store) Create(ctx context.Context, key string, r *session.Record) error {
+	if r.UserID == "" || !x.s.now().Before(r.Expires) {
+		return x.s.create(ctx, key, r)
+	}
+	_, u, err := x.ensureUser(ctx, "create", r.UserID)
+	if err != nil {
+		return err
+	}
+	rec := *r
+	rec.Generation = u.Gen
+	if err := x.s.create(ctx, key, &rec); err != nil {
+		return err
+	}
+	err = x.index(ctx, "create", r.UserID, u.Gen, key)
+	switch {
+	case errors.Is(err, errGenMoved):
+		return nil // revoked (or evicted) since: the new session is already ended
+	case err != nil:
+		// An unlisted session would escape the devices page and the cap.
+		_ = x.s.removeNew(x.s.itemKey(key))
+	}
+	return err
+}
+
+// UserSessions implements [session.UserIndex]: the user's live sessions of
+// the current generation (two round trips), pruning the index of the
+// others.
+func (x *Store) UserSessions(ctx context.Context, userID string) ([]session.IndexedRecord, error) {
+	it, u, err := x.getUser(ctx, "user sessions", userID)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	live, dead, err := x.liveSessions(ctx, "user sessions", userID, u)
+	if err != nil {
+		return nil, err
+	}
+	if len(dead) > 0 { // best effort: a conflicting write prunes next time
+		u.Keys = slices.DeleteFunc(u.Keys, func(k string) bool { return slices.Contains(dead, k) })
+		if err := x.casUser(ctx, "user sessions", userID, it, u); err != nil && !errors.Is(err, memcache.ErrCASConflict) && !errors.Is(err, errGenMoved) {
+			return nil, err
 		}
 	}
-	return fmt.Errorf("memcachedstore: delete: %d attempts: %w", s.maxRetries, ErrContention)
+	return live, nil
+}
+
+// RevokeUser implements [session.UserIndex]: it replaces the user's
+// generation in one cas, which ends every session of the user at once,
+// indexed or not; their items then read as [session.EndRevoked] tombstones
+// for their Linger, and expire on their own. A user with no item has no
+// live session.
+func (x *Store) RevokeUser(ctx context.Context, userID string) error {
+	_, err := x.revoke(ctx, "revoke user", userID)
+	return err
+}
+
+// revoke replaces the user's generation and returns the one it replaced (0
+// when the user had no item).
+func (x *Store) revoke(ctx context.Context, op, user string) (prev uint64, err error) {
+	for attempt := range x.s.maxRetries {
+		it, u, err := x.getUser(ctx, op, user)
+		if err != nil || u == nil {
+			return 0, err
+		}
+		err = x.casUser(ctx, op, user, it, &userItem{Gen: newGen(), RevokedAt: x.s.now()})
+		switch {
+		case err == nil:
+			return u.Gen, nil
+		case errors.Is(err, errGenMoved):
+			return 0, nil // evicted meanwhile: nothing is live
+		case !errors.Is(err, memcache.ErrCASConflict):
+			return 0, err
+		}
+		if err := x.s.backoff(ctx, op, attempt); err != nil {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("memcachedstore: %s: %w", op, ErrContention)
 }
 
 var (
-	_ session.Store   = (*Store)(nil)
-	_ session.Rotator = (*Store)(nil)
+	_ session.Store     = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+	_ session.Rotator   = (*Store)(nil)
 )

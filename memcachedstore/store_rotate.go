@@ -25,9 +25,9 @@ import (
 //     ones out. This is where concurrent logins and revocations of the user
 //     are ordered: on a conflict the new record is removed and Rotate starts
 //     again, so the cap counts every session that won before it;
-//  6. cas the old record into an [session.EndRotated] tombstone naming the
-//     new key (as Store.Rotate does; an update of the old record landing
-//     meanwhile is carried over to the new record);
+//  6. cas the old record into a [session.EndRotated] tombstone naming the
+//     new key (see UnindexedStore.Rotate; an update of the old record
+//     landing meanwhile is carried over to the new record);
 //  7. end the evicted sessions.
 //
 // If step 6 finds the old record ended (a logout, another renewal), the
@@ -37,7 +37,7 @@ import (
 // is stale), even though Rotate returns without error. If the process dies
 // between steps 5 and 7, the sessions chosen for eviction stay live but
 // unlisted until they end (a revocation still ends them).
-func (x *IndexedStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
 	const op = "rotate"
 	user := rot.Meta.UserID
 	var revokedGen uint64 // the generation this rotation's own revocation replaced
@@ -159,7 +159,7 @@ func (x *IndexedStore) Rotate(ctx context.Context, rot *session.Rotation) ([]ses
 		}
 		// Step 7.
 		for _, v := range victims {
-			if err := x.s.Delete(context.WithoutCancel(ctx), v.Key); err != nil {
+			if err := x.s.destroy(context.WithoutCancel(ctx), v.Key); err != nil {
 				return victims, err
 			}
 		}

@@ -28,7 +28,7 @@ func userRecord(user string) *session.Record {
 func TestIndexedFailsClosed(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
-	x := NewIndexed(c, WithPrefix("closed:"))
+	x := New(c, WithPrefix("closed:"))
 	ctx := context.Background()
 	evict := func(user string) {
 		t.Helper()
@@ -89,7 +89,7 @@ func TestIndexedFailsClosed(t *testing.T) {
 // user's item.
 func TestIndexedManySessions(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
-	x := NewIndexed(memcache.New(srv.Addr), WithPrefix("many:"))
+	x := New(memcache.New(srv.Addr), WithPrefix("many:"))
 	ctx := context.Background()
 	const n = 300
 	for i := range n {
