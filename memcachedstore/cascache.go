@@ -8,11 +8,11 @@ import (
 )
 
 // casSlots is the number of slots of a casCache.
-const casSlots = 1024
+const casSlots = 512
 
 // casMaxValue is the largest item a casCache keeps, so the cache holds at
 // most casSlots*casMaxValue bytes.
-const casMaxValue = 16 << 10
+const casMaxValue = 8 << 10
 
 // casCache remembers, per key, the item (value and CAS token) that the last
 // Load read, so that the write at the end of the same request can send its
