@@ -169,3 +169,17 @@ func TestRaceUpdateRevoke(t *testing.T) {
 	err = s.Update(ctx, "k", &session.Delta{Set: map[string][]byte{"b": []byte("1")}})
 	require.ErrorIs(t, err, session.ErrNotFound)
 }
+
+// TestRaceRevokeOthersRevoke: another log-out-everywhere lands after a
+// RevokeOthers renewal revoked the user but before it wrote the user's
+// item. That later revocation ends the renewed session too.
+func TestRaceRevokeOthersRevoke(t *testing.T) {
+	s, other, hs := pair(t, true)
+	ctx := context.Background()
+	require.NoError(t, s.Create(ctx, "old", userRecord("alice")))
+	hs.hook = once("rotate:user", func() { require.NoError(t, other.(session.UserIndex).RevokeUser(ctx, "alice")) })
+	_, err := s.(session.Rotator).Rotate(ctx, &session.Rotation{OldKey: "old", NewKey: "new", Meta: userRecord("alice").Meta, RevokeUser: true})
+	require.ErrorIs(t, err, session.ErrNotFound)
+	_, err = s.Load(ctx, "new")
+	require.ErrorIs(t, err, session.ErrNotFound, "a renewal overtaken by a later log-out-everywhere is live")
+}

@@ -327,32 +327,33 @@ func (x *Store) UserSessions(ctx context.Context, userID string) ([]session.Inde
 // for their Linger, and expire on their own. A user with no item has no
 // live session.
 func (x *Store) RevokeUser(ctx context.Context, userID string) error {
-	_, err := x.revoke(ctx, "revoke user", userID)
+	_, _, err := x.revoke(ctx, "revoke user", userID)
 	return err
 }
 
-// revoke replaces the user's generation and returns the one it replaced (0
-// when the user had no item).
-func (x *Store) revoke(ctx context.Context, op, user string) (prev uint64, err error) {
+// revoke replaces the user's generation and returns the one it replaced
+// and the new one (both 0 when the user had no item).
+func (x *Store) revoke(ctx context.Context, op, user string) (prev, next uint64, err error) {
 	for attempt := range x.s.maxRetries {
 		it, u, err := x.getUser(ctx, op, user)
 		if err != nil || u == nil {
-			return 0, err
+			return 0, 0, err
 		}
-		err = x.casUser(ctx, op, user, it, &userItem{Gen: newGen(), RevokedAt: x.s.now()})
+		next = newGen()
+		err = x.casUser(ctx, op, user, it, &userItem{Gen: next, RevokedAt: x.s.now()})
 		switch {
 		case err == nil:
-			return u.Gen, nil
+			return u.Gen, next, nil
 		case errors.Is(err, errGenMoved):
-			return 0, nil // evicted meanwhile: nothing is live
+			return 0, 0, nil // evicted meanwhile: nothing is live
 		case !errors.Is(err, memcache.ErrCASConflict):
-			return 0, err
+			return 0, 0, err
 		}
 		if err := x.s.backoff(ctx, op, attempt); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return 0, fmt.Errorf("memcachedstore: %s: %w", op, ErrContention)
+	return 0, 0, fmt.Errorf("memcachedstore: %s: %w", op, ErrContention)
 }
 
 var (

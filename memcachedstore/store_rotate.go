@@ -40,13 +40,14 @@ import (
 func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
 	const op = "rotate"
 	user := rot.Meta.UserID
-	var revokedGen uint64 // the generation this rotation's own revocation replaced
+	// With RevokeUser: the generation this rotation's own revocation
+	// replaced, and the one it put in its place.
+	var revokedGen, ownGen uint64
 	if rot.RevokeUser && user != "" {
-		prev, err := x.revoke(ctx, op, user)
-		if err != nil {
+		var err error
+		if revokedGen, ownGen, err = x.revoke(ctx, op, user); err != nil {
 			return nil, err
 		}
-		revokedGen = prev
 	}
 	newKey := x.s.itemKey(rot.NewKey)
 	for attempt := range x.s.maxRetries {
@@ -83,7 +84,9 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 			want := old.Generation
 			switch {
 			case old.UserID == user && rot.RevokeUser:
-				if want != revokedGen {
+				// A later revocation (or an eviction) overtook this one:
+				// it ends the renewal too.
+				if want != revokedGen || u.Gen != ownGen {
 					return nil, notFound(op + ": revoked")
 				}
 			case old.UserID == user:
@@ -129,7 +132,7 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 			u.Keys = append(u.Keys, rot.NewKey)
 			x.s.at("rotate:user")
 			if err := x.casUser(ctx, op, user, uit, u); err != nil {
-				x.s.removeNew(newKey)
+				_ = x.s.removeNew(newKey) // best effort: no client knows the key
 				if errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, errGenMoved) {
 					if err := x.s.backoff(ctx, op, attempt); err != nil {
 						return nil, err
@@ -142,7 +145,7 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 		// Step 6.
 		if oldIt != nil {
 			if err := x.s.retire(ctx, rot, oldIt, old, newKey, r.Generation); err != nil {
-				x.s.removeNew(newKey)
+				_ = x.s.removeNew(newKey)
 				if user != "" {
 					// Put back what step 5 took out: a session that is in
 					// fact ended is pruned at the next listing.
