@@ -153,7 +153,8 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 					if old.UserID == user {
 						back = append(back, rot.OldKey)
 					}
-					if ierr := x.reindex(context.WithoutCancel(ctx), op, user, r.Generation, back, rot.NewKey); ierr != nil {
+					ierr := x.reindex(context.WithoutCancel(ctx), op, user, r.Generation, back, rot.NewKey)
+					if ierr != nil && !errors.Is(ierr, errGenMoved) { // moved: nothing to put back
 						return nil, ierr
 					}
 				}
