@@ -9,13 +9,14 @@ import (
 	"github.com/sessionkit/session/memcachedstore"
 )
 
-// A Manager whose sessions live in Memcached. Size the client's idle
-// connections for the peak of concurrent requests, and the server's memory
-// for the live sessions: an evicted session is a logged-out user.
+// A Manager whose sessions live in Memcached, with "your devices" and at
+// most five sessions per user. Size the client's idle connections for the
+// peak of concurrent requests, and the server's memory for the live
+// sessions: an evicted session is a logged-out user.
 func ExampleNew() {
 	mc := memcache.New("127.0.0.1:11211")
 	mc.MaxIdleConns = 64
-	m, err := session.New(session.Config{Store: memcachedstore.New(mc)})
+	m, err := session.New(session.Config{Store: memcachedstore.New(mc), MaxSessionsPerUser: 5})
 	if err != nil {
 		log.Fatal(err)
 	}
