@@ -1,10 +1,14 @@
 package memcachedstore_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/memcachedtest"
 	"github.com/sessionkit/session/memcachedstore"
@@ -90,4 +94,108 @@ func testEviction(t *testing.T, srv *memcachedtest.Server, a *app) {
 	}
 	t.Logf("-m 1, %d logins of ~4 KB: %d evictions, %d sessions still alive, %d logged out by eviction", users, evictions, alive, anonymous)
 	require.Positive(t, anonymous, "no session was evicted")
+}
+
+// TestEvictionConcurrent runs users logging in, reading, writing and
+// logging out everywhere concurrently while a filler pushes memcached (-m 1)
+// into evicting, for many rounds. Every answer is the asking user's own
+// session or an anonymous one, and a session ended by log-out-everywhere
+// never answers again, whatever was evicted meanwhile.
+func TestEvictionConcurrent(t *testing.T) {
+	// A plain LRU, so the filler's items push out sessions a few
+	// milliseconds idle (the segmented LRU would keep them warm).
+	srv := server(t, memcachedtest.Options{MemoryMB: 1, ItemSize: "512k", Args: []string{"-o", "no_lru_maintainer"}})
+	a := newApp(t, newStore(t, srv, memcachedstore.WithMaxItemSize(512<<10)))
+	filler := client(srv)
+	stop := make(chan struct{})
+	var fill sync.WaitGroup
+	for f := range 4 {
+		fill.Add(1)
+		go func() {
+			defer fill.Done()
+			// Memcached evicts within a slab class: junk around the
+			// sessions' size (about 2.3 KB), and now and then the users'
+			// items' (about 150 bytes), reaches them.
+			junk := make([]byte, 2800)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = filler.Set(&memcache.Item{Key: fmt.Sprint("junk", f, ":", i), Value: junk[:junkSize(i)]})
+			}
+		}()
+	}
+
+	const users, rounds = 8, 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var anonymous, revoked int
+	for u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprint("user", u)
+			b := a.browser()
+			for r := range rounds {
+				time.Sleep(50 * time.Millisecond) // the fillers push the session down the LRU meanwhile
+				if b.token == "" {
+					if status, _ := b.do("POST", "/login?u="+name+"&pad="+strings.Repeat("p", 2048)); status != 200 {
+						t.Errorf("%s: login answered %d", name, status)
+						return
+					}
+				}
+				status, user, owner := b.whoami()
+				if status != 200 || (user != "" && (user != name || owner != name)) {
+					t.Errorf("%s round %d: %d, user %q owner %q", name, r, status, user, owner)
+					return
+				}
+				if user == "" {
+					mu.Lock()
+					anonymous++
+					mu.Unlock()
+					b.token = ""
+					continue
+				}
+				if status, _ := b.do("POST", "/set?v=x"); status >= 500 {
+					t.Errorf("%s round %d: write answered %d", name, r, status)
+					return
+				}
+				if r%5 == 4 {
+					old := b.token
+					if err := a.m.RevokeUser(context.Background(), name); err != nil {
+						t.Errorf("%s: revoke: %v", name, err)
+						return
+					}
+					stale := a.browser()
+					stale.token = old
+					if _, user, _ := stale.whoami(); user != "" {
+						t.Errorf("%s round %d: a session logged out everywhere answered as %q", name, r, user)
+						return
+					}
+					mu.Lock()
+					revoked++
+					mu.Unlock()
+					b.token = ""
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	fill.Wait()
+	evictions := srv.Stats(t)["evictions"]
+	t.Logf("%d users x %d rounds: %d evictions, %d requests found their session evicted, %d log-outs everywhere", users, rounds, evictions, anonymous, revoked)
+	require.Positive(t, evictions, "nothing was evicted: the test shows nothing")
+	require.Positive(t, anonymous, "no session was evicted under the requests: the test shows nothing")
+}
+
+// junkSize cycles through sizes from 1.9 to 2.7 KB, with a 150-byte item
+// one time in ten.
+func junkSize(i int) int {
+	if i%10 == 0 {
+		return 150
+	}
+	return 1900 + i%9*100
 }

@@ -37,6 +37,10 @@ type Options struct {
 	// ItemSize is the largest item (-I), such as "1m" or "2m"; "" keeps
 	// the default (1m).
 	ItemSize string
+	// Args are more command-line arguments, such as
+	// "-o", "no_lru_maintainer" (a plain LRU: whatever was used least
+	// recently is evicted first).
+	Args []string
 }
 
 // Server is one memcached process.
@@ -99,6 +103,7 @@ func Start(t testing.TB, o Options) *Server {
 	if o.ItemSize != "" {
 		args = append(args, "-I", o.ItemSize)
 	}
+	args = append(args, o.Args...)
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "root") // memcached refuses to run as root otherwise
 	}
