@@ -23,56 +23,32 @@ func (s *base) rotate(ctx context.Context, rot *session.Rotation) ([]session.Ind
 	if rot.OldKey == "" {
 		return nil, s.addRotated(ctx, newKey, rotateRecord(rot, nil), s.now())
 	}
-	oldKey := s.itemKey(rot.OldKey)
-	for attempt := range s.maxRetries {
-		it, err := s.get(ctx, "rotate", oldKey, attempt == 0)
-		if err != nil {
-			return nil, err
-		}
-		if it == nil {
-			return nil, notFound("rotate")
-		}
-		dec, err := decodeItem("rotate", it)
-		if err != nil {
-			return nil, err
-		}
-		now := s.now()
-		if ended(dec, now) != nil {
-			return nil, notFound("rotate")
-		}
-		old := dec.rec
-		if err := s.addRotated(ctx, newKey, rotateRecord(rot, old), now); err != nil {
-			return nil, err
-		}
-		t := &tomb{Until: rot.Meta.LastSeen.Add(max(old.Linger, 0))}
-		t.Reason, t.At, t.Next = session.EndRotated, rot.Meta.LastSeen, rot.NewKey
-		next := tombItem(oldKey, t, now)
-		next.CasID = it.CasID
-		if err = ctxErr(ctx, "rotate"); err == nil {
-			s.at("rotate:old")
-			err = s.client.CompareAndSwap(next)
-		}
-		if err == nil {
-			return nil, nil
-		}
+	it, err := s.get(ctx, "rotate", s.itemKey(rot.OldKey), true)
+	if err != nil {
+		return nil, err
+	}
+	if it == nil {
+		return nil, notFound("rotate")
+	}
+	dec, err := decodeItem("rotate", it)
+	if err != nil {
+		return nil, err
+	}
+	if ended(dec, s.now()) != nil {
+		return nil, notFound("rotate")
+	}
+	r := rotateRecord(rot, dec.rec)
+	if err := s.addRotated(ctx, newKey, r, s.now()); err != nil {
+		return nil, err
+	}
+	if err := s.retire(ctx, rot, it, dec.rec, newKey, r.Generation); err != nil {
 		// The renewal did not happen: the new record must not stay.
 		if derr := s.removeNew(newKey); derr != nil {
 			return nil, derr
 		}
-		switch {
-		case errors.Is(err, memcache.ErrCASConflict):
-			if err := s.backoff(ctx, "rotate", attempt); err != nil {
-				return nil, err
-			}
-		case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
-			return nil, notFound("rotate")
-		case ctx.Err() != nil:
-			return nil, err
-		default:
-			return nil, storeErr("rotate", err)
-		}
+		return nil, err
 	}
-	return nil, fmt.Errorf("memcachedstore: rotate: %d attempts: %w", s.maxRetries, ErrContention)
+	return nil, nil
 }
 
 // addRotated stores r under the new key with "add".

@@ -64,10 +64,10 @@ func (u *UnindexedStore) Delete(ctx context.Context, key string) error {
 //     tombstone naming NewKey.
 //
 // The cas of step 3 is the moment of the renewal. If the old record
-// changed in between (a concurrent Update), the new record is removed and
-// the renewal starts again, so it carries that update; if the old record
-// was deleted, renewed or evicted in between, the new record is removed
-// and Rotate returns ErrNotFound. So exactly one of two renewals of one ID
+// changed in between (a concurrent Update), the new record is rebuilt from
+// it (by cas) and step 3 is tried again, so the renewal carries that
+// update; if the old record was deleted, renewed or evicted in between, the
+// new record is removed and Rotate returns ErrNotFound. So exactly one of two renewals of one ID
 // wins, a logout that completes before the renewal wins, and an update is
 // never lost across a renewal. Until step 3 the new record exists but no
 // client knows its key; if the process or the server dies between steps 2
