@@ -14,8 +14,9 @@ import (
 var errNoIndex = fmt.Errorf("memcachedstore: rotate: UnindexedStore keeps no per-user index "+
 	"(RevokeUser and MaxSessions need Store): %w", session.ErrStore)
 
-// rotate is UnindexedStore.Rotate.
-func (s *base) rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+// rotate is UnindexedStore.Rotate, with check (when not nil) run on the old
+// record.
+func (s *base) rotate(ctx context.Context, rot *session.Rotation, check checkFunc) ([]session.IndexedRecord, error) {
 	if rot.RevokeUser || rot.MaxSessions > 0 {
 		return nil, errNoIndex
 	}
@@ -36,6 +37,11 @@ func (s *base) rotate(ctx context.Context, rot *session.Rotation) ([]session.Ind
 	}
 	if ended(dec, s.now()) != nil {
 		return nil, notFound("rotate")
+	}
+	if check != nil {
+		if err := check(ctx, "rotate", dec.rec, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	r := rotateRecord(rot, dec.rec)
 	if err := s.addRotated(ctx, newKey, r, s.now()); err != nil {

@@ -109,3 +109,35 @@ func TestIndexedManySessions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list)
 }
+
+// TestSwitchStores: Store and UnindexedStore on one prefix. A session a
+// Store wrote, perhaps logged out everywhere since, does not load through
+// an UnindexedStore (which cannot check its generation), and an
+// UnindexedStore's user session does not load through a Store (its user
+// has no generation): switching logs users out, never back in.
+func TestSwitchStores(t *testing.T) {
+	srv := memcachedtest.Start(t, memcachedtest.Options{})
+	c := memcache.New(srv.Addr)
+	ix, un := New(c, WithPrefix("switch:")), NewUnindexed(c, WithPrefix("switch:"))
+	ctx := context.Background()
+
+	require.NoError(t, ix.Create(ctx, "a", userRecord("alice")))
+	require.NoError(t, ix.RevokeUser(ctx, "alice"))
+	_, err := un.Load(ctx, "a")
+	require.ErrorIs(t, err, session.ErrNotFound, "a revoked session came back through UnindexedStore")
+	require.ErrorIs(t, un.Update(ctx, "a", &session.Delta{Set: map[string][]byte{"x": []byte("1")}}), session.ErrNotFound)
+	_, err = un.Rotate(ctx, &session.Rotation{OldKey: "a", NewKey: "a2", Meta: userRecord("alice").Meta})
+	require.ErrorIs(t, err, session.ErrNotFound)
+	_, err = un.Load(ctx, "a2")
+	require.ErrorIs(t, err, session.ErrNotFound)
+
+	require.NoError(t, un.Create(ctx, "b", userRecord("bob")))
+	_, err = un.Load(ctx, "b")
+	require.NoError(t, err)
+	_, err = ix.Load(ctx, "b")
+	require.ErrorIs(t, err, session.ErrNotFound, "a session without a generation loaded through Store")
+
+	require.NoError(t, un.Create(ctx, "anon", &session.Record{Meta: session.Meta{Expires: time.Now().Add(time.Minute)}}))
+	_, err = ix.Load(ctx, "anon")
+	require.NoError(t, err, "anonymous sessions are the same in both")
+}

@@ -2,6 +2,8 @@ package memcachedstore
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessionkit/session"
@@ -13,8 +15,10 @@ import (
 // Config.MaxSessionsPerUser need [Store] (or the Redis or SQL store): with
 // it, Manager.Sessions, Revoke, RevokeUser and RevokeOthers return
 // session.ErrNoIndex and session.New refuses MaxSessionsPerUser. Sessions
-// are kept exactly as Store keeps them (one item each, gets/cas merge,
-// tombstones), under the same keys.
+// are kept as Store keeps them (one item each, gets/cas merge, tombstones),
+// under the same keys; a user's session written by a Store reads as not
+// found here (its revocation cannot be checked), so switching between the
+// two on one prefix logs users out, never back in.
 type UnindexedStore struct {
 	s *base
 }
@@ -27,7 +31,7 @@ func NewUnindexed(client *memcache.Client, opts ...Option) *UnindexedStore {
 // Load implements [session.Store]: one round trip. A session that ended
 // recently reports a *[session.Tombstone] (matching [session.ErrNotFound]).
 func (u *UnindexedStore) Load(ctx context.Context, key string) (*session.Record, error) {
-	return u.s.load(ctx, key, nil)
+	return u.s.load(ctx, key, indexedElsewhere)
 }
 
 // Create implements [session.Store]: one round trip (set), replacing
@@ -43,7 +47,7 @@ func (u *UnindexedStore) Create(ctx context.Context, key string, r *session.Reco
 // Store it usually takes one round trip (the cas), else two. A key with no
 // live record is [session.ErrNotFound], and nothing is written.
 func (u *UnindexedStore) Update(ctx context.Context, key string, d *session.Delta) error {
-	return u.s.update(ctx, key, d, nil)
+	return u.s.update(ctx, key, d, indexedElsewhere)
 }
 
 // Delete implements [session.Store]: it replaces a live record by a
@@ -80,7 +84,21 @@ func (u *UnindexedStore) Delete(ctx context.Context, key string) error {
 // an error wrapping [session.ErrStore] (the Manager never sends one to a
 // store that lacks [session.UserIndex]).
 func (u *UnindexedStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
-	return u.s.rotate(ctx, rot)
+	return u.s.rotate(ctx, rot, indexedElsewhere)
+}
+
+// indexedElsewhere refuses a user's record that carries a revocation
+// generation: one a Store wrote under the same prefix. This store cannot
+// check that generation, and the session may have been logged out
+// everywhere, so it is not found. Records this store writes carry none
+// (the Manager keeps Meta.Generation as the store gave it). So moving
+// between Store and UnindexedStore on one prefix logs users out, never
+// back in.
+func indexedElsewhere(_ context.Context, op string, r *session.Record, _ time.Time) error {
+	if r.UserID != "" && r.Generation != 0 {
+		return fmt.Errorf("memcachedstore: %s: a session with a revocation generation (written by Store): %w", op, session.ErrNotFound)
+	}
+	return nil
 }
 
 var (
