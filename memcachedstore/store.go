@@ -207,8 +207,8 @@ func (x *Store) current(ctx context.Context, op string, r *session.Record, now t
 }
 
 // liveSessions reads the sessions listed in u (one round trip per
-// multiGetMax of them) and splits
-// them into the live, current ones and the keys of the others.
+// multiGetMax of them) and splits them into the live, current ones and the
+// keys of the others.
 func (x *Store) liveSessions(ctx context.Context, op, user string, u *userItem) (live []session.IndexedRecord, dead []string, err error) {
 	if len(u.Keys) == 0 {
 		return nil, nil, nil
