@@ -288,3 +288,63 @@ func TestDevicesScreenshot(t *testing.T) {
 	}
 	t.Logf("devices page screenshot: %s (%d bytes)", file, len(png))
 }
+
+// (f) The profile page's live stream (Server-Sent Events under
+// Session.Watch) closes within seconds when the session is revoked from
+// another browser, and the page lands on the login form by itself.
+func TestLivePageEndsOnRevoke(t *testing.T) {
+	a, b := newBrowser(t), newBrowser(t)
+	s := startApp(t, app.Config{}, "")
+	login(t, a, s, demoPassword)
+	login(t, b, s, demoPassword)
+	waitFor(t, b, "the live stream", `document.getElementById("live") && document.getElementById("live").textContent === "Live updates: connected"`)
+
+	do(t, a, "open devices", chromedp.Navigate(s.URL+"/devices"), chromedp.WaitVisible(chromedp.ID("devices")))
+	revoked := time.Now()
+	if st := submit(t, a, "#devices tr.other form.revoke button"); st != 200 {
+		t.Fatalf("revoke: status %d", st)
+	}
+	waitFor(t, b, "the revoked browser on the login page", `location.pathname === "/login" && !!document.getElementById("login")`)
+	if d := time.Since(revoked); d > 10*time.Second {
+		t.Errorf("the live page noticed the revocation after %v", d)
+	}
+	t.Logf("the revoked browser left the live page %v after the revocation", time.Since(revoked).Round(100*time.Millisecond))
+}
+
+// (g) "Remember me" gives a persistent cookie, marked on the devices page;
+// a plain login keeps a session cookie.
+func TestRememberMeLogin(t *testing.T) {
+	ctx := newBrowser(t)
+	s := startApp(t, app.Config{}, "")
+	do(t, ctx, "log in, remembered",
+		chromedp.Navigate(s.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("username"), demoUser),
+		chromedp.SendKeys(chromedp.ID("password"), demoPassword),
+		chromedp.Click(chromedp.ID("remember")),
+		chromedp.Click(chromedp.CSS("#login button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("count")),
+	)
+	cctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Call(cctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range res.Cookies {
+		if strings.Contains(c.Name, "sid") {
+			found = true
+			if c.Session || time.Until(time.Unix(int64(c.Expires), 0)) < 6*24*time.Hour {
+				t.Errorf("remembered session cookie %s: session=%v expires %v", c.Name, c.Session, time.Unix(int64(c.Expires), 0))
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no session cookie in %d cookies", len(res.Cookies))
+	}
+	do(t, ctx, "open devices", chromedp.Navigate(s.URL+"/devices"), chromedp.WaitVisible(chromedp.ID("devices")))
+	if row := run(t, ctx, "current row", chromedp.Text(chromedp.CSS("#devices tr.current"))); !strings.Contains(row, "Remembered") {
+		t.Errorf("the devices page does not mark the remembered session: %q", row)
+	}
+}

@@ -161,6 +161,9 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /static/bfcache.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, assets, "static/bfcache.js")
 	})
+	mux.HandleFunc("GET /static/live.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, assets, "static/live.js")
+	})
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.HandleFunc("POST /login", a.login)
@@ -168,6 +171,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /profile", a.private(a.profile))
 	mux.Handle("POST /counter", a.private(a.increment))
 	mux.Handle("GET /devices", a.private(a.devices))
+	mux.Handle("GET /live", a.private(a.live))
 	// Ending sessions needs the password entered within RecentAuth: a
 	// stolen session cookie alone must not let its holder log the owner
 	// out of everywhere else (ASVS 7.5.2).
@@ -181,10 +185,11 @@ func (a *App) routes() http.Handler {
 	return mux
 }
 
-// csp allows nothing but the app's own stylesheet, its one script (which
-// reloads a page the back/forward cache restores, see static/bfcache.js)
-// and form posts to itself; no inline script.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+// csp allows nothing but the app's own stylesheet, its two scripts (one
+// reloads a page the back/forward cache restores, see static/bfcache.js;
+// one keeps the profile page's live stream, static/live.js), the stream
+// itself and form posts to itself; no inline script.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets the browser hardening headers on every response.

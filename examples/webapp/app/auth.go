@@ -88,7 +88,11 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session.FromContext(r.Context())
-	if err := s.Login(r.Context(), name); err != nil {
+	var opts []session.LoginOption
+	if r.PostFormValue("remember") == "on" {
+		opts = append(opts, session.Remember())
+	}
+	if err := s.Login(r.Context(), name, opts...); err != nil {
 		a.serverError(w, r, err)
 		return
 	}

@@ -36,13 +36,14 @@ type pageData struct {
 }
 
 type deviceRow struct {
-	Handle    string
-	Device    string
-	UserAgent string
-	IP        string
-	Created   time.Time
-	LastSeen  time.Time
-	Current   bool
+	Handle     string
+	Device     string
+	UserAgent  string
+	IP         string
+	Created    time.Time
+	LastSeen   time.Time
+	Current    bool
+	Remembered bool
 }
 
 type pageTemplate = template.Template
@@ -172,13 +173,14 @@ func (a *App) devices(w http.ResponseWriter, r *http.Request) {
 	rows := make([]deviceRow, 0, len(infos))
 	for _, in := range infos {
 		rows = append(rows, deviceRow{
-			Handle:    in.Handle,
-			Device:    describeDevice(in.UserAgent),
-			UserAgent: in.UserAgent,
-			IP:        in.IP,
-			Created:   in.CreatedAt,
-			LastSeen:  in.LastSeen,
-			Current:   in.Current,
+			Handle:     in.Handle,
+			Device:     describeDevice(in.UserAgent),
+			UserAgent:  in.UserAgent,
+			IP:         in.IP,
+			Created:    in.CreatedAt,
+			LastSeen:   in.LastSeen,
+			Current:    in.Current,
+			Remembered: in.Remembered,
 		})
 	}
 	a.render(w, r, http.StatusOK, "devices", &pageData{Title: "Your devices", Devices: rows})
