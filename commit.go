@@ -117,10 +117,18 @@ func (s *Session) commitStore(ctx context.Context, now time.Time, phase string) 
 		}
 		err := s.storeUpdate(ctx, commitOp(phase, "update"), s.key, d)
 		if errors.Is(err, ErrNotFound) {
-			// Destroyed or revoked meanwhile: never resurrect it.
-			s.queue(s.event(EventRejected, s.token, s.rec.UserID, "gone_at_commit"))
+			// Destroyed, revoked or renewed meanwhile: never resurrect it,
+			// never write into the renewed one.
+			renewed := s.renewedMeanwhile(ctx)
+			reason := "gone_at_commit"
+			if renewed {
+				reason = "renewed_at_commit"
+			}
+			s.queue(s.event(EventRejected, s.token, s.rec.UserID, reason))
 			s.reset()
-			s.expireCookie, s.sendCookie = true, false
+			// A renewal's cookie may already be in the browser: expiring
+			// the cookie would log every tab out (the grace rule).
+			s.expireCookie, s.sendCookie = !renewed, false
 			break
 		}
 		if err != nil {
@@ -134,6 +142,16 @@ func (s *Session) commitStore(ctx context.Context, now time.Time, phase string) 
 	}
 
 	return nil
+}
+
+// renewedMeanwhile reports whether the session's record, found gone at
+// commit, was renewed by another request within Config.RotationGrace (its
+// store kept a rotated Tombstone). One more store read, on this rare path
+// only; a failure to read counts as not renewed. The caller holds s.mu.
+func (s *Session) renewedMeanwhile(ctx context.Context) bool {
+	_, err := s.storeLoad(ctx, s.key)
+	var t *Tombstone
+	return errors.As(err, &t) && t.Reason == EndRotated && s.m.now().Sub(t.At) < s.m.cfg.RotationGrace
 }
 
 // commitHeaders writes the cookie and cache headers into h as the response

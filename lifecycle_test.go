@@ -27,6 +27,7 @@ import (
 type hookStore struct {
 	session.Store
 	beforeRotate atomic.Pointer[func(*session.Rotation)]
+	beforeUpdate atomic.Pointer[func()]
 	failLoad     atomic.Bool
 	failDelete   atomic.Bool
 }
@@ -45,6 +46,13 @@ func (h *hookStore) Delete(ctx context.Context, key string) error {
 		return errInjected
 	}
 	return h.Store.Delete(ctx, key)
+}
+
+func (h *hookStore) Update(ctx context.Context, key string, d *session.Delta) error {
+	if f := h.beforeUpdate.Swap(nil); f != nil {
+		(*f)()
+	}
+	return h.Store.Update(ctx, key, d)
 }
 
 func (h *hookStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
@@ -623,4 +631,30 @@ func TestRenewalOnAStoreWithoutRotator(t *testing.T) {
 	stale.setToken(old)
 	_, body = stale.get("/whoami")
 	assert.Empty(t, body, "the old ID must be dead")
+}
+
+// TestRenewalDuringAWriteKeepsTheNewCookie: a request that loaded the
+// session just before another tab renewed it (Login) and commits a change
+// just after finds its record renewed. Its change is dropped (the old ID is
+// never mapped to the new session), but its response must not expire the
+// browser's cookie, which may already hold the new ID: that would log the
+// user out in every tab.
+func TestRenewalDuringAWriteKeepsTheNewCookie(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		e, h := lifecycleEnv(t, sc, session.Config{})
+		tab1 := e.client()
+		res, _ := tab1.post("/login?u=ann")
+		require.Equal(t, 200, res.StatusCode)
+		tab2 := e.client()
+		tab2.setToken(tab1.token())
+		f := func() {
+			res, _ := tab1.post("/login?u=ann") // renews the ID under tab2's request
+			require.Equal(t, 200, res.StatusCode)
+		}
+		h.beforeUpdate.Store(&f)
+		res, _ = tab2.post("/set?k=a&v=1")
+		assert.Nil(t, sessionCookie(res), "a request whose session was renewed meanwhile must leave the cookie alone")
+		_, who := tab1.get("/whoami")
+		assert.Equal(t, "ann", who)
+	})
 }
