@@ -13,8 +13,9 @@ var (
 	// Config.MaxSessionsPerUser sessions and the policy is RefuseNew.
 	ErrTooManySessions = errors.New("session: too many sessions for this user")
 	// ErrNoIndex is returned by device operations when the store does not
-	// implement UserIndex.
-	ErrNoIndex = errors.New("session: store keeps no per-user index")
+	// implement UserIndex (a CookieStore among them). It wraps
+	// errors.ErrUnsupported.
+	ErrNoIndex = fmt.Errorf("session: store keeps no per-user index: %w", errors.ErrUnsupported)
 )
 
 // SessionInfo describes one of a user's sessions, for a "your devices" page.
@@ -86,6 +87,9 @@ func (m *Manager) userSessions(ctx context.Context, userID string) ([]IndexedRec
 func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	if userID == "" {
 		return ErrNoUser
+	}
+	if m.cookieSealer() != nil {
+		return fmt.Errorf("session: revoke: %w", ErrNoIndex) // nothing on the server to end
 	}
 	if !validToken(handle) {
 		return fmt.Errorf("session: revoke: malformed handle: %w", ErrNotFound)

@@ -46,6 +46,9 @@ func New(cfg Config) (*Manager, error) {
 		ms := NewMemoryStore(WithMemoryClock(cfg.Clock))
 		m.store, m.owned = ms, ms
 	}
+	if err := m.checkCookieMode(); err != nil {
+		return nil, err
+	}
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &signer{keys: cfg.SigningKeys}
 	}

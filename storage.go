@@ -29,6 +29,9 @@ func (s *Session) storeLoad(ctx context.Context, key string) (*Record, error) {
 
 // storeCreate stores r under key. The caller holds s.mu.
 func (s *Session) storeCreate(ctx context.Context, op, key string, r *Record) error {
+	if s.m.cookieSealer() != nil {
+		return s.cookieCreate(op, r) // cookie mode (cookiemode.go)
+	}
 	if err := s.m.store.Create(ctx, key, r); err != nil {
 		return s.storeErr(op, err)
 	}
@@ -37,6 +40,9 @@ func (s *Session) storeCreate(ctx context.Context, op, key string, r *Record) er
 
 // storeUpdate merges d into the record under key. The caller holds s.mu.
 func (s *Session) storeUpdate(ctx context.Context, op, key string, d *Delta) error {
+	if s.m.cookieSealer() != nil {
+		return s.cookieUpdate(op) // cookie mode (cookiemode.go)
+	}
 	err := s.m.store.Update(ctx, key, d)
 	if !storeAnswer(err) {
 		return s.storeErr(op, err)
@@ -46,6 +52,9 @@ func (s *Session) storeUpdate(ctx context.Context, op, key string, d *Delta) err
 
 // storeDelete ends the record under key. The caller holds s.mu.
 func (s *Session) storeDelete(ctx context.Context, op, key string) error {
+	if s.m.cookieSealer() != nil {
+		return nil // cookie mode: the caller expires the cookie
+	}
 	if err := s.m.store.Delete(ctx, key); err != nil {
 		return s.storeErr(op, err)
 	}
@@ -56,6 +65,9 @@ func (s *Session) storeDelete(ctx context.Context, op, key string) error {
 // separate calls on a store that is not a Rotator. The caller holds s.mu.
 func (s *Session) storeRotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
 	m := s.m
+	if m.cookieSealer() != nil {
+		return nil, s.cookieRotate(rot) // cookie mode (cookiemode.go)
+	}
 	var evicted []IndexedRecord
 	var err error
 	if r, ok := m.store.(Rotator); ok {
