@@ -126,7 +126,7 @@ func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, err
 	if err != nil {
 		return "", nil, false, errUnsealable
 	}
-	plain, primary, err := c.ring.open(env[sealNonceEnd:sealNonceEnd], env[:n], cookiePurpose, name)
+	plain, primary, err := c.ring.open(nil, env[:n], cookiePurpose, name)
 	if err != nil {
 		return "", nil, false, err
 	}

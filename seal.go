@@ -37,9 +37,6 @@ const sealKeyLen = 32
 // sealHeader is the version byte and the key id.
 const sealHeader = 1 + 4
 
-// sealNonceEnd is where the ciphertext starts in an envelope.
-const sealNonceEnd = sealHeader + 12
-
 // sealOverhead is what sealing adds to a plaintext: header, nonce and tag.
 const sealOverhead = sealHeader + 12 + 16
 
@@ -110,8 +107,7 @@ func (k *keyRing) seal(dst, plain []byte, purpose, ctx string) []byte {
 
 // open returns the plaintext of env, bound to purpose and ctx, appended to
 // dst, and whether the first key sealed it. Any failure is errUnsealable.
-// Key ids are distinct, so at most one key is tried: dst may be
-// env[sealNonceEnd:sealNonceEnd] to open in place.
+// Key ids are distinct, so at most one key is tried.
 func (k *keyRing) open(dst, env []byte, purpose, ctx string) (plain []byte, primary bool, err error) {
 	if len(env) < sealOverhead || env[0] != sealVersion {
 		return nil, false, errUnsealable
