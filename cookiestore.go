@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // ErrTooLarge is returned (wrapped) by Session.Set, Login and the other
@@ -64,6 +65,23 @@ const MaxCookieSize = 4096
 // nothing.
 type CookieStore struct {
 	ring *keyRing
+	ad   atomic.Pointer[cookieAD] // of the last cookie name used
+}
+
+// cookieAD is the additional data of cookies called name.
+type cookieAD struct {
+	name string
+	ad   []byte
+}
+
+// adFor returns the additional data binding a cookie to its name.
+func (c *CookieStore) adFor(name string) []byte {
+	if a := c.ad.Load(); a != nil && a.name == name {
+		return a.ad
+	}
+	a := &cookieAD{name: name, ad: sealAD(cookiePurpose, name)}
+	c.ad.Store(a)
+	return a.ad
 }
 
 // NewCookieStore returns a CookieStore sealing with the first key and
@@ -108,25 +126,32 @@ type cookieSealer interface {
 	openCookie(name, value string) (token string, r *Record, primary bool, err error)
 }
 
-// cookiePurpose separates sealed cookies from sealed values.
-const cookiePurpose = "sessionkit cookie"
+// cookiePurpose separates sealed cookies from sealed values, and names the
+// format's version.
+const cookiePurpose = "sessionkit cookie v1"
+
+// cookieB64 encodes sealed cookies: base64url, unpadded, canonical only.
+var cookieB64 = base64.RawURLEncoding.Strict()
 
 func (c *CookieStore) sealCookie(name, token string, r *Record) string {
 	plain := encodeCookieRecord(make([]byte, 0, 256), token, r)
-	env := c.ring.seal(make([]byte, 0, sealedLen(len(plain))), plain, cookiePurpose, name)
-	return base64.RawURLEncoding.EncodeToString(env)
+	env := c.ring.seal(make([]byte, 0, sealedLen(len(plain))), plain, c.adFor(name))
+	return cookieB64.EncodeToString(env)
 }
 
 func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, error) {
-	if len(value) > MaxCookieSize || len(value) < base64.RawURLEncoding.EncodedLen(sealOverhead) {
+	if len(value) > MaxCookieSize || len(value) < cookieB64.EncodedLen(sealOverhead) {
 		return "", nil, false, errUnsealable
 	}
-	env := make([]byte, base64.RawURLEncoding.DecodedLen(len(value)))
-	n, err := base64.RawURLEncoding.Strict().Decode(env, []byte(value))
+	// One buffer: the value's bytes, then the envelope decoded from them,
+	// opened in place.
+	buf := make([]byte, len(value)+cookieB64.DecodedLen(len(value)))
+	src, env := buf[:copy(buf, value)], buf[len(value):]
+	n, err := cookieB64.Decode(env, src)
 	if err != nil {
 		return "", nil, false, errUnsealable
 	}
-	plain, primary, err := c.ring.open(nil, env[:n], cookiePurpose, name)
+	plain, primary, err := c.ring.open(env[sealHeader:sealHeader], env[:n], c.adFor(name))
 	if err != nil {
 		return "", nil, false, err
 	}
@@ -139,4 +164,4 @@ func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, err
 
 // sealedCookieLen is the length of the cookie value sealing a plaintext of
 // n bytes.
-func sealedCookieLen(n int) int { return base64.RawURLEncoding.EncodedLen(sealedLen(n)) }
+func sealedCookieLen(n int) int { return cookieB64.EncodedLen(sealedLen(n)) }

@@ -68,7 +68,9 @@ func cookieRecordLen(tokenLen int, meta *Meta, values func(yield func(k string, 
 // decodeCookieRecord parses a plaintext. ok is false for anything
 // encodeCookieRecord did not produce.
 func decodeCookieRecord(b []byte) (token string, r *Record, ok bool) {
-	d := recordDecoder{b: b}
+	// Strings are cut from one copy of the plaintext (one allocation for
+	// all of them); values share b.
+	d := recordDecoder{b: b, all: string(b)}
 	if d.byte() != cookieRecordVersion {
 		return "", nil, false
 	}
@@ -114,7 +116,8 @@ func decodeCookieRecord(b []byte) (token string, r *Record, ok bool) {
 
 // recordDecoder reads the encoding; any error sets bad and reads zeros.
 type recordDecoder struct {
-	b   []byte
+	b   []byte // what is left to read
+	all string // the whole input, for strings
 	bad bool
 }
 
@@ -181,7 +184,16 @@ func (d *recordDecoder) bytes() []byte {
 	return v
 }
 
-func (d *recordDecoder) string() string { return string(d.bytes()) }
+func (d *recordDecoder) string() string {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad = true
+		return ""
+	}
+	start := len(d.all) - len(d.b)
+	d.b = d.b[n:]
+	return d.all[start : start+int(n)]
+}
 
 func appendString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))

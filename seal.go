@@ -24,9 +24,12 @@ import (
 //
 //	version (1 byte) | key id (4 bytes) | nonce (12 bytes) | ciphertext | tag (16 bytes)
 //
-// and its additional data is a purpose label, the 5-byte header and the
-// context the caller binds it to (the cookie name; the store key and value
-// name), so a cookie cannot be opened as a value or under another name.
+// and its additional data is a purpose label (naming the format version)
+// and the context the caller binds it to (the cookie name; the store key
+// and value name), so a cookie cannot be opened as a value or under another
+// name. The header needs no authentication of its own: the key id only
+// picks the key (another id fails to open), and an unknown version is
+// refused before any key is tried.
 
 // sealVersion is the envelope format.
 const sealVersion = 1
@@ -96,23 +99,21 @@ func sealKeyID(key []byte) [4]byte {
 // sealedLen is the length of the envelope of an n-byte plaintext.
 func sealedLen(n int) int { return n + sealOverhead }
 
-// seal appends the envelope of plain, bound to purpose and ctx, to dst.
-func (k *keyRing) seal(dst, plain []byte, purpose, ctx string) []byte {
-	start := len(dst)
+// seal appends the envelope of plain, bound to ad (see sealAD), to dst.
+func (k *keyRing) seal(dst, plain, ad []byte) []byte {
 	dst = append(dst, sealVersion)
 	dst = append(dst, k.ids[0][:]...)
-	ad := sealAD(dst[start:start+sealHeader], purpose, ctx)
 	return k.aeads[0].Seal(dst, nil, plain, ad)
 }
 
-// open returns the plaintext of env, bound to purpose and ctx, appended to
-// dst, and whether the first key sealed it. Any failure is errUnsealable.
-// Key ids are distinct, so at most one key is tried.
-func (k *keyRing) open(dst, env []byte, purpose, ctx string) (plain []byte, primary bool, err error) {
+// open returns the plaintext of env, bound to ad, appended to dst, and
+// whether the first key sealed it. Any failure is errUnsealable. Key ids
+// are distinct, so at most one key is tried. dst may be
+// env[sealHeader:sealHeader] to open in place.
+func (k *keyRing) open(dst, env, ad []byte) (plain []byte, primary bool, err error) {
 	if len(env) < sealOverhead || env[0] != sealVersion {
 		return nil, false, errUnsealable
 	}
-	ad := sealAD(env[:sealHeader], purpose, ctx)
 	for i, id := range k.ids {
 		if string(env[1:sealHeader]) != string(id[:]) {
 			continue
@@ -126,16 +127,19 @@ func (k *keyRing) open(dst, env []byte, purpose, ctx string) (plain []byte, prim
 	return nil, false, errUnsealable
 }
 
-// sealAD builds the additional data: purpose, NUL, header, context. The
-// purpose separates cookies from values sealed with the same key.
-func sealAD(header []byte, purpose, ctx string) []byte {
-	var buf [128]byte
-	ad := buf[:0]
-	if n := len(purpose) + 1 + len(header) + len(ctx); n > len(buf) {
-		ad = make([]byte, 0, n)
+// sealAD builds the additional data: purpose, NUL, context. The purpose
+// separates cookies from values sealed with the same key, and names the
+// version of the format.
+func sealAD(purpose string, ctx ...string) []byte {
+	n := len(purpose) + 1
+	for _, c := range ctx {
+		n += len(c)
 	}
+	ad := make([]byte, 0, n)
 	ad = append(ad, purpose...)
 	ad = append(ad, 0)
-	ad = append(ad, header...)
-	return append(ad, ctx...)
+	for _, c := range ctx {
+		ad = append(ad, c...)
+	}
+	return ad
 }

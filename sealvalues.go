@@ -73,7 +73,7 @@ type sealedStore struct {
 }
 
 // valuePurpose separates sealed values from sealed cookies.
-const valuePurpose = "sessionkit value"
+const valuePurpose = "sessionkit value v1"
 
 // renewalPrefix names the entry recording a renewal: prefix, old key, NUL,
 // new key. Its sealed (empty) value is bound to its name, so only the
@@ -89,7 +89,7 @@ const bindTagLen = 4
 func (s *sealedStore) sealValue(key, name string, v []byte) []byte {
 	out := make([]byte, 0, bindTagLen+sealedLen(len(v)))
 	out = append(out, tagOf(key)...)
-	return s.ring.seal(out, v, valuePurpose, key+"\x00"+name)
+	return s.ring.seal(out, v, sealAD(valuePurpose, key, "\x00", name))
 }
 
 func tagOf(key string) string { return key[:min(bindTagLen, len(key))] }
@@ -144,7 +144,7 @@ func (s *sealedStore) renewalChain(key string, vals map[string][]byte) []string 
 			if !ok || old == "" || contains(chain, old) || !contains(chain, renewed) {
 				continue
 			}
-			if _, _, err := s.ring.open(nil, env, valuePurpose, name); err == nil {
+			if _, _, err := s.ring.open(nil, env, sealAD(valuePurpose, name)); err == nil {
 				chain = append(chain, old)
 				grew = true
 			}
@@ -163,7 +163,7 @@ func (s *sealedStore) openValue(chain []string, name string, env []byte) ([]byte
 		if tagOf(k) != tag {
 			continue
 		}
-		if plain, _, err := s.ring.open(nil, env, valuePurpose, k+"\x00"+name); err == nil {
+		if plain, _, err := s.ring.open(nil, env, sealAD(valuePurpose, k, "\x00", name)); err == nil {
 			return plain, true
 		}
 	}
@@ -218,7 +218,7 @@ func (s *sealedRotator) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRec
 			c.Delta.Set = make(map[string][]byte, 1)
 		}
 		name := renewalPrefix + rot.OldKey + "\x00" + rot.NewKey
-		c.Delta.Set[name] = s.ring.seal(nil, nil, valuePurpose, name)
+		c.Delta.Set[name] = s.ring.seal(nil, nil, sealAD(valuePurpose, name))
 	}
 	return s.rot.Rotate(ctx, &c)
 }
