@@ -85,9 +85,9 @@ func (c *CookieStore) adFor(name string) []byte {
 }
 
 // NewCookieStore returns a CookieStore sealing with the first key and
-// opening with any. Each key must be 32 bytes from crypto/rand. It returns
-// an error wrapping [ErrInvalidConfig] for a missing, short or repeated
-// key.
+// opening with any. Each key must be 32 bytes from crypto/rand; an empty
+// older key is skipped (pass nil when there is no old key). It returns an
+// error wrapping [ErrInvalidConfig] for a missing, short or repeated key.
 func NewCookieStore(keys ...[]byte) (*CookieStore, error) {
 	ring, err := newKeyRing("cookie store", keys)
 	if err != nil {

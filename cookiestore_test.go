@@ -319,10 +319,12 @@ func TestCookieStoreStatelessLimits(t *testing.T) {
 	_, err = session.New(session.Config{Store: cs, TokenHeader: "Authorization"})
 	assert.ErrorIs(t, err, session.ErrInvalidConfig)
 
-	for _, keys := range [][][]byte{nil, {make([]byte, 16)}, {make([]byte, 32), make([]byte, 32)}} {
+	for _, keys := range [][][]byte{nil, {nil}, {nil, newKey(t)}, {make([]byte, 16)}, {make([]byte, 32), make([]byte, 32)}} {
 		_, err = session.NewCookieStore(keys...)
 		assert.ErrorIs(t, err, session.ErrInvalidConfig)
 	}
+	_, err = session.NewCookieStore(newKey(t), nil) // no old key
+	assert.NoError(t, err)
 
 	// The Store methods say plainly that nothing is kept on the server.
 	_, err = cs.Load(ctx, "k")

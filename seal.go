@@ -55,13 +55,17 @@ type keyRing struct {
 }
 
 // newKeyRing checks the keys (32 bytes each, at least one, no duplicate)
-// and prepares their ciphers.
+// and prepares their ciphers. Older keys that are empty are skipped, so an
+// optional old key can be passed as nil; the first key must be set.
 func newKeyRing(what string, keys [][]byte) (*keyRing, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("session: %s: no key: %w", what, ErrInvalidConfig)
 	}
 	k := &keyRing{}
 	for i, key := range keys {
+		if i > 0 && len(key) == 0 {
+			continue
+		}
 		if len(key) != sealKeyLen {
 			return nil, fmt.Errorf("session: %s: key %d is %d bytes, want %d random bytes: %w", what, i, len(key), sealKeyLen, ErrInvalidConfig)
 		}

@@ -26,7 +26,7 @@ import (
 // entry recording the renewal (about 150 bytes each time the ID changes),
 // so the renewed session still opens them and no other session can. It
 // returns an error wrapping [ErrInvalidConfig] for a missing, short or
-// repeated key.
+// repeated key (an empty older key is skipped).
 //
 // Value names beginning with a NUL byte are reserved for those entries.
 func SealValues(inner Store, keys ...[]byte) (Store, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -94,11 +95,18 @@ func TestSealValuesBinding(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `"oauth"`, string(got.Values["token"]))
 
-	// Copied into another session: absent.
+	// Copied into another session: absent, and a warning is logged.
+	var logged lockedBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
 	require.NoError(t, mem.Create(ctx, b, raw.Clone()))
 	got, err = s.Load(ctx, b)
 	require.NoError(t, err)
 	assert.NotContains(t, got.Values, "token", "a value copied into another session opened")
+	assert.Contains(t, logged.String(), "level=WARN")
+	assert.Contains(t, logged.String(), "value=token")
+	assert.NotContains(t, logged.String(), "oauth", "the value reached the log")
 
 	// Renamed: absent.
 	require.NoError(t, mem.Update(ctx, a, &session.Delta{Set: map[string][]byte{"other": raw.Values["token"]}}))
