@@ -10,7 +10,9 @@ import (
 // ended, over the cap) back as they are, for the caller to act on, and turn
 // every other error into a failure: wrapped in ErrStore and reported as an
 // EventStoreError (EventCapacity for a full store), queued while a
-// session's lock is held (see Session.unlock).
+// session's lock is held (see Session.unlock). With a CookieStore the
+// session's methods here touch no server: they hand over to cookie mode
+// (cookiemode.go), which re-seals the record into the response's cookie.
 
 // storeAnswer reports whether err is an answer of the store rather than a
 // failure: nil, no such (live) record, or the per-user cap.
