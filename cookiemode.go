@@ -138,8 +138,9 @@ func (s *Session) cookieSetFits(key string, b []byte) error {
 	if s.headersSent {
 		return fmt.Errorf("session: set: a cookie store cannot save values once the response headers went out: %w", ErrHeadersSent)
 	}
-	meta := Meta{CreatedAt: m.now()}
+	meta := Meta{CreatedAt: m.now()} // as commit will create it
 	meta.LastSeen = meta.CreatedAt
+	meta.Linger = m.linger(&meta)
 	if s.rec != nil {
 		meta = s.rec.Meta
 	}

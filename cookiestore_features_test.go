@@ -1,7 +1,9 @@
 package session_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -93,4 +95,32 @@ func TestCookieStoreConcurrentRequestsAreLastWriterWins(t *testing.T) {
 		assert.Equal(t, "1", base)
 		assert.True(t, (x == "1") != (y == "1"), "each cookie holds only its own request's write (x=%q y=%q)", x, y)
 	}
+}
+
+// A new session filled to the limit in the request that creates it (with a
+// CSRF token issued first) is still created: the size Set checks is the
+// size commit seals.
+func TestCookieStoreNewSessionFilledToTheLimit(t *testing.T) {
+	var setErr error
+	app := cookieApp()
+	app.HandleFunc("POST /fill-new", func(w http.ResponseWriter, r *http.Request) {
+		_ = session.CSRFToken(r)
+		s := session.FromContext(r.Context())
+		for i := 0; ; i++ {
+			if err := s.Set(fmt.Sprint("k", i), strings.Repeat("z", 37)); err != nil {
+				setErr = err
+				break
+			}
+		}
+	})
+	e := newEnv(t, session.Config{Store: newCookieStore(t, newKey(t))}, app)
+	c := e.client()
+	res, _ := c.post("/fill-new")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.ErrorIs(t, setErr, session.ErrTooLarge)
+	for _, raw := range res.Header.Values("Set-Cookie") {
+		assert.LessOrEqual(t, len(raw), session.MaxCookieSize)
+	}
+	_, body := c.get("/get?k=k0")
+	assert.Equal(t, strings.Repeat("z", 37), body)
 }
