@@ -114,12 +114,13 @@ func (s *sealedStore) openAll(ctx context.Context, key string, r *Record) {
 		return
 	}
 	chain := s.renewalChain(key, r.Values)
+	var ad []byte // reused: Open keeps no reference to it
 	for name, env := range r.Values {
 		if strings.HasPrefix(name, "\x00") {
 			delete(r.Values, name)
 			continue
 		}
-		if plain, ok := s.openValue(chain, name, env); ok {
+		if plain, ok := s.openValue(chain, name, env, &ad); ok {
 			r.Values[name] = plain
 			continue
 		}
@@ -153,17 +154,31 @@ func (s *sealedStore) renewalChain(key string, vals map[string][]byte) []string 
 	return chain
 }
 
-// openValue opens a value sealed for one of the keys of chain.
-func (s *sealedStore) openValue(chain []string, name string, env []byte) ([]byte, bool) {
+// openValue opens a value sealed for one of the keys of chain, in place
+// (the record is the caller's) when a single key of the chain bears its
+// tag. ad is a buffer to reuse.
+func (s *sealedStore) openValue(chain []string, name string, env []byte, ad *[]byte) ([]byte, bool) {
 	if len(env) < bindTagLen {
 		return nil, false
 	}
 	tag, env := string(env[:bindTagLen]), env[bindTagLen:]
+	matches := 0
+	for _, k := range chain {
+		if tagOf(k) == tag {
+			matches++
+		}
+	}
 	for _, k := range chain {
 		if tagOf(k) != tag {
 			continue
 		}
-		if plain, _, err := s.ring.open(nil, env, sealAD(valuePurpose, k, "\x00", name)); err == nil {
+		*ad = append(append(append(append((*ad)[:0], valuePurpose...), 0), k...), 0)
+		*ad = append(*ad, name...)
+		var dst []byte
+		if matches == 1 && len(env) > sealHeader {
+			dst = env[sealHeader:sealHeader] // a failed Open may clobber it: one try only
+		}
+		if plain, _, err := s.ring.open(dst, env, *ad); err == nil {
 			return plain, true
 		}
 	}
