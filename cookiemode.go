@@ -127,6 +127,23 @@ func (s *Session) sendToken(h http.Header, maxAge time.Duration) {
 	h.Add("Set-Cookie", v)
 }
 
+// cookieNeedsSend is needsNewCookie in cookie mode: a change is only kept
+// if its cookie reaches the browser, so any pending change, or a new ID,
+// needs a Set-Cookie. A re-seal that changes nothing the client relies on
+// (the throttled touch, a cookie opened under an older key) does not. The
+// caller holds s.mu and has loaded s.
+func (s *Session) cookieNeedsSend(c cookieSealer) bool {
+	if s.pend != nil && !s.pend.Empty() {
+		return true
+	}
+	if !s.sendCookie {
+		return false
+	}
+	v, _ := readCookieLimit(s.req.Header, s.m.cfg.Cookie.Name, MaxCookieSize)
+	token, _, _, err := c.openCookie(s.m.cfg.Cookie.Name, v)
+	return err != nil || token != s.token
+}
+
 // cookieSetFits checks, in cookie mode, that the session can take key = b:
 // the response's cookie must still fit, and must still be sendable. The
 // caller holds s.mu and has loaded s.

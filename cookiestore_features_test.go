@@ -124,3 +124,44 @@ func TestCookieStoreNewSessionFilledToTheLimit(t *testing.T) {
 	_, body := c.get("/get?k=k0")
 	assert.Equal(t, strings.Repeat("z", 37), body)
 }
+
+// A WebSocket upgrade (Hijack) on a cookie store: a change made before it
+// could only travel in a Set-Cookie the hijacked connection cannot carry,
+// so Hijack refuses it (ErrHeadersSent) rather than losing it; a request
+// that changed nothing hijacks, even when its cookie is due a re-seal under
+// a newer key.
+func TestCookieStoreHijack(t *testing.T) {
+	oldKey, newKeyB := newKey(t), newKey(t)
+	results := make(chan error, 4)
+	app := cookieApp()
+	app.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("set") != "" {
+			_ = session.FromContext(r.Context()).Set("ws", "x")
+		}
+		_ = session.FromContext(r.Context()).UserID()
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		results <- err
+		if err != nil {
+			http.Error(w, "refused", http.StatusBadRequest)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprint(brw, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+		_ = brw.Flush()
+	})
+	before := newEnv(t, session.Config{Store: newCookieStore(t, oldKey)}, app)
+	c := before.client()
+	c.post("/login?u=jo")
+	sealedOld := c.token()
+
+	e := newEnv(t, session.Config{Store: newCookieStore(t, newKeyB, oldKey)}, app)
+	c = e.client()
+	c.setToken(sealedOld)
+	res, _ := c.get("/ws")
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	require.NoError(t, <-results, "a read-only upgrade was refused")
+
+	res, _ = c.get("/ws?set=1")
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	assert.ErrorIs(t, <-results, session.ErrHeadersSent, "a change before the hijack would be lost")
+}
