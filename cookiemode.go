@@ -65,6 +65,17 @@ func (s *Session) loadCookie(c cookieSealer) {
 		s.expireCookie = true
 		return
 	}
+	if rv := m.cookieRevocations(); rv != nil {
+		revoked, err := s.cookieRevoked(s.req.Context(), rv, rec)
+		if err != nil {
+			s.err = err
+			return
+		}
+		if revoked {
+			s.reject(token, EndRevoked, false)
+			return
+		}
+	}
 	rec.Expires = m.expiry(&rec.Meta)
 	s.token, s.key, s.rec = token, storeKey(token), rec
 	s.sendCookie = !primary // re-seal under the first key
@@ -116,6 +127,7 @@ func (s *Session) sendToken(h http.Header, maxAge time.Duration) {
 		m.writeToken(h, s.token, maxAge)
 		return
 	}
+	stampLogin(&s.rec.Meta) // the login stamp a revocation list compares (cookierevoke.go)
 	v := m.cookieHeader(c.sealCookie(m.cfg.Cookie.Name, s.token, s.rec), maxAge)
 	if len(v) > MaxCookieSize {
 		// The checks of Set and the door keep this from happening; if it
@@ -196,6 +208,9 @@ const csrfReserve = 96
 // with meta and values would seal into a Set-Cookie longer than
 // MaxCookieSize (with the longest Max-Age the Manager can give it).
 func (m *Manager) cookieFits(meta *Meta, values iter.Seq2[string, []byte]) error {
+	stamped := *meta
+	stampLogin(&stamped) // as sendToken will seal it
+	meta = &stamped
 	hasCSRF := false
 	plain := cookieRecordLen(tokenLen, meta, func(yield func(string, []byte) bool) {
 		values(func(k string, v []byte) bool {

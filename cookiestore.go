@@ -41,9 +41,10 @@ const MaxCookieSize = 4096
 // What stateless cannot do is explicit:
 //   - Logout expires the browser's cookie, but a copy of it taken earlier
 //     stays valid until its idle or absolute deadline; keep the timeouts
-//     short. [Manager.Sessions], [Manager.Revoke], [Manager.RevokeUser] and
-//     [Session.RevokeOthers] return an error wrapping
-//     [errors.ErrUnsupported]; [Config.MaxSessionsPerUser] is a
+//     short. [Manager.Sessions] and [Manager.Revoke] return an error
+//     wrapping [errors.ErrUnsupported], and so do [Manager.RevokeUser] and
+//     [Session.RevokeOthers] unless a revocation list is configured (see
+//     [CookieStore.WithRevocations]); [Config.MaxSessionsPerUser] is a
 //     configuration error.
 //   - Concurrent requests of one session are last-writer-wins on the whole
 //     cookie: each response carries the record as its request saw it.
@@ -64,8 +65,9 @@ const MaxCookieSize = 4096
 // keeps nothing), Create an error wrapping [errors.ErrUnsupported], Delete
 // nothing.
 type CookieStore struct {
-	ring *keyRing
-	ad   atomic.Pointer[cookieAD] // of the last cookie name used
+	ring        *keyRing
+	ad          atomic.Pointer[cookieAD] // of the last cookie name used
+	revocations Store                    // see WithRevocations; nil: none
 }
 
 // cookieAD is the additional data of cookies called name.

@@ -124,6 +124,9 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 	if userID == "" {
 		return ErrNoUser
 	}
+	if m.cookieSealer() != nil {
+		return m.cookieRevokeUserEvent(ctx, userID) // cookie mode (cookierevoke.go)
+	}
 	if m.index == nil {
 		return ErrNoIndex
 	}
@@ -145,6 +148,9 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 // anonymous; the user must log in again.
 func (s *Session) RevokeOthers(ctx context.Context) error {
 	m := s.m
+	if m.cookieSealer() != nil {
+		return s.cookieRevokeOthers(ctx) // cookie mode (cookierevoke.go)
+	}
 	if m.index == nil {
 		return ErrNoIndex
 	}

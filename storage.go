@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 )
 
 // The one door to the store: every store call the Manager makes goes
@@ -113,6 +115,29 @@ func rotateSeparately(ctx context.Context, st Store, idx UserIndex, rot *Rotatio
 			_ = st.Delete(context.WithoutCancel(ctx), rot.NewKey)
 			return err
 		}
+	}
+	return nil
+}
+
+// revocationLoad reads, in cookie mode, the time the user under key was
+// last logged out everywhere from the CookieStore's revocation list (the
+// zero time when never). The caller holds s.mu.
+func (s *Session) revocationLoad(ctx context.Context, rv Store, key string) (time.Time, error) {
+	r, err := rv.Load(ctx, key)
+	switch {
+	case err == nil:
+		return r.CreatedAt, nil
+	case errors.Is(err, ErrNotFound):
+		return time.Time{}, nil
+	}
+	return time.Time{}, s.storeErr("load revocations", err)
+}
+
+// revocationSet records, in cookie mode, a revocation under key in the
+// CookieStore's revocation list.
+func (m *Manager) revocationSet(ctx context.Context, rv Store, key string, r *Record) error {
+	if err := rv.Create(ctx, key, r); err != nil {
+		return m.storeErr(ctx, "revoke user", fmt.Errorf("revocation list: %w", err))
 	}
 	return nil
 }
