@@ -166,7 +166,7 @@ func (s *Session) commitHeaders(h http.Header, now time.Time) {
 		if s.persistent() {
 			maxAge = s.rec.Expires.Sub(now)
 		}
-		m.writeToken(h, s.token, maxAge)
+		s.sendToken(h, maxAge) // the token, or the sealed record (cookiemode.go)
 		setCookie = true
 	case s.expireCookie:
 		m.expireToken(h)

@@ -164,6 +164,11 @@ func (s *signer) verify(v string) (token string, ok, primary bool) {
 // no such cookie. Values longer than maxCookieValue are returned truncated to
 // "" with present true, so the caller treats them as malformed.
 func readCookie(h http.Header, name string) (value string, present bool) {
+	return readCookieLimit(h, name, maxCookieValue)
+}
+
+// readCookieLimit is readCookie with limit in place of maxCookieValue.
+func readCookieLimit(h http.Header, name string, limit int) (value string, present bool) {
 	for _, line := range h["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
 			part = strings.TrimSpace(part)
@@ -171,7 +176,7 @@ func readCookie(h http.Header, name string) (value string, present bool) {
 			if !ok || n != name {
 				continue
 			}
-			if len(v) > maxCookieValue {
+			if len(v) > limit {
 				return "", true
 			}
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {

@@ -13,8 +13,9 @@ var (
 	// Config.MaxSessionsPerUser sessions and the policy is RefuseNew.
 	ErrTooManySessions = errors.New("session: too many sessions for this user")
 	// ErrNoIndex is returned by device operations when the store does not
-	// implement UserIndex.
-	ErrNoIndex = errors.New("session: store keeps no per-user index")
+	// implement UserIndex (a CookieStore among them). It wraps
+	// errors.ErrUnsupported.
+	ErrNoIndex = fmt.Errorf("session: store keeps no per-user index: %w", errors.ErrUnsupported)
 )
 
 // SessionInfo describes one of a user's sessions, for a "your devices" page.
@@ -90,6 +91,9 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	if userID == "" {
 		return ErrNoUser
 	}
+	if m.cookieSealer() != nil {
+		return fmt.Errorf("session: revoke: %w", ErrNoIndex) // nothing on the server to end
+	}
 	if !validToken(handle) {
 		return fmt.Errorf("session: revoke: malformed handle: %w", ErrNotFound)
 	}
@@ -123,6 +127,9 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 	if userID == "" {
 		return ErrNoUser
 	}
+	if m.cookieSealer() != nil {
+		return m.cookieRevokeUserEvent(ctx, userID) // cookie mode (cookierevoke.go)
+	}
 	if m.index == nil {
 		return ErrNoIndex
 	}
@@ -144,6 +151,9 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 // anonymous; the user must log in again.
 func (s *Session) RevokeOthers(ctx context.Context) error {
 	m := s.m
+	if m.cookieSealer() != nil {
+		return s.cookieRevokeOthers(ctx) // cookie mode (cookierevoke.go)
+	}
 	if m.index == nil {
 		return ErrNoIndex
 	}

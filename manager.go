@@ -49,6 +49,9 @@ func New(cfg Config) (*Manager, error) {
 	if ms, ok := m.store.(*MemoryStore); ok {
 		ms.useClock(cfg.Clock) // one clock for the Manager and its store
 	}
+	if err := m.checkCookieMode(); err != nil {
+		return nil, err
+	}
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &signer{keys: cfg.SigningKeys}
 	}

@@ -86,6 +86,10 @@ func (s *Session) load() {
 	}
 	s.loaded = true
 	m := s.m
+	if c := m.cookieSealer(); c != nil {
+		s.loadCookie(c) // cookie mode: the record is the cookie (cookiemode.go)
+		return
+	}
 	p := m.readToken(s.req)
 	if !p.present {
 		return

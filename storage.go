@@ -12,7 +12,9 @@ import (
 // ended, over the cap) back as they are, for the caller to act on, and turn
 // every other error into a failure: wrapped in ErrStore and reported as an
 // EventStoreError (EventCapacity for a full store), queued while a
-// session's lock is held (see Session.unlock).
+// session's lock is held (see Session.unlock). With a CookieStore the
+// session's methods here touch no server: they hand over to cookie mode
+// (cookiemode.go), which re-seals the record into the response's cookie.
 
 // storeAnswer reports whether err is an answer of the store rather than a
 // failure: nil, no such (live) record, or the per-user cap.
@@ -31,6 +33,9 @@ func (s *Session) storeLoad(ctx context.Context, key string) (*Record, error) {
 
 // storeCreate stores r under key. The caller holds s.mu.
 func (s *Session) storeCreate(ctx context.Context, op, key string, r *Record) error {
+	if s.m.cookieSealer() != nil {
+		return s.cookieCreate(op, r) // cookie mode (cookiemode.go)
+	}
 	if err := s.m.store.Create(ctx, key, r); err != nil {
 		return s.storeErr(op, err)
 	}
@@ -39,6 +44,9 @@ func (s *Session) storeCreate(ctx context.Context, op, key string, r *Record) er
 
 // storeUpdate merges d into the record under key. The caller holds s.mu.
 func (s *Session) storeUpdate(ctx context.Context, op, key string, d *Delta) error {
+	if s.m.cookieSealer() != nil {
+		return s.cookieUpdate(op) // cookie mode (cookiemode.go)
+	}
 	err := s.m.store.Update(ctx, key, d)
 	if !storeAnswer(err) {
 		return s.storeErr(op, err)
@@ -48,6 +56,9 @@ func (s *Session) storeUpdate(ctx context.Context, op, key string, d *Delta) err
 
 // storeDelete ends the record under key. The caller holds s.mu.
 func (s *Session) storeDelete(ctx context.Context, op, key string) error {
+	if s.m.cookieSealer() != nil {
+		return nil // cookie mode: the caller expires the cookie
+	}
 	if err := s.m.store.Delete(ctx, key); err != nil {
 		return s.storeErr(op, err)
 	}
@@ -58,6 +69,9 @@ func (s *Session) storeDelete(ctx context.Context, op, key string) error {
 // separate calls on a store that is not a Rotator. The caller holds s.mu.
 func (s *Session) storeRotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
 	m := s.m
+	if m.cookieSealer() != nil {
+		return nil, s.cookieRotate(rot) // cookie mode (cookiemode.go)
+	}
 	var evicted []IndexedRecord
 	var err error
 	if r, ok := m.store.(Rotator); ok {
@@ -101,6 +115,29 @@ func rotateSeparately(ctx context.Context, st Store, idx UserIndex, rot *Rotatio
 			_ = st.Delete(context.WithoutCancel(ctx), rot.NewKey)
 			return err
 		}
+	}
+	return nil
+}
+
+// revocationLoad reads, in cookie mode, the time the user under key was
+// last logged out everywhere from the CookieStore's revocation list (the
+// zero time when never). The caller holds s.mu.
+func (s *Session) revocationLoad(ctx context.Context, rv Store, key string) (time.Time, error) {
+	r, err := rv.Load(ctx, key)
+	switch {
+	case err == nil:
+		return r.CreatedAt, nil
+	case errors.Is(err, ErrNotFound):
+		return time.Time{}, nil
+	}
+	return time.Time{}, s.storeErr("load revocations", err)
+}
+
+// revocationSet records, in cookie mode, a revocation under key in the
+// CookieStore's revocation list.
+func (m *Manager) revocationSet(ctx context.Context, rv Store, key string, r *Record) error {
+	if err := rv.Create(ctx, key, r); err != nil {
+		return m.storeErr(ctx, "revoke user", fmt.Errorf("revocation list: %w", err))
 	}
 	return nil
 }

@@ -152,6 +152,9 @@ func (s *Session) setLocked(key string, b []byte) error {
 	if s.renewedElsewhere() {
 		return ErrRotated
 	}
+	if err := s.cookieSetFits(key, b); err != nil {
+		return err // cookie mode: over the size limit (cookiemode.go)
+	}
 	d := s.changes()
 	if d.Set == nil {
 		d.Set = make(map[string][]byte, 4)

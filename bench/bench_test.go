@@ -8,6 +8,7 @@ package bench
 // Names are Benchmark<Backend>/<Scenario>/<library>:
 //
 //	Memory/{ReadOnly,Write,Login}/{ours,scs,gorilla}, Memory/Floor/handler
+//	Cookie/{ReadOnly,Write,Login}/{ours,gorilla}, Cookie/Floor/handler
 //	Redis/{ReadOnly,Write,Login}/{ours,scs}, Redis/Floor/{handler,GET,GETSET}
 //
 // Each handler is called directly (ServeHTTP with an httptest recorder), so
@@ -319,6 +320,28 @@ func BenchmarkMemory(b *testing.B) {
 		scsLib(func(b *testing.B) scs.Store {
 			s := memstore.New()
 			b.Cleanup(s.StopCleanup)
+			return s
+		}),
+		gorillaLib(),
+	})
+}
+
+// BenchmarkCookie compares the stateless cookie stores: this library's
+// CookieStore (AES-256-GCM, the whole record sealed in the cookie) and
+// gorilla's CookieStore (securecookie: AES-256-CTR and HMAC-SHA256), same
+// values, same scenarios, with the bare handler as floor.
+func BenchmarkCookie(b *testing.B) {
+	b.Run("Floor", func(b *testing.B) {
+		b.Run("handler", func(b *testing.B) {
+			serve(b, http.HandlerFunc(floorHandler), httptest.NewRequest(http.MethodGet, "https://example.com/", nil))
+		})
+	})
+	scenarios(b, []lib{
+		oursLib(func(b *testing.B) session.Store {
+			s, err := session.NewCookieStore([]byte(strings.Repeat("k", 32)))
+			if err != nil {
+				b.Fatal(err)
+			}
 			return s
 		}),
 		gorillaLib(),

@@ -5,6 +5,7 @@
 //
 //	go run ./examples/webapp                 # in-memory sessions on 127.0.0.1:8080
 //	REDIS_URL=redis://127.0.0.1:6379/0 go run ./examples/webapp
+//	go run ./examples/webapp -store cookie   # sealed cookies, nothing kept on the server
 //	go run ./examples/webapp -addr 127.0.0.1:9000 -idle 5m -absolute 1h
 package main
 
@@ -38,6 +39,7 @@ func run() error {
 	idle := flag.Duration("idle", session.DefaultIdleTimeout, "idle timeout of a session")
 	absolute := flag.Duration("absolute", session.DefaultAbsoluteTimeout, "absolute timeout of a session")
 	user := flag.String("user", "demo", "demo user name")
+	storeKind := flag.String("store", "", `session store: "memory", "redis" (REDIS_URL) or "cookie" (SESSION_KEYS); default redis when REDIS_URL is set, else memory`)
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -54,13 +56,31 @@ func run() error {
 		Logger:          logger,
 	}
 	storeName := "in-memory"
-	if url := os.Getenv("REDIS_URL"); url != "" {
+	kind := *storeKind
+	if kind == "" && os.Getenv("REDIS_URL") != "" {
+		kind = "redis"
+	}
+	switch kind {
+	case "", "memory":
+	case "redis":
+		url := os.Getenv("REDIS_URL")
+		if url == "" {
+			url = "redis://127.0.0.1:6379/0"
+		}
 		store, where, closeStore, err := openRedis(url)
 		if err != nil {
 			return err
 		}
 		defer closeStore()
 		cfg.Store, storeName = store, "Redis at "+where
+	case "cookie":
+		store, how, err := openCookieStore(os.Getenv("SESSION_KEYS"))
+		if err != nil {
+			return err
+		}
+		cfg.Store, storeName = store, "sealed cookies, "+how
+	default:
+		return fmt.Errorf("unknown -store %q: want memory, redis or cookie", kind)
 	}
 
 	a, err := app.New(cfg)

@@ -225,6 +225,8 @@ func main() {
 
 	t.compare("Memory (ours: MemoryStore; scs: memstore; gorilla: CookieStore)", "Memory", []string{"scs", "gorilla"},
 		map[string]string{"ReadOnly": "Memory/Floor/handler", "Write": "Memory/Floor/handler", "Login": "Memory/Floor/handler"})
+	t.compare("Cookie (ours: CookieStore, AES-256-GCM; gorilla: CookieStore, securecookie)", "Cookie", []string{"gorilla"},
+		map[string]string{"ReadOnly": "Cookie/Floor/handler", "Write": "Cookie/Floor/handler", "Login": "Cookie/Floor/handler"})
 	t.compare("Redis (ours: RedisStore; scs: goredisstore, go-redis v9)", "Redis", []string{"scs"},
 		map[string]string{"ReadOnly": "Redis/Floor/GET", "Write": "Redis/Floor/GETSET", "Login": "Redis/Floor/GETSET"})
 

@@ -164,7 +164,23 @@ func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
 	// under the new password. RevokeOthers keeps this session (with a fresh
 	// ID); if it fails, log the user out everywhere, this session included;
 	// if that fails too, change nothing.
-	if err := s.RevokeOthers(r.Context()); err != nil {
+	err := s.RevokeOthers(r.Context())
+	if errors.Is(err, errors.ErrUnsupported) {
+		// -store cookie: no session can be ended on the server. Say so
+		// rather than refuse the change or claim the others were ended.
+		if err := a.users.set(user, next); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		if err := s.Renew(r.Context()); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		flash(r, "Password changed. "+statelessNote)
+		redirect(w, r, "/profile")
+		return
+	}
+	if err != nil {
 		a.logger.WarnContext(r.Context(), "webapp: password change: ending the other sessions failed; logging out everywhere", "error", err)
 		if err := a.m.RevokeUser(r.Context(), user); err != nil {
 			a.serverError(w, r, fmt.Errorf("password not changed, sessions could not be ended: %w", err))

@@ -23,6 +23,11 @@ const (
 const maxForm = 16 << 10
 
 // pageData is what every template receives.
+// statelessNote explains what a cookie store (session.CookieStore) cannot
+// do: the server keeps no list of sessions to show or end.
+const statelessNote = "Sessions are kept in encrypted cookies here, not on the server: " +
+	"other browsers cannot be listed or logged out from here; they end at their idle or absolute timeout."
+
 type pageData struct {
 	Title    string
 	User     string // "" when logged out
@@ -156,6 +161,10 @@ func (a *App) increment(w http.ResponseWriter, r *http.Request) {
 func (a *App) devices(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
 	infos, err := a.m.Sessions(r.Context(), s.UserID())
+	if errors.Is(err, errors.ErrUnsupported) { // -store cookie: nothing on the server to list
+		a.render(w, r, http.StatusOK, "devices", &pageData{Title: "Your devices", Error: statelessNote})
+		return
+	}
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -190,6 +199,8 @@ func (a *App) revoke(w http.ResponseWriter, r *http.Request) {
 	s := session.FromContext(r.Context())
 	err := a.m.Revoke(r.Context(), s.UserID(), r.PostFormValue("handle"))
 	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		flash(r, statelessNote)
 	case errors.Is(err, session.ErrNotFound):
 		flash(r, "That session had already ended.")
 	case err != nil:
@@ -202,7 +213,11 @@ func (a *App) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) revokeOthers(w http.ResponseWriter, r *http.Request) {
-	if err := session.FromContext(r.Context()).RevokeOthers(r.Context()); err != nil {
+	if err := session.FromContext(r.Context()).RevokeOthers(r.Context()); errors.Is(err, errors.ErrUnsupported) {
+		flash(r, statelessNote)
+		redirect(w, r, "/devices")
+		return
+	} else if err != nil {
 		a.serverError(w, r, err)
 		return
 	}

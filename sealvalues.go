@@ -1,0 +1,239 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+)
+
+// SealValues wraps a server store so that every session value is encrypted
+// at rest: a dump of Redis, of a SQL table or of memory shows sealed bytes,
+// never an OAuth token or personal data put in a session. Keys, user IDs,
+// timestamps and device details stay readable (the store needs them for
+// expiry and the per-user index).
+//
+// Each value is sealed with AES-256-GCM (see [CookieStore] for the choice)
+// and bound to its session's store key and its own name: a value copied into
+// another session, or renamed, does not open and reads as absent, with a
+// warning logged through [slog.Default] (a store cannot reach the Manager's
+// events). Keys rotate as for [CookieStore]: 32 random bytes each, the first
+// seals, all open; a value sealed under an older key is re-sealed when it is
+// next written.
+//
+// The result implements [UserIndex] and [Rotator] exactly when inner does,
+// and passes package storetest wherever inner does. A renewal (Rotator)
+// moves the sealed values as they are; the wrapper adds a small sealed
+// entry recording the renewal (about 150 bytes each time the ID changes),
+// so the renewed session still opens them and no other session can. It
+// returns an error wrapping [ErrInvalidConfig] for a missing, short or
+// repeated key (an empty older key is skipped).
+//
+// Value names beginning with a NUL byte are reserved for those entries.
+func SealValues(inner Store, keys ...[]byte) (Store, error) {
+	ring, err := newKeyRing("sealed values", keys)
+	if err != nil {
+		return nil, err
+	}
+	s := &sealedStore{inner: inner, ring: ring}
+	idx, indexed := inner.(UserIndex)
+	rot, rotates := inner.(Rotator)
+	switch {
+	case indexed && rotates:
+		return &sealedIndexedRotator{sealedRotator{s, rot}, idx}, nil
+	case rotates:
+		return &sealedRotator{s, rot}, nil
+	case indexed:
+		return &sealedIndexed{s, idx}, nil
+	}
+	return s, nil
+}
+
+// The four shapes SealValues returns, so type assertions on the result
+// find exactly the optional interfaces of the inner store.
+type (
+	sealedRotator struct {
+		*sealedStore
+		rot Rotator
+	}
+	sealedIndexed struct {
+		*sealedStore
+		UserIndex
+	}
+	sealedIndexedRotator struct {
+		sealedRotator
+		UserIndex
+	}
+)
+
+// sealedStore seals values on their way into inner and opens them on the
+// way out.
+type sealedStore struct {
+	inner Store
+	ring  *keyRing
+}
+
+// valuePurpose separates sealed values from sealed cookies.
+const valuePurpose = "sessionkit value v1"
+
+// renewalPrefix names the entry recording a renewal: prefix, old key, NUL,
+// new key. Its sealed (empty) value is bound to its name, so only the
+// renewed session can hold it.
+const renewalPrefix = "\x00renewed\x00"
+
+// bindTagLen is the length of the prefix of the binding key a sealed value
+// starts with: it tells which key of a renewal chain to open it under
+// without trying each (the binding itself is the AEAD's).
+const bindTagLen = 4
+
+// sealValue seals v as the value name of the session under key.
+func (s *sealedStore) sealValue(key, name string, v []byte) []byte {
+	out := make([]byte, 0, bindTagLen+sealedLen(len(v)))
+	out = append(out, tagOf(key)...)
+	return s.ring.seal(out, v, sealAD(valuePurpose, key, "\x00", name))
+}
+
+func tagOf(key string) string { return key[:min(bindTagLen, len(key))] }
+
+// sealAll returns a copy of vals with every value sealed for key.
+func (s *sealedStore) sealAll(key string, vals map[string][]byte) map[string][]byte {
+	if vals == nil {
+		return nil
+	}
+	out := make(map[string][]byte, len(vals))
+	for name, v := range vals {
+		out[name] = s.sealValue(key, name, v)
+	}
+	return out
+}
+
+// openAll replaces r's sealed values, stored under key, by their
+// plaintexts: values that do not open are dropped (and logged), renewal
+// entries removed.
+func (s *sealedStore) openAll(ctx context.Context, key string, r *Record) {
+	if len(r.Values) == 0 {
+		return
+	}
+	chain := s.renewalChain(key, r.Values)
+	var ad []byte // reused: Open keeps no reference to it
+	for name, env := range r.Values {
+		if strings.HasPrefix(name, "\x00") {
+			delete(r.Values, name)
+			continue
+		}
+		if plain, ok := s.openValue(chain, name, env, &ad); ok {
+			r.Values[name] = plain
+			continue
+		}
+		delete(r.Values, name)
+		slog.Default().WarnContext(ctx, "session: a sealed value does not open: moved from another session, renamed, tampered with, or sealed under a dropped key; it reads as absent",
+			slog.String("value", clientString(name)), slog.String("session_key_prefix", tagOf(key)))
+	}
+}
+
+// renewalChain returns key and the keys it was renewed from, as proven by
+// the renewal entries among vals.
+func (s *sealedStore) renewalChain(key string, vals map[string][]byte) []string {
+	chain := []string{key}
+	for grew := true; grew; {
+		grew = false
+		for name, env := range vals {
+			rest, ok := strings.CutPrefix(name, renewalPrefix)
+			if !ok {
+				continue
+			}
+			old, renewed, ok := strings.Cut(rest, "\x00")
+			if !ok || old == "" || contains(chain, old) || !contains(chain, renewed) {
+				continue
+			}
+			if _, _, err := s.ring.open(nil, env, sealAD(valuePurpose, name)); err == nil {
+				chain = append(chain, old)
+				grew = true
+			}
+		}
+	}
+	return chain
+}
+
+// openValue opens a value sealed for one of the keys of chain, in place
+// (the record is the caller's) when a single key of the chain bears its
+// tag. ad is a buffer to reuse.
+func (s *sealedStore) openValue(chain []string, name string, env []byte, ad *[]byte) ([]byte, bool) {
+	if len(env) < bindTagLen {
+		return nil, false
+	}
+	tag, env := string(env[:bindTagLen]), env[bindTagLen:]
+	matches := 0
+	for _, k := range chain {
+		if tagOf(k) == tag {
+			matches++
+		}
+	}
+	for _, k := range chain {
+		if tagOf(k) != tag {
+			continue
+		}
+		*ad = append(append(append(append((*ad)[:0], valuePurpose...), 0), k...), 0)
+		*ad = append(*ad, name...)
+		var dst []byte
+		if matches == 1 && len(env) > sealHeader {
+			dst = env[sealHeader:sealHeader] // a failed Open may clobber it: one try only
+		}
+		if plain, _, err := s.ring.open(dst, env, *ad); err == nil {
+			return plain, true
+		}
+	}
+	return nil, false
+}
+
+func contains(keys []string, k string) bool {
+	for _, x := range keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Load implements Store: the inner record with its values opened.
+func (s *sealedStore) Load(ctx context.Context, key string) (*Record, error) {
+	r, err := s.inner.Load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	s.openAll(ctx, key, r)
+	return r, nil
+}
+
+// Create implements Store: r's values are sealed for key.
+func (s *sealedStore) Create(ctx context.Context, key string, r *Record) error {
+	c := &Record{Meta: r.Meta, Values: s.sealAll(key, r.Values)}
+	return s.inner.Create(ctx, key, c)
+}
+
+// Update implements Store: the values d sets are sealed for key.
+func (s *sealedStore) Update(ctx context.Context, key string, d *Delta) error {
+	c := *d
+	c.Set = s.sealAll(key, d.Set)
+	return s.inner.Update(ctx, key, &c)
+}
+
+// Delete implements Store.
+func (s *sealedStore) Delete(ctx context.Context, key string) error {
+	return s.inner.Delete(ctx, key)
+}
+
+// Rotate implements Rotator: the values the renewal sets are sealed for
+// the new key, and the renewal is recorded so the values it carries over
+// (sealed for the old key) still open under the new one.
+func (s *sealedRotator) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
+	c := *rot
+	c.Delta.Set = s.sealAll(rot.NewKey, rot.Delta.Set)
+	if rot.OldKey != "" && !rot.Delta.Clear {
+		if c.Delta.Set == nil {
+			c.Delta.Set = make(map[string][]byte, 1)
+		}
+		name := renewalPrefix + rot.OldKey + "\x00" + rot.NewKey
+		c.Delta.Set[name] = s.ring.seal(nil, nil, sealAD(valuePurpose, name))
+	}
+	return s.rot.Rotate(ctx, &c)
+}
