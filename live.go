@@ -26,7 +26,8 @@ var ErrEnded = errors.New("session: ended")
 // A session that was never stored (an anonymous visitor with no values)
 // has nothing to end: Check returns nil. Each call costs one store round
 // trip (two when the touch is due); see [Session.Watch] to run it on an
-// interval.
+// interval. On a [CookieStore] it checks the sealed deadlines and, with a
+// revocation list, the user's revocations (one read), and cannot touch.
 func (s *Session) Check(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.unlock()
@@ -41,6 +42,9 @@ func (s *Session) Check(ctx context.Context) error {
 		return nil
 	}
 	m := s.m
+	if m.cookieSealer() != nil {
+		return s.checkCookie(ctx)
+	}
 	rec, err := s.storeLoad(ctx, s.key)
 	if errors.Is(err, ErrNotFound) {
 		s.reset()
@@ -74,6 +78,30 @@ func (s *Session) Check(ctx context.Context) error {
 	}
 	// Keep this request's own pending changes on top of the fresh record.
 	s.rec = rec
+	return nil
+}
+
+// checkCookie is Check in cookie mode: the record is the one sealed in the
+// request's cookie, so only its deadlines and, with a revocation list, the
+// user's revocations can end it; no touch (a new cookie could not reach the
+// browser of a long-lived connection). The caller holds s.mu.
+func (s *Session) checkCookie(ctx context.Context) error {
+	m := s.m
+	if kind := m.expiredReason(&s.rec.Meta, m.now()); kind != "" {
+		s.queue(s.event(kind, s.token, s.rec.UserID, ""))
+		s.reset()
+		return fmt.Errorf("session: check: %w: %s: %w", ErrEnded, kind, ErrNotFound)
+	}
+	if rv := m.cookieRevocations(); rv != nil {
+		revoked, err := s.cookieRevoked(ctx, rv, s.rec)
+		if err != nil {
+			return err
+		}
+		if revoked {
+			s.reset()
+			return fmt.Errorf("session: check: %w: %s: %w", ErrEnded, EndRevoked, ErrNotFound)
+		}
+	}
 	return nil
 }
 

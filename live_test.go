@@ -157,3 +157,47 @@ func TestPopAs(t *testing.T) {
 	_, body = c.get("/page")
 	assert.Equal(t, "false   false 3", body, "a flash is read once")
 }
+
+// TestWatchOnCookieStore: on a sealed cookie store with a revocation list,
+// an open stream ends once the user is logged out everywhere (the check
+// reads the list), and Check never reports a live cookie session as ended
+// (the store keeps no record to load).
+func TestWatchOnCookieStore(t *testing.T) {
+	list := session.NewMemoryStore()
+	t.Cleanup(func() { _ = list.Close() })
+	cs := newCookieStore(t, newKey(t)).WithRevocations(list)
+	var e *env
+	e = newEnv(t, session.Config{Store: cs}, liveApp(t, func() *session.Manager { return e.m }))
+	c := e.client()
+	res, _ := c.post("/login?u=kim")
+	require.Equal(t, 200, res.StatusCode)
+	_, body := c.get("/check")
+	require.Equal(t, "live", body)
+
+	req, err := http.NewRequest("GET", e.srv.URL+"/live", nil)
+	require.NoError(t, err)
+	res, err = c.http.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "open kim\n", line)
+	next := make(chan string, 1)
+	go func() {
+		l, _ := br.ReadString('\n')
+		next <- l
+	}()
+	select {
+	case l := <-next:
+		t.Fatalf("the stream of a live cookie session ended: %q", l)
+	case <-time.After(2500 * time.Millisecond): // two checks passed
+	}
+	require.NoError(t, e.m.RevokeUser(context.Background(), "kim"))
+	select {
+	case l := <-next:
+		assert.Equal(t, "closed ended=true notfound=true\n", l)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream outlived log out everywhere")
+	}
+}

@@ -2,8 +2,11 @@ package session
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 )
 
 // SealValues wraps a server store so that every session value is encrypted
@@ -70,6 +73,30 @@ type (
 type sealedStore struct {
 	inner Store
 	ring  *keyRing
+}
+
+// Unwrap returns the inner store (New gives a MemoryStore under it the
+// Manager's clock).
+func (s *sealedStore) Unwrap() Store { return s.inner }
+
+// RevokeAll implements Fleet when the inner store does (errors.ErrUnsupported
+// otherwise): values play no part in it.
+func (s *sealedStore) RevokeAll(ctx context.Context, cutoff time.Time) error {
+	f, ok := s.inner.(Fleet)
+	if !ok {
+		return fmt.Errorf("session: sealed values: RevokeAll: %w", errors.ErrUnsupported)
+	}
+	return f.RevokeAll(ctx, cutoff)
+}
+
+// Count implements Fleet when the inner store does (errors.ErrUnsupported
+// otherwise).
+func (s *sealedStore) Count(ctx context.Context) (int, error) {
+	f, ok := s.inner.(Fleet)
+	if !ok {
+		return 0, fmt.Errorf("session: sealed values: Count: %w", errors.ErrUnsupported)
+	}
+	return f.Count(ctx)
 }
 
 // valuePurpose separates sealed values from sealed cookies.

@@ -194,6 +194,9 @@ func (m *Manager) revokeAll(ctx context.Context, cutoff time.Time) error {
 		return err
 	}
 	if err := f.RevokeAll(ctx, cutoff); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return err // a wrapper over a store without Fleet
+		}
 		return m.storeErr(ctx, "revoke all", err)
 	}
 	return nil
@@ -207,6 +210,9 @@ func (m *Manager) countSessions(ctx context.Context) (int, error) {
 	}
 	n, err := f.Count(ctx)
 	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return 0, err
+		}
 		return 0, m.storeErr(ctx, "count", err)
 	}
 	return n, nil

@@ -18,6 +18,11 @@ func testFleet(t *testing.T, s session.Store) {
 	f := s.(session.Fleet)
 	c := ctx(t)
 	now := time.Now().Truncate(time.Millisecond)
+	if err := f.RevokeAll(c, time.Time{}); errors.Is(err, errors.ErrUnsupported) {
+		// A wrapper whose inner store lacks Fleet says so.
+		t.Logf("Fleet: not supported by this store: %v", err)
+		return
+	}
 
 	n, err := f.Count(c)
 	counts := !errors.Is(err, errors.ErrUnsupported)
