@@ -105,3 +105,14 @@ func BenchmarkStoreLoad(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOnEvent is the cost of counting one event with a reason.
+func BenchmarkOnEvent(b *testing.B) {
+	in, _ := newInstruments(b)
+	ctx := context.Background()
+	e := session.Event{Kind: session.EventRejected, Reason: "unknown", Session: "abcd", IP: "192.0.2.1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		in.OnEvent(ctx, e)
+	}
+}

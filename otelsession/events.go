@@ -2,6 +2,7 @@ package otelsession
 
 import (
 	"context"
+	"slices"
 
 	"github.com/sessionkit/session"
 	"go.opentelemetry.io/otel/attribute"
@@ -29,12 +30,7 @@ const other = "other"
 // session hash, user, IP and User-Agent are never recorded. To keep an
 // existing hook as well, use [Instruments.Chain].
 func (in *Instruments) OnEvent(ctx context.Context, e session.Event) {
-	kind := eventKind(e.Kind)
-	if reason, ok := eventReason(kind, e.Reason); ok {
-		in.events.Add(ctx, 1, metric.WithAttributes(attrKind.String(kind), attrReason.String(reason)))
-		return
-	}
-	in.events.Add(ctx, 1, metric.WithAttributes(attrKind.String(kind)))
+	in.events.Add(ctx, 1, in.eventOpts[eventAttrs(e.Kind, e.Reason)]...)
 }
 
 // Chain returns an OnEvent hook that counts each event, then calls next
@@ -52,62 +48,77 @@ func (in *Instruments) Chain(next func(context.Context, session.Event)) func(con
 	}
 }
 
-// eventKind returns kind when it is an event kind of the session package,
-// and "other" otherwise.
-func eventKind(kind string) string {
-	switch kind {
-	case session.EventCreated, session.EventLogin, session.EventRenewed, session.EventDestroyed,
-		session.EventExpiredIdle, session.EventExpiredAbsolute, session.EventRejected,
-		session.EventRevoked, session.EventEvicted, session.EventLoginRefused,
-		session.EventCSRFFailure, session.EventCrossOrigin, session.EventBindingChanged,
-		session.EventBruteForce, session.EventStoreError, session.EventCapacity:
-		return kind
-	}
-	return other
+// eventKey is the attribute values of one session.events series: a kind
+// and a reason ("" for none).
+type eventKey struct{ kind, reason string }
+
+// eventReasons lists every event kind of the session package with the
+// reasons that become session.event.reason; nil for the kinds that carry
+// none: those whose Reason is absent or holds client text (the Origin of a
+// cross-origin request, the previous IP of a binding change).
+var eventReasons = map[string][]string{
+	session.EventCreated:         nil,
+	session.EventLogin:           nil,
+	session.EventRenewed:         nil,
+	session.EventDestroyed:       nil,
+	session.EventExpiredIdle:     nil,
+	session.EventExpiredAbsolute: nil,
+	session.EventRejected: {"unknown", "malformed", "bad_signature", "rotated", "gone_at_commit",
+		session.EndExpired, session.EndDestroyed, session.EndRevoked},
+	session.EventRevoked:        {"revoke", "revoke_user", "revoke_others"},
+	session.EventEvicted:        {"max_sessions"},
+	session.EventLoginRefused:   {"max_sessions"},
+	session.EventCSRFFailure:    {"missing", "malformed", "mismatch", "too_large"},
+	session.EventCrossOrigin:    nil,
+	session.EventBindingChanged: nil,
+	session.EventBruteForce:     nil,
+	// The Manager's name of the failed step.
+	session.EventStoreError: storeSteps,
+	session.EventCapacity:   storeSteps,
 }
 
-// eventReason returns the session.event.reason attribute of an event of
-// the given kind, and false for the kinds that carry none: those whose
-// Reason is absent or holds client text (the Origin of a cross-origin
-// request, the previous IP of a binding change). A reason this package does
-// not know is "other".
-func eventReason(kind, reason string) (string, bool) {
-	if reason == "" {
-		return "", false
+// storeSteps are the Reasons of EventStoreError and EventCapacity.
+var storeSteps = []string{"load", "create", "update", "renew", "destroy", "delete expired",
+	"delete on binding change", "touch", "revoke", "revoke user", "list user sessions",
+	"save", "final_commit"}
+
+// eventAttrs maps an event's kind and reason to the attribute values
+// recorded: a kind the session package does not define is "other" (with
+// no reason); a reason is kept only for the kinds that list reasons, and
+// one not listed is "other".
+func eventAttrs(kind, reason string) eventKey {
+	reasons, ok := eventReasons[kind]
+	switch {
+	case !ok:
+		return eventKey{kind: other}
+	case reasons == nil || reason == "":
+		return eventKey{kind: kind}
+	case slices.Contains(reasons, reason):
+		return eventKey{kind, reason}
 	}
-	var known bool
-	switch kind {
-	case session.EventRejected:
-		switch reason {
-		case "unknown", "malformed", "bad_signature", "rotated", "gone_at_commit",
-			session.EndExpired, session.EndDestroyed, session.EndRevoked:
-			known = true
+	return eventKey{kind, other}
+}
+
+// eventOptions precomputes the attribute option of every series of
+// session.events, so counting an event allocates nothing.
+func eventOptions() map[eventKey][]metric.AddOption {
+	opts := map[eventKey][]metric.AddOption{}
+	add := func(k eventKey) {
+		kv := []attribute.KeyValue{attrKind.String(k.kind)}
+		if k.reason != "" {
+			kv = append(kv, attrReason.String(k.reason))
 		}
-	case session.EventCSRFFailure:
-		switch reason {
-		case "missing", "malformed", "mismatch", "too_large":
-			known = true
-		}
-	case session.EventLoginRefused, session.EventEvicted:
-		known = reason == "max_sessions"
-	case session.EventRevoked:
-		switch reason {
-		case "revoke", "revoke_user", "revoke_others":
-			known = true
-		}
-	case session.EventStoreError, session.EventCapacity:
-		// The Manager's name of the failed step.
-		switch reason {
-		case "load", "create", "update", "renew", "destroy", "delete expired",
-			"delete on binding change", "touch", "revoke", "revoke user",
-			"list user sessions", "save", "final_commit":
-			known = true
-		}
-	default:
-		return "", false
+		opts[k] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
 	}
-	if !known {
-		return other, true
+	add(eventKey{kind: other})
+	for kind, reasons := range eventReasons {
+		add(eventKey{kind: kind})
+		if reasons != nil {
+			add(eventKey{kind, other})
+		}
+		for _, r := range reasons {
+			add(eventKey{kind, r})
+		}
 	}
-	return reason, true
+	return opts
 }

@@ -67,6 +67,8 @@ type Instruments struct {
 	// attribute option of a duration measurement, so recording one
 	// allocates nothing.
 	storeOpts [numOps][numOutcomes][]metric.RecordOption
+	// eventOpts holds the same for every series of session.events.
+	eventOpts map[eventKey][]metric.AddOption
 	reg       metric.Registration // the live-sessions callback, or nil
 }
 
@@ -104,7 +106,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Instruments, error) {
 		opt(&o)
 	}
 	meter := mp.Meter(ScopeName)
-	in := &Instruments{}
+	in := &Instruments{eventOpts: eventOptions()}
 	var err error
 	in.events, err = meter.Int64Counter("session.events",
 		metric.WithDescription("Security events emitted by the session manager, by kind."),
