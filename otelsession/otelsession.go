@@ -81,8 +81,10 @@ type options struct {
 
 // WithLiveSessions adds the session.live gauge, observed by calling count
 // at each collection. It should answer quickly from a counter the store
-// keeps; an error skips that observation and is reported to the
-// OpenTelemetry error handler. For a [session.MemoryStore]:
+// keeps. An error skips that observation, the other instruments are still
+// collected, and the reader returns the error (a periodic reader or the
+// Prometheus exporter hands it to the OpenTelemetry error handler). For a
+// [session.MemoryStore]:
 //
 //	otelsession.WithLiveSessions(func(context.Context) (int64, error) {
 //		return int64(ms.Len()), nil
