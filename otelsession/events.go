@@ -59,13 +59,13 @@ type eventKey struct{ kind, reason string }
 var eventReasons = map[string][]string{
 	session.EventCreated:         nil,
 	session.EventLogin:           nil,
-	session.EventRenewed:         nil,
+	session.EventRenewed:         {"reauthenticate", "remember"},
 	session.EventDestroyed:       nil,
 	session.EventExpiredIdle:     nil,
 	session.EventExpiredAbsolute: nil,
 	session.EventRejected: {"unknown", "malformed", "bad_signature", "rotated", "gone_at_commit",
-		session.EndExpired, session.EndDestroyed, session.EndRevoked},
-	session.EventRevoked:        {"revoke", "revoke_user", "revoke_others"},
+		"renewed_at_commit", "unsealable", session.EndExpired, session.EndDestroyed, session.EndRevoked},
+	session.EventRevoked:        {"revoke", "revoke_user", "revoke_others", "revoke_all"},
 	session.EventEvicted:        {"max_sessions"},
 	session.EventLoginRefused:   {"max_sessions"},
 	session.EventCSRFFailure:    {"missing", "malformed", "mismatch", "too_large"},
@@ -80,7 +80,7 @@ var eventReasons = map[string][]string{
 // storeSteps are the Reasons of EventStoreError and EventCapacity.
 var storeSteps = []string{"load", "create", "update", "renew", "destroy", "delete expired",
 	"delete on binding change", "touch", "revoke", "revoke user", "list user sessions",
-	"save", "final_commit"}
+	"save", "final_commit", "revoke all", "count", "load revocations"}
 
 // eventAttrs maps an event's kind and reason to the attribute values
 // recorded: a kind the session package does not define is "other" (with

@@ -3,6 +3,7 @@ package otelsession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sessionkit/session"
@@ -17,10 +18,12 @@ const (
 	opRotate
 	opRevokeUser
 	opUserSessions
+	opRevokeAll
+	opCount
 	numOps
 )
 
-var opNames = [numOps]string{"load", "create", "update", "delete", "rotate", "revoke_user", "user_sessions"}
+var opNames = [numOps]string{"load", "create", "update", "delete", "rotate", "revoke_user", "user_sessions", "revoke_all", "count"}
 
 // Outcomes of a store call (session.store.outcome).
 const (
@@ -54,11 +57,11 @@ func outcome(err error) int {
 // [session.Tombstone] from Load still matches with errors.As), and the
 // returned store implements [session.UserIndex] and [session.Rotator]
 // exactly when st does, so the Manager keeps devices, log-out-everywhere,
-// atomic renewal and the per-user cap. A nil in returns st itself.
-//
-// The wrapper hides st's concrete type: a [session.MemoryStore] behind it
-// does not get [session.Config] Clock from the Manager (which matters only
-// to tests that move a fake clock), and is still the caller's to Close.
+// atomic renewal and the per-user cap; it implements [session.Fleet]
+// always, answering errors.ErrUnsupported when st lacks it (as the Manager
+// does). A nil in returns st itself. Its Unwrap method returns st, so a
+// [session.MemoryStore] behind it still runs on the Manager's Config.Clock;
+// it stays the caller's to Close.
 func WrapStore(st session.Store, in *Instruments) session.Store {
 	if in == nil || st == nil {
 		return st
@@ -132,6 +135,37 @@ func (s *store) Delete(ctx context.Context, key string) error {
 	err := s.st.Delete(ctx, key)
 	s.in.record(ctx, opDelete, start, err)
 	return err
+}
+
+// Unwrap returns the wrapped store: session.New looks through it for a
+// MemoryStore to give the Manager's clock.
+func (s *store) Unwrap() session.Store { return s.st }
+
+// RevokeAll times session.Fleet's RevokeAll when the wrapped store has it
+// (session.Manager.RevokeAll); otherwise it returns an error wrapping
+// errors.ErrUnsupported, as the Manager does for a store without Fleet.
+func (s *store) RevokeAll(ctx context.Context, cutoff time.Time) error {
+	f, ok := s.st.(session.Fleet)
+	if !ok {
+		return fmt.Errorf("otelsession: RevokeAll: %w", errors.ErrUnsupported)
+	}
+	start := time.Now()
+	err := f.RevokeAll(ctx, cutoff)
+	s.in.record(ctx, opRevokeAll, start, err)
+	return err
+}
+
+// Count times session.Fleet's Count when the wrapped store has it (see
+// RevokeAll).
+func (s *store) Count(ctx context.Context) (int, error) {
+	f, ok := s.st.(session.Fleet)
+	if !ok {
+		return 0, fmt.Errorf("otelsession: Count: %w", errors.ErrUnsupported)
+	}
+	start := time.Now()
+	n, err := f.Count(ctx)
+	s.in.record(ctx, opCount, start, err)
+	return n, err
 }
 
 // userIndex times the methods of session.UserIndex.
