@@ -76,13 +76,15 @@ func (m *Manager) Store() Store { return m.store }
 func (m *Manager) now() time.Time { return m.cfg.Clock() }
 
 // limits returns the effective idle and absolute timeouts of a record: its own
-// when set and shorter, the Manager's otherwise.
+// when set, the Manager's otherwise. A cookie session's own are never longer
+// than the Manager's (SetTimeouts caps them); a header session's (Issue) may
+// be.
 func (m *Manager) limits(meta *Meta) (idle, abs time.Duration) {
 	idle, abs = m.cfg.IdleTimeout, m.cfg.AbsoluteTimeout
-	if meta.IdleTimeout > 0 && meta.IdleTimeout < idle {
+	if meta.IdleTimeout > 0 {
 		idle = meta.IdleTimeout
 	}
-	if meta.AbsoluteTimeout > 0 && meta.AbsoluteTimeout < abs {
+	if meta.AbsoluteTimeout > 0 {
 		abs = meta.AbsoluteTimeout
 	}
 	return idle, abs

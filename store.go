@@ -69,7 +69,8 @@ type Meta struct {
 	UserAgent string
 	IP        string
 	// IdleTimeout and AbsoluteTimeout, when non-zero, are this session's own
-	// limits; they are never longer than the Manager's.
+	// limits; a cookie session's are never longer than the Manager's, a
+	// header session's (Manager.Issue) may be.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
 	// Persist asks for a persistent (Max-Age) cookie ("remember me").
