@@ -133,12 +133,15 @@ type env struct {
 // testKey is a fixed Ed25519 key (tests only).
 var testKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 
-// newEnv builds a Manager over store (nil: a memory store on the fake
-// clock) and Tokens with cfg (its keys and clock filled in when empty).
-func newEnv(t *testing.T, store session.Store, cfg tokens.Config) *env {
+// newEnv builds a Manager over the store newStore returns for the fake
+// clock (nil: a memory store) and Tokens with cfg (its keys and clock filled in when empty).
+func newEnv(t *testing.T, newStore func(now func() time.Time) session.Store, cfg tokens.Config) *env {
 	t.Helper()
 	e := &env{t: t, clock: newFakeClock(), events: &eventLog{}, key: testKey}
-	if store == nil {
+	var store session.Store
+	if newStore != nil {
+		store = newStore(e.clock.Now)
+	} else {
 		ms := session.NewMemoryStore(session.WithMemoryClock(e.clock.Now))
 		t.Cleanup(func() { _ = ms.Close() })
 		store = ms
@@ -205,4 +208,14 @@ func (e *env) sessions(user string) []session.SessionInfo {
 // testLogger writes JSON lines to the suite log.
 func testLogger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(&suiteLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// httpHandlerFunc is a handler that calls f and answers 200.
+func httpHandlerFunc(f func()) http.Handler {
+	return http.HandlerFunc(func(http.ResponseWriter, *http.Request) { f() })
+}
+
+// claimsProbe stores the claims Handler put in the context.
+func claimsProbe(got **tokens.Claims) http.Handler {
+	return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { *got = tokens.FromContext(r.Context()) })
 }

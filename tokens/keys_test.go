@@ -103,3 +103,9 @@ func TestES256AndKeyRotation(t *testing.T) {
 	assert.ErrorIs(t, err, tokens.ErrInvalidToken)
 	_ = time.Second
 }
+
+func mustP256(t *testing.T) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	return k
+}
