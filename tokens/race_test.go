@@ -1,8 +1,10 @@
 package tokens_test
 
 import (
-	"crypto"
 	"context"
+	"crypto"
+	"errors"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,4 +159,49 @@ func TestRedisRoundTrips(t *testing.T) {
 	assert.Equal(t, int64(2), count(func() { p, err = e.refresh(p.RefreshToken); require.NoError(t, err) }), "Refresh")
 	assert.Equal(t, int64(0), count(func() { _, err = e.verify(p.AccessToken); require.NoError(t, err) }), "Verify")
 	assert.Equal(t, int64(1), count(func() { _, err = e.tk.VerifyLive(req("Bearer " + p.AccessToken)); require.NoError(t, err) }), "VerifyLive")
+}
+
+// failStore fails every Load once armed.
+type failStore struct {
+	*session.MemoryStore
+	fail atomic.Bool
+}
+
+func (f *failStore) Load(ctx context.Context, key string) (*session.Record, error) {
+	if f.fail.Load() {
+		return nil, errors.New("connection reset")
+	}
+	return f.MemoryStore.Load(ctx, key)
+}
+
+// TestHandlerLive: a revoked family's token is refused at once (401), a
+// store failure is a 500 (never a 2xx, never a logout), and Refresh reports
+// it as ErrStore.
+func TestHandlerLive(t *testing.T) {
+	var fs *failStore
+	e := newEnv(t, func(now func() time.Time) session.Store {
+		fs = &failStore{MemoryStore: session.NewMemoryStore(session.WithMemoryClock(now))}
+		t.Cleanup(func() { _ = fs.Close() })
+		return fs
+	}, tokens.Config{})
+	p := e.issue("pat")
+	h := e.tk.HandlerLive(httpHandlerFunc(func() {}))
+	serve := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req("Bearer "+p.AccessToken))
+		return rec
+	}
+	assert.Equal(t, 200, serve().Code)
+	fs.fail.Store(true)
+	rec := serve()
+	assert.Equal(t, 500, rec.Code, "a store failure is not a 401")
+	assert.NotContains(t, rec.Body.String(), "connection reset")
+	_, err := e.refresh(p.RefreshToken)
+	assert.ErrorIs(t, err, session.ErrStore)
+	assert.NotErrorIs(t, err, session.ErrNotFound)
+	fs.fail.Store(false)
+	require.NoError(t, e.tk.Revoke(t.Context(), p.RefreshToken))
+	rec = serve()
+	assert.Equal(t, 401, rec.Code)
+	assert.Equal(t, `Bearer error="invalid_token"`, rec.Header().Get("WWW-Authenticate"))
 }

@@ -180,14 +180,24 @@ func bearer(h http.Header) (string, error) {
 // passes the claims to next in the context ([FromContext]). A request
 // without a valid token gets 401 with a WWW-Authenticate header (RFC 6750:
 // error="invalid_token" for a bad token) and never reaches next.
-func (tk *Tokens) Handler(next http.Handler) http.Handler {
+func (tk *Tokens) Handler(next http.Handler) http.Handler { return tk.handler(next, tk.Verify) }
+
+// HandlerLive is Handler with VerifyLive: a token whose family has ended is
+// refused at once, at the cost of a store round trip per request. A store
+// failure is answered 500 with a generic body.
+func (tk *Tokens) HandlerLive(next http.Handler) http.Handler { return tk.handler(next, tk.VerifyLive) }
+
+func (tk *Tokens) handler(next http.Handler, verify func(*http.Request) (*Claims, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := tk.Verify(r)
-		if err != nil {
+		c, err := verify(r)
+		switch {
+		case errors.Is(err, ErrInvalidToken):
 			Unauthorized(w, err)
-			return
+		case err != nil:
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		default:
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
 	})
 }
 
