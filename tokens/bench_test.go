@@ -6,8 +6,10 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/redistest"
@@ -105,4 +107,42 @@ func benchRefresh(b *testing.B, m *session.Manager) {
 		}
 	}
 	record(p)
+}
+
+// BenchmarkVerifyRatio runs Verify and the bare Ed25519 check of the same
+// token alternately in one loop and reports their time ratio: the ratio of
+// the totals (GC included) and the ratio of the per-call medians (robust to
+// the preemptions of a shared machine, which skew two benchmarks run at
+// different moments).
+func BenchmarkVerifyRatio(b *testing.B) {
+	e, access := benchEnv(b)
+	r := httptest.NewRequest("GET", "/api/me", nil)
+	r.Header.Set("Authorization", "Bearer "+access)
+	i := strings.LastIndexByte(access, '.')
+	msg := []byte(access[:i])
+	sig, _ := base64.RawURLEncoding.DecodeString(access[i+1:])
+	pub := testKey.Public().(ed25519.PublicKey)
+	var full, bare []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := e.tk.Verify(r); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("bad signature")
+		}
+		full = append(full, t1.Sub(t0))
+		bare = append(bare, time.Since(t1))
+	}
+	sum := func(d []time.Duration) (s time.Duration) {
+		for _, v := range d {
+			s += v
+		}
+		return s
+	}
+	b.ReportMetric(float64(sum(full))/float64(sum(bare)), "total-ratio")
+	slices.Sort(full)
+	slices.Sort(bare)
+	b.ReportMetric(float64(full[len(full)/2])/float64(bare[len(bare)/2]), "median-ratio")
 }

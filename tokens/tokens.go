@@ -118,12 +118,6 @@ func (tk *Tokens) Revoke(ctx context.Context, refreshToken string) error {
 	return nil
 }
 
-// accessClaims is the JWT payload: RFC 9068's claims plus sid.
-type accessClaims struct {
-	jwt.RegisteredClaims
-	SID string `json:"sid"`
-}
-
 // pair signs an access token for the family iss and pairs it with the
 // family's new refresh token.
 func (tk *Tokens) pair(iss *session.Issued) (*Pair, error) {
@@ -135,16 +129,14 @@ func (tk *Tokens) pair(iss *session.Issued) (*Pair, error) {
 	var jti [16]byte
 	_, _ = rand.Read(jti[:]) // never fails (Go 1.24+)
 	k := tk.keys[0]
-	t := jwt.NewWithClaims(k.method, accessClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    tk.cfg.Issuer,
-			Subject:   iss.UserID,
-			Audience:  jwt.ClaimStrings{tk.cfg.Audience},
-			ExpiresAt: jwt.NewNumericDate(exp),
-			NotBefore: jwt.NewNumericDate(now),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        b64.EncodeToString(jti[:]),
-		},
+	t := jwt.NewWithClaims(k.method, &accessClaims{
+		Iss: tk.cfg.Issuer,
+		Sub: iss.UserID,
+		Aud: audience{tk.cfg.Audience},
+		Exp: unix(exp),
+		Nbf: unix(now),
+		Iat: unix(now),
+		Jti: b64.EncodeToString(jti[:]),
 		SID: iss.Handle,
 	})
 	t.Header["kid"] = k.kid

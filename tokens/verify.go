@@ -56,15 +56,15 @@ func (tk *Tokens) Verify(r *http.Request) (*Claims, error) {
 	if err != nil {
 		return nil, invalid(reason(err))
 	}
-	if c.Subject == "" || c.SID == "" || c.ID == "" {
+	if c.Sub == "" || c.SID == "" || c.Jti == "" {
 		return nil, invalid("missing sub, sid or jti")
 	}
 	return &Claims{
-		Subject:       c.Subject,
+		Subject:       c.Sub,
 		SessionHandle: c.SID,
-		ID:            c.ID,
-		IssuedAt:      c.IssuedAt.Time,
-		ExpiresAt:     c.ExpiresAt.Time,
+		ID:            c.Jti,
+		IssuedAt:      date(c.Iat).Time,
+		ExpiresAt:     date(c.Exp).Time,
 	}, nil
 }
 
