@@ -134,7 +134,7 @@ func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, gra
 	if err == nil {
 		var iss *Issued
 		iss, err = m.rotateLive(ctx, r, token, key, rec, "refresh")
-		if err == nil || !errors.Is(err, ErrNotFound) || errors.Is(err, ErrReused) {
+		if !errors.Is(err, errRotatedMeanwhile) {
 			return iss, err
 		}
 		// Rotated by a concurrent request since the load: look again.
@@ -154,7 +154,7 @@ func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, gra
 		next, err := m.loadRecord(ctx, "rotate", t.Next)
 		if err == nil {
 			iss, err := m.rotateLive(ctx, r, token, t.Next, next, "refresh_retry")
-			if err == nil || !errors.Is(err, ErrNotFound) {
+			if !errors.Is(err, ErrNotFound) {
 				return iss, err
 			}
 		} else if !errors.Is(err, ErrNotFound) {
@@ -164,9 +164,14 @@ func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, gra
 	return nil, m.reused(ctx, r, token, key)
 }
 
+// errRotatedMeanwhile wraps the ErrNotFound of a rotation that lost to a
+// concurrent one (or to an end) after the record was loaded.
+var errRotatedMeanwhile = errors.New("rotated or ended meanwhile")
+
 // rotateLive rotates the live record rec under key (a header session's),
 // after checking its limits on the Manager's clock. token is the one the
-// client presented, for events.
+// client presented, for events. When the store finds the record no longer
+// live, the error wraps errRotatedMeanwhile and ErrNotFound.
 func (m *Manager) rotateLive(ctx context.Context, r *http.Request, token, key string, rec *Record, reason string) (*Issued, error) {
 	now := m.now()
 	if kind := m.expiredReason(&rec.Meta, now); kind != "" {
@@ -182,11 +187,14 @@ func (m *Manager) rotateLive(ctx context.Context, r *http.Request, token, key st
 	meta.Expires = m.expiry(&meta)
 	rot := &Rotation{OldKey: key, NewKey: headlessKey(next), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.OnLimit == RefuseNew}
 	evicted, err := m.rotateKey(ctx, "rotate", rot)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("session: rotate: %w: %w", errRotatedMeanwhile, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	m.emitEvicted(ctx, meta.UserID, evicted)
-	m.emit(ctx, m.headlessEvent(r, EventRenewed, token, meta.UserID, reason))
+	m.emit(ctx, m.headlessEvent(r, EventRenewed, next, meta.UserID, reason))
 	return m.issued(next, rot), nil
 }
 

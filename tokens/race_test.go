@@ -205,3 +205,37 @@ func TestHandlerLive(t *testing.T) {
 	assert.Equal(t, 401, rec.Code)
 	assert.Equal(t, `Bearer error="invalid_token"`, rec.Header().Get("WWW-Authenticate"))
 }
+
+// TestRedisKilled: with the server gone, Refresh, Issue, Revoke and
+// VerifyLive fail with ErrStore (a 5xx, not a logout), Verify still works,
+// and after a restart nothing was lost or half-done.
+func TestRedisKilled(t *testing.T) {
+	srv := redistest.StartServer(t)
+	st := session.NewRedisStore(srv.Client(t))
+	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+	require.NoError(t, err)
+	tk, err := tokens.New(m, tokens.Config{SigningKeys: []crypto.Signer{testKey}})
+	require.NoError(t, err)
+	ctx := t.Context()
+	p, err := tk.Issue(ctx, req(), "quinn")
+	require.NoError(t, err)
+	record(p)
+
+	srv.Kill()
+	_, err = tk.Refresh(ctx, req(), p.RefreshToken)
+	assert.ErrorIs(t, err, session.ErrStore)
+	assert.NotErrorIs(t, err, session.ErrNotFound)
+	_, err = tk.Issue(ctx, req(), "quinn")
+	assert.ErrorIs(t, err, session.ErrStore)
+	assert.ErrorIs(t, tk.Revoke(ctx, p.RefreshToken), session.ErrStore)
+	_, err = tk.VerifyLive(req("Bearer " + p.AccessToken))
+	assert.ErrorIs(t, err, session.ErrStore)
+	_, err = tk.Verify(req("Bearer " + p.AccessToken))
+	assert.NoError(t, err, "Verify needs no store")
+
+	srv.Restart()
+	// An in-memory server restarted empty has lost the family: the
+	// client must log in again, never gets a pair from a dead family.
+	_, err = tk.Refresh(ctx, req(), p.RefreshToken)
+	assert.ErrorIs(t, err, session.ErrNotFound)
+}
