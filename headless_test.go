@@ -130,4 +130,3 @@ func TestHeadlessEndedByRevokeOthers(t *testing.T) {
 	assert.Len(t, infos, 1)
 	issued(t)(m.Rotate(ctx, httptest.NewRequest("POST", "/", nil), other.Token, 0))
 }
-
