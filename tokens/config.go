@@ -38,7 +38,8 @@ type Config struct {
 	AccessLifetime time.Duration
 	// RefreshLifetime is the absolute lifetime of a refresh family:
 	// after it the client must authenticate again. Default 7 days; not
-	// shorter than AccessLifetime.
+	// shorter than AccessLifetime. With the Redis store keep it within
+	// session.WithMaxSessionLifetime (default 30 days).
 	RefreshLifetime time.Duration
 	// RefreshIdle ends a family not refreshed for this long. Default 24h;
 	// not longer than RefreshLifetime.
