@@ -92,10 +92,10 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 		IdleTimeout:     lt.Idle,
 		AbsoluteTimeout: lt.Absolute,
 	}
-	meta.Linger = m.linger(&meta)
+	meta.Linger = max(lt.Idle, m.cfg.RotationGrace)
 	token := newToken()
 	rot := &Rotation{NewKey: headlessKey(token), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.OnLimit == RefuseNew}
-	rot.Meta.Expires = m.expiry(&rot.Meta)
+	rot.Meta.Expires = ownExpiry(&rot.Meta)
 	rot.Delta.Timeouts = &Timeouts{Idle: lt.Idle, Absolute: lt.Absolute, Linger: meta.Linger}
 	evicted, err := m.rotateKey(ctx, "issue", rot)
 	if err != nil {
@@ -174,7 +174,7 @@ var errRotatedMeanwhile = errors.New("rotated or ended meanwhile")
 // live, the error wraps errRotatedMeanwhile and ErrNotFound.
 func (m *Manager) rotateLive(ctx context.Context, r *http.Request, token, key string, rec *Record, reason string) (*Issued, error) {
 	now := m.now()
-	if kind := m.expiredReason(&rec.Meta, now); kind != "" {
+	if kind := m.ownExpired(&rec.Meta, now); kind != "" {
 		if err := m.deleteRecord(ctx, "delete expired", key); err != nil {
 			return nil, err
 		}
@@ -184,7 +184,7 @@ func (m *Manager) rotateLive(ctx context.Context, r *http.Request, token, key st
 	next := newToken()
 	meta := rec.Meta
 	meta.LastSeen = now
-	meta.Expires = m.expiry(&meta)
+	meta.Expires = ownExpiry(&meta)
 	rot := &Rotation{OldKey: key, NewKey: headlessKey(next), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.OnLimit == RefuseNew}
 	evicted, err := m.rotateKey(ctx, "rotate", rot)
 	if errors.Is(err, ErrNotFound) {
@@ -257,7 +257,7 @@ func (m *Manager) CheckLive(ctx context.Context, userID, handle string) error {
 		var t *Tombstone
 		switch {
 		case err == nil:
-			if rec.UserID != userID || m.expiredReason(&rec.Meta, m.now()) != "" {
+			if rec.UserID != userID || m.ownExpired(&rec.Meta, m.now()) != "" {
 				return fmt.Errorf("session: check: %w", ErrNotFound)
 			}
 			return nil
@@ -305,4 +305,45 @@ func (m *Manager) emitEvicted(ctx context.Context, userID string, evicted []Inde
 	for _, v := range evicted {
 		m.emit(ctx, Event{Kind: EventEvicted, UserID: userID, Session: "handle:" + v.Key[:min(8, len(v.Key))], IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
 	}
+}
+
+// A header session's limits are its own (Meta.IdleTimeout and
+// AbsoluteTimeout, set by Issue), which may be longer than the Manager's
+// cookie timeouts; the Manager's limits and expiry cap a cookie session's
+// own at its Config.
+
+// ownLimits returns meta's own limits, the Manager's where unset.
+func (m *Manager) ownLimits(meta *Meta) (idle, abs time.Duration) {
+	idle, abs = meta.IdleTimeout, meta.AbsoluteTimeout
+	if idle <= 0 {
+		idle = m.cfg.IdleTimeout
+	}
+	if abs <= 0 {
+		abs = m.cfg.AbsoluteTimeout
+	}
+	return idle, abs
+}
+
+// ownExpiry is the earlier of a header session's deadlines (Issue always
+// sets both limits).
+func ownExpiry(meta *Meta) time.Time {
+	idleAt, absAt := meta.LastSeen.Add(meta.IdleTimeout), meta.CreatedAt.Add(meta.AbsoluteTimeout)
+	if absAt.Before(idleAt) {
+		return absAt
+	}
+	return idleAt
+}
+
+// ownExpired is expiredReason under meta's own limits: for header sessions,
+// and for the devices list, which holds both kinds (a cookie session is
+// never listed past its own limits; its load applies the Manager's).
+func (m *Manager) ownExpired(meta *Meta, now time.Time) string {
+	idle, abs := m.ownLimits(meta)
+	switch {
+	case !now.Before(meta.CreatedAt.Add(abs)):
+		return EventExpiredAbsolute
+	case !now.Before(meta.LastSeen.Add(idle)):
+		return EventExpiredIdle
+	}
+	return ""
 }

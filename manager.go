@@ -76,15 +76,13 @@ func (m *Manager) Store() Store { return m.store }
 func (m *Manager) now() time.Time { return m.cfg.Clock() }
 
 // limits returns the effective idle and absolute timeouts of a record: its own
-// when set, the Manager's otherwise. A cookie session's own are never longer
-// than the Manager's (SetTimeouts caps them); a header session's (Issue) may
-// be.
+// when set and shorter, the Manager's otherwise.
 func (m *Manager) limits(meta *Meta) (idle, abs time.Duration) {
 	idle, abs = m.cfg.IdleTimeout, m.cfg.AbsoluteTimeout
-	if meta.IdleTimeout > 0 {
+	if meta.IdleTimeout > 0 && meta.IdleTimeout < idle {
 		idle = meta.IdleTimeout
 	}
-	if meta.AbsoluteTimeout > 0 {
+	if meta.AbsoluteTimeout > 0 && meta.AbsoluteTimeout < abs {
 		abs = meta.AbsoluteTimeout
 	}
 	return idle, abs

@@ -283,3 +283,24 @@ func TestIssueNeedsUser(t *testing.T) {
 		assert.False(t, errors.Is(err, tokens.ErrReused))
 	}
 }
+
+// TestReuseDetectedHoursLater: a retired refresh token is still recognised
+// (its tombstone lingers for the family's idle limit, not the cookie
+// sessions' 30 minutes), so a thief who kept the family alive is caught
+// when the victim comes back hours later.
+func TestReuseDetectedHoursLater(t *testing.T) {
+	e := newEnv(t, nil, tokens.Config{})
+	victim := e.issue("quentin")
+	p := victim
+	var err error
+	for range 8 { // the thief refreshes every 15 minutes for two hours
+		e.clock.Advance(15 * time.Minute)
+		p, err = e.refresh(p.RefreshToken)
+		require.NoError(t, err)
+	}
+	_, err = e.refresh(victim.RefreshToken)
+	require.ErrorIs(t, err, tokens.ErrReused)
+	_, err = e.refresh(p.RefreshToken)
+	assert.ErrorIs(t, err, session.ErrNotFound, "the thief's chain, eight rotations on, is ended")
+	assert.Empty(t, e.sessions("quentin"))
+}
