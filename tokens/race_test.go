@@ -239,3 +239,53 @@ func TestRedisKilled(t *testing.T) {
 	_, err = tk.Refresh(ctx, req(), p.RefreshToken)
 	assert.ErrorIs(t, err, session.ErrNotFound)
 }
+
+// TestRedisClusterLifecycle: on a Redis Cluster (where a rotation is
+// several steps) refresh, a lost-response retry, reuse ending the family,
+// and revocation from the devices list behave as on one server.
+func TestRedisClusterLifecycle(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	st := session.NewRedisStore(cl.Client(t))
+	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+	require.NoError(t, err)
+	tk, err := tokens.New(m, tokens.Config{SigningKeys: []crypto.Signer{testKey}})
+	require.NoError(t, err)
+	ctx := t.Context()
+	refresh := func(rt string) (*tokens.Pair, error) {
+		p, err := tk.Refresh(ctx, req(), rt)
+		return record(p), err
+	}
+	for _, user := range []string{"ursula", "victor", "wendy"} {
+		p1, err := tk.Issue(ctx, req(), user)
+		require.NoError(t, err)
+		record(p1)
+		p2, err := refresh(p1.RefreshToken)
+		require.NoError(t, err)
+		p3, err := refresh(p2.RefreshToken)
+		require.NoError(t, err)
+		p4, err := refresh(p2.RefreshToken) // retry within grace
+		require.NoError(t, err)
+		infos, err := m.Sessions(ctx, user)
+		require.NoError(t, err)
+		require.Len(t, infos, 1)
+		c, err := tk.VerifyLive(req("Bearer " + p1.AccessToken))
+		require.NoError(t, err, "VerifyLive follows three rotations")
+		assert.Equal(t, user, c.Subject)
+		if user == "wendy" {
+			require.NoError(t, m.Revoke(ctx, user, infos[0].Handle))
+			_, err = refresh(p4.RefreshToken)
+			assert.ErrorIs(t, err, session.ErrNotFound)
+			assert.NotErrorIs(t, err, tokens.ErrReused)
+			continue
+		}
+		_, err = refresh(p1.RefreshToken) // its successor was used: reuse
+		require.ErrorIs(t, err, tokens.ErrReused)
+		for _, p := range []*tokens.Pair{p3, p4} {
+			_, err = refresh(p.RefreshToken)
+			assert.ErrorIs(t, err, session.ErrNotFound)
+		}
+		infos, err = m.Sessions(ctx, user)
+		require.NoError(t, err)
+		assert.Empty(t, infos)
+	}
+}
