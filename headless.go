@@ -106,7 +106,28 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 	}
 	m.emitEvicted(ctx, userID, evicted)
 	m.emit(ctx, m.headlessEvent(r, EventLogin, token, userID, "issue"))
-	return m.issued(token, rot), nil
+	return m.issued(token, rot.NewKey, &rot.Meta), nil
+}
+
+// Refresher is implemented by stores that renew a header session in one
+// atomic step taking the metadata from the old record, so that
+// [Manager.Rotate] costs one round trip: the Redis store on a single server
+// or Sentinel. Without it Rotate loads the record, then rotates it (see
+// [Rotator]).
+type Refresher interface {
+	// Refresh checks that oldKey names a live record whose generation is
+	// current, and fails with ErrNotFound otherwise (carrying its
+	// Tombstone, if kept), writing nothing. Then, as one step, it stores
+	// under newKey a copy of that record (values, metadata, generation,
+	// own limits) whose LastSeen is at and whose Expires is the earlier of
+	// at+IdleTimeout and CreatedAt+AbsoluteTimeout, indexes it under its
+	// user in place of oldKey, and replaces oldKey by an EndRotated
+	// Tombstone dated at whose Next is newKey, kept for the record's
+	// Linger. It returns the new record's metadata. A record without its
+	// own idle and absolute limits is ErrNotFound. A store that cannot do
+	// it in its current setup (a Redis Cluster) returns an error wrapping
+	// errors.ErrUnsupported and writes nothing.
+	Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*Meta, error)
 }
 
 // Rotate replaces a header session's token by a new one (the old one dies)
@@ -124,56 +145,63 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 // must therefore not refresh concurrently with itself and must keep the
 // last token it received.
 //
-// It costs a Load and a Rotate (two round trips on Redis).
+// On a store implementing [Refresher] (Redis, single server or Sentinel) it
+// costs one round trip; otherwise a Load and a Rotate.
 func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, grace time.Duration) (*Issued, error) {
 	if !validToken(token) {
 		return nil, fmt.Errorf("session: rotate: malformed token: %w", ErrNotFound)
 	}
 	key := headlessKey(token)
-	rec, err := m.loadRecord(ctx, "rotate", key)
-	if err == nil {
-		var iss *Issued
-		iss, err = m.rotateLive(ctx, r, token, key, rec, "refresh")
-		if !errors.Is(err, errRotatedMeanwhile) {
-			return iss, err
-		}
-		// Rotated by a concurrent request since the load: look again.
-		if _, err = m.loadRecord(ctx, "rotate", key); err == nil {
-			return nil, fmt.Errorf("session: rotate: %w", ErrNotFound)
-		}
+	iss, err := m.renewKey(ctx, r, token, key, "refresh")
+	if !errors.Is(err, ErrNotFound) {
+		return iss, err
 	}
 	var t *Tombstone
 	if !errors.As(err, &t) || t.Reason != EndRotated {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("session: rotate: %w", err)
-		}
-		return nil, err
+		return nil, fmt.Errorf("session: rotate: %w", err)
 	}
 	if grace > 0 && m.now().Sub(t.At) < grace && t.Next != "" {
 		// A retry of a lost response: rotate the successor, if unused.
-		next, err := m.loadRecord(ctx, "rotate", t.Next)
-		if err == nil {
-			iss, err := m.rotateLive(ctx, r, token, t.Next, next, "refresh_retry")
-			if !errors.Is(err, ErrNotFound) {
-				return iss, err
-			}
-		} else if !errors.Is(err, ErrNotFound) {
-			return nil, err
+		iss, err := m.renewKey(ctx, r, token, t.Next, "refresh_retry")
+		if !errors.Is(err, ErrNotFound) {
+			return iss, err
 		}
 	}
 	return nil, m.reused(ctx, r, token, key)
 }
 
-// errRotatedMeanwhile wraps the ErrNotFound of a rotation that lost to a
-// concurrent one (or to an end) after the record was loaded.
-var errRotatedMeanwhile = errors.New("rotated or ended meanwhile")
-
-// rotateLive rotates the live record rec under key (a header session's),
-// after checking its limits on the Manager's clock. token is the one the
-// client presented, for events. When the store finds the record no longer
-// live, the error wraps errRotatedMeanwhile and ErrNotFound.
-func (m *Manager) rotateLive(ctx context.Context, r *http.Request, token, key string, rec *Record, reason string) (*Issued, error) {
+// renewKey renews the header session under key, checking its limits on the
+// Manager's clock: one Refresher step, or a Load and a Rotate. Its
+// ErrNotFound carries the Tombstone of key when the store kept one (a
+// rotation lost to a concurrent one reports the winner's). token is the
+// one the client presented, for events.
+func (m *Manager) renewKey(ctx context.Context, r *http.Request, token, key, reason string) (*Issued, error) {
+	next := newToken()
+	newKey := headlessKey(next)
 	now := m.now()
+	if rf, ok := m.store.(Refresher); ok {
+		meta, err := m.refreshRecord(ctx, rf, key, newKey, now)
+		switch {
+		case err == nil:
+			if kind := m.ownExpired(meta, now); kind != "" {
+				// Past a limit on the Manager's clock, not yet on the
+				// store's: end it here.
+				if err := m.deleteRecord(ctx, "delete expired", newKey); err != nil {
+					return nil, err
+				}
+				m.emit(ctx, m.headlessEvent(r, kind, token, meta.UserID, ""))
+				return nil, fmt.Errorf("session: rotate: %s: %w", kind, ErrNotFound)
+			}
+			m.emit(ctx, m.headlessEvent(r, EventRenewed, next, meta.UserID, reason))
+			return m.issued(next, newKey, meta), nil
+		case !errors.Is(err, errors.ErrUnsupported):
+			return nil, err
+		}
+	}
+	rec, err := m.loadRecord(ctx, "rotate", key)
+	if err != nil {
+		return nil, err
+	}
 	if kind := m.ownExpired(&rec.Meta, now); kind != "" {
 		if err := m.deleteRecord(ctx, "delete expired", key); err != nil {
 			return nil, err
@@ -181,21 +209,22 @@ func (m *Manager) rotateLive(ctx context.Context, r *http.Request, token, key st
 		m.emit(ctx, m.headlessEvent(r, kind, token, rec.UserID, ""))
 		return nil, fmt.Errorf("session: rotate: %s: %w", kind, ErrNotFound)
 	}
-	next := newToken()
 	meta := rec.Meta
 	meta.LastSeen = now
 	meta.Expires = ownExpiry(&meta)
-	rot := &Rotation{OldKey: key, NewKey: headlessKey(next), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.OnLimit == RefuseNew}
-	evicted, err := m.rotateKey(ctx, "rotate", rot)
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("session: rotate: %w: %w", errRotatedMeanwhile, err)
-	}
-	if err != nil {
+	// A refresh replaces the session: no per-user cap to apply.
+	rot := &Rotation{OldKey: key, NewKey: newKey, Meta: meta}
+	if _, err := m.rotateKey(ctx, "rotate", rot); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Rotated or ended since the load: report what is there now.
+			if _, lerr := m.loadRecord(ctx, "rotate", key); lerr != nil {
+				return nil, lerr
+			}
+		}
 		return nil, err
 	}
-	m.emitEvicted(ctx, meta.UserID, evicted)
 	m.emit(ctx, m.headlessEvent(r, EventRenewed, next, meta.UserID, reason))
-	return m.issued(next, rot), nil
+	return m.issued(next, newKey, &rot.Meta), nil
 }
 
 // reused ends the session a rotated token belongs to, by following its
@@ -272,15 +301,14 @@ func (m *Manager) CheckLive(ctx context.Context, userID, handle string) error {
 	return fmt.Errorf("session: check: too many rotations: %w", ErrNotFound)
 }
 
-// issued describes the record rot stored for token.
-func (m *Manager) issued(token string, rot *Rotation) *Issued {
-	meta := &rot.Meta
+// issued describes the header session stored under key for token.
+func (m *Manager) issued(token, key string, meta *Meta) *Issued {
 	return &Issued{
 		Token:   token,
 		UserID:  meta.UserID,
 		Expires: meta.Expires,
 		SessionInfo: SessionInfo{
-			Handle:          rot.NewKey,
+			Handle:          key,
 			CreatedAt:       meta.CreatedAt,
 			LastSeen:        meta.LastSeen,
 			AuthenticatedAt: meta.AuthenticatedAt,

@@ -1,10 +1,12 @@
 package session_test
 
 import (
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -129,4 +131,58 @@ func TestHeadlessEndedByRevokeOthers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, infos, 1)
 	issued(t)(m.Rotate(ctx, httptest.NewRequest("POST", "/", nil), other.Token, 0))
+}
+
+// TestHeadlessOnRedis runs the header-session lifecycle on miniredis, a
+// real server (the one-round-trip Refresher script) and a Cluster (Load,
+// then Rotate).
+func TestHeadlessOnRedis(t *testing.T) {
+	forEachRedis(t, func(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
+		st := session.NewRedisStore(newClient(t), session.WithKeyPrefix(randomPrefix()))
+		m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+		require.NoError(t, err)
+		ctx := t.Context()
+		r := httptest.NewRequest("POST", "/api/token", nil)
+		lt := session.Lifetimes{Idle: time.Hour, Absolute: 24 * time.Hour}
+
+		a := issued(t)(m.Issue(ctx, r, "redis-u", lt))
+		b := issued(t)(m.Rotate(ctx, r, a.Token, time.Minute))
+		assert.WithinDuration(t, a.CreatedAt, b.CreatedAt, time.Millisecond, "the session keeps its creation time")
+		assert.Equal(t, "redis-u", b.UserID)
+		assert.WithinDuration(t, time.Now().Add(time.Hour), b.Expires, 5*time.Second)
+		c := issued(t)(m.Rotate(ctx, r, a.Token, time.Minute)) // retry of a lost response
+		require.NoError(t, m.CheckLive(ctx, "redis-u", a.Handle))
+		infos, err := m.Sessions(ctx, "redis-u")
+		require.NoError(t, err)
+		require.Len(t, infos, 1)
+		assert.Equal(t, c.Handle, infos[0].Handle)
+		_, err = m.Rotate(ctx, r, a.Token, time.Minute) // a second duplicate
+		require.ErrorIs(t, err, session.ErrReused)
+		_, err = m.Rotate(ctx, r, c.Token, time.Minute)
+		require.ErrorIs(t, err, session.ErrNotFound)
+		infos, err = m.Sessions(ctx, "redis-u")
+		require.NoError(t, err)
+		assert.Empty(t, infos)
+
+		d := issued(t)(m.Issue(ctx, r, "redis-u", lt))
+		require.NoError(t, m.RevokeUser(ctx, "redis-u"))
+		_, err = m.Rotate(ctx, r, d.Token, time.Minute)
+		assert.ErrorIs(t, err, session.ErrNotFound, "revoked by generation")
+		assert.NotErrorIs(t, err, session.ErrReused)
+
+		e := issued(t)(m.Issue(ctx, r, "redis-u", lt))
+		require.NoError(t, m.End(ctx, e.Token))
+		_, err = m.Rotate(ctx, r, e.Token, time.Minute)
+		assert.ErrorIs(t, err, session.ErrNotFound)
+		assert.NotErrorIs(t, err, session.ErrReused)
+
+		// A cookie session's record (no own limits) is never refreshed.
+		now := time.Now()
+		require.NoError(t, st.Create(ctx, "cookie-record-key-0000000000000000000000000", &session.Record{Meta: session.Meta{UserID: "redis-u", CreatedAt: now, LastSeen: now, Expires: now.Add(time.Hour)}}))
+		_, err = st.Refresh(ctx, "cookie-record-key-0000000000000000000000000", "new-key-000000000000000000000000000000000000", now)
+		if errors.Is(err, errors.ErrUnsupported) {
+			return // a Cluster: Manager.Rotate loads, then rotates
+		}
+		assert.ErrorIs(t, err, session.ErrNotFound)
+	})
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // The one door to the store: every store call the Manager makes goes
@@ -192,6 +193,16 @@ func (m *Manager) rotateKey(ctx context.Context, op string, rot *Rotation) ([]In
 		return nil, m.storeErr(ctx, op, err)
 	}
 	return evicted, err
+}
+
+// refreshRecord renews a header session's key in one Refresher step. A
+// store that cannot (errors.ErrUnsupported) is an answer, not a failure.
+func (m *Manager) refreshRecord(ctx context.Context, rf Refresher, oldKey, newKey string, at time.Time) (*Meta, error) {
+	meta, err := rf.Refresh(ctx, oldKey, newKey, at)
+	if !storeAnswer(err) && !errors.Is(err, errors.ErrUnsupported) {
+		return nil, m.storeErr(ctx, "refresh", err)
+	}
+	return meta, err
 }
 
 // endFamily follows the rotations of key (EndRotated tombstones name the
