@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,5 +82,28 @@ func TestRevokeAllDuringRenewal(t *testing.T) {
 		c.post("/renew")
 		_, who := c.get("/whoami")
 		assert.Empty(t, who, "the session renewed across RevokeAll lives")
+	})
+}
+
+// TestRevokeAllEndsHeaderSessions: RevokeAll ends refresh families too: a
+// rotation of a token issued before it fails (on Redis, the one-script
+// refresh checks the cutoff itself), and one issued after it works.
+func TestRevokeAllEndsHeaderSessions(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		e, _ := lifecycleEnv(t, sc, session.Config{})
+		ctx := context.Background()
+		r := httptest.NewRequest("POST", "https://api.test/token", nil)
+		lt := session.Lifetimes{Idle: time.Hour, Absolute: 24 * time.Hour}
+		before, err := e.m.Issue(ctx, r, "ann", lt)
+		require.NoError(t, err)
+		time.Sleep(2 * time.Millisecond) // the cutoff falls after the issue
+		require.NoError(t, e.m.RevokeAll(ctx))
+		time.Sleep(2 * time.Millisecond)
+		_, err = e.m.Rotate(ctx, r, before.Token, 0)
+		require.ErrorIs(t, err, session.ErrNotFound, "a family issued before RevokeAll refreshed")
+		after, err := e.m.Issue(ctx, r, "ann", lt)
+		require.NoError(t, err)
+		_, err = e.m.Rotate(ctx, r, after.Token, 0)
+		require.NoError(t, err, "a family issued after RevokeAll must refresh")
 	})
 }

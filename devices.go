@@ -80,7 +80,7 @@ func (m *Manager) userSessions(ctx context.Context, userID string) ([]IndexedRec
 	}
 	now := m.now()
 	return slices.DeleteFunc(recs, func(r IndexedRecord) bool {
-		return r.Meta.UserID != userID || m.expiredReason(&r.Meta, now) != ""
+		return r.Meta.UserID != userID || m.ownExpired(&r.Meta, now) != "" // header sessions: own limits (headless.go)
 	}), nil
 }
 

@@ -29,6 +29,9 @@ const (
 	// EventCapacity reports a store that refused a new record because it
 	// is full (see WithMaxRecords).
 	EventCapacity = "session.store_full"
+	// EventRefreshReused reports a rotated header-session token (a refresh
+	// token) presented again: its session was ended (see ErrReused).
+	EventRefreshReused = "session.refresh_reused"
 )
 
 // Event is a security event. It never holds a session token: Session is a
@@ -69,7 +72,7 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	switch e.Kind {
 	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused:
 		level = slog.LevelWarn
-	case EventBruteForce, EventStoreError, EventCapacity:
+	case EventBruteForce, EventStoreError, EventCapacity, EventRefreshReused:
 		level = slog.LevelError
 	}
 	if m.logger.Enabled(ctx, level) {

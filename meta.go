@@ -100,6 +100,8 @@ func (s *Session) SetTimeouts(idle, absolute time.Duration) error {
 	if err := s.settable(); err != nil {
 		return err
 	}
+	// Stored capped, so that the devices list, which applies each
+	// session's own limits (header sessions may have longer ones), agrees.
 	idle, absolute = min(idle, s.m.cfg.IdleTimeout), min(absolute, s.m.cfg.AbsoluteTimeout)
 	s.rec.IdleTimeout, s.rec.AbsoluteTimeout = idle, absolute
 	s.rec.Linger = s.m.linger(&s.rec.Meta)

@@ -255,3 +255,59 @@ func endRenewed(ctx context.Context, st Store, key, userID string) error {
 	}
 	return nil
 }
+
+// --- header sessions (headless.go) ---
+
+// rotateKey renews a header session's key in one store step (see Rotator),
+// for a Manager operation that holds no session's lock.
+func (m *Manager) rotateKey(ctx context.Context, op string, rot *Rotation) ([]IndexedRecord, error) {
+	var evicted []IndexedRecord
+	var err error
+	if r, ok := m.store.(Rotator); ok {
+		evicted, err = r.Rotate(ctx, rot)
+	} else {
+		err = rotateSeparately(ctx, m.store, m.index, rot)
+	}
+	if !storeAnswer(err) {
+		return nil, m.storeErr(ctx, op, err)
+	}
+	return evicted, err
+}
+
+// refreshRecord renews a header session's key in one Refresher step. A
+// store that cannot (errors.ErrUnsupported) is an answer, not a failure.
+func (m *Manager) refreshRecord(ctx context.Context, rf Refresher, oldKey, newKey string, at time.Time) (*Meta, error) {
+	meta, err := rf.Refresh(ctx, oldKey, newKey, at)
+	if !storeAnswer(err) && !errors.Is(err, errors.ErrUnsupported) {
+		return nil, m.storeErr(ctx, "refresh", err)
+	}
+	return meta, err
+}
+
+// endFamily follows the rotations of key (EndRotated tombstones name the
+// next key, at most maxFamilyHops of them) to the session's current record
+// and deletes it. It returns that record's user and whether one was live.
+func (m *Manager) endFamily(ctx context.Context, key string) (user string, ended bool, err error) {
+	for range maxFamilyHops {
+		rec, err := m.loadRecord(ctx, "end reused", key)
+		var t *Tombstone
+		switch {
+		case err == nil:
+			if err := m.deleteRecord(ctx, "end reused", key); err != nil {
+				return rec.UserID, false, err
+			}
+			// Rotated meanwhile? endRenewed follows it, as Revoke does.
+			if err := endRenewed(ctx, m.store, key, rec.UserID); err != nil {
+				return rec.UserID, true, m.storeErr(ctx, "end reused", err)
+			}
+			return rec.UserID, true, nil
+		case errors.As(err, &t) && t.Reason == EndRotated && t.Next != "":
+			key = t.Next
+		case errors.Is(err, ErrNotFound):
+			return "", false, nil
+		default:
+			return "", false, err
+		}
+	}
+	return "", false, nil
+}

@@ -69,7 +69,8 @@ type Meta struct {
 	UserAgent string
 	IP        string
 	// IdleTimeout and AbsoluteTimeout, when non-zero, are this session's own
-	// limits; they are never longer than the Manager's.
+	// limits; a cookie session never outlives the Manager's, a header
+	// session (Manager.Issue) lives by its own, which may be longer.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
 	// Persist asks for a persistent (Max-Age) cookie ("remember me").

@@ -1,0 +1,377 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Sessions without a cookie: a client that keeps its token itself (a mobile
+// app, a single-page app's refresh token, a CLI) and presents it in a
+// header. Such a session is a record in the same Store as the cookie
+// sessions, so it is listed by [Manager.Sessions], ended by
+// [Manager.Revoke], [Manager.RevokeUser] and [Session.RevokeOthers], and
+// counted by [Config.MaxSessionsPerUser]. Its token is rotated on every use
+// ([Manager.Rotate]); a rotated token presented again is taken as stolen and
+// ends the session. Package tokens builds access and refresh tokens on it.
+//
+// Its tokens live in their own key space: a cookie's token never names a
+// header session and a header session's token is never adopted as a cookie.
+
+// ErrReused is wrapped (together with [ErrNotFound]) by the error of
+// [Manager.Rotate] when the token was already rotated: presented again
+// after the grace period, or a second time within it. The whole session
+// (every later token of it) has been ended: whoever holds it, the thief or
+// the owner, must authenticate again.
+var ErrReused = errors.New("session: rotated token presented again")
+
+// Lifetimes are the own limits of a header session ([Manager.Issue]): they
+// replace the Manager's cookie timeouts and may be longer than them. Zero
+// fields take the Manager's.
+type Lifetimes struct {
+	// Idle ends the session when it was not rotated for this long.
+	Idle time.Duration
+	// Absolute ends the session this long after Issue, however active.
+	Absolute time.Duration
+}
+
+// Issued is a header session as [Manager.Issue] or [Manager.Rotate] left it.
+type Issued struct {
+	// Token is the bearer token for the client: 256 random bits,
+	// base64url. Only its hash is stored. Never log it.
+	Token string
+	// UserID is the session's user.
+	UserID string
+	// Expires is the earlier of the idle and absolute deadlines: the token
+	// is refused from then on unless rotated before.
+	Expires time.Time
+	// SessionInfo describes the session as [Manager.Sessions] lists it;
+	// its Handle changes with every rotation.
+	SessionInfo
+}
+
+// maxFamilyHops bounds how many rotations Rotate follows from a reused
+// token to the session's current record, and CheckLive from a handle.
+const (
+	maxFamilyHops = 256
+	maxLiveHops   = 8
+)
+
+// headlessKey is the store key of a header session's token: a hash in its
+// own domain, so that a cookie token and a header token never name the same
+// record.
+func headlessKey(token string) string { return storeKey("hdr:" + token) }
+
+// Issue starts a header session for userID, authenticated now, with its own
+// limits, and returns its first token. The device (User-Agent, client IP)
+// is taken from r. It is one atomic store step (see [Rotator]), under
+// [Config.MaxSessionsPerUser] as a login is.
+func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt Lifetimes) (*Issued, error) {
+	if userID == "" {
+		return nil, ErrNoUser
+	}
+	if lt.Idle < 0 || lt.Absolute < 0 {
+		return nil, fmt.Errorf("session: issue: negative lifetime")
+	}
+	if lt.Idle == 0 {
+		lt.Idle = m.cfg.IdleTimeout
+	}
+	if lt.Absolute == 0 {
+		lt.Absolute = max(m.cfg.AbsoluteTimeout, lt.Idle)
+	}
+	now := m.now()
+	meta := Meta{
+		UserID:          userID,
+		CreatedAt:       now,
+		LastSeen:        now,
+		AuthenticatedAt: now,
+		UserAgent:       clientString(r.UserAgent()),
+		IP:              clientString(m.clientIP(r)),
+		IdleTimeout:     lt.Idle,
+		AbsoluteTimeout: lt.Absolute,
+	}
+	meta.Linger = max(lt.Idle, m.cfg.RotationGrace)
+	token := newToken()
+	rot := &Rotation{NewKey: headlessKey(token), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.OnLimit == RefuseNew}
+	rot.Meta.Expires = ownExpiry(&rot.Meta)
+	rot.Delta.Timeouts = &Timeouts{Idle: lt.Idle, Absolute: lt.Absolute, Linger: meta.Linger}
+	evicted, err := m.rotateKey(ctx, "issue", rot)
+	if err != nil {
+		if errors.Is(err, ErrTooManySessions) {
+			m.emit(ctx, m.headlessEvent(r, EventLoginRefused, "", userID, "max_sessions"))
+		}
+		return nil, err
+	}
+	m.emitEvicted(ctx, userID, evicted)
+	m.emit(ctx, m.headlessEvent(r, EventLogin, token, userID, "issue"))
+	return m.issued(token, rot.NewKey, &rot.Meta), nil
+}
+
+// Refresher is implemented by stores that renew a header session in one
+// atomic step taking the metadata from the old record, so that
+// [Manager.Rotate] costs one round trip: the Redis store on a single server
+// or Sentinel. Without it Rotate loads the record, then rotates it (see
+// [Rotator]).
+type Refresher interface {
+	// Refresh checks that oldKey names a live record whose generation is
+	// current, and fails with ErrNotFound otherwise (carrying its
+	// Tombstone, if kept), writing nothing. Then, as one step, it stores
+	// under newKey a copy of that record (values, metadata, generation,
+	// own limits) whose LastSeen is at and whose Expires is the earlier of
+	// at+IdleTimeout and CreatedAt+AbsoluteTimeout, indexes it under its
+	// user in place of oldKey, and replaces oldKey by an EndRotated
+	// Tombstone dated at whose Next is newKey, kept for the record's
+	// Linger. It returns the new record's metadata. A record without its
+	// own idle and absolute limits is ErrNotFound. A store that cannot do
+	// it in its current setup (a Redis Cluster) returns an error wrapping
+	// errors.ErrUnsupported and writes nothing.
+	Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*Meta, error)
+}
+
+// Rotate replaces a header session's token by a new one (the old one dies)
+// and refreshes its idle deadline. It returns an error wrapping
+// [ErrNotFound] when the token names no live session (never issued,
+// expired, ended), and one wrapping [ErrReused] as well when the token was
+// already rotated: the session is then ended (see [ErrReused]) and a
+// [EventRefreshReused] emitted.
+//
+// One exception keeps a client whose response was lost logged in: the
+// token rotated last, presented again within grace of its rotation while
+// its successor is still unused, rotates that successor once more and
+// returns the result (the successor dies). Only one such retry succeeds: a
+// further duplicate finds the successor used and counts as reuse. A client
+// must therefore not refresh concurrently with itself and must keep the
+// last token it received.
+//
+// On a store implementing [Refresher] (Redis, single server or Sentinel) it
+// costs one round trip; otherwise a Load and a Rotate.
+func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, grace time.Duration) (*Issued, error) {
+	if !validToken(token) {
+		return nil, fmt.Errorf("session: rotate: malformed token: %w", ErrNotFound)
+	}
+	key := headlessKey(token)
+	iss, err := m.renewKey(ctx, r, token, key, "refresh")
+	if !errors.Is(err, ErrNotFound) {
+		return iss, err
+	}
+	var t *Tombstone
+	if !errors.As(err, &t) || t.Reason != EndRotated {
+		return nil, fmt.Errorf("session: rotate: %w", err)
+	}
+	if grace > 0 && m.now().Sub(t.At) < grace && t.Next != "" {
+		// A retry of a lost response: rotate the successor, if unused.
+		iss, err := m.renewKey(ctx, r, token, t.Next, "refresh_retry")
+		if !errors.Is(err, ErrNotFound) {
+			return iss, err
+		}
+	}
+	return nil, m.reused(ctx, r, token, key)
+}
+
+// renewKey renews the header session under key, checking its limits on the
+// Manager's clock: one Refresher step, or a Load and a Rotate. Its
+// ErrNotFound carries the Tombstone of key when the store kept one (a
+// rotation lost to a concurrent one reports the winner's). token is the
+// one the client presented, for events.
+func (m *Manager) renewKey(ctx context.Context, r *http.Request, token, key, reason string) (*Issued, error) {
+	next := newToken()
+	newKey := headlessKey(next)
+	now := m.now()
+	if rf, ok := m.store.(Refresher); ok {
+		meta, err := m.refreshRecord(ctx, rf, key, newKey, now)
+		switch {
+		case err == nil:
+			if kind := m.ownExpired(meta, now); kind != "" {
+				// Past a limit on the Manager's clock, not yet on the
+				// store's: end it here.
+				if err := m.deleteRecord(ctx, "delete expired", newKey); err != nil {
+					return nil, err
+				}
+				m.emit(ctx, m.headlessEvent(r, kind, token, meta.UserID, ""))
+				return nil, fmt.Errorf("session: rotate: %s: %w", kind, ErrNotFound)
+			}
+			m.emit(ctx, m.headlessEvent(r, EventRenewed, next, meta.UserID, reason))
+			return m.issued(next, newKey, meta), nil
+		case !errors.Is(err, errors.ErrUnsupported):
+			return nil, err
+		}
+	}
+	rec, err := m.loadRecord(ctx, "rotate", key)
+	if err != nil {
+		return nil, err
+	}
+	if kind := m.ownExpired(&rec.Meta, now); kind != "" {
+		if err := m.deleteRecord(ctx, "delete expired", key); err != nil {
+			return nil, err
+		}
+		m.emit(ctx, m.headlessEvent(r, kind, token, rec.UserID, ""))
+		return nil, fmt.Errorf("session: rotate: %s: %w", kind, ErrNotFound)
+	}
+	meta := rec.Meta
+	meta.LastSeen = now
+	meta.Expires = ownExpiry(&meta)
+	// A refresh replaces the session: no per-user cap to apply.
+	rot := &Rotation{OldKey: key, NewKey: newKey, Meta: meta}
+	if _, err := m.rotateKey(ctx, "rotate", rot); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Rotated or ended since the load: report what is there now.
+			if _, lerr := m.loadRecord(ctx, "rotate", key); lerr != nil {
+				return nil, lerr
+			}
+		}
+		return nil, err
+	}
+	m.emit(ctx, m.headlessEvent(r, EventRenewed, next, meta.UserID, reason))
+	return m.issued(next, newKey, &rot.Meta), nil
+}
+
+// reused ends the session a rotated token belongs to, by following its
+// rotations to the current record, and reports the reuse.
+func (m *Manager) reused(ctx context.Context, r *http.Request, token, key string) error {
+	user, reached, err := m.endFamily(ctx, key)
+	if err != nil {
+		return err
+	}
+	reason := "ended"
+	if !reached {
+		reason = "already_ended"
+	}
+	m.emit(ctx, m.headlessEvent(r, EventRefreshReused, token, user, reason))
+	return fmt.Errorf("session: rotate: %w: %w", ErrReused, ErrNotFound)
+}
+
+// End ends the header session whose current token is token (the client's
+// logout). It returns an error wrapping [ErrNotFound] when the token names
+// no live session. A rotation racing it is followed, as Revoke does.
+func (m *Manager) End(ctx context.Context, token string) error {
+	if !validToken(token) {
+		return fmt.Errorf("session: end: malformed token: %w", ErrNotFound)
+	}
+	key := headlessKey(token)
+	rec, err := m.loadRecord(ctx, "end", key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("session: end: %w", err)
+		}
+		return err
+	}
+	if err := m.deleteRecord(ctx, "end", key); err != nil {
+		return err
+	}
+	if err := endRenewed(ctx, m.store, key, rec.UserID); err != nil {
+		return m.storeErr(ctx, "end", err)
+	}
+	m.emit(ctx, m.headlessEvent(nil, EventDestroyed, token, rec.UserID, "end"))
+	return nil
+}
+
+// CheckLive reports, with an error wrapping [ErrNotFound], whether the
+// session named by handle (a [SessionInfo.Handle], also a recently rotated
+// one of a header session) has ended or belongs to another user; nil means
+// it, or the session it was rotated to, is live. It costs a store round
+// trip (one more per rotation followed, at most a few): use it where a
+// revocation must bite at once.
+func (m *Manager) CheckLive(ctx context.Context, userID, handle string) error {
+	if userID == "" {
+		return ErrNoUser
+	}
+	if !validToken(handle) {
+		return fmt.Errorf("session: check: malformed handle: %w", ErrNotFound)
+	}
+	key := handle
+	for range maxLiveHops {
+		rec, err := m.loadRecord(ctx, "check", key)
+		var t *Tombstone
+		switch {
+		case err == nil:
+			if rec.UserID != userID || m.ownExpired(&rec.Meta, m.now()) != "" {
+				return fmt.Errorf("session: check: %w", ErrNotFound)
+			}
+			return nil
+		case errors.As(err, &t) && t.Reason == EndRotated && t.Next != "":
+			key = t.Next
+		case errors.Is(err, ErrNotFound):
+			return fmt.Errorf("session: check: %w", err)
+		default:
+			return err
+		}
+	}
+	return fmt.Errorf("session: check: too many rotations: %w", ErrNotFound)
+}
+
+// issued describes the header session stored under key for token.
+func (m *Manager) issued(token, key string, meta *Meta) *Issued {
+	return &Issued{
+		Token:   token,
+		UserID:  meta.UserID,
+		Expires: meta.Expires,
+		SessionInfo: SessionInfo{
+			Handle:          key,
+			CreatedAt:       meta.CreatedAt,
+			LastSeen:        meta.LastSeen,
+			AuthenticatedAt: meta.AuthenticatedAt,
+			UserAgent:       meta.UserAgent,
+			IP:              meta.IP,
+		},
+	}
+}
+
+// headlessEvent builds an event about a header session, with the client
+// of r when there is one; the token appears only as its keyed hash.
+func (m *Manager) headlessEvent(r *http.Request, kind, token, userID, reason string) Event {
+	e := Event{Kind: kind, Session: m.eventHash(token), UserID: userID, Reason: reason}
+	if r != nil {
+		e.IP, e.UserAgent = m.clientIP(r), r.UserAgent()
+	}
+	return e
+}
+
+// emitEvicted reports the sessions the per-user cap ended.
+func (m *Manager) emitEvicted(ctx context.Context, userID string, evicted []IndexedRecord) {
+	for _, v := range evicted {
+		m.emit(ctx, Event{Kind: EventEvicted, UserID: userID, Session: "handle:" + v.Key[:min(8, len(v.Key))], IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
+	}
+}
+
+// A header session's limits are its own (Meta.IdleTimeout and
+// AbsoluteTimeout, set by Issue), which may be longer than the Manager's
+// cookie timeouts; the Manager's limits and expiry cap a cookie session's
+// own at its Config.
+
+// ownLimits returns meta's own limits, the Manager's where unset.
+func (m *Manager) ownLimits(meta *Meta) (idle, abs time.Duration) {
+	idle, abs = meta.IdleTimeout, meta.AbsoluteTimeout
+	if idle <= 0 {
+		idle = m.cfg.IdleTimeout
+	}
+	if abs <= 0 {
+		abs = m.cfg.AbsoluteTimeout
+	}
+	return idle, abs
+}
+
+// ownExpiry is the earlier of a header session's deadlines (Issue always
+// sets both limits).
+func ownExpiry(meta *Meta) time.Time {
+	idleAt, absAt := meta.LastSeen.Add(meta.IdleTimeout), meta.CreatedAt.Add(meta.AbsoluteTimeout)
+	if absAt.Before(idleAt) {
+		return absAt
+	}
+	return idleAt
+}
+
+// ownExpired is expiredReason under meta's own limits: for header sessions,
+// and for the devices list, which holds both kinds (a cookie session is
+// never listed past its own limits; its load applies the Manager's).
+func (m *Manager) ownExpired(meta *Meta, now time.Time) string {
+	idle, abs := m.ownLimits(meta)
+	switch {
+	case !now.Before(meta.CreatedAt.Add(abs)):
+		return EventExpiredAbsolute
+	case !now.Before(meta.LastSeen.Add(idle)):
+		return EventExpiredIdle
+	}
+	return ""
+}

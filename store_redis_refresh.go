@@ -1,0 +1,68 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// refreshScript is the whole of Refresh on a single server or Sentinel
+// (redis_lua/refresh.lua).
+var refreshScript = redisScript("refresh.lua")
+
+// Refresh implements Refresher: on a single server or Sentinel one script
+// renews a header session in one round trip (see redis_lua/refresh.lua). On
+// a Cluster, where the user's keys live in other slots, it reports
+// errors.ErrUnsupported and the Manager loads, then rotates.
+func (s *RedisStore) Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*Meta, error) {
+	const op = "refresh"
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+	}
+	sharded, err := s.sharded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sharded {
+		return nil, fmt.Errorf("redis store: %s on a Cluster: %w", op, errors.ErrUnsupported)
+	}
+	keys := []string{s.sessionKey(oldKey), s.tombKey(oldKey), s.sessionKey(newKey), s.tombKey(newKey)}
+	now := s.now()
+	// It retires the old token: with durability on, WAIT follows it.
+	res, err := s.runEnding(ctx, op, refreshScript, keys, s.genPrefix, s.prefix+"user:{", now.UnixMilli(),
+		oldKey, newKey, s.maxLifetime.Milliseconds(), unixMs(at), s.allKey()).Slice()
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	if len(res) == 0 {
+		return nil, corrupt(op, "reply")
+	}
+	switch code, _ := res[0].(int64); code {
+	case 0:
+	case 1:
+		tomb := ""
+		if len(res) > 1 {
+			tomb, _ = res[1].(string)
+		}
+		return nil, notFound(op, tomb, now)
+	case 2:
+		return nil, fmt.Errorf("redis store: %s: not a header session: %w", op, ErrNotFound)
+	default:
+		return nil, corrupt(op, "reply")
+	}
+	fields := make(map[string]string, len(res)/2)
+	for i := 1; i+1 < len(res); i += 2 {
+		k, ok1 := res[i].(string)
+		v, ok2 := res[i+1].(string)
+		if !ok1 || !ok2 {
+			return nil, corrupt(op, "reply")
+		}
+		fields[k] = v
+	}
+	r, err := decodeHash(op, fields)
+	if err != nil {
+		return nil, err
+	}
+	return &r.Meta, nil
+}
