@@ -8,10 +8,12 @@ import (
 	"sync/atomic"
 )
 
-// ErrTooLarge is returned (wrapped) by Session.Set, Login and the other
+// ErrTooLarge is wrapped by the errors of changes that would make a session
+// larger than where it is kept allows: Session.Set, Login and the other
 // changes that would make a sealed cookie (see [CookieStore]) longer than
-// [MaxCookieSize]. Nothing is changed: the previous values stay.
-var ErrTooLarge = errors.New("session: sealed cookie too large")
+// [MaxCookieSize] (nothing is changed: the previous values stay), and a
+// store's writes past its item size limit (memcachedstore).
+var ErrTooLarge = errors.New("session: too large")
 
 // MaxCookieSize bounds a Set-Cookie header of a [CookieStore] session
 // (name, value and attributes): the 4096 bytes every browser keeps

@@ -15,8 +15,8 @@ var (
 	ErrContention = fmt.Errorf("memcachedstore: compare-and-swap retries exhausted: %w", session.ErrStore)
 	// ErrTooLarge is returned (wrapped) by a write whose session would not
 	// fit in one Memcached item (see WithMaxItemSize); nothing is written.
-	// It matches [session.ErrStore].
-	ErrTooLarge = fmt.Errorf("memcachedstore: session larger than the item size limit: %w", session.ErrStore)
+	// It matches [session.ErrTooLarge] and [session.ErrStore].
+	ErrTooLarge = fmt.Errorf("memcachedstore: session larger than the item size limit: %w: %w", session.ErrTooLarge, session.ErrStore)
 )
 
 // Defaults of the options.
