@@ -10,13 +10,13 @@ import (
 // Long-lived connections: a WebSocket or Server-Sent Events handler outlives
 // the request that opened it, and must learn when its session ends.
 
-// ErrEnded is wrapped (with [ErrNotFound]) by the error of [Session.Check]
-// and the cause of a [Session.Watch] context once the session ended:
-// logged out, revoked, expired, or renewed by another request.
-var ErrEnded = errors.New("session: ended")
+// errEnded words the error of [Session.Check] and the cause of a
+// [Session.Watch] context once the session ended (logged out, revoked,
+// expired, or renewed by another request); both wrap [ErrNotFound].
+const errEnded = "session: check: session ended"
 
 // Check re-reads the session from the store and returns nil while it is
-// live, or an error wrapping [ErrEnded] and [ErrNotFound] once it ended
+// live, or an error wrapping [ErrNotFound] once it ended
 // (logged out or revoked elsewhere, expired, its ID renewed by another
 // request). It also keeps the session alive: once the touch interval has
 // passed it moves the idle deadline, as a request would, so an open socket
@@ -37,7 +37,7 @@ func (s *Session) Check(ctx context.Context) error {
 	}
 	if s.key == "" {
 		if s.graced {
-			return fmt.Errorf("session: check: %w: renewed by another request: %w", ErrEnded, ErrNotFound)
+			return fmt.Errorf("%s: renewed by another request: %w", errEnded, ErrNotFound)
 		}
 		return nil
 	}
@@ -48,7 +48,7 @@ func (s *Session) Check(ctx context.Context) error {
 	rec, err := s.storeLoad(ctx, s.key)
 	if errors.Is(err, ErrNotFound) {
 		s.reset()
-		return fmt.Errorf("session: check: %w: %w", ErrEnded, err)
+		return fmt.Errorf("%s: %w", errEnded, err)
 	}
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func (s *Session) Check(ctx context.Context) error {
 		}
 		s.queue(s.event(kind, s.token, rec.UserID, ""))
 		s.reset()
-		return fmt.Errorf("session: check: %w: %s: %w", ErrEnded, kind, ErrNotFound)
+		return fmt.Errorf("%s: %s: %w", errEnded, kind, ErrNotFound)
 	}
 	if now.Sub(rec.LastSeen) >= m.touchInterval(&rec.Meta) {
 		meta := rec.Meta
@@ -69,7 +69,7 @@ func (s *Session) Check(ctx context.Context) error {
 		err := s.storeUpdate(ctx, "touch", s.key, d)
 		if errors.Is(err, ErrNotFound) {
 			s.reset()
-			return fmt.Errorf("session: check: %w: %w", ErrEnded, err)
+			return fmt.Errorf("%s: %w", errEnded, err)
 		}
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func (s *Session) checkCookie(ctx context.Context) error {
 	if kind := m.expiredReason(&s.rec.Meta, m.now()); kind != "" {
 		s.queue(s.event(kind, s.token, s.rec.UserID, ""))
 		s.reset()
-		return fmt.Errorf("session: check: %w: %s: %w", ErrEnded, kind, ErrNotFound)
+		return fmt.Errorf("%s: %s: %w", errEnded, kind, ErrNotFound)
 	}
 	if rv := m.cookieRevocations(); rv != nil {
 		revoked, err := s.cookieRevoked(ctx, rv, s.rec)
@@ -99,7 +99,7 @@ func (s *Session) checkCookie(ctx context.Context) error {
 		}
 		if revoked {
 			s.reset()
-			return fmt.Errorf("session: check: %w: %s: %w", ErrEnded, EndRevoked, ErrNotFound)
+			return fmt.Errorf("%s: %s: %w", errEnded, EndRevoked, ErrNotFound)
 		}
 	}
 	return nil
@@ -107,7 +107,7 @@ func (s *Session) checkCookie(ctx context.Context) error {
 
 // Watch returns a context derived from ctx that is cancelled once the
 // session ends, checked with [Session.Check] every interval (at least one
-// second), with [context.Cause] an error wrapping [ErrEnded]. A handler of
+// second), with [context.Cause] an error wrapping [ErrNotFound]. A handler of
 // a long-lived connection selects on its Done channel and closes the
 // connection, so a logout or a revocation in another browser reaches an
 // open socket within one interval. A failed check (the store unreachable)
@@ -135,7 +135,7 @@ func (s *Session) Watch(ctx context.Context, interval time.Duration) (context.Co
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := s.Check(ctx); errors.Is(err, ErrEnded) {
+				if err := s.Check(ctx); errors.Is(err, ErrNotFound) {
 					cancel(err)
 					return
 				}

@@ -24,7 +24,7 @@ func liveApp(t *testing.T, m func() *session.Manager) http.Handler {
 		switch {
 		case err == nil:
 			fmt.Fprint(w, "live")
-		case errors.Is(err, session.ErrEnded) && errors.Is(err, session.ErrNotFound):
+		case errors.Is(err, session.ErrNotFound):
 			fmt.Fprint(w, "ended")
 		case errors.Is(err, session.ErrStore):
 			fmt.Fprint(w, "store error")
@@ -40,7 +40,7 @@ func liveApp(t *testing.T, m func() *session.Manager) http.Handler {
 		assert.NoError(t, http.NewResponseController(w).Flush())
 		<-ctx.Done()
 		cause := context.Cause(ctx)
-		fmt.Fprintf(w, "closed ended=%v notfound=%v\n", errors.Is(cause, session.ErrEnded), errors.Is(cause, session.ErrNotFound))
+		fmt.Fprintf(w, "closed ended=%v storeerr=%v\n", errors.Is(cause, session.ErrNotFound), errors.Is(cause, session.ErrStore))
 	})
 	return mux
 }
@@ -76,7 +76,7 @@ func TestWatchClosesALiveStreamOnRevoke(t *testing.T) {
 		require.NoError(t, e.m.RevokeUser(context.Background(), "watcher"))
 		line, err = br.ReadString('\n')
 		require.NoError(t, err)
-		assert.Equal(t, "closed ended=true notfound=true\n", line)
+		assert.Equal(t, "closed ended=true storeerr=false\n", line)
 		assert.Less(t, time.Since(revoked), 5*time.Second, "the stream outlived the revocation")
 	})
 }
@@ -96,7 +96,7 @@ func TestCheck(t *testing.T) {
 		h.failLoad.Store(true)
 		err := s.Check(r.Context())
 		h.failLoad.Store(false)
-		fmt.Fprintf(w, "store=%v ended=%v", errors.Is(err, session.ErrStore), errors.Is(err, session.ErrEnded))
+		fmt.Fprintf(w, "store=%v ended=%v", errors.Is(err, session.ErrStore), errors.Is(err, session.ErrNotFound))
 	})
 	e = newEnv(t, session.Config{Store: h, Clock: clk.Now}, app)
 
@@ -196,7 +196,7 @@ func TestWatchOnCookieStore(t *testing.T) {
 	require.NoError(t, e.m.RevokeUser(context.Background(), "kim"))
 	select {
 	case l := <-next:
-		assert.Equal(t, "closed ended=true notfound=true\n", l)
+		assert.Equal(t, "closed ended=true storeerr=false\n", l)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream outlived log out everywhere")
 	}

@@ -41,7 +41,7 @@ func (a *App) live(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), session.ErrEnded) {
+			if errors.Is(context.Cause(ctx), session.ErrNotFound) {
 				send("ended", "this session ended")
 			}
 			return
