@@ -160,11 +160,11 @@ func TestCSRFStatelessTokenIsBoundToItsNonce(t *testing.T) {
 	forged := e.client()
 	// Another first character: six other bits of the nonce (a change of
 	// the last one may decode to the same bytes, its low bits unused).
-	other := "B"
+	first := "B"
 	if nonceA[0] == 'B' {
-		other = "C"
+		first = "C"
 	}
-	forged.setNonce(other + nonceA[1:])
+	forged.setNonce(first + nonceA[1:])
 	res, _ = forged.csrfPost("/any", tokA)
 	assert.Equal(t, http.StatusForbidden, res.StatusCode, "a different nonce")
 	for _, bad := range []string{"", "x", strings.Repeat("A", 43), nonceA + "A", nonceA + "." + nonceA, "\x00\xff"} {
