@@ -1,0 +1,48 @@
+package drivertest
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/sqlstore"
+	"github.com/sessionkit/session/storetest"
+	_ "modernc.org/sqlite"
+)
+
+// sqliteFile opens a SQLite database file in a temporary directory.
+func sqliteFile(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "sessions.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// sqliteMemory opens a private in-memory SQLite database: one connection,
+// as the package documentation asks.
+func sqliteMemory(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestSQLiteFileConformance(t *testing.T) {
+	db := sqliteFile(t)
+	migrate(t, db, sqlstore.SQLite)
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, db, sqlstore.SQLite) })
+}
+
+func TestSQLiteMemoryConformance(t *testing.T) {
+	db := sqliteMemory(t)
+	migrate(t, db, sqlstore.SQLite)
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, db, sqlstore.SQLite) })
+}

@@ -1,0 +1,303 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/sessionkit/session"
+)
+
+// valuesPerInsert bounds the rows of one multi-row INSERT of values.
+const valuesPerInsert = 200
+
+// Load implements [session.Store] with one SELECT: the session row joined
+// with its values and its user's generation. A session that ended within
+// its Linger reports its [session.Tombstone].
+func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
+	const op = "load"
+	if err := ctx.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	var rec *session.Record
+	err := s.withConn(ctx, func(q querier) error {
+		var err error
+		rec, err = s.load(ctx, q, key)
+		return err
+	})
+	return rec, s.wrap(op, err)
+}
+
+func (s *Store) load(ctx context.Context, q querier, key string) (*session.Record, error) {
+	rows, err := q.QueryContext(ctx, s.q.load, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var w row
+	var rec *session.Record
+	var name sql.NullString
+	var val []byte
+	dest := append(w.dest(), &name, &val)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			if err := w.check(s.now().UnixNano()); err != nil {
+				return nil, err
+			}
+			rec = &session.Record{Meta: w.meta(), Values: map[string][]byte{}}
+		}
+		if name.Valid {
+			if val == nil {
+				val = []byte{}
+			}
+			rec.Values[name.String] = val
+			val = nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, session.ErrNotFound
+	}
+	return rec, nil
+}
+
+// Create implements [session.Store]. It replaces whatever the key held
+// (a tombstone included) and stamps the user's current generation; the
+// user_id index makes the session part of its user's devices at once. A
+// record whose Expires has passed is not stored: Create then deletes.
+func (s *Store) Create(ctx context.Context, key string, r *session.Record) error {
+	const op = "create"
+	if err := ctx.Err(); err != nil {
+		return s.wrap(op, err)
+	}
+	if !s.now().Before(r.Expires) {
+		return s.Delete(ctx, key)
+	}
+	if err := s.checkRecord(key, r.UserID, r.Values); err != nil {
+		return s.wrap(op, err)
+	}
+	return s.wrap(op, s.tx(ctx, func(q querier) error {
+		var gen uint64
+		if r.UserID != "" {
+			var g int64
+			err := q.QueryRowContext(ctx, s.q.userGen, s.userArg(r.UserID)).Scan(&g)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			gen = uint64(g)
+		}
+		return s.put(ctx, q, key, &r.Meta, gen, r.Values)
+	}))
+}
+
+// put writes a live record and replaces its values.
+func (s *Store) put(ctx context.Context, q querier, key string, m *session.Meta, gen uint64, values map[string][]byte) error {
+	if _, err := q.ExecContext(ctx, s.q.upsertRecord, s.recordArgs(key, m, gen)...); err != nil {
+		return err
+	}
+	if _, err := q.ExecContext(ctx, s.q.deleteValues, key); err != nil {
+		return err
+	}
+	return s.setValues(ctx, q, key, values, false)
+}
+
+// setValues inserts values under key, replacing existing ones of the same
+// name when upsert is set, in multi-row statements.
+func (s *Store) setValues(ctx context.Context, q querier, key string, values map[string][]byte, upsert bool) error {
+	if len(values) == 0 {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(values)) // a fixed lock order between concurrent upserts
+	for len(names) > 0 {
+		n := min(len(names), valuesPerInsert)
+		args := make([]any, 0, 3*n)
+		for _, k := range names[:n] {
+			v := values[k]
+			if v == nil {
+				v = []byte{}
+			}
+			args = append(args, key, k, v)
+		}
+		stmt := "INSERT INTO session_values (skey, name, val) VALUES " + placeholders(3, n)
+		if upsert {
+			stmt += s.q.upsertValue
+		}
+		if _, err := q.ExecContext(ctx, s.d.rebind(stmt), args...); err != nil {
+			return err
+		}
+		names = names[n:]
+	}
+	return nil
+}
+
+// deleteNames removes the named values of key.
+func (s *Store) deleteNames(ctx context.Context, q querier, key string, names []string) error {
+	for len(names) > 0 {
+		n := min(len(names), valuesPerInsert)
+		args := make([]any, 0, n+1)
+		args = append(args, key)
+		for _, k := range names[:n] {
+			args = append(args, k)
+		}
+		stmt := "DELETE FROM session_values WHERE skey = ? AND name IN (" + list(n) + ")"
+		if _, err := q.ExecContext(ctx, s.d.rebind(stmt), args...); err != nil {
+			return err
+		}
+		names = names[n:]
+	}
+	return nil
+}
+
+// checkRecord refuses what the schema cannot hold exactly.
+func (s *Store) checkRecord(key, user string, values map[string][]byte) error {
+	if err := s.checkLen("key", key); err != nil {
+		return err
+	}
+	if err := s.checkLen("user ID", user); err != nil {
+		return err
+	}
+	for k := range values {
+		if err := s.checkLen("value name", k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update implements [session.Store]. One conditional UPDATE both checks
+// that the row is live, unexpired and of its user's current generation and
+// locks it (writing only the metadata d carries); the value changes follow
+// in the same transaction. A delta that changes only metadata (the
+// throttled touch) is that one statement. When the row is not live, nothing
+// is written and the error wraps ErrNotFound.
+func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error {
+	const op = "update"
+	if err := ctx.Err(); err != nil {
+		return s.wrap(op, err)
+	}
+	if err := s.checkRecord(key, "", d.Set); err != nil {
+		return s.wrap(op, err)
+	}
+	stmt, args := s.updateMeta(key, d)
+	if !d.Clear && len(d.Set) == 0 && len(d.Delete) == 0 {
+		err := s.writeConn(ctx, func(q querier) error { return s.mustTouch(ctx, q, stmt, args) })
+		return s.wrap(op, err)
+	}
+	return s.wrap(op, s.tx(ctx, func(q querier) error {
+		if err := s.mustTouch(ctx, q, stmt, args); err != nil {
+			return err
+		}
+		if d.Clear {
+			if _, err := q.ExecContext(ctx, s.q.deleteValues, key); err != nil {
+				return err
+			}
+		} else if err := s.deleteNames(ctx, q, key, d.Delete); err != nil {
+			return err
+		}
+		return s.setValues(ctx, q, key, d.Set, true)
+	}))
+}
+
+// mustTouch runs the conditional UPDATE of Update and reports ErrNotFound
+// when it matched no live row.
+func (s *Store) mustTouch(ctx context.Context, q querier, stmt string, args []any) error {
+	n, err := affected(q.ExecContext(ctx, stmt, args...))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return session.ErrNotFound
+	}
+	return nil
+}
+
+// updateMeta builds Update's conditional UPDATE. ver always changes, so
+// MySQL (which counts changed rows) reports the match.
+func (s *Store) updateMeta(key string, d *session.Delta) (string, []any) {
+	var b strings.Builder
+	var args []any
+	b.WriteString("UPDATE session_records SET ver = ver + 1")
+	set := func(col string, v any) {
+		b.WriteString(", " + col + " = ?")
+		args = append(args, v)
+	}
+	if !d.LastSeen.IsZero() {
+		set("seen_ns", ns(d.LastSeen))
+	}
+	if !d.Expires.IsZero() {
+		set("expires_ns", ns(d.Expires))
+	}
+	if d.Persist != nil {
+		p := 0
+		if *d.Persist {
+			p = 1
+		}
+		set("persist", p)
+	}
+	if t := d.Timeouts; t != nil {
+		set("idle_ns", int64(t.Idle))
+		set("absolute_ns", int64(t.Absolute))
+		set("linger_ns", int64(t.Linger))
+	}
+	// purge_ns = expires + linger, from the new values only (MySQL
+	// evaluates SET left to right, PostgreSQL from the old row).
+	switch {
+	case !d.Expires.IsZero() && d.Timeouts != nil:
+		set("purge_ns", ns(d.Expires)+int64(max(d.Timeouts.Linger, 0)))
+	case !d.Expires.IsZero():
+		b.WriteString(", purge_ns = ? + linger_ns")
+		args = append(args, ns(d.Expires))
+	case d.Timeouts != nil:
+		b.WriteString(", purge_ns = expires_ns + ?")
+		args = append(args, int64(max(d.Timeouts.Linger, 0)))
+	}
+	b.WriteString(" WHERE skey = ? AND state = 0 AND expires_ns > ? AND gen >= " +
+		"COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = session_records.user_id), 0)")
+	args = append(args, key, s.now().UnixNano())
+	return s.d.rebind(b.String()), args
+}
+
+// writeConn runs a single-statement write: on the pool, or for SQLite on a
+// connection behind the store's write lock.
+func (s *Store) writeConn(ctx context.Context, fn func(q querier) error) error {
+	if s.d != SQLite {
+		return fn(s.db)
+	}
+	select {
+	case s.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.wlock }()
+	return s.withConn(ctx, fn)
+}
+
+// Delete implements [session.Store]: the row becomes an EndDestroyed
+// tombstone for its Linger, holding no user, device or value.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	const op = "delete"
+	if err := ctx.Err(); err != nil {
+		return s.wrap(op, err)
+	}
+	return s.wrap(op, s.tx(ctx, func(q querier) error {
+		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "")
+	}))
+}
+
+// end turns the live row under key into a tombstone of state, dated at.
+func (s *Store) end(ctx context.Context, q querier, key string, state int, at int64, next string) error {
+	n, err := affected(q.ExecContext(ctx, s.q.endOne, state, at, at, next, s.userArg(""), key))
+	if err != nil || n == 0 {
+		return err
+	}
+	_, err = q.ExecContext(ctx, s.q.deleteValues, key)
+	return err
+}
