@@ -40,9 +40,9 @@ const curGen = "COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = r.
 // rebound for the dialect.
 type queries struct {
 	load, lockOld, upsertRecord, deleteValues, userGen, endOne, listUser string
-	upsertValue                                                         string // one row; the multi-row form is built per call
-	lockUser, lockUserBump, readUserGen                                 string
-	revokeValues, revokeRecords, moveValues                             string
+	upsertValue                                                          string // one row; the multi-row form is built per call
+	lockUser, lockUserBump, readUserGen                                  string
+	revokeValues, revokeRecords, moveValues                              string
 }
 
 func newQueries(d Dialect) *queries {
@@ -84,13 +84,13 @@ func newQueries(d Dialect) *queries {
 
 // row is a session_records row as read by load and lockOld.
 type row struct {
-	user                                  []byte
-	gen, state, created, seen, auth       int64
-	ua, ip                                string
-	idle, abs, persist, linger            int64
-	expires, purge, ended                 int64
-	next                                  string
-	cur                                   int64
+	user                            []byte
+	gen, state, created, seen, auth int64
+	ua, ip                          string
+	idle, abs, persist, linger      int64
+	expires, purge, ended           int64
+	next                            string
+	cur                             int64
 }
 
 func (w *row) dest() []any {

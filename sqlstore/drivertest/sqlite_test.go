@@ -5,9 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sessionkit/session"
-	"github.com/sessionkit/session/sqlstore"
-	"github.com/sessionkit/session/storetest"
 	_ "modernc.org/sqlite"
 )
 
@@ -35,14 +32,3 @@ func sqliteMemory(t testing.TB) *sql.DB {
 	return db
 }
 
-func TestSQLiteFileConformance(t *testing.T) {
-	db := sqliteFile(t)
-	migrate(t, db, sqlstore.SQLite)
-	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, db, sqlstore.SQLite) })
-}
-
-func TestSQLiteMemoryConformance(t *testing.T) {
-	db := sqliteMemory(t)
-	migrate(t, db, sqlstore.SQLite)
-	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, db, sqlstore.SQLite) })
-}
