@@ -31,4 +31,3 @@ func sqliteMemory(t testing.TB) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
-
