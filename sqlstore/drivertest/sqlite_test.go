@@ -9,14 +9,15 @@ import (
 )
 
 // sqliteFile opens a SQLite database file in a temporary directory.
-func sqliteFile(t testing.TB) *sql.DB {
+func sqliteFile(t testing.TB) (*sql.DB, string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "sessions.db"))
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	return db, path
 }
 
 // sqliteMemory opens a private in-memory SQLite database: one connection,
