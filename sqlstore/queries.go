@@ -76,8 +76,9 @@ func newQueries(d Dialect) *queries {
 		q.lockUser = `INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON DUPLICATE KEY UPDATE gen = gen`
 		q.lockUserBump = `INSERT INTO session_users (user_id, gen) VALUES (?, 1) ON DUPLICATE KEY UPDATE gen = gen + 1`
 	default:
-		q.lockUser = r(`INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON CONFLICT (user_id) DO UPDATE SET gen = session_users.gen`)
-		q.lockUserBump = r(`INSERT INTO session_users (user_id, gen) VALUES (?, 1) ON CONFLICT (user_id) DO UPDATE SET gen = session_users.gen + 1`)
+		// One statement: the upsert locks the row and returns the generation.
+		q.lockUser = r(`INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON CONFLICT (user_id) DO UPDATE SET gen = session_users.gen RETURNING gen`)
+		q.lockUserBump = r(`INSERT INTO session_users (user_id, gen) VALUES (?, 1) ON CONFLICT (user_id) DO UPDATE SET gen = session_users.gen + 1 RETURNING gen`)
 	}
 	return q
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -187,6 +188,10 @@ func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error 
 		return s.wrap(op, err)
 	}
 	stmt, args := s.updateMeta(key, d)
+	if s.d == Postgres && !d.Clear && len(d.Delete) == 0 && len(d.Set) > 0 && len(d.Set) <= valuesPerInsert {
+		stmt, args = s.updateSetPG(stmt, args, d.Set)
+		return s.wrap(op, s.mustCount(ctx, stmt, args))
+	}
 	if !d.Clear && len(d.Set) == 0 && len(d.Delete) == 0 {
 		err := s.writeConn(ctx, func(q querier) error { return s.mustTouch(ctx, q, stmt, args) })
 		return s.wrap(op, err)
@@ -211,6 +216,46 @@ func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error 
 func (s *Store) mustTouch(ctx context.Context, q querier, stmt string, args []any) error {
 	n, err := affected(q.ExecContext(ctx, stmt, args...))
 	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return session.ErrNotFound
+	}
+	return nil
+}
+
+// updateSetPG extends Update's conditional UPDATE (already rebound) into
+// one PostgreSQL statement that also upserts the values, in the same
+// atomic step: the INSERT reads the updated row, so it runs only when the
+// UPDATE matched and locked a live row. Only for deltas that set values
+// and delete none: a DELETE in the same statement would see the
+// statement's snapshot, not the rows a concurrent request committed while
+// this one waited for the row lock.
+func (s *Store) updateSetPG(update string, args []any, set map[string][]byte) (string, []any) {
+	var b strings.Builder
+	b.WriteString("WITH r AS (" + update + " RETURNING skey), i AS (INSERT INTO session_values (skey, name, val) SELECT r.skey, v.name, v.val FROM r CROSS JOIN (VALUES ")
+	n := len(args)
+	for i, k := range slices.Sorted(maps.Keys(set)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d::text, $%d::bytea)", n+1, n+2)
+		n += 2
+		v := set[k]
+		if v == nil {
+			v = []byte{}
+		}
+		args = append(args, k, v)
+	}
+	b.WriteString(") AS v(name, val) ON CONFLICT (skey, name) DO UPDATE SET val = excluded.val) SELECT COUNT(*) FROM r")
+	return b.String(), args
+}
+
+// mustCount runs a statement that returns the number of live rows it
+// changed, and reports ErrNotFound when it is zero.
+func (s *Store) mustCount(ctx context.Context, stmt string, args []any) error {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, stmt, args...).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -288,14 +333,15 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return s.wrap(op, err)
 	}
 	return s.wrap(op, s.tx(ctx, func(q querier) error {
-		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "")
+		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "", true)
 	}))
 }
 
-// end turns the live row under key into a tombstone of state, dated at.
-func (s *Store) end(ctx context.Context, q querier, key string, state int, at int64, next string) error {
+// end turns the live row under key into a tombstone of state, dated at,
+// and deletes its values when dropValues is set (a renewal moved them).
+func (s *Store) end(ctx context.Context, q querier, key string, state int, at int64, next string, dropValues bool) error {
 	n, err := affected(q.ExecContext(ctx, s.q.endOne, state, at, at, next, s.userArg(""), key))
-	if err != nil || n == 0 {
+	if err != nil || n == 0 || !dropValues {
 		return err
 	}
 	_, err = q.ExecContext(ctx, s.q.deleteValues, key)

@@ -77,11 +77,15 @@ func (s *Store) lockUser(ctx context.Context, q querier, user string, bump bool)
 		stmt = s.q.lockUserBump
 	}
 	u := s.userArg(user)
-	if _, err := q.ExecContext(ctx, stmt, u); err != nil {
-		return 0, err
-	}
 	var gen int64
-	if err := q.QueryRowContext(ctx, s.q.readUserGen, u).Scan(&gen); err != nil {
+	if s.d == MySQL {
+		if _, err := q.ExecContext(ctx, stmt, u); err != nil {
+			return 0, err
+		}
+		if err := q.QueryRowContext(ctx, s.q.readUserGen, u).Scan(&gen); err != nil {
+			return 0, err
+		}
+	} else if err := q.QueryRowContext(ctx, stmt, u).Scan(&gen); err != nil {
 		return 0, err
 	}
 	if gen < 0 {
@@ -193,7 +197,7 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 			return nil, refuse(err)
 		}
 		for _, v := range victims {
-			if err := s.end(ctx, q, v.Key, stateDestroyed, now, ""); err != nil {
+			if err := s.end(ctx, q, v.Key, stateDestroyed, now, "", true); err != nil {
 				return nil, err
 			}
 		}
@@ -219,13 +223,13 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 	if t := d.Timeouts; t != nil {
 		m.IdleTimeout, m.AbsoluteTimeout, m.Linger = t.Idle, t.Absolute, t.Linger
 	}
+	// NewKey is the hash of a fresh 256-bit token: no row, and so no
+	// values, can be under it; the upsert covers the impossible case.
 	if _, err := q.ExecContext(ctx, s.q.upsertRecord, s.recordArgs(rot.NewKey, &m, uint64(newGen))...); err != nil {
 		return nil, err
 	}
-	if _, err := q.ExecContext(ctx, s.q.deleteValues, rot.NewKey); err != nil {
-		return nil, err
-	}
-	if old != nil && !d.Clear {
+	moved := old != nil && !d.Clear
+	if moved {
 		if _, err := q.ExecContext(ctx, s.q.moveValues, rot.NewKey, rot.OldKey); err != nil {
 			return nil, err
 		}
@@ -237,7 +241,7 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 		return nil, err
 	}
 	if old != nil {
-		if err := s.end(ctx, q, rot.OldKey, stateRotated, ns(rot.Meta.LastSeen), rot.NewKey); err != nil {
+		if err := s.end(ctx, q, rot.OldKey, stateRotated, ns(rot.Meta.LastSeen), rot.NewKey, !moved); err != nil {
 			return nil, err
 		}
 	}

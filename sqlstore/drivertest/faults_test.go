@@ -76,22 +76,22 @@ func lockRow(t *testing.T, db *sql.DB, b backend, srv *server, key string) (rele
 	return func() { _ = tx.Rollback() }
 }
 
-// killBlocked waits until a statement starting with prefix waits on a
-// lock, and kills its connection from the server side
-// (pg_terminate_backend, KILL).
-func killBlocked(db *sql.DB, d sqlstore.Dialect, prefix string) error {
+// killBlocked waits until a statement containing text waits on a lock,
+// and kills its connection from the server side (pg_terminate_backend,
+// KILL).
+func killBlocked(db *sql.DB, d sqlstore.Dialect, text string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		var id int64
 		var err error
 		if d == sqlstore.Postgres {
-			err = db.QueryRow(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, prefix+"%").Scan(&id)
+			err = db.QueryRow(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()`, "%"+text+"%").Scan(&id)
 			if err == nil {
 				_, err = db.Exec(`SELECT pg_terminate_backend($1)`, id)
 				return err
 			}
 		} else {
-			err = db.QueryRow(`SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()`, prefix+"%").Scan(&id)
+			err = db.QueryRow(`SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()`, "%"+text+"%").Scan(&id)
 			if err == nil {
 				_, err = db.Exec(`KILL ` + strconv.FormatInt(id, 10))
 				return err
@@ -123,7 +123,13 @@ func TestConnectionKilledMidTransaction(t *testing.T) {
 		for round := range 3 {
 			release := lockRow(t, db, b, srv, key)
 			killed := make(chan error, 1)
-			go func() { killed <- killBlocked(db, b.d, "UPDATE session_records") }()
+			go func() {
+				err := killBlocked(db, b.d, "UPDATE session_records SET ver")
+				if err != nil {
+					release() // fail, not hang
+				}
+				killed <- err
+			}()
 			code, body := c.post("/set?k=a&v=2")
 			require.NoError(t, <-killed)
 			release()
