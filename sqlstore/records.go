@@ -85,18 +85,92 @@ func (s *Store) Create(ctx context.Context, key string, r *session.Record) error
 	if err := s.checkRecord(key, r.UserID, r.Values); err != nil {
 		return s.wrap(op, err)
 	}
-	return s.wrap(op, s.tx(ctx, func(q querier) error {
+	return s.wrap(op, s.create(ctx, key, &r.Meta, r.Values))
+}
+
+// create stores a live record stamped with its user's current generation,
+// replacing whatever key held: one statement on PostgreSQL, a transaction
+// elsewhere. The generation is read without locking the user's row: a
+// revocation landing meanwhile leaves the record with an older generation,
+// that is revoked, never the other way round.
+func (s *Store) create(ctx context.Context, key string, m *session.Meta, values map[string][]byte) error {
+	if s.d == Postgres && len(values) <= valuesPerInsert {
+		stmt, args := s.createPG(key, m, values)
+		return s.mustCount(ctx, stmt, args)
+	}
+	if s.d == MySQL {
+		// READ COMMITTED: at REPEATABLE READ, concurrent creates and
+		// deletes deadlocked on MariaDB (gap locks of the subquery and the
+		// upsert).
+		return s.tx(ctx, func(q querier) error {
+			// 1: inserted (a new key, the usual case); 2: replaced.
+			n, err := affected(q.ExecContext(ctx, s.q.upsertRecordGen, s.createArgs(key, m)...))
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				if _, err := q.ExecContext(ctx, s.q.deleteValues, key); err != nil {
+					return err
+				}
+			}
+			return s.setValues(ctx, q, key, values, false)
+		})
+	}
+	return s.tx(ctx, func(q querier) error {
 		var gen uint64
-		if r.UserID != "" {
+		if m.UserID != "" {
 			var g int64
-			err := q.QueryRowContext(ctx, s.q.userGen, s.userArg(r.UserID)).Scan(&g)
+			err := q.QueryRowContext(ctx, s.q.userGen, s.userArg(m.UserID)).Scan(&g)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 			gen = uint64(g)
 		}
-		return s.put(ctx, q, key, &r.Meta, gen, r.Values)
-	}))
+		return s.put(ctx, q, key, m, gen, values)
+	})
+}
+
+// createArgs are recordArgs with the generation replaced by the user ID
+// (upsertRecordGen reads the generation with a subquery).
+func (s *Store) createArgs(key string, m *session.Meta) []any {
+	args := s.recordArgs(key, m, 0)
+	args[2] = args[1]
+	return args
+}
+
+// createPG is create as one PostgreSQL statement: the upsert of the row
+// (its generation read by a subquery), the deletion of values the new
+// record does not have, and the upsert of those it has.
+func (s *Store) createPG(key string, m *session.Meta, values map[string][]byte) (string, []any) {
+	args := s.recordArgs(key, m, 0)
+	args = append(args[:2:2], args[3:]...) // the generation comes from a subquery on $2
+	var b strings.Builder
+	b.WriteString("WITH r AS (INSERT INTO session_records (" + recordCols + ") VALUES ($1, $2, " +
+		"COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = $2), 0)")
+	for i := 3; i <= len(args); i++ {
+		fmt.Fprintf(&b, ", $%d", i)
+	}
+	b.WriteString(")" + s.q.upsertRecordTail + " RETURNING skey)")
+	names := slices.Sorted(maps.Keys(values))
+	args = append(args, names)
+	fmt.Fprintf(&b, ", d AS (DELETE FROM session_values WHERE skey IN (SELECT skey FROM r) AND NOT (name = ANY($%d::text[])))", len(args))
+	if len(names) > 0 {
+		b.WriteString(", i AS (INSERT INTO session_values (skey, name, val) SELECT r.skey, v.name, v.val FROM r CROSS JOIN (VALUES ")
+		for i, k := range names {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d::text, $%d::bytea)", len(args)+1, len(args)+2)
+			v := values[k]
+			if v == nil {
+				v = []byte{}
+			}
+			args = append(args, k, v)
+		}
+		b.WriteString(") AS v(name, val) ON CONFLICT (skey, name) DO UPDATE SET val = excluded.val)")
+	}
+	b.WriteString(" SELECT COUNT(*) FROM r")
+	return b.String(), args
 }
 
 // put writes a live record and replaces its values.
@@ -179,6 +253,12 @@ func (s *Store) checkRecord(key, user string, values map[string][]byte) error {
 // in the same transaction. A delta that changes only metadata (the
 // throttled touch) is that one statement. When the row is not live, nothing
 // is written and the error wraps ErrNotFound.
+//
+// A call whose ctx ends while the server is still waiting (for a row lock)
+// returns at once with an error. What it asked may still be applied, whole,
+// when the server gets to it, as with any remote store: a transaction the
+// client abandoned never commits, but PostgreSQL runs the single-statement
+// forms to the end.
 func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error {
 	const op = "update"
 	if err := ctx.Err(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,7 +221,8 @@ func (s *Store) tx(ctx context.Context, fn func(q querier) error) error {
 	}
 	var opts *sql.TxOptions
 	if s.d == MySQL {
-		// No gap locks: concurrent creates of new keys never deadlock.
+		// No gap locks: concurrent writers of neighbouring keys never
+		// deadlock.
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	tx, err := s.db.BeginTx(ctx, opts)
@@ -265,12 +267,22 @@ func (s *Store) sqliteTx(ctx context.Context, fn func(q querier) error) (err err
 	}
 	// Roll back even when ctx is done; a connection that cannot is
 	// discarded rather than returned to the pool inside a transaction.
+	// An interrupted statement may already have rolled the transaction
+	// back ("no transaction is active"), and a late interrupt may hit the
+	// first ROLLBACK: try twice. Discarding the connection would lose an
+	// in-memory database, so it is the last resort.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if _, rerr := conn.ExecContext(rctx, "ROLLBACK"); rerr != nil {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	for try := 0; ; try++ {
+		_, rerr := conn.ExecContext(rctx, "ROLLBACK")
+		if rerr == nil || strings.Contains(rerr.Error(), "no transaction is active") {
+			return err
+		}
+		if try == 1 {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			return err
+		}
 	}
-	return err
 }
 
 // wrap adds the operation to err, and ErrStore unless err is a verdict

@@ -120,6 +120,12 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 	if err := s.checkRecord(rot.NewKey, rot.Meta.UserID, rot.Delta.Set); err != nil {
 		return nil, s.wrap(op, err)
 	}
+	if rot.OldKey == "" && rot.MaxSessions <= 0 && !rot.RevokeUser {
+		// A new session with no cap and no revocation: nothing to check or
+		// lock, the write of the record is the whole renewal.
+		m := rotatedMeta(rot, nil)
+		return nil, s.wrap(op, s.create(ctx, rot.NewKey, &m, rot.Delta.Set))
+	}
 	var evicted []session.IndexedRecord
 	err := s.tx(ctx, func(q querier) error {
 		evicted = nil
@@ -203,26 +209,12 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 		}
 	}
 
-	// The renewed record: Meta, with the old record's settings and the
-	// delta's on top (Rotation step 4).
-	m := rot.Meta
+	m := rotatedMeta(rot, old)
 	newGen := gen
-	if old != nil {
-		om := old.meta()
-		m.IdleTimeout, m.AbsoluteTimeout, m.Persist, m.Linger = om.IdleTimeout, om.AbsoluteTimeout, om.Persist, om.Linger
-		if om.UserID == user && !rot.RevokeUser {
-			newGen = old.gen
-		}
-	} else {
-		m.IdleTimeout, m.AbsoluteTimeout, m.Persist = 0, 0, false
+	if old != nil && string(old.user) == user && !rot.RevokeUser {
+		newGen = old.gen
 	}
 	d := &rot.Delta
-	if d.Persist != nil {
-		m.Persist = *d.Persist
-	}
-	if t := d.Timeouts; t != nil {
-		m.IdleTimeout, m.AbsoluteTimeout, m.Linger = t.Idle, t.Absolute, t.Linger
-	}
 	// NewKey is the hash of a fresh 256-bit token: no row, and so no
 	// values, can be under it; the upsert covers the impossible case.
 	if _, err := q.ExecContext(ctx, s.q.upsertRecord, s.recordArgs(rot.NewKey, &m, uint64(newGen))...); err != nil {
@@ -246,6 +238,26 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 		}
 	}
 	return victims, nil
+}
+
+// rotatedMeta is the metadata of the renewed record (Rotation step 4):
+// Meta, with the old record's settings (none without one) and the delta's
+// on top.
+func rotatedMeta(rot *session.Rotation, old *row) session.Meta {
+	m := rot.Meta
+	if old != nil {
+		om := old.meta()
+		m.IdleTimeout, m.AbsoluteTimeout, m.Persist, m.Linger = om.IdleTimeout, om.AbsoluteTimeout, om.Persist, om.Linger
+	} else {
+		m.IdleTimeout, m.AbsoluteTimeout, m.Persist = 0, 0, false
+	}
+	if d := rot.Delta; d.Persist != nil {
+		m.Persist = *d.Persist
+	}
+	if t := rot.Delta.Timeouts; t != nil {
+		m.IdleTimeout, m.AbsoluteTimeout, m.Linger = t.Idle, t.Absolute, t.Linger
+	}
+	return m
 }
 
 // capVictims is session.Rotation's cap rule (step 3): of the user's live

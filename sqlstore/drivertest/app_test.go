@@ -3,6 +3,7 @@ package drivertest
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -52,6 +53,7 @@ func newApp(t *testing.T, st session.Store, audit *sqlstore.Store, cfg session.C
 	a := &app{events: &events{}}
 	cfg.Store = st
 	cfg.Cookie.AllowInsecure = true
+	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.OnEvent = func(ctx context.Context, e session.Event) {
 		a.events.add(ctx, e)
 		if audit != nil {
