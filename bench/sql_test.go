@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/alexedwards/scs/mysqlstore"
 	"github.com/alexedwards/scs/pgxstore"
@@ -128,5 +127,3 @@ func BenchmarkMySQL(b *testing.B) {
 	mysql.name = "scs-mysqlstore"
 	scenarios(b, []lib{sqlOurs(db, sqlstore.MySQL), mysql})
 }
-
-var _ = time.Second

@@ -43,7 +43,7 @@ type queries struct {
 	upsertValue                                                          string // the ON CONFLICT clause of a values insert
 	upsertRecordTail                                                     string // the ON CONFLICT clause of upsertRecord
 	upsertRecordGen                                                      string // upsertRecord reading the generation itself (third argument: the user)
-	lockUser, lockUserBump, readUserGen                                  string
+	lockUser, lockUserBump                                               string
 	revokeValues, revokeRecords, moveValues                              string
 }
 
@@ -64,7 +64,6 @@ func newQueries(d Dialect) *queries {
  user_id = ?, user_agent = '', ip = '', ver = ver + 1 WHERE skey = ? AND state = 0`),
 		listUser: r(`SELECT r.skey, ` + metaCols + ` FROM session_records r WHERE r.user_id = ? AND r.state = 0
  AND r.expires_ns > ? AND r.gen >= ` + curGen),
-		readUserGen: r(`SELECT gen FROM session_users WHERE user_id = ?`),
 		revokeValues: r(`DELETE FROM session_values WHERE skey IN (SELECT skey FROM session_records
  WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?)`),
 		revokeRecords: r(`UPDATE session_records SET state = ?, ended_ns = ?, purge_ns = ? + linger_ns, next_key = '',

@@ -165,9 +165,6 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Dialect returns the dialect the store was created with.
-func (s *Store) Dialect() Dialect { return s.d }
-
 // querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

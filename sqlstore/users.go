@@ -82,7 +82,7 @@ func (s *Store) lockUser(ctx context.Context, q querier, user string, bump bool)
 		if _, err := q.ExecContext(ctx, stmt, u); err != nil {
 			return 0, err
 		}
-		if err := q.QueryRowContext(ctx, s.q.readUserGen, u).Scan(&gen); err != nil {
+		if err := q.QueryRowContext(ctx, s.q.userGen, u).Scan(&gen); err != nil {
 			return 0, err
 		}
 	} else if err := q.QueryRowContext(ctx, stmt, u).Scan(&gen); err != nil {
