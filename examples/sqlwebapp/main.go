@@ -56,7 +56,7 @@ func open(url string) (*sql.DB, sqlstore.Dialect, error) {
 		}
 		return db, sqlstore.SQLite, err
 	}
-	return nil, 0, errors.New("DATABASE_URL must start with postgres://, mysql:// or sqlite:")
+	return nil, 0, errors.New("DATABASE_URL must start with postgres://, mysql:// or sqlite")
 }
 
 func run() error {
