@@ -151,11 +151,13 @@ func (s *Store) createPG(key string, m *session.Meta, values map[string][]byte) 
 		fmt.Fprintf(&b, ", $%d", i)
 	}
 	b.WriteString(")" + s.q.upsertRecordTail + " RETURNING skey)")
+	// No array parameter (lib/pq would need pq.Array): the names travel
+	// as the rows of v.
 	names := slices.Sorted(maps.Keys(values))
-	args = append(args, names)
-	fmt.Fprintf(&b, ", d AS (DELETE FROM session_values WHERE skey IN (SELECT skey FROM r) AND NOT (name = ANY($%d::text[])))", len(args))
-	if len(names) > 0 {
-		b.WriteString(", i AS (INSERT INTO session_values (skey, name, val) SELECT r.skey, v.name, v.val FROM r CROSS JOIN (VALUES ")
+	if len(names) == 0 {
+		b.WriteString(", d AS (DELETE FROM session_values WHERE skey IN (SELECT skey FROM r))")
+	} else {
+		b.WriteString(", v (name, val) AS (VALUES ")
 		for i, k := range names {
 			if i > 0 {
 				b.WriteString(", ")
@@ -167,7 +169,9 @@ func (s *Store) createPG(key string, m *session.Meta, values map[string][]byte) 
 			}
 			args = append(args, k, v)
 		}
-		b.WriteString(") AS v(name, val) ON CONFLICT (skey, name) DO UPDATE SET val = excluded.val)")
+		b.WriteString("), d AS (DELETE FROM session_values WHERE skey IN (SELECT skey FROM r) AND name NOT IN (SELECT name FROM v))" +
+			", i AS (INSERT INTO session_values (skey, name, val) SELECT r.skey, v.name, v.val FROM r CROSS JOIN v" +
+			" ON CONFLICT (skey, name) DO UPDATE SET val = excluded.val)")
 	}
 	b.WriteString(" SELECT COUNT(*) FROM r")
 	return b.String(), args
