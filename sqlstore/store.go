@@ -114,7 +114,7 @@ func WithClock(now func() time.Time) Option {
 func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busyTimeout = d } }
 
 // New returns a store on db, which speaks dialect d, and starts its reaper
-// and audit writer. It does not touch the database: call [Store.Migrate]
+// and audit writer. It creates no table: call [Store.Migrate]
 // (or apply [Schema] yourself) before use, and [Store.Close] at shutdown.
 // The caller keeps ownership of db; Close never closes it.
 //
@@ -122,8 +122,9 @@ func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busyTim
 // pragmas): times are stored as integers and statements are sent one at a
 // time. For SQLite, the store serializes its own writes and begins them
 // with BEGIN IMMEDIATE on a dedicated connection, with the busy timeout set
-// on that connection; an in-memory SQLite database (":memory:") is private
-// to one connection, so use it with db.SetMaxOpenConns(1).
+// on that connection. An in-memory SQLite database (":memory:") is private
+// to one connection, so New limits such a db to one connection
+// (db.SetMaxOpenConns(1)); create the store before using db otherwise.
 func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil *sql.DB")
@@ -140,6 +141,9 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if d == SQLite {
+		s.pinMemory()
+	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.audit.init()
 	s.wg.Add(1)
@@ -149,6 +153,34 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 		go s.reaper()
 	}
 	return s, nil
+}
+
+// pinMemory limits db to one connection when it is an in-memory SQLite
+// database: every connection to ":memory:" opens a database of its own, so
+// a pool of several would see tables and sessions come and go.
+func (s *Store) pinMemory() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return // the first operation reports it
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, "PRAGMA database_list")
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int
+		var name string
+		var file sql.NullString
+		if rows.Scan(&seq, &name, &file) == nil && name == "main" && file.String == "" {
+			// Set while this connection is held: the pool keeps it, and
+			// closes any other idle one.
+			s.db.SetMaxOpenConns(1)
+		}
+	}
 }
 
 // Close stops the reaper, writes the events still queued for the audit

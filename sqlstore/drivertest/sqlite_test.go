@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/sqlstore"
+	"github.com/sessionkit/session/storetest"
 	_ "modernc.org/sqlite"
 )
 
@@ -31,4 +34,16 @@ func sqliteMemory(t testing.TB) *sql.DB {
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestSQLiteMemoryUnpinned: a ":memory:" database opened without
+// SetMaxOpenConns(1) still works: New pins the pool to one connection.
+func TestSQLiteMemoryUnpinned(t *testing.T) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	migrate(t, db, sqlstore.SQLite)
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, db, sqlstore.SQLite) })
 }
