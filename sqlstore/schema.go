@@ -10,7 +10,8 @@ import (
 
 // Schema returns the DDL that [Store.Migrate] runs for dialect d, as
 // statements separated by ";\n", for teams that apply migrations with their
-// own tool. Every statement is idempotent (IF NOT EXISTS).
+// own tool. Every statement is idempotent (IF NOT EXISTS, CREATE OR
+// REPLACE).
 //
 // The tables:
 //
@@ -27,6 +28,8 @@ import (
 //   - session_users: each user's revocation generation.
 //   - session_audit: the append-only audit trail written by [Store.Audit];
 //     at is unix milliseconds.
+//   - on PostgreSQL, the function session_rotate: a renewal (Login, Renew)
+//     in one round trip.
 //
 // User IDs are opaque bytes compared exactly: BYTEA on PostgreSQL,
 // VARBINARY(255) on MySQL (so at most 255 bytes there), TEXT with SQLite's
@@ -84,6 +87,7 @@ func ddl(d Dialect) []string {
 )`,
 			`CREATE INDEX IF NOT EXISTS session_audit_user ON session_audit (user_id, at)`,
 			`CREATE INDEX IF NOT EXISTS session_audit_at ON session_audit (at)`,
+			rotateFunctionPG,
 		}
 	case MySQL:
 		return []string{

@@ -126,6 +126,10 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 		m := rotatedMeta(rot, nil)
 		return nil, s.wrap(op, s.create(ctx, rot.NewKey, &m, rot.Delta.Set))
 	}
+	if s.d == Postgres {
+		evicted, err := s.rotatePG(ctx, rot)
+		return evicted, s.wrap(op, err)
+	}
 	var evicted []session.IndexedRecord
 	err := s.tx(ctx, func(q querier) error {
 		evicted = nil
