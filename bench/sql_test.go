@@ -5,8 +5,8 @@ package bench
 // scs's postgresstore (database/sql on pgx's stdlib), pgxstore (pgxpool)
 // and mysqlstore, all on the same server, with one-statement floors.
 //
-//	Postgres/{ReadOnly,Write,Login}/{ours,scs-postgresstore,scs-pgxstore}
-//	MySQL/{ReadOnly,Write,Login}/{ours,scs-mysqlstore}
+//	Postgres/{ReadOnly,Write,Login,Renew}/{ours,scs-postgresstore,scs-pgxstore}
+//	MySQL/{ReadOnly,Write,Login,Renew}/{ours,scs-mysqlstore}
 //	{Postgres,MySQL}/Floor/{SELECT,UPSERT}
 
 import (
@@ -100,7 +100,13 @@ func BenchmarkPostgres(b *testing.B) {
 	postgres.name = "scs-postgresstore"
 	pgx := scsLib(func(*testing.B) scs.Store { return pgxstore.NewWithCleanupInterval(pool, 0) })
 	pgx.name = "scs-pgxstore"
-	scenarios(b, []lib{sqlOurs(db, sqlstore.Postgres), postgres, pgx})
+	libs := []lib{sqlOurs(db, sqlstore.Postgres), postgres, pgx}
+	scenarios(b, libs)
+	b.Run("Renew", func(b *testing.B) {
+		for _, l := range libs {
+			b.Run(l.name, func(b *testing.B) { renewals(b, l) })
+		}
+	})
 }
 
 // BenchmarkMySQL compares the libraries on one real MariaDB server.
@@ -125,5 +131,37 @@ func BenchmarkMySQL(b *testing.B) {
 		`INSERT INTO floor (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)`)
 	mysql := scsLib(func(*testing.B) scs.Store { return mysqlstore.NewWithCleanupInterval(db, 0) })
 	mysql.name = "scs-mysqlstore"
-	scenarios(b, []lib{sqlOurs(db, sqlstore.MySQL), mysql})
+	libs := []lib{sqlOurs(db, sqlstore.MySQL), mysql}
+	scenarios(b, libs)
+	b.Run("Renew", func(b *testing.B) {
+		for _, l := range libs {
+			b.Run(l.name, func(b *testing.B) { renewals(b, l) })
+		}
+	})
+}
+
+// renewals serves b.N requests that each renew the ID of a logged-in
+// session holding a value (Renew; scs: RenewToken), following the new
+// cookie each time: the renewal of a stored session.
+func renewals(b *testing.B, l lib) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", l.login)
+	mux.HandleFunc("POST /renew", l.renew)
+	h := l.wrap(b, mux)
+	cookie := loggedIn(b, l, h)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "https://example.com/renew", nil)
+		req.Header.Set("Cookie", cookie)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == l.cookie && c.Value != "" {
+				cookie = c.Name + "=" + c.Value
+			}
+		}
+	}
 }
