@@ -78,9 +78,10 @@ func newQueries(d Dialect) *queries {
 	q.upsertValue = d.upsert("skey, name", "val")
 	switch d {
 	case MySQL:
-		// ON DUPLICATE KEY UPDATE locks the row; RETURNING is not portable.
-		q.lockUser = `INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON DUPLICATE KEY UPDATE gen = gen`
-		q.lockUserBump = `INSERT INTO session_users (user_id, gen) VALUES (?, 1) ON DUPLICATE KEY UPDATE gen = gen + 1`
+		// ON DUPLICATE KEY UPDATE locks the row; without RETURNING, the
+		// generation comes back as the statement's LAST_INSERT_ID.
+		q.lockUser = `INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON DUPLICATE KEY UPDATE gen = LAST_INSERT_ID(gen)`
+		q.lockUserBump = `INSERT INTO session_users (user_id, gen) VALUES (?, 1) ON DUPLICATE KEY UPDATE gen = LAST_INSERT_ID(gen + 1)`
 	default:
 		// One statement: the upsert locks the row and returns the generation.
 		q.lockUser = r(`INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON CONFLICT (user_id) DO UPDATE SET gen = session_users.gen RETURNING gen`)

@@ -79,10 +79,22 @@ func (s *Store) lockUser(ctx context.Context, q querier, user string, bump bool)
 	u := s.userArg(user)
 	var gen int64
 	if s.d == MySQL {
-		if _, err := q.ExecContext(ctx, stmt, u); err != nil {
+		res, err := q.ExecContext(ctx, stmt, u)
+		if err != nil {
 			return 0, err
 		}
-		if err := q.QueryRowContext(ctx, s.q.userGen, u).Scan(&gen); err != nil {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		if n == 1 { // inserted: the value of VALUES
+			if bump {
+				return 1, nil
+			}
+			return 0, nil
+		}
+		// 2 (updated) or 0 (unchanged): LAST_INSERT_ID(gen)
+		if gen, err = res.LastInsertId(); err != nil {
 			return 0, err
 		}
 	} else if err := q.QueryRowContext(ctx, stmt, u).Scan(&gen); err != nil {
