@@ -49,6 +49,7 @@ type lib struct {
 	readOnly http.HandlerFunc // reads "name"
 	write    http.HandlerFunc // increments "n"
 	login    http.HandlerFunc // new session, ID renewed, user bound, "name" set
+	renew    http.HandlerFunc // ID renewed (privilege change), data kept
 	cookie   string           // cookie name
 }
 
@@ -94,6 +95,12 @@ func oursLib(newStore func(b *testing.B) session.Store) lib {
 			}
 			_, _ = w.Write(body)
 		},
+		renew: func(w http.ResponseWriter, r *http.Request) {
+			if err := session.FromContext(r.Context()).Renew(r.Context()); err != nil {
+				panic(err)
+			}
+			_, _ = w.Write(body)
+		},
 	}
 }
 
@@ -131,6 +138,12 @@ func scsLib(newStore func(b *testing.B) scs.Store) lib {
 			}
 			sm.Put(r.Context(), "user", userID)
 			sm.Put(r.Context(), "name", "Ada")
+			_, _ = w.Write(body)
+		},
+		renew: func(w http.ResponseWriter, r *http.Request) {
+			if err := sm.RenewToken(r.Context()); err != nil {
+				panic(err)
+			}
 			_, _ = w.Write(body)
 		},
 	}

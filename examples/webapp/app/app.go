@@ -7,6 +7,7 @@
 package app
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"log/slog"
@@ -44,6 +45,9 @@ type Config struct {
 	// Clock returns the current time, for the sessions and the login
 	// limits. Default time.Now. For tests.
 	Clock func() time.Time
+	// OnEvent, if set, also receives every security event (for example
+	// an SQL store's audit trail, sqlstore.Store.Audit).
+	OnEvent func(ctx context.Context, e session.Event)
 }
 
 // Defaults of Config.
@@ -108,6 +112,7 @@ func New(cfg Config) (*App, error) {
 		Cookie:          session.CookieConfig{AllowInsecure: true},
 		Logger:          cfg.Logger,
 		Clock:           cfg.Clock,
+		OnEvent:         cfg.OnEvent,
 	})
 	if err != nil {
 		return nil, err

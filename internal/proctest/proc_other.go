@@ -1,0 +1,9 @@
+//go:build !unix
+
+package proctest
+
+import "os/exec"
+
+func setProcAttr(*exec.Cmd, *Account) {}
+
+func killGroup(cmd *exec.Cmd) { _ = cmd.Process.Kill() }

@@ -1,0 +1,198 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/sessionkit/session"
+)
+
+// Record states (column state). A row whose state is not live is a
+// tombstone: the reason its session ended.
+const (
+	stateLive      = 0
+	stateDestroyed = 1
+	stateRotated   = 2
+	stateRevoked   = 3
+)
+
+// reasons maps a tombstone state to its session.Tombstone reason.
+var reasons = [...]string{stateDestroyed: session.EndDestroyed, stateRotated: session.EndRotated, stateRevoked: session.EndRevoked}
+
+// mysqlMaxLen bounds keys, user IDs and value names on MySQL, whose
+// VARBINARY(255) columns would otherwise reject them (or, without strict
+// mode, truncate them).
+const mysqlMaxLen = 255
+
+// recordCols are the columns of session_records in insert order.
+const recordCols = "skey, user_id, gen, state, created_ns, seen_ns, auth_ns, user_agent, ip, idle_ns, absolute_ns, persist, linger_ns, expires_ns, purge_ns, ended_ns, next_key, ver"
+
+// metaCols are the columns a record's metadata is read from (table alias
+// r), followed by the user's current generation.
+const metaCols = "r.user_id, r.gen, r.state, r.created_ns, r.seen_ns, r.auth_ns, r.user_agent, r.ip, r.idle_ns, r.absolute_ns, r.persist, r.linger_ns, r.expires_ns, r.purge_ns, r.ended_ns, r.next_key"
+
+// curGen is the current generation of a row's user (0 when it has none),
+// as an expression on session_records (alias r).
+const curGen = "COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = r.user_id), 0)"
+
+// queries holds the statements that do not depend on the request, already
+// rebound for the dialect.
+type queries struct {
+	load, lockOld, upsertRecord, deleteValues, userGen, endOne, listUser string
+	upsertValue                                                          string // the ON CONFLICT clause of a values insert
+	upsertRecordTail                                                     string // the ON CONFLICT clause of upsertRecord
+	upsertRecordGen                                                      string // upsertRecord reading the generation itself (third argument: the user)
+	lockUser, lockUserBump                                               string
+	revokeValues, revokeRecords, moveValues                              string
+}
+
+func newQueries(d Dialect) *queries {
+	r := d.rebind
+	q := &queries{
+		load: r(`SELECT ` + metaCols + `, ` + curGen + `, v.name, v.val FROM session_records r
+ LEFT JOIN session_values v ON v.skey = r.skey WHERE r.skey = ?`),
+		lockOld: r(`SELECT ` + metaCols + `, ` + curGen + ` FROM session_records r WHERE r.skey = ?` + d.forUpdate()),
+		upsertRecord: r(`INSERT INTO session_records (` + recordCols + `) VALUES ` + placeholders(18, 1) +
+			d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
+				"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver")),
+		deleteValues: r(`DELETE FROM session_values WHERE skey = ?`),
+		userGen:      r(`SELECT gen FROM session_users WHERE user_id = ?`),
+		// endOne turns a live row into a tombstone of the given state that
+		// keeps nothing of the session but its timing.
+		endOne: r(`UPDATE session_records SET state = ?, ended_ns = ?, purge_ns = ? + linger_ns, next_key = ?,
+ user_id = ?, user_agent = '', ip = '', ver = ver + 1 WHERE skey = ? AND state = 0`),
+		listUser: r(`SELECT r.skey, ` + metaCols + ` FROM session_records r WHERE r.user_id = ? AND r.state = 0
+ AND r.expires_ns > ? AND r.gen >= ` + curGen),
+		revokeValues: r(`DELETE FROM session_values WHERE skey IN (SELECT skey FROM session_records
+ WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?)`),
+		revokeRecords: r(`UPDATE session_records SET state = ?, ended_ns = ?, purge_ns = ? + linger_ns, next_key = '',
+ user_id = ?, user_agent = '', ip = '', ver = ver + 1 WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?`),
+	}
+	q.moveValues = r(`UPDATE session_values SET skey = ? WHERE skey = ?`)
+	q.upsertRecordGen = r(`INSERT INTO session_records (` + recordCols + `) VALUES (?, ?, COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = ?), 0), ` +
+		list(15) + `)` + d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
+		"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver"))
+	q.upsertRecordTail = d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
+		"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver")
+	q.upsertValue = d.upsert("skey, name", "val")
+	switch d {
+	case MySQL:
+		// ON DUPLICATE KEY UPDATE locks the row; without RETURNING, the
+		// generation comes back as the statement's LAST_INSERT_ID.
+		q.lockUser = `INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON DUPLICATE KEY UPDATE gen = LAST_INSERT_ID(gen)`
+		q.lockUserBump = `INSERT INTO session_users (user_id, gen) VALUES (?, 1) ON DUPLICATE KEY UPDATE gen = LAST_INSERT_ID(gen + 1)`
+	default:
+		// One statement: the upsert locks the row and returns the generation.
+		q.lockUser = r(`INSERT INTO session_users (user_id, gen) VALUES (?, 0) ON CONFLICT (user_id) DO UPDATE SET gen = session_users.gen RETURNING gen`)
+		q.lockUserBump = r(`INSERT INTO session_users (user_id, gen) VALUES (?, 1) ON CONFLICT (user_id) DO UPDATE SET gen = session_users.gen + 1 RETURNING gen`)
+	}
+	return q
+}
+
+// row is a session_records row as read by load and lockOld.
+type row struct {
+	user                            []byte
+	gen, state, created, seen, auth int64
+	ua, ip                          string
+	idle, abs, persist, linger      int64
+	expires, purge, ended           int64
+	next                            string
+	cur                             int64
+}
+
+func (w *row) dest() []any {
+	return []any{&w.user, &w.gen, &w.state, &w.created, &w.seen, &w.auth, &w.ua, &w.ip, &w.idle, &w.abs,
+		&w.persist, &w.linger, &w.expires, &w.purge, &w.ended, &w.next, &w.cur}
+}
+
+// meta converts the row's metadata.
+func (w *row) meta() session.Meta {
+	return session.Meta{
+		UserID: string(w.user), Generation: uint64(w.gen),
+		CreatedAt: timeOf(w.created), LastSeen: timeOf(w.seen), AuthenticatedAt: timeOf(w.auth),
+		UserAgent: w.ua, IP: w.ip,
+		IdleTimeout: time.Duration(w.idle), AbsoluteTimeout: time.Duration(w.abs), Persist: w.persist != 0,
+		Linger: time.Duration(w.linger), Expires: timeOf(w.expires),
+	}
+}
+
+// check returns nil when the row is a live, current session at now, and
+// otherwise the error a Load reports: its Tombstone while it lingers,
+// plain ErrNotFound after. A row the store could not have written is
+// ErrStore.
+func (w *row) check(now int64) error {
+	if w.state < stateLive || w.state > stateRevoked || w.gen < 0 || w.cur < 0 || w.linger < 0 {
+		return corrupt("state")
+	}
+	switch {
+	case w.state != stateLive:
+		if now < w.purge {
+			return &session.Tombstone{Reason: reasons[w.state], At: timeOf(w.ended), Next: w.next}
+		}
+		return session.ErrNotFound
+	case now >= w.expires:
+		if now < w.purge {
+			return &session.Tombstone{Reason: session.EndExpired, At: timeOf(w.expires), Meta: session.Meta{
+				CreatedAt: timeOf(w.created), LastSeen: timeOf(w.seen),
+				IdleTimeout: time.Duration(w.idle), AbsoluteTimeout: time.Duration(w.abs),
+			}}
+		}
+		return session.ErrNotFound
+	case len(w.user) > 0 && w.gen < w.cur:
+		return &session.Tombstone{Reason: session.EndRevoked}
+	}
+	return nil
+}
+
+// recordArgs returns the insert arguments of a live record.
+func (s *Store) recordArgs(key string, m *session.Meta, gen uint64) []any {
+	exp := ns(m.Expires)
+	persist := 0
+	if m.Persist {
+		persist = 1
+	}
+	return []any{key, s.userArg(m.UserID), int64(gen), stateLive, ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt),
+		m.UserAgent, m.IP, int64(m.IdleTimeout), int64(m.AbsoluteTimeout), persist, int64(m.Linger),
+		exp, exp + int64(max(m.Linger, 0)), int64(0), "", int64(0)}
+}
+
+// userArg is a user ID as a query argument: bytes for PostgreSQL's BYTEA.
+func (s *Store) userArg(u string) any {
+	if s.d == Postgres {
+		return []byte(u)
+	}
+	return u
+}
+
+// checkLen refuses, on MySQL, strings longer than its columns hold.
+func (s *Store) checkLen(what string, v string) error {
+	if s.d == MySQL && len(v) > mysqlMaxLen {
+		return errors.New(what + " longer than 255 bytes (the MySQL schema's limit)")
+	}
+	return nil
+}
+
+// ns returns t as unix nanoseconds, 0 for the zero time.
+func ns(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// timeOf is the inverse of ns.
+func timeOf(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// affected returns the rows a statement changed.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,259 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sessionkit/session"
+)
+
+// Schema returns the DDL that [Store.Migrate] runs for dialect d, as
+// statements separated by ";\n", for teams that apply migrations with their
+// own tool. Every statement is idempotent (IF NOT EXISTS, CREATE OR
+// REPLACE).
+//
+// The tables:
+//
+//   - session_records: one row per session key (the SHA-256 hash of the
+//     token, never the token), with its user, revocation generation, device,
+//     timestamps (integers: unix nanoseconds) and state: 0 while live, or
+//     the reason it ended (1 destroyed, 2 rotated, 3 revoked) while its
+//     tombstone lingers. purge_ns, indexed, is when the reaper may delete
+//     the row: the expiry plus the linger. user_id is indexed: that index
+//     is the per-user index behind "your devices", the cap and
+//     log-out-everywhere.
+//   - session_values: one row per (session key, value name): a request's
+//     changes merge per name.
+//   - session_users: each user's revocation generation.
+//   - session_audit: the append-only audit trail written by [Store.Audit];
+//     at is unix milliseconds.
+//   - on PostgreSQL, the function session_rotate: a renewal (Login, Renew)
+//     in one round trip.
+//
+// User IDs are opaque bytes compared exactly: BYTEA on PostgreSQL,
+// VARBINARY(255) on MySQL (so at most 255 bytes there), TEXT with SQLite's
+// binary collation.
+func Schema(d Dialect) string {
+	return strings.Join(ddl(d), ";\n") + ";\n"
+}
+
+// ddl returns the statements of Schema.
+func ddl(d Dialect) []string {
+	switch d {
+	case Postgres:
+		return []string{
+			`CREATE TABLE IF NOT EXISTS session_records (
+  skey TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  user_id BYTEA NOT NULL,
+  gen BIGINT NOT NULL,
+  state SMALLINT NOT NULL,
+  created_ns BIGINT NOT NULL,
+  seen_ns BIGINT NOT NULL,
+  auth_ns BIGINT NOT NULL,
+  user_agent TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  idle_ns BIGINT NOT NULL,
+  absolute_ns BIGINT NOT NULL,
+  persist SMALLINT NOT NULL,
+  linger_ns BIGINT NOT NULL,
+  expires_ns BIGINT NOT NULL,
+  purge_ns BIGINT NOT NULL,
+  ended_ns BIGINT NOT NULL,
+  next_key TEXT COLLATE "C" NOT NULL,
+  ver BIGINT NOT NULL
+)`,
+			`CREATE INDEX IF NOT EXISTS session_records_purge ON session_records (purge_ns)`,
+			`CREATE INDEX IF NOT EXISTS session_records_user ON session_records (user_id)`,
+			`CREATE TABLE IF NOT EXISTS session_values (
+  skey TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  val BYTEA,
+  PRIMARY KEY (skey, name)
+)`,
+			`CREATE TABLE IF NOT EXISTS session_users (
+  user_id BYTEA NOT NULL PRIMARY KEY,
+  gen BIGINT NOT NULL
+)`,
+			`CREATE TABLE IF NOT EXISTS session_audit (
+  id BIGSERIAL PRIMARY KEY,
+  at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  session TEXT NOT NULL,
+  user_id BYTEA NOT NULL,
+  ip TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  reason TEXT NOT NULL
+)`,
+			`CREATE INDEX IF NOT EXISTS session_audit_user ON session_audit (user_id, at)`,
+			`CREATE INDEX IF NOT EXISTS session_audit_at ON session_audit (at)`,
+			rotateFunctionPG,
+		}
+	case MySQL:
+		return []string{
+			`CREATE TABLE IF NOT EXISTS session_records (
+  skey VARBINARY(255) NOT NULL PRIMARY KEY,
+  user_id VARBINARY(255) NOT NULL,
+  gen BIGINT NOT NULL,
+  state SMALLINT NOT NULL,
+  created_ns BIGINT NOT NULL,
+  seen_ns BIGINT NOT NULL,
+  auth_ns BIGINT NOT NULL,
+  user_agent TEXT CHARACTER SET utf8mb4 NOT NULL,
+  ip VARCHAR(255) CHARACTER SET utf8mb4 NOT NULL,
+  idle_ns BIGINT NOT NULL,
+  absolute_ns BIGINT NOT NULL,
+  persist SMALLINT NOT NULL,
+  linger_ns BIGINT NOT NULL,
+  expires_ns BIGINT NOT NULL,
+  purge_ns BIGINT NOT NULL,
+  ended_ns BIGINT NOT NULL,
+  next_key VARBINARY(255) NOT NULL,
+  ver BIGINT NOT NULL,
+  INDEX session_records_purge (purge_ns),
+  INDEX session_records_user (user_id)
+) ENGINE=InnoDB`,
+			`CREATE TABLE IF NOT EXISTS session_values (
+  skey VARBINARY(255) NOT NULL,
+  name VARBINARY(255) NOT NULL,
+  val LONGBLOB,
+  PRIMARY KEY (skey, name)
+) ENGINE=InnoDB`,
+			`CREATE TABLE IF NOT EXISTS session_users (
+  user_id VARBINARY(255) NOT NULL PRIMARY KEY,
+  gen BIGINT NOT NULL
+) ENGINE=InnoDB`,
+			`CREATE TABLE IF NOT EXISTS session_audit (
+  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  kind VARCHAR(64) CHARACTER SET utf8mb4 NOT NULL,
+  session VARCHAR(64) CHARACTER SET utf8mb4 NOT NULL,
+  user_id VARBINARY(255) NOT NULL,
+  ip VARCHAR(255) CHARACTER SET utf8mb4 NOT NULL,
+  user_agent TEXT CHARACTER SET utf8mb4 NOT NULL,
+  reason TEXT CHARACTER SET utf8mb4 NOT NULL,
+  INDEX session_audit_user (user_id, at),
+  INDEX session_audit_at (at)
+) ENGINE=InnoDB`,
+		}
+	case SQLite:
+		return []string{
+			`CREATE TABLE IF NOT EXISTS session_records (
+  skey TEXT NOT NULL PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  gen INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  created_ns INTEGER NOT NULL,
+  seen_ns INTEGER NOT NULL,
+  auth_ns INTEGER NOT NULL,
+  user_agent TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  idle_ns INTEGER NOT NULL,
+  absolute_ns INTEGER NOT NULL,
+  persist INTEGER NOT NULL,
+  linger_ns INTEGER NOT NULL,
+  expires_ns INTEGER NOT NULL,
+  purge_ns INTEGER NOT NULL,
+  ended_ns INTEGER NOT NULL,
+  next_key TEXT NOT NULL,
+  ver INTEGER NOT NULL
+)`,
+			`CREATE INDEX IF NOT EXISTS session_records_purge ON session_records (purge_ns)`,
+			`CREATE INDEX IF NOT EXISTS session_records_user ON session_records (user_id)`,
+			`CREATE TABLE IF NOT EXISTS session_values (
+  skey TEXT NOT NULL,
+  name TEXT NOT NULL,
+  val BLOB,
+  PRIMARY KEY (skey, name)
+)`,
+			`CREATE TABLE IF NOT EXISTS session_users (
+  user_id TEXT NOT NULL PRIMARY KEY,
+  gen INTEGER NOT NULL
+)`,
+			`CREATE TABLE IF NOT EXISTS session_audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  session TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  reason TEXT NOT NULL
+)`,
+			`CREATE INDEX IF NOT EXISTS session_audit_user ON session_audit (user_id, at)`,
+			`CREATE INDEX IF NOT EXISTS session_audit_at ON session_audit (at)`,
+		}
+	}
+	return nil
+}
+
+// migrateLock is the advisory lock key (PostgreSQL) and lock name (MySQL)
+// that serializes concurrent Migrate calls.
+const (
+	migrateLockPG    = 7318250461
+	migrateLockMySQL = "sessionkit_session_migrate"
+)
+
+// Migrate creates the store's tables and indexes when they do not exist
+// (the statements of [Schema]). It is idempotent and safe to run from
+// several instances at once: PostgreSQL runs it in one transaction under an
+// advisory lock, MySQL under GET_LOCK, SQLite under BEGIN IMMEDIATE. On
+// SQLite it also switches a file database to WAL journaling, which is
+// persistent, so readers never wait for a writer.
+func (s *Store) Migrate(ctx context.Context) error {
+	const op = "migrate"
+	if err := ctx.Err(); err != nil {
+		return s.wrap(op, err)
+	}
+	switch s.d {
+	case Postgres:
+		err := s.tx(ctx, func(q querier) error {
+			if _, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLockPG)); err != nil {
+				return err
+			}
+			return execAll(ctx, q, ddl(s.d))
+		})
+		return s.wrap(op, err)
+	case MySQL:
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return s.wrap(op, err)
+		}
+		defer conn.Close()
+		var got int
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 60)`, migrateLockMySQL).Scan(&got); err != nil {
+			return s.wrap(op, err)
+		}
+		if got != 1 {
+			return s.wrap(op, fmt.Errorf("could not take the migration lock %q", migrateLockMySQL))
+		}
+		err = execAll(ctx, conn, ddl(s.d))
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, migrateLockMySQL)
+		return s.wrap(op, err)
+	default:
+		err := s.withConn(ctx, func(q querier) error {
+			var mode string
+			return q.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		})
+		if err != nil {
+			return s.wrap(op, err)
+		}
+		return s.wrap(op, s.tx(ctx, func(q querier) error { return execAll(ctx, q, ddl(s.d)) }))
+	}
+}
+
+func execAll(ctx context.Context, q querier, stmts []string) error {
+	for _, st := range stmts {
+		if _, err := q.ExecContext(ctx, st); err != nil {
+			return fmt.Errorf("%.60s...: %w", st, err)
+		}
+	}
+	return nil
+}
+
+// compile-time checks.
+var (
+	_ session.Store     = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+	_ session.Rotator   = (*Store)(nil)
+)

@@ -1,0 +1,293 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+
+	"github.com/sessionkit/session"
+)
+
+// UserSessions implements [session.UserIndex]: one SELECT on the user_id
+// index of the live, unexpired sessions of the user's current generation.
+// Ended sessions leave the index with their row (a tombstone holds no
+// user), so there is nothing to prune.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.IndexedRecord, error) {
+	const op = "user sessions"
+	if err := ctx.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	var out []session.IndexedRecord
+	err := s.withConn(ctx, func(q querier) error {
+		var err error
+		out, err = s.live(ctx, q, userID)
+		return err
+	})
+	return out, s.wrap(op, err)
+}
+
+// live lists the live sessions of user.
+func (s *Store) live(ctx context.Context, q querier, user string) ([]session.IndexedRecord, error) {
+	rows, err := q.QueryContext(ctx, s.q.listUser, s.userArg(user), s.now().UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []session.IndexedRecord
+	for rows.Next() {
+		var key string
+		var w row
+		if err := rows.Scan(append([]any{&key}, w.dest()[:16]...)...); err != nil {
+			return nil, err
+		}
+		out = append(out, session.IndexedRecord{Key: key, Meta: w.meta()})
+	}
+	return out, rows.Err()
+}
+
+// RevokeUser implements [session.UserIndex]: in one transaction it bumps
+// the user's generation, so that every earlier session of the user is
+// unloadable at once, and turns the user's live rows into EndRevoked
+// tombstones. Sessions created afterwards carry the new generation.
+func (s *Store) RevokeUser(ctx context.Context, userID string) error {
+	const op = "revoke user"
+	if err := ctx.Err(); err != nil {
+		return s.wrap(op, err)
+	}
+	if err := s.checkLen("user ID", userID); err != nil {
+		return s.wrap(op, err)
+	}
+	return s.wrap(op, s.tx(ctx, func(q querier) error {
+		gen, err := s.lockUser(ctx, q, userID, true)
+		if err != nil {
+			return err
+		}
+		return s.revoke(ctx, q, userID, gen, "")
+	}))
+}
+
+// lockUser takes the row lock of the user's generation (creating it at 0),
+// bumping it first when bump is set, and returns the generation. Renewals
+// and revocations of one user take it first, so they are serialized and
+// never deadlock with each other.
+func (s *Store) lockUser(ctx context.Context, q querier, user string, bump bool) (int64, error) {
+	stmt := s.q.lockUser
+	if bump {
+		stmt = s.q.lockUserBump
+	}
+	u := s.userArg(user)
+	var gen int64
+	if s.d == MySQL {
+		res, err := q.ExecContext(ctx, stmt, u)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		if n == 1 { // inserted: the value of VALUES
+			if bump {
+				return 1, nil
+			}
+			return 0, nil
+		}
+		// 2 (updated) or 0 (unchanged): LAST_INSERT_ID(gen)
+		if gen, err = res.LastInsertId(); err != nil {
+			return 0, err
+		}
+	} else if err := q.QueryRowContext(ctx, stmt, u).Scan(&gen); err != nil {
+		return 0, err
+	}
+	if gen < 0 {
+		return 0, errors.New("corrupt generation in session_users")
+	}
+	return gen, nil
+}
+
+// revoke ends the live sessions of user older than gen, except keep.
+func (s *Store) revoke(ctx context.Context, q querier, user string, gen int64, keep string) error {
+	u := s.userArg(user)
+	if _, err := q.ExecContext(ctx, s.q.revokeValues, u, gen, keep); err != nil {
+		return err
+	}
+	now := s.now().UnixNano()
+	_, err := q.ExecContext(ctx, s.q.revokeRecords, stateRevoked, now, now, s.userArg(""), u, gen, keep)
+	return err
+}
+
+// Rotate implements [session.Rotator] as one transaction, following the
+// steps of [session.Rotation]: it locks the user's generation row (bumping
+// it for RevokeUser), then the old row, checks that the old row is live and
+// current, revokes, applies the cap by the same rule as the memory and
+// Redis stores (the least recently seen sessions other than OldKey go
+// first), writes the new row, moves the old values to it and applies the
+// delta, and leaves an EndRotated tombstone pointing to NewKey.
+func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
+	const op = "rotate"
+	if err := ctx.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	if err := s.checkRecord(rot.NewKey, rot.Meta.UserID, rot.Delta.Set); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	if rot.OldKey == "" && rot.MaxSessions <= 0 && !rot.RevokeUser {
+		// A new session with no cap and no revocation: nothing to check or
+		// lock, the write of the record is the whole renewal.
+		m := rotatedMeta(rot, nil)
+		return nil, s.wrap(op, s.create(ctx, rot.NewKey, &m, rot.Delta.Set))
+	}
+	if s.d == Postgres {
+		evicted, err := s.rotatePG(ctx, rot)
+		return evicted, s.wrap(op, err)
+	}
+	var evicted []session.IndexedRecord
+	err := s.tx(ctx, func(q querier) error {
+		evicted = nil
+		var err error
+		evicted, err = s.rotate(ctx, q, rot)
+		return err
+	})
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return evicted, nil
+}
+
+func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([]session.IndexedRecord, error) {
+	now := s.now().UnixNano()
+	user := rot.Meta.UserID
+	var gen, prevGen int64
+	if user != "" {
+		var err error
+		if gen, err = s.lockUser(ctx, q, user, rot.RevokeUser); err != nil {
+			return nil, err
+		}
+		prevGen = gen
+		if rot.RevokeUser {
+			prevGen = gen - 1 // the old row is judged as before this revocation
+		}
+	}
+
+	var old *row
+	alive := true
+	if rot.OldKey != "" {
+		w := &row{}
+		err := q.QueryRowContext(ctx, s.q.lockOld, rot.OldKey).Scan(w.dest()...)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			alive = false
+		case err != nil:
+			return nil, err
+		default:
+			if user != "" && string(w.user) == user {
+				w.cur = prevGen
+			}
+			if err := w.check(now); err != nil {
+				if !errors.Is(err, session.ErrNotFound) {
+					return nil, err
+				}
+				alive = false
+			} else {
+				old = w
+			}
+		}
+	}
+	if rot.RevokeUser && user != "" {
+		if err := s.revoke(ctx, q, user, gen, rot.OldKey); err != nil {
+			return nil, err
+		}
+	}
+	refuse := func(err error) error {
+		if rot.RevokeUser && user != "" {
+			return &commitThen{err} // the revocation stands
+		}
+		return err
+	}
+	if !alive {
+		return nil, refuse(session.ErrNotFound)
+	}
+
+	var victims []session.IndexedRecord
+	if user != "" && rot.MaxSessions > 0 {
+		live, err := s.live(ctx, q, user)
+		if err != nil {
+			return nil, err
+		}
+		if victims, err = capVictims(rot, live); err != nil {
+			return nil, refuse(err)
+		}
+		for _, v := range victims {
+			if err := s.end(ctx, q, v.Key, stateDestroyed, now, "", true); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	m := rotatedMeta(rot, old)
+	newGen := gen
+	if old != nil && string(old.user) == user && !rot.RevokeUser {
+		newGen = old.gen
+	}
+	d := &rot.Delta
+	// NewKey is the hash of a fresh 256-bit token: no row, and so no
+	// values, can be under it; the upsert covers the impossible case.
+	if _, err := q.ExecContext(ctx, s.q.upsertRecord, s.recordArgs(rot.NewKey, &m, uint64(newGen))...); err != nil {
+		return nil, err
+	}
+	moved := old != nil && !d.Clear
+	if moved {
+		if _, err := q.ExecContext(ctx, s.q.moveValues, rot.NewKey, rot.OldKey); err != nil {
+			return nil, err
+		}
+		if err := s.deleteNames(ctx, q, rot.NewKey, d.Delete); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.setValues(ctx, q, rot.NewKey, d.Set, true); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		if err := s.end(ctx, q, rot.OldKey, stateRotated, ns(rot.Meta.LastSeen), rot.NewKey, !moved); err != nil {
+			return nil, err
+		}
+	}
+	return victims, nil
+}
+
+// rotatedMeta is the metadata of the renewed record (Rotation step 4):
+// Meta, with the old record's settings (none without one) and the delta's
+// on top.
+func rotatedMeta(rot *session.Rotation, old *row) session.Meta {
+	m := rot.Meta
+	if old != nil {
+		om := old.meta()
+		m.IdleTimeout, m.AbsoluteTimeout, m.Persist, m.Linger = om.IdleTimeout, om.AbsoluteTimeout, om.Persist, om.Linger
+	} else {
+		m.IdleTimeout, m.AbsoluteTimeout, m.Persist = 0, 0, false
+	}
+	if d := rot.Delta; d.Persist != nil {
+		m.Persist = *d.Persist
+	}
+	if t := rot.Delta.Timeouts; t != nil {
+		m.IdleTimeout, m.AbsoluteTimeout, m.Linger = t.Idle, t.Absolute, t.Linger
+	}
+	return m
+}
+
+// capVictims is session.Rotation's cap rule (step 3): of the user's live
+// sessions other than OldKey, the least recently seen ones that must end
+// for the new one to fit, or ErrTooManySessions when RefuseNew.
+func capVictims(rot *session.Rotation, live []session.IndexedRecord) ([]session.IndexedRecord, error) {
+	live = slices.DeleteFunc(live, func(r session.IndexedRecord) bool { return r.Key == rot.OldKey })
+	n := len(live) - rot.MaxSessions + 1
+	if rot.MaxSessions <= 0 || n <= 0 {
+		return nil, nil
+	}
+	if rot.RefuseNew {
+		return nil, session.ErrTooManySessions
+	}
+	slices.SortFunc(live, func(a, b session.IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
+	return live[:n], nil
+}
