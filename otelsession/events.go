@@ -58,8 +58,8 @@ type eventKey struct{ kind, reason string }
 // cross-origin request, the previous IP of a binding change).
 var eventReasons = map[string][]string{
 	session.EventCreated:         nil,
-	session.EventLogin:           nil,
-	session.EventRenewed:         {"reauthenticate", "remember"},
+	session.EventLogin:           {"issue"},
+	session.EventRenewed:         {"reauthenticate", "remember", "refresh", "refresh_retry"},
 	session.EventDestroyed:       nil,
 	session.EventExpiredIdle:     nil,
 	session.EventExpiredAbsolute: nil,
@@ -72,6 +72,7 @@ var eventReasons = map[string][]string{
 	session.EventCrossOrigin:    nil,
 	session.EventBindingChanged: nil,
 	session.EventBruteForce:     nil,
+	session.EventRefreshReused:  {"ended", "already_ended"},
 	// The Manager's name of the failed step.
 	session.EventStoreError: storeSteps,
 	session.EventCapacity:   storeSteps,
@@ -80,7 +81,8 @@ var eventReasons = map[string][]string{
 // storeSteps are the Reasons of EventStoreError and EventCapacity.
 var storeSteps = []string{"load", "create", "update", "renew", "destroy", "delete expired",
 	"delete on binding change", "touch", "revoke", "revoke user", "list user sessions",
-	"save", "final_commit", "revoke all", "count", "load revocations"}
+	"save", "final_commit", "revoke all", "count", "load revocations",
+	"check", "end", "end reused", "issue", "rotate", "refresh"}
 
 // eventAttrs maps an event's kind and reason to the attribute values
 // recorded: a kind the session package does not define is "other" (with
