@@ -86,6 +86,9 @@ type RedisStore struct {
 	client      redis.UniversalClient
 	prefix      string
 	genPrefix   string // prefix + "gen:{", the generation keys up to the user
+	// genArgs are genScript's arguments (the generation prefix and the
+	// RevokeAll key), boxed once: Load passes them without allocating.
+	genArgs []any
 	maxLifetime time.Duration
 	// cluster is set once it is known whether the client spreads keys over
 	// nodes by hash slot (Cluster, Ring): scripts must then touch one slot
@@ -145,6 +148,7 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 		o(s)
 	}
 	s.genPrefix = s.prefix + "gen:{"
+	s.genArgs = []any{s.genPrefix, s.allKey()}
 	if !s.durableSet {
 		s.durable = defaultDurability(client)
 	}
@@ -183,7 +187,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	var gen *redis.Cmd
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		all = p.HGetAll(ctx, keys[0])
-		gen = genScript.EvalSha(ctx, p, keys, s.genPrefix, s.allKey())
+		gen = genScript.EvalSha(ctx, p, keys, s.genArgs...)
 		return nil
 	})
 	if err := pipelineErr(err, all, gen); err != nil {
@@ -207,7 +211,7 @@ func (s *RedisStore) Load(ctx context.Context, key string) (*Record, error) {
 	if redis.HasErrorPrefix(gen.Err(), "NOSCRIPT") {
 		// The server does not know the script yet (first use, restart,
 		// failover): EVAL it once, which also caches it for EVALSHA.
-		gen = genScript.Eval(ctx, s.client, keys, s.genPrefix, s.allKey())
+		gen = genScript.Eval(ctx, s.client, keys, s.genArgs...)
 	}
 	g, err := gen.Text()
 	if err != nil {
