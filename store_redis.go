@@ -83,12 +83,12 @@ import (
 // session:lock:{<user>}, 5 s TTL), so one user's concurrent logins are
 // counted one at a time.
 type RedisStore struct {
-	client      redis.UniversalClient
-	prefix      string
-	genPrefix   string // prefix + "gen:{", the generation keys up to the user
+	client    redis.UniversalClient
+	prefix    string
+	genPrefix string // prefix + "gen:{", the generation keys up to the user
 	// genArgs are genScript's arguments (the generation prefix and the
 	// RevokeAll key), boxed once: Load passes them without allocating.
-	genArgs []any
+	genArgs     []any
 	maxLifetime time.Duration
 	// cluster is set once it is known whether the client spreads keys over
 	// nodes by hash slot (Cluster, Ring): scripts must then touch one slot
