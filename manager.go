@@ -98,14 +98,16 @@ func memoryStoreOf(st Store) *MemoryStore {
 }
 
 // limits returns the effective idle and absolute timeouts of a record: its own
-// when set, the Manager's otherwise. A session's own are longer than the
-// Manager's only when a remembered login set them (SetTimeouts caps them).
+// when set, the Manager's otherwise. Own limits longer than the Manager's
+// count only for a persistent session (a remembered login sets both; see
+// Remember): SetTimeouts caps them, and a record written before that cap
+// cannot outlive the Manager's limits.
 func (m *Manager) limits(meta *Meta) (idle, abs time.Duration) {
 	idle, abs = m.cfg.IdleTimeout, m.cfg.AbsoluteTimeout
-	if meta.IdleTimeout > 0 {
+	if meta.IdleTimeout > 0 && (meta.Persist || meta.IdleTimeout < idle) {
 		idle = meta.IdleTimeout
 	}
-	if meta.AbsoluteTimeout > 0 {
+	if meta.AbsoluteTimeout > 0 && (meta.Persist || meta.AbsoluteTimeout < abs) {
 		abs = meta.AbsoluteTimeout
 	}
 	return idle, abs

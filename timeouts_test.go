@@ -1,6 +1,8 @@
 package session_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"testing"
 	"time"
@@ -52,4 +54,34 @@ func TestPerSessionTimeouts(t *testing.T) {
 	clk.Advance(31 * time.Minute)
 	_, body = lax.get("/whoami")
 	assert.Empty(t, body, "a session's own limit can never exceed the Manager's")
+}
+
+// TestStoredLongerLimitsNeedPersist: a record whose own limits are longer
+// than the Manager's but which is not persistent (one written before
+// SetTimeouts capped what it stores) still ends at the Manager's limits;
+// only a remembered (persistent) session keeps longer ones.
+func TestStoredLongerLimitsNeedPersist(t *testing.T) {
+	clk := newFakeClock()
+	store := session.NewMemoryStore(session.WithSweepInterval(0))
+	t.Cleanup(func() { _ = store.Close() })
+	e := newEnv(t, session.Config{Clock: clk.Now, Store: store, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 8 * time.Hour}, testApp())
+	plant := func(user string, persist bool) *client {
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw)
+		tok := base64.RawURLEncoding.EncodeToString(raw)
+		now := clk.Now()
+		r := &session.Record{Meta: session.Meta{UserID: user, CreatedAt: now, LastSeen: now, AuthenticatedAt: now,
+			IdleTimeout: 10 * time.Hour, AbsoluteTimeout: 100 * time.Hour, Persist: persist, Linger: time.Hour,
+			Expires: now.Add(10 * time.Hour)}}
+		require.NoError(t, store.Create(t.Context(), hashToken(tok), r))
+		c := e.client()
+		c.setToken(tok)
+		return c
+	}
+	legacy, kept := plant("legacy", false), plant("kept", true)
+	clk.Advance(time.Hour) // idle past the Manager's 30 minutes
+	_, who := legacy.get("/whoami")
+	assert.Empty(t, who, "a non-persistent session outlived the Manager's idle limit")
+	_, who = kept.get("/whoami")
+	assert.Equal(t, "kept", who, "a persistent session keeps its own longer limits")
 }
