@@ -107,3 +107,30 @@ func TestRevokeAllEndsHeaderSessions(t *testing.T) {
 		require.NoError(t, err, "a family issued after RevokeAll must refresh")
 	})
 }
+
+// failFleet is a memory store whose RevokeAll and Count fail.
+type failFleet struct{ *session.MemoryStore }
+
+func (f failFleet) RevokeAll(context.Context, time.Time) error { return errInjected }
+func (f failFleet) Count(context.Context) (int, error)         { return 0, errInjected }
+func (f failFleet) Unwrap() session.Store                      { return f.MemoryStore }
+
+// TestRevokeAllStoreFailure: a RevokeAll the store failed is an error
+// wrapping ErrStore with a store-error event, never a "revoked" event for
+// sessions that still live.
+func TestRevokeAllStoreFailure(t *testing.T) {
+	ms := session.NewMemoryStore()
+	t.Cleanup(func() { _ = ms.Close() })
+	e := newEnv(t, session.Config{Store: failFleet{ms}}, testApp())
+	c := e.client()
+	res, _ := c.post("/login?u=ann")
+	require.Equal(t, 200, res.StatusCode)
+	err := e.m.RevokeAll(context.Background())
+	require.ErrorIs(t, err, session.ErrStore)
+	_, err = e.m.CountSessions(context.Background())
+	require.ErrorIs(t, err, session.ErrStore)
+	assert.Contains(t, e.events.kinds(), session.EventStoreError)
+	assert.NotContains(t, e.events.kinds(), session.EventRevoked)
+	_, who := c.get("/whoami")
+	assert.Equal(t, "ann", who)
+}

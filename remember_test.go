@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func TestRememberMe(t *testing.T) {
 	assert.Zero(t, sessionCookie(res).MaxAge, "a normal login keeps a session cookie")
 
 	_, body := kept.get("/devices")
-	assert.ElementsMatch(t, []string{"true", "false"}, splitComma(body))
+	assert.ElementsMatch(t, []string{"true", "false"}, strings.Split(strings.TrimSuffix(body, ","), ","))
 
 	clk.Advance(2 * time.Hour) // past the normal idle limit
 	_, who := plain.get("/whoami")
@@ -135,18 +136,31 @@ func TestRememberConfig(t *testing.T) {
 	require.NoError(t, m.Close())
 }
 
-func splitComma(s string) []string {
-	var out []string
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i] != ',' {
-			i++
-		}
-		out = append(out, s[:i])
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
-	}
-	return out
+// TestRememberMeRenewalRace: two page navigations of one remembered session
+// cross the renewal period together (the hook lands the second inside the
+// first's store step). One renews the ID; the other, finding it renewed,
+// leaves the browser's cookie alone (it may hold the new ID) instead of
+// expiring it; the renewed session lives.
+func TestRememberMeRenewalRace(t *testing.T) {
+	clk := newFakeClock()
+	h := &hookStore{Store: session.NewMemoryStore(session.WithSweepInterval(0))}
+	t.Cleanup(func() { _ = h.Store.(*session.MemoryStore).Close() })
+	var e *env
+	e = newEnv(t, session.Config{Clock: clk.Now, Store: h}, rememberApp(func() *session.Manager { return e.m }))
+	a := e.client()
+	res, _ := a.post("/login-remember?u=ann")
+	require.Equal(t, 200, res.StatusCode)
+	b := e.client()
+	b.setToken(a.token())
+	clk.Advance(25 * time.Hour)
+	var resB *http.Response
+	h.onRotate(func(*session.Rotation) { // a's renewal: b renews first
+		resB, _ = b.do("GET", "/whoami", nil, "Sec-Fetch-Mode", "navigate")
+	})
+	resA, _ := a.do("GET", "/whoami", nil, "Sec-Fetch-Mode", "navigate")
+	require.NotNil(t, resB)
+	require.NotNil(t, sessionCookie(resB), "the first navigation renews the ID")
+	assert.Nil(t, sessionCookie(resA), "the navigation that lost the race must not touch the cookie")
+	_, who := b.get("/whoami")
+	assert.Equal(t, "ann", who, "the renewed session lives")
 }

@@ -70,10 +70,10 @@ func BenchmarkRedisFloorGETSET(b *testing.B) {
 // redisBenchHandler returns the Handler of a Manager on a Redis store around
 // h, the Cookie header of a logged-in session holding "name" and "n", and
 // the round-trip counter of the store's client.
-func redisBenchHandler(b *testing.B, h http.HandlerFunc) (http.Handler, string, *countHook) {
+func redisBenchHandler(b *testing.B, h http.HandlerFunc) (http.Handler, string, *redistest.RoundTrips) {
 	b.Helper()
 	c := redisBenchClient(b)
-	hook := &countHook{}
+	hook := &redistest.RoundTrips{}
 	c.AddHook(hook)
 	m, err := session.New(session.Config{
 		Store:  session.NewRedisStore(c),
@@ -108,10 +108,10 @@ func redisBenchHandler(b *testing.B, h http.HandlerFunc) (http.Handler, string, 
 
 // redisServeLoop serves req to h b.N times, checking the status, and reports
 // the Redis round trips per request.
-func redisServeLoop(b *testing.B, h http.Handler, req *http.Request, hook *countHook) {
+func redisServeLoop(b *testing.B, h http.Handler, req *http.Request, hook *redistest.RoundTrips) {
 	b.Helper()
 	h.ServeHTTP(httptest.NewRecorder(), req) // warm-up: the server learns the scripts
-	hook.n.Store(0)
+	hook.Store(0)
 	n := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -122,7 +122,7 @@ func redisServeLoop(b *testing.B, h http.Handler, req *http.Request, hook *count
 		}
 		n++
 	}
-	b.ReportMetric(float64(hook.n.Load())/float64(n), "roundtrips/op")
+	b.ReportMetric(float64(hook.Load())/float64(n), "roundtrips/op")
 }
 
 // BenchmarkRedisReadOnly: a logged-in request whose handler reads a value

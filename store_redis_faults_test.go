@@ -226,6 +226,15 @@ func TestRedisCorruptDataIsAnError(t *testing.T) {
 	_, err = s.Load(ctx, k)
 	assert.ErrorIs(t, err, session.ErrStore)
 	assert.ErrorIs(t, s.Update(ctx, k, &session.Delta{Set: map[string][]byte{"a": nil}}), session.ErrStore)
+
+	// A corrupt RevokeAll cutoff: every load is a store error (fail
+	// closed), never a live session nor a panic.
+	k = storetest.Key()
+	require.NoError(t, s.Create(ctx, k, storetest.Record(time.Minute, nil)))
+	require.NoError(t, c.Set(ctx, "session:all", "soon", time.Minute).Err())
+	_, err = s.Load(ctx, k)
+	assert.ErrorIs(t, err, session.ErrStore, "a corrupt RevokeAll cutoff")
+	assert.NotErrorIs(t, err, session.ErrNotFound)
 }
 
 // TestRedisErrorsAreWrapped: a Redis error is ErrStore (not ErrNotFound), and

@@ -1,8 +1,6 @@
 package session_test
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,24 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/redistest"
 )
-
-// countHook counts round trips: one per command or pipeline sent.
-type countHook struct{ n atomic.Int64 }
-
-func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // TestRedisRoundTrips counts round trips through the real Manager and
 // Handler: none for a request that never touches the session, one for a
@@ -36,7 +18,7 @@ func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 func TestRedisRoundTrips(t *testing.T) {
 	forEachRedis(t, func(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 		c := newClient(t)
-		hook := &countHook{}
+		hook := &redistest.RoundTrips{}
 		c.AddHook(hook)
 		clock := newFakeClock()
 		e := newEnv(t, session.Config{Store: session.NewRedisStore(c, session.WithKeyPrefix(randomPrefix())), Clock: clock.Now}, testApp())
@@ -50,10 +32,10 @@ func TestRedisRoundTrips(t *testing.T) {
 
 		_, cluster := c.(*redis.ClusterClient)
 		count := func(method, path string) (int64, string) {
-			hook.n.Store(0)
+			hook.Store(0)
 			res, body := cl.do(method, path, nil)
 			require.Equal(t, 200, res.StatusCode, path)
-			return hook.n.Load(), body
+			return hook.Load(), body
 		}
 		readRT := int64(1)
 		if cluster {
@@ -84,23 +66,23 @@ func TestRedisLoginIsOneRoundTrip(t *testing.T) {
 	for name, newClient := range map[string]func(t *testing.T) redis.UniversalClient{"Miniredis": miniredisClient, "Server": sharedServer(t)} {
 		t.Run(name, func(t *testing.T) {
 			c := newClient(t)
-			hook := &countHook{}
+			hook := &redistest.RoundTrips{}
 			c.AddHook(hook)
 			e := newEnv(t, session.Config{Store: session.NewRedisStore(c, session.WithKeyPrefix(randomPrefix()))}, testApp())
 			warm := e.client() // the server learns the scripts
 			warm.post("/login?u=warm")
 			warm.post("/logout")
 			cl := e.client()
-			hook.n.Store(0)
+			hook.Store(0)
 			res, _ := cl.post("/login?u=one")
 			require.Equal(t, 200, res.StatusCode)
-			assert.Equal(t, int64(1), hook.n.Load(), "login of a new visitor")
+			assert.Equal(t, int64(1), hook.Load(), "login of a new visitor")
 			res, _ = cl.post("/set?k=a&v=1")
 			require.Equal(t, 200, res.StatusCode)
-			hook.n.Store(0)
+			hook.Store(0)
 			res, _ = cl.post("/login?u=one")
 			require.Equal(t, 200, res.StatusCode)
-			assert.Equal(t, int64(2), hook.n.Load(), "read + login")
+			assert.Equal(t, int64(2), hook.Load(), "read + login")
 		})
 	}
 }

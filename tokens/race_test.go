@@ -126,28 +126,11 @@ func TestRedisConcurrentRefresh(t *testing.T) {
 	}
 }
 
-// countHook counts round trips: one per command or pipeline sent.
-type countHook struct{ n atomic.Int64 }
-
-func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
 // TestRedisRoundTrips counts the round trips of each operation on a single
 // server: Verify none, Refresh one (the refresh script, see
 // session.Refresher), Issue one, VerifyLive one.
 func TestRedisRoundTrips(t *testing.T) {
-	hook := &countHook{}
+	hook := &redistest.RoundTrips{}
 	e, _ := redisEnv(t, hook)
 	p := e.issue("rt-user") // warm-up: the server learns the scripts
 	p, err := e.refresh(p.RefreshToken)
@@ -156,9 +139,9 @@ func TestRedisRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 
 	count := func(f func()) int64 {
-		hook.n.Store(0)
+		hook.Store(0)
 		f()
-		return hook.n.Load()
+		return hook.Load()
 	}
 	assert.Equal(t, int64(1), count(func() { e.issue("rt-user") }), "Issue")
 	assert.Equal(t, int64(1), count(func() { p, err = e.refresh(p.RefreshToken); require.NoError(t, err) }), "Refresh")

@@ -10,7 +10,6 @@ package memcachedtest
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -20,11 +19,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/internal/proctest"
 )
 
 // RequireRealEnv is the environment variable that turns a missing
 // memcached into a test failure instead of a skip.
-const RequireRealEnv = "SESSION_TEST_REQUIRE_REAL"
+const RequireRealEnv = proctest.RequireRealEnv
 
 // startTimeout bounds how long a server may take to come up.
 const startTimeout = 20 * time.Second
@@ -56,7 +57,7 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *syncBuffer
+	out  *proctest.Buffer
 }
 
 // binary returns the path of memcached, or skips (or fails, under
@@ -67,24 +68,9 @@ func binary(t testing.TB) string {
 	if err == nil {
 		return bin
 	}
-	msg := "memcached not found on PATH: skipping the test against a real Memcached " +
-		"(install the Debian package memcached; " + RequireRealEnv + "=1 makes this a failure)"
-	if os.Getenv(RequireRealEnv) == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	proctest.Missing(t, "memcached not found on PATH: skipping the test against a real Memcached "+
+		"(install the Debian package memcached)")
 	return ""
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("memcachedtest: free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Start starts memcached on a free loopback port (TCP only) and waits until
@@ -92,7 +78,7 @@ func freePort(t testing.TB) int {
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	bin := binary(t)
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0"}
 	if o.MemoryMB > 0 {
 		args = append(args, "-m", strconv.Itoa(o.MemoryMB))
@@ -115,7 +101,7 @@ func (s *Server) start() {
 	s.t.Helper()
 	s.mu.Lock()
 	cmd := exec.Command(s.bin, s.args...)
-	s.out = &syncBuffer{}
+	s.out = &proctest.Buffer{}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.Dir = s.dir
 	setProcAttr(cmd)
@@ -225,24 +211,3 @@ func (s *Server) Restart() {
 
 // String describes the server, for test logs.
 func (s *Server) String() string { return "memcached " + s.Addr }
-
-// syncBuffer collects a process's output for error messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 64<<10 {
-		return len(p), nil // enough to explain a failure
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

@@ -186,7 +186,8 @@ func (p *Proc) Kill() {
 // Output returns what the process printed so far.
 func (p *Proc) Output() string { return p.out.String() }
 
-// Buffer collects a process's output; safe for concurrent use.
+// Buffer collects a process's output, its first 64 KiB (enough to explain
+// a failure); safe for concurrent use.
 type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -195,6 +196,9 @@ type Buffer struct {
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.b.Len() > 64<<10 {
+		return len(p), nil
+	}
 	return b.b.Write(p)
 }
 

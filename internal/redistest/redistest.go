@@ -8,11 +8,9 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,11 +20,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/proctest"
 )
 
 // RequireRealEnv is the environment variable that turns a missing
 // redis-server into a test failure instead of a skip.
-const RequireRealEnv = "SESSION_TEST_REQUIRE_REAL"
+const RequireRealEnv = proctest.RequireRealEnv
 
 // startTimeout bounds how long a server or cluster may take to come up.
 const startTimeout = 20 * time.Second
@@ -40,24 +39,9 @@ func binaries(t testing.TB) (server, cli string) {
 	if err1 == nil && err2 == nil {
 		return server, cli
 	}
-	msg := "redis-server/redis-cli not found on PATH: skipping the test against a real Redis " +
-		"(install the Debian package redis-server; " + RequireRealEnv + "=1 makes this a failure)"
-	if os.Getenv(RequireRealEnv) == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	proctest.Missing(t, "redis-server/redis-cli not found on PATH: skipping the test against a real Redis "+
+		"(install the Debian package redis-server)")
 	return "", ""
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("redistest: free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Server is one redis-server process.
@@ -73,7 +57,7 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *syncBuffer
+	out  *proctest.Buffer
 }
 
 // StartServer starts a standalone redis-server on a free loopback port and
@@ -81,7 +65,7 @@ type Server struct {
 func StartServer(t testing.TB) *Server {
 	t.Helper()
 	bin, _ := binaries(t)
-	s := newServer(t, bin, freePort(t), t.TempDir())
+	s := newServer(t, bin, proctest.FreePort(t), t.TempDir())
 	s.start()
 	return s
 }
@@ -106,7 +90,7 @@ func (s *Server) start() {
 	s.t.Helper()
 	s.mu.Lock()
 	cmd := exec.Command(s.bin, s.args...)
-	s.out = &syncBuffer{}
+	s.out = &proctest.Buffer{}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.Dir = s.dir
 	setProcAttr(cmd)
@@ -183,10 +167,10 @@ func StartCluster(t testing.TB) *Cluster {
 	cl := &Cluster{}
 	for range 3 {
 		dir := t.TempDir()
-		s := newServer(t, bin, freePort(t), dir,
+		s := newServer(t, bin, proctest.FreePort(t), dir,
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-port", strconv.Itoa(freePort(t)),
+			"--cluster-port", strconv.Itoa(proctest.FreePort(t)),
 			"--cluster-node-timeout", "5000",
 		)
 		s.start()
@@ -251,27 +235,6 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// syncBuffer collects a process's output for error messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 64<<10 {
-		return len(p), nil // enough to explain a failure
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // String describes the server, for test logs.

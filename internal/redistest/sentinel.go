@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/proctest"
 )
 
 // Sentinel is a group of redis-server processes running as Sentinels that
@@ -46,7 +47,7 @@ func StartSentinels(t testing.TB, master *Server, n, quorum int, downAfter time.
 	sn := &Sentinel{MasterName: "mymaster"}
 	for range n {
 		dir := t.TempDir()
-		port := freePort(t)
+		port := proctest.FreePort(t)
 		conf := filepath.Join(dir, "sentinel.conf")
 		cfg := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
 			"sentinel monitor mymaster 127.0.0.1 %s %d\n"+
@@ -123,7 +124,7 @@ func StartReplica(t testing.TB, master *Server) *Server {
 	t.Helper()
 	bin, _ := binaries(t)
 	host, port, _ := net.SplitHostPort(master.Addr)
-	r := newServer(t, bin, freePort(t), t.TempDir(), "--replicaof", host, port)
+	r := newServer(t, bin, proctest.FreePort(t), t.TempDir(), "--replicaof", host, port)
 	r.start()
 	c := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer c.Close()
