@@ -42,7 +42,6 @@ type queries struct {
 	load, lockOld, upsertRecord, deleteValues, userGen, endOne, listUser string
 	upsertValue                                                          string // the ON CONFLICT clause of a values insert
 	upsertRecordTail                                                     string // the ON CONFLICT clause of upsertRecord
-	upsertRecordGen                                                      string // upsertRecord reading the generation itself (third argument: the user)
 	lockUser, lockUserBump                                               string
 	revokeValues, revokeRecords, moveValues                              string
 }
@@ -70,9 +69,6 @@ func newQueries(d Dialect) *queries {
  user_id = ?, user_agent = '', ip = '', ver = ver + 1 WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?`),
 	}
 	q.moveValues = r(`UPDATE session_values SET skey = ? WHERE skey = ?`)
-	q.upsertRecordGen = r(`INSERT INTO session_records (` + recordCols + `) VALUES (?, ?, COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = ?), 0), ` +
-		list(15) + `)` + d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
-		"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver"))
 	q.upsertRecordTail = d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
 		"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver")
 	q.upsertValue = d.upsert("skey, name", "val")

@@ -3,11 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sessionkit/session"
 )
@@ -24,20 +26,28 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 		return nil, s.wrap(op, err)
 	}
 	var rec *session.Record
-	err := s.withConn(ctx, func(q querier) error {
+	scan := func(rows *sql.Rows) error {
 		var err error
-		rec, err = s.load(ctx, q, key)
+		rec, err = s.scanRecord(rows)
 		return err
+	}
+	if s.d != SQLite {
+		return rec, s.wrap(op, s.query(ctx, s.q.load, []any{key}, scan))
+	}
+	err := s.withConn(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, s.q.load, key)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return scan(rows)
 	})
 	return rec, s.wrap(op, err)
 }
 
-func (s *Store) load(ctx context.Context, q querier, key string) (*session.Record, error) {
-	rows, err := q.QueryContext(ctx, s.q.load, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+// scanRecord reads the rows of the load query: the session's metadata on
+// each, one value per row.
+func (s *Store) scanRecord(rows *sql.Rows) (*session.Record, error) {
 	var w row
 	var rec *session.Record
 	var name sql.NullString
@@ -57,7 +67,11 @@ func (s *Store) load(ctx context.Context, q querier, key string) (*session.Recor
 			if val == nil {
 				val = []byte{}
 			}
-			rec.Values[name.String] = val
+			k, err := s.nameOf(name.String)
+			if err != nil {
+				return nil, err
+			}
+			rec.Values[k] = val
 			val = nil
 		}
 	}
@@ -99,22 +113,7 @@ func (s *Store) create(ctx context.Context, key string, m *session.Meta, values 
 		return s.mustCount(ctx, stmt, args)
 	}
 	if s.d == MySQL {
-		// READ COMMITTED: at REPEATABLE READ, concurrent creates and
-		// deletes deadlocked on MariaDB (gap locks of the subquery and the
-		// upsert).
-		return s.tx(ctx, func(q querier) error {
-			// 1: inserted (a new key, the usual case); 2: replaced.
-			n, err := affected(q.ExecContext(ctx, s.q.upsertRecordGen, s.createArgs(key, m)...))
-			if err != nil {
-				return err
-			}
-			if n != 1 {
-				if _, err := q.ExecContext(ctx, s.q.deleteValues, key); err != nil {
-					return err
-				}
-			}
-			return s.setValues(ctx, q, key, values, false)
-		})
+		return s.createMySQL(ctx, key, m, values)
 	}
 	return s.tx(ctx, func(q querier) error {
 		var gen uint64
@@ -128,14 +127,6 @@ func (s *Store) create(ctx context.Context, key string, m *session.Meta, values 
 		}
 		return s.put(ctx, q, key, m, gen, values)
 	})
-}
-
-// createArgs are recordArgs with the generation replaced by the user ID
-// (upsertRecordGen reads the generation with a subquery).
-func (s *Store) createArgs(key string, m *session.Meta) []any {
-	args := s.recordArgs(key, m, 0)
-	args[2] = args[1]
-	return args
 }
 
 // createPG is create as one PostgreSQL statement: the upsert of the row
@@ -167,7 +158,7 @@ func (s *Store) createPG(key string, m *session.Meta, values map[string][]byte) 
 			if v == nil {
 				v = []byte{}
 			}
-			args = append(args, k, v)
+			args = append(args, s.nameArg(k), v)
 		}
 		b.WriteString("), d AS (DELETE FROM session_values WHERE skey IN (SELECT skey FROM r) AND name NOT IN (SELECT name FROM v))" +
 			", i AS (INSERT INTO session_values (skey, name, val) SELECT r.skey, v.name, v.val FROM r CROSS JOIN v" +
@@ -203,7 +194,7 @@ func (s *Store) setValues(ctx context.Context, q querier, key string, values map
 			if v == nil {
 				v = []byte{}
 			}
-			args = append(args, key, k, v)
+			args = append(args, key, s.nameArg(k), v)
 		}
 		stmt := "INSERT INTO session_values (skey, name, val) VALUES " + placeholders(3, n)
 		if upsert {
@@ -224,7 +215,7 @@ func (s *Store) deleteNames(ctx context.Context, q querier, key string, names []
 		args := make([]any, 0, n+1)
 		args = append(args, key)
 		for _, k := range names[:n] {
-			args = append(args, k)
+			args = append(args, s.nameArg(k))
 		}
 		stmt := "DELETE FROM session_values WHERE skey = ? AND name IN (" + list(n) + ")"
 		if _, err := q.ExecContext(ctx, s.d.rebind(stmt), args...); err != nil {
@@ -258,6 +249,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}
+	if s.d == MySQL {
+		return s.wrap(op, s.endMySQL(ctx, key))
+	}
 	return s.wrap(op, s.tx(ctx, func(q querier) error {
 		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "", true)
 	}))
@@ -272,4 +266,31 @@ func (s *Store) end(ctx context.Context, q querier, key string, state int, at in
 	}
 	_, err = q.ExecContext(ctx, s.q.deleteValues, key)
 	return err
+}
+
+// nameEscape starts a value name stored hex-encoded on PostgreSQL.
+const nameEscape = "\x01"
+
+// nameArg is a value name as a query argument. PostgreSQL's TEXT holds
+// neither NUL nor invalid UTF-8 (and SealValues' reserved names contain
+// NUL): there such a name, and any name starting with nameEscape, is
+// stored as nameEscape and the name's hex, so that stored names map one
+// to one onto names. Other dialects store names as they are.
+func (s *Store) nameArg(k string) string {
+	if s.d != Postgres || (utf8.ValidString(k) && !strings.ContainsRune(k, 0) && !strings.HasPrefix(k, nameEscape)) {
+		return k
+	}
+	return nameEscape + hex.EncodeToString([]byte(k))
+}
+
+// nameOf is the inverse of nameArg.
+func (s *Store) nameOf(stored string) (string, error) {
+	if s.d != Postgres || !strings.HasPrefix(stored, nameEscape) {
+		return stored, nil
+	}
+	b, err := hex.DecodeString(stored[len(nameEscape):])
+	if err != nil {
+		return "", corrupt("value name")
+	}
+	return string(b), nil
 }

@@ -153,12 +153,17 @@ func (s *Store) rotatePG(ctx context.Context, rot *session.Rotation) ([]session.
 	vals := make([]string, len(names))
 	for i, k := range names {
 		vals[i] = `\x` + hex.EncodeToString(d.Set[k])
+		names[i] = s.nameArg(k)
+	}
+	del := make([]string, len(d.Delete))
+	for i, k := range d.Delete {
+		del[i] = s.nameArg(k)
 	}
 	rows, err := s.db.QueryContext(ctx, callRotatePG,
 		rot.OldKey, rot.NewKey, []byte(m.UserID), rot.RevokeUser, rot.MaxSessions, rot.RefuseNew, s.now().UnixNano(),
 		ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt), m.UserAgent, m.IP, ns(m.Expires), int64(m.Linger),
 		d.Clear, persist, touts, tidle, tabs, tlinger,
-		arrayLiteral(d.Delete), arrayLiteral(names), arrayLiteral(vals))
+		arrayLiteral(del), arrayLiteral(names), arrayLiteral(vals))
 	if err != nil {
 		return nil, err
 	}

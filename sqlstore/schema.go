@@ -29,7 +29,10 @@ import (
 //   - session_audit: the append-only audit trail written by [Store.Audit];
 //     at is unix milliseconds.
 //   - on PostgreSQL, the function session_rotate: a renewal (Login, Renew)
-//     in one round trip.
+//     in one round trip; on MySQL, the procedures session_create_v1,
+//     session_update_v1, session_end_v1 and session_rotate_v1: every write
+//     in one round trip (the database user needs the CREATE ROUTINE
+//     privilege to migrate, EXECUTE to run).
 //
 // User IDs are opaque bytes compared exactly: BYTEA on PostgreSQL,
 // VARBINARY(255) on MySQL (so at most 255 bytes there), TEXT with SQLite's
@@ -135,6 +138,7 @@ func ddl(d Dialect) []string {
   INDEX session_audit_user (user_id, at),
   INDEX session_audit_at (at)
 ) ENGINE=InnoDB`,
+			createProcMySQL, updateProcMySQL, endProcMySQL, rotateProcMySQL,
 		}
 	case SQLite:
 		return []string{

@@ -43,6 +43,7 @@ type Store struct {
 	wlock chan struct{}
 
 	audit auditQueue
+	prep  prepared
 
 	stop      context.CancelFunc
 	stopCtx   context.Context
@@ -192,6 +193,7 @@ func (s *Store) Close() error {
 		s.audit.close()
 		s.stop() // the reaper stops; the audit writer drains first
 		s.wg.Wait()
+		s.prep.close()
 		s.closeErr = s.audit.lastErr()
 	})
 	return s.closeErr

@@ -19,9 +19,9 @@ import (
 //
 // A call whose ctx ends while the server is still waiting (for a row lock)
 // returns at once with an error. What it asked may still be applied, whole,
-// when the server gets to it, as with any remote store: a transaction the
-// client abandoned never commits, but PostgreSQL runs the single-statement
-// forms to the end.
+// when the server gets to it, as with any remote store: PostgreSQL runs its
+// single statements, and MySQL its procedures, to the end; only a SQLite
+// transaction the client abandoned never commits.
 func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error {
 	const op = "update"
 	if err := ctx.Err(); err != nil {
@@ -29,6 +29,9 @@ func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error 
 	}
 	if err := s.checkRecord(key, "", d.Set); err != nil {
 		return s.wrap(op, err)
+	}
+	if s.d == MySQL {
+		return s.wrap(op, s.updateMySQL(ctx, key, d))
 	}
 	stmt, args := s.updateMeta(key, d)
 	if s.d == Postgres && !d.Clear && len(d.Delete) == 0 && len(d.Set) > 0 && len(d.Set) <= valuesPerInsert {
@@ -88,7 +91,7 @@ func (s *Store) updateSetPG(update string, args []any, set map[string][]byte) (s
 		if v == nil {
 			v = []byte{}
 		}
-		args = append(args, k, v)
+		args = append(args, s.nameArg(k), v)
 	}
 	b.WriteString(") AS v(name, val) ON CONFLICT (skey, name) DO UPDATE SET val = excluded.val) SELECT COUNT(*) FROM r")
 	return b.String(), args

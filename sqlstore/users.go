@@ -19,6 +19,14 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.Inde
 		return nil, s.wrap(op, err)
 	}
 	var out []session.IndexedRecord
+	if s.d != SQLite {
+		err := s.query(ctx, s.q.listUser, []any{s.userArg(userID), s.now().UnixNano()}, func(rows *sql.Rows) error {
+			var err error
+			out, err = scanLive(rows)
+			return err
+		})
+		return out, s.wrap(op, err)
+	}
 	err := s.withConn(ctx, func(q querier) error {
 		var err error
 		out, err = s.live(ctx, q, userID)
@@ -34,6 +42,11 @@ func (s *Store) live(ctx context.Context, q querier, user string) ([]session.Ind
 		return nil, err
 	}
 	defer rows.Close()
+	return scanLive(rows)
+}
+
+// scanLive reads the rows of the listUser query.
+func scanLive(rows *sql.Rows) ([]session.IndexedRecord, error) {
 	var out []session.IndexedRecord
 	for rows.Next() {
 		var key string
@@ -138,8 +151,12 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 		m := rotatedMeta(rot, nil)
 		return nil, s.wrap(op, s.create(ctx, rot.NewKey, &m, rot.Delta.Set))
 	}
-	if s.d == Postgres {
+	switch s.d {
+	case Postgres:
 		evicted, err := s.rotatePG(ctx, rot)
+		return evicted, s.wrap(op, err)
+	case MySQL:
+		evicted, err := s.rotateMySQL(ctx, rot)
 		return evicted, s.wrap(op, err)
 	}
 	var evicted []session.IndexedRecord

@@ -42,6 +42,20 @@ func TestSealValuesDumpShowsNoPlaintext(t *testing.T) {
 		if string(got.Values["oauth"]) != `"`+secret+`"` {
 			t.Fatalf("the sealed store reads %q", got.Values["oauth"])
 		}
+		// A renewal records itself under a reserved name holding NUL bytes
+		// (PostgreSQL's TEXT holds none: the store escapes it).
+		k2 := storetest.Key()
+		m := r.Meta
+		m.LastSeen = m.LastSeen.Add(time.Second)
+		if _, err := st.(session.Rotator).Rotate(ctx, &session.Rotation{OldKey: k, NewKey: k2, Meta: m}); err != nil {
+			t.Fatalf("renewal: %v", err)
+		}
+		if got, err = st.Load(ctx, k2); err != nil {
+			t.Fatalf("load after a renewal: %v", err)
+		}
+		if string(got.Values["oauth"]) != `"`+secret+`"` {
+			t.Fatalf("after a renewal the sealed store reads %q", got.Values["oauth"])
+		}
 		dump := dumpTables(t, db, "session_records", "session_values", "session_users")
 		if !strings.Contains(dump, r.UserID) {
 			t.Fatalf("the dump does not read the store (user IDs are not sealed)")
