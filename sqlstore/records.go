@@ -249,8 +249,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}
-	if s.d == MySQL {
+	switch s.d {
+	case MySQL:
 		return s.wrap(op, s.endMySQL(ctx, key))
+	case Postgres:
+		_, err := s.db.ExecContext(ctx, `SELECT session_end($1::text, $2::smallint, $3::bigint)`, key, stateDestroyed, s.now().UnixNano())
+		return s.wrap(op, err)
 	}
 	return s.wrap(op, s.tx(ctx, func(q querier) error {
 		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "", true)

@@ -126,6 +126,21 @@ BEGIN
 END
 $fn$`
 
+// endFunctionPG is Delete on PostgreSQL in one round trip: the live row
+// becomes a tombstone of the given state, and its values go. Being
+// VOLATILE, its DELETE sees the values a concurrent writer committed while
+// the UPDATE waited for the row lock (one statement with both would not).
+const endFunctionPG = `CREATE OR REPLACE FUNCTION session_end(p_key text, p_state smallint, p_at bigint)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  UPDATE session_records r SET state = p_state, ended_ns = p_at, purge_ns = p_at + r.linger_ns, next_key = '',
+    user_id = ''::bytea, user_agent = '', ip = '', ver = r.ver + 1 WHERE r.skey = p_key AND r.state = 0;
+  IF FOUND THEN
+    DELETE FROM session_values sv WHERE sv.skey = p_key;
+  END IF;
+END
+$fn$`
+
 // callRotatePG calls session_rotate. Arrays travel as text literals, so
 // that any driver (pgx, lib/pq) can pass them.
 const callRotatePG = `SELECT status, ekey, euser, egen, ecreated, eseen, eauth, eua, eip, eidle, eabs, epersist, elinger, eexpires

@@ -29,7 +29,7 @@ import (
 //   - session_audit: the append-only audit trail written by [Store.Audit];
 //     at is unix milliseconds.
 //   - on PostgreSQL, the function session_rotate: a renewal (Login, Renew)
-//     in one round trip; on MySQL, the procedures session_create_v1,
+//     in one round trip, and session_end: a logout in one; on MySQL, the procedures session_create_v1,
 //     session_update_v1, session_end_v1 and session_rotate_v1: every write
 //     in one round trip (the database user needs the CREATE ROUTINE
 //     privilege to migrate, EXECUTE to run).
@@ -90,7 +90,7 @@ func ddl(d Dialect) []string {
 )`,
 			`CREATE INDEX IF NOT EXISTS session_audit_user ON session_audit (user_id, at)`,
 			`CREATE INDEX IF NOT EXISTS session_audit_at ON session_audit (at)`,
-			rotateFunctionPG,
+			rotateFunctionPG, endFunctionPG,
 		}
 	case MySQL:
 		return []string{

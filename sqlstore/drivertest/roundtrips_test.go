@@ -14,9 +14,14 @@ import (
 	"github.com/sessionkit/session/sqlstore"
 )
 
-// TestRoundTrips counts the network round trips of each kind of request
-// through a proxy in front of the real server.
+// TestRoundTrips holds each kind of request to its round-trip budget on
+// the servers, counted by a proxy in front of them: a read is one SELECT,
+// every write one statement or procedure call after it (MySQL's fixed
+// statements are prepared once per connection), a login one, whether it
+// creates, evicts under the cap or not. A logout is three: the load, the
+// delete and the check that no other tab renewed the ID meanwhile.
 func TestRoundTrips(t *testing.T) {
+	budget := map[string]float64{"login": 1, "read": 1, "write": 2, "renew": 2, "logout": 3}
 	for _, tc := range []struct {
 		name string
 		d    sqlstore.Dialect
@@ -25,8 +30,7 @@ func TestRoundTrips(t *testing.T) {
 		{"PostgreSQL", sqlstore.Postgres, func(t *testing.T) (*sql.DB, *proctest.TurnProxy) {
 			srv := pgtest.Start(t)
 			p := proctest.Proxy(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port)))
-			_, port, _ := net.SplitHostPort(p.Addr)
-			db, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:"+port+"/postgres?sslmode=disable")
+			db, err := sql.Open("pgx", "postgres://postgres@"+p.Addr+"/postgres?sslmode=disable")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,27 +54,48 @@ func TestRoundTrips(t *testing.T) {
 			for _, cfg := range []struct {
 				name string
 				c    session.Config
-			}{{"plain", session.Config{}}, {"cap", session.Config{MaxSessionsPerUser: 3}}} {
+				user func(i int) string
+			}{
+				{"plain", session.Config{}, func(i int) string { return fmt.Sprint("plain-", i) }},
+				{"cap", session.Config{MaxSessionsPerUser: 3}, func(i int) string { return fmt.Sprint("cap-", i) }},
+				// Every login evicts the one before it.
+				{"evicting", session.Config{MaxSessionsPerUser: 1}, func(int) string { return "evicted" }},
+			} {
 				st := newStore(t, db, tc.d, sqlstore.WithReapInterval(0))
 				a := newApp(t, st, nil, cfg.c)
 				const n = 20
-				count := func(what string, fn func(i int)) {
-					fn(-1) // warm the pool's connections
+				var cs [n + 1]*client
+				count := func(what string, fn func(c *client) int) {
+					t.Helper()
+					fn(cs[0]) // warm the pool's connection and its prepared statements
 					before := p.Turns()
 					for i := range n {
-						fn(i)
+						if code := fn(cs[i+1]); code != 200 {
+							t.Fatalf("%s %s: status %d", cfg.name, what, code)
+						}
 					}
-					t.Logf("%s %s: %.2f round trips", cfg.name, what, float64(p.Turns()-before)/n)
+					got := float64(p.Turns()-before) / n
+					t.Logf("%s %s: %.2f round trips", cfg.name, what, got)
+					if got > budget[what] {
+						t.Errorf("%s %s: %.2f round trips, budget %v", cfg.name, what, got, budget[what])
+					}
 				}
-				var cs [n + 1]*client
-				count("login", func(i int) {
-					cs[i+1] = a.client(t, "ua")
-					cs[i+1].post(fmt.Sprint("/login?u=user", i%2))
+				for i := range cs {
+					cs[i] = a.client(t, "ua")
+				}
+				i := 0
+				count("login", func(c *client) int {
+					i++
+					code, _ := c.post("/login?u=" + cfg.user(i))
+					return code
 				})
-				count("read", func(i int) { cs[i+1].get("/get?k=a") })
-				count("write", func(i int) { cs[i+1].post("/set?k=a&v=1") })
-				count("renew", func(i int) { cs[i+1].post("/renew") })
-				count("logout", func(i int) { cs[i+1].post("/logout") })
+				if cfg.name == "evicting" {
+					continue // the others' sessions are gone
+				}
+				count("read", func(c *client) int { code, _ := c.get("/get?k=a"); return code })
+				count("write", func(c *client) int { code, _ := c.post("/set?k=a&v=1"); return code })
+				count("renew", func(c *client) int { code, _ := c.post("/renew"); return code })
+				count("logout", func(c *client) int { code, _ := c.post("/logout"); return code })
 			}
 		})
 	}
