@@ -81,7 +81,8 @@ proc: BEGIN
     linger_ns = IF(p_touts, p_tlinger, linger_ns),
     expires_ns = IF(p_expires <> 0, p_expires, expires_ns)
   WHERE skey = p_key AND state = 0 AND expires_ns > p_now AND gen >=
-    COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = session_records.user_id), 0);
+    COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = session_records.user_id), 0)
+    AND created_ns >= ` + cutoffOf + `;
   IF ROW_COUNT() = 0 THEN
     ROLLBACK;
     SELECT 0;
@@ -127,10 +128,10 @@ const rotateProcMySQL = `CREATE PROCEDURE IF NOT EXISTS session_rotate_v1(
   p_touts TINYINT, p_tidle BIGINT, p_tabs BIGINT, p_tlinger BIGINT, p_del LONGTEXT, p_set LONGTEXT)
 MODIFIES SQL DATA
 proc: BEGIN
-  DECLARE g, prev, cur, cnt, excess, newgen BIGINT DEFAULT 0;
+  DECLARE g, prev, cur, cnt, excess, newgen, cut BIGINT DEFAULT 0;
   DECLARE has_old, alive, done TINYINT DEFAULT 0;
   DECLARE o_user VARBINARY(255) DEFAULT NULL;
-  DECLARE o_gen, o_state, o_idle, o_abs, o_linger, o_expires BIGINT DEFAULT 0;
+  DECLARE o_gen, o_state, o_idle, o_abs, o_linger, o_expires, o_created BIGINT DEFAULT 0;
   DECLARE o_persist SMALLINT DEFAULT 0;
   DECLARE s_idle, s_abs, s_linger BIGINT DEFAULT 0;
   DECLARE s_persist SMALLINT DEFAULT 0;
@@ -139,6 +140,7 @@ proc: BEGIN
   ` + mysqlHandler + `
   SET s_linger = p_linger, alive = 1;
   ` + mysqlBegin + `
+  SET cut = ` + cutoffOf + `;
   IF p_user <> '' THEN
     IF p_revoke THEN
       INSERT INTO session_users (user_id, gen) VALUES (p_user, 1) ON DUPLICATE KEY UPDATE gen = gen + 1;
@@ -150,8 +152,8 @@ proc: BEGIN
   END IF;
   IF p_old <> '' THEN
     SET done = 0;
-    SELECT r.user_id, r.gen, r.state, r.idle_ns, r.absolute_ns, r.persist, r.linger_ns, r.expires_ns
-      INTO o_user, o_gen, o_state, o_idle, o_abs, o_persist, o_linger, o_expires
+    SELECT r.user_id, r.gen, r.state, r.idle_ns, r.absolute_ns, r.persist, r.linger_ns, r.expires_ns, r.created_ns
+      INTO o_user, o_gen, o_state, o_idle, o_abs, o_persist, o_linger, o_expires, o_created
       FROM session_records r WHERE r.skey = p_old FOR UPDATE;
     IF done THEN
       SET alive = 0;
@@ -164,7 +166,7 @@ proc: BEGIN
       ELSE
         SET cur = COALESCE((SELECT x.gen FROM session_users x WHERE x.user_id = o_user), 0);
       END IF;
-      IF o_state <> 0 OR p_now >= o_expires OR (o_user <> '' AND o_gen < cur) THEN
+      IF o_state <> 0 OR p_now >= o_expires OR (o_user <> '' AND o_gen < cur) OR o_created < cut THEN
         SET alive = 0;
       ELSE
         SET has_old = 1;
@@ -185,7 +187,7 @@ proc: BEGIN
   END IF;
   IF p_user <> '' AND p_max > 0 THEN
     SELECT COUNT(*) INTO cnt FROM session_records r WHERE r.user_id = p_user AND r.state = 0
-      AND r.expires_ns > p_now AND r.gen >= g AND r.skey <> p_old;
+      AND r.expires_ns > p_now AND r.gen >= g AND r.created_ns >= cut AND r.skey <> p_old;
     SET excess = cnt - p_max + 1;
     IF excess > 0 THEN
       IF p_refuse THEN
@@ -201,7 +203,8 @@ proc: BEGIN
         DECLARE v_ip VARCHAR(255) CHARACTER SET utf8mb4;
         DECLARE victims CURSOR FOR SELECT r.skey, r.user_id, r.gen, r.created_ns, r.seen_ns, r.auth_ns, r.user_agent,
             r.ip, r.idle_ns, r.absolute_ns, r.persist, r.linger_ns, r.expires_ns FROM session_records r
-          WHERE r.user_id = p_user AND r.state = 0 AND r.expires_ns > p_now AND r.gen >= g AND r.skey <> p_old
+          WHERE r.user_id = p_user AND r.state = 0 AND r.expires_ns > p_now AND r.gen >= g AND r.created_ns >= cut
+            AND r.skey <> p_old
           ORDER BY r.seen_ns, r.skey LIMIT excess FOR UPDATE;
         SET done = 0;
         OPEN victims;

@@ -36,6 +36,10 @@ const metaCols = "r.user_id, r.gen, r.state, r.created_ns, r.seen_ns, r.auth_ns,
 // as an expression on session_records (alias r).
 const curGen = "COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = r.user_id), 0)"
 
+// cutoffOf is RevokeAll's cutoff (unix nanoseconds, 0 for none): sessions
+// created before it are revoked.
+const cutoffOf = "COALESCE((SELECT c.cutoff_ns FROM session_cutoff c WHERE c.id = 1), 0)"
+
 // queries holds the statements that do not depend on the request, already
 // rebound for the dialect.
 type queries struct {
@@ -49,9 +53,9 @@ type queries struct {
 func newQueries(d Dialect) *queries {
 	r := d.rebind
 	q := &queries{
-		load: r(`SELECT ` + metaCols + `, ` + curGen + `, v.name, v.val FROM session_records r
+		load: r(`SELECT ` + metaCols + `, ` + curGen + `, ` + cutoffOf + `, v.name, v.val FROM session_records r
  LEFT JOIN session_values v ON v.skey = r.skey WHERE r.skey = ?`),
-		lockOld: r(`SELECT ` + metaCols + `, ` + curGen + ` FROM session_records r WHERE r.skey = ?` + d.forUpdate()),
+		lockOld: r(`SELECT ` + metaCols + `, ` + curGen + `, ` + cutoffOf + ` FROM session_records r WHERE r.skey = ?` + d.forUpdate()),
 		upsertRecord: r(`INSERT INTO session_records (` + recordCols + `) VALUES ` + placeholders(18, 1) +
 			d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
 				"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver")),
@@ -62,7 +66,7 @@ func newQueries(d Dialect) *queries {
 		endOne: r(`UPDATE session_records SET state = ?, ended_ns = ?, purge_ns = ? + linger_ns, next_key = ?,
  user_id = ?, user_agent = '', ip = '', ver = ver + 1 WHERE skey = ? AND state = 0`),
 		listUser: r(`SELECT r.skey, ` + metaCols + ` FROM session_records r WHERE r.user_id = ? AND r.state = 0
- AND r.expires_ns > ? AND r.gen >= ` + curGen),
+ AND r.expires_ns > ? AND r.gen >= ` + curGen + ` AND r.created_ns >= ` + cutoffOf),
 		revokeValues: r(`DELETE FROM session_values WHERE skey IN (SELECT skey FROM session_records
  WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?)`),
 		revokeRecords: r(`UPDATE session_records SET state = ?, ended_ns = ?, purge_ns = ? + linger_ns, next_key = '',
@@ -94,12 +98,13 @@ type row struct {
 	idle, abs, persist, linger      int64
 	expires, purge, ended           int64
 	next                            string
-	cur                             int64
+	cur                             int64 // the user's current generation
+	cutoff                          int64 // RevokeAll's cutoff
 }
 
 func (w *row) dest() []any {
 	return []any{&w.user, &w.gen, &w.state, &w.created, &w.seen, &w.auth, &w.ua, &w.ip, &w.idle, &w.abs,
-		&w.persist, &w.linger, &w.expires, &w.purge, &w.ended, &w.next, &w.cur}
+		&w.persist, &w.linger, &w.expires, &w.purge, &w.ended, &w.next, &w.cur, &w.cutoff}
 }
 
 // meta converts the row's metadata.
@@ -135,7 +140,7 @@ func (w *row) check(now int64) error {
 			}}
 		}
 		return session.ErrNotFound
-	case len(w.user) > 0 && w.gen < w.cur:
+	case len(w.user) > 0 && w.gen < w.cur, w.created < w.cutoff:
 		return &session.Tombstone{Reason: session.EndRevoked}
 	}
 	return nil

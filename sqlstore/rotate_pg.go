@@ -28,6 +28,7 @@ RETURNS TABLE (status integer, ekey text, euser bytea, egen bigint, ecreated big
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
   g bigint := 0; prev bigint := 0; cur bigint := 0;
+  cut bigint := COALESCE((SELECT c.cutoff_ns FROM session_cutoff c WHERE c.id = 1), 0);
   o session_records%ROWTYPE; has_old boolean := false; alive boolean := true;
   cnt bigint; excess bigint; vic record;
   s_idle bigint := 0; s_abs bigint := 0; s_persist smallint := 0; s_linger bigint := p_linger; newgen bigint;
@@ -56,7 +57,7 @@ BEGIN
       ELSE
         cur := COALESCE((SELECT x.gen FROM session_users x WHERE x.user_id = o.user_id), 0);
       END IF;
-      IF o.state <> 0 OR p_now >= o.expires_ns OR (o.user_id <> ''::bytea AND o.gen < cur) THEN
+      IF o.state <> 0 OR p_now >= o.expires_ns OR (o.user_id <> ''::bytea AND o.gen < cur) OR o.created_ns < cut THEN
         alive := false;
       ELSE
         has_old := true;
@@ -75,14 +76,15 @@ BEGIN
   END IF;
   IF p_user <> ''::bytea AND p_max > 0 THEN
     SELECT count(*) INTO cnt FROM session_records r WHERE r.user_id = p_user AND r.state = 0
-      AND r.expires_ns > p_now AND r.gen >= g AND r.skey <> p_old;
+      AND r.expires_ns > p_now AND r.gen >= g AND r.created_ns >= cut AND r.skey <> p_old;
     excess := cnt - p_max + 1;
     IF excess > 0 THEN
       IF p_refuse THEN
         status := 2; RETURN NEXT; RETURN;
       END IF;
       FOR vic IN SELECT r.* FROM session_records r WHERE r.user_id = p_user AND r.state = 0
-          AND r.expires_ns > p_now AND r.gen >= g AND r.skey <> p_old ORDER BY r.seen_ns LIMIT excess LOOP
+          AND r.expires_ns > p_now AND r.gen >= g AND r.created_ns >= cut AND r.skey <> p_old
+          ORDER BY r.seen_ns, r.skey LIMIT excess FOR UPDATE LOOP
         UPDATE session_records r SET state = 1, ended_ns = p_now, purge_ns = p_now + r.linger_ns, next_key = '',
           user_id = ''::bytea, user_agent = '', ip = '', ver = r.ver + 1 WHERE r.skey = vic.skey AND r.state = 0;
         DELETE FROM session_values sv WHERE sv.skey = vic.skey;

@@ -26,6 +26,8 @@ import (
 //   - session_values: one row per (session key, value name): a request's
 //     changes merge per name.
 //   - session_users: each user's revocation generation.
+//   - session_cutoff: one row, [Store.RevokeAll]'s cutoff: sessions
+//     created before it are revoked.
 //   - session_audit: the append-only audit trail written by [Store.Audit];
 //     at is unix milliseconds.
 //   - on PostgreSQL, the function session_rotate: a renewal (Login, Renew)
@@ -78,6 +80,10 @@ func ddl(d Dialect) []string {
   user_id BYTEA NOT NULL PRIMARY KEY,
   gen BIGINT NOT NULL
 )`,
+			`CREATE TABLE IF NOT EXISTS session_cutoff (
+  id SMALLINT NOT NULL PRIMARY KEY,
+  cutoff_ns BIGINT NOT NULL
+)`,
 			`CREATE TABLE IF NOT EXISTS session_audit (
   id BIGSERIAL PRIMARY KEY,
   at BIGINT NOT NULL,
@@ -126,6 +132,10 @@ func ddl(d Dialect) []string {
   user_id VARBINARY(255) NOT NULL PRIMARY KEY,
   gen BIGINT NOT NULL
 ) ENGINE=InnoDB`,
+			`CREATE TABLE IF NOT EXISTS session_cutoff (
+  id SMALLINT NOT NULL PRIMARY KEY,
+  cutoff_ns BIGINT NOT NULL
+) ENGINE=InnoDB`,
 			`CREATE TABLE IF NOT EXISTS session_audit (
   id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
   at BIGINT NOT NULL,
@@ -173,6 +183,10 @@ func ddl(d Dialect) []string {
 			`CREATE TABLE IF NOT EXISTS session_users (
   user_id TEXT NOT NULL PRIMARY KEY,
   gen INTEGER NOT NULL
+)`,
+			`CREATE TABLE IF NOT EXISTS session_cutoff (
+  id INTEGER NOT NULL PRIMARY KEY,
+  cutoff_ns INTEGER NOT NULL
 )`,
 			`CREATE TABLE IF NOT EXISTS session_audit (
   id INTEGER PRIMARY KEY,
@@ -260,4 +274,5 @@ var (
 	_ session.Store     = (*Store)(nil)
 	_ session.UserIndex = (*Store)(nil)
 	_ session.Rotator   = (*Store)(nil)
+	_ session.Fleet     = (*Store)(nil)
 )

@@ -16,8 +16,9 @@ import (
 )
 
 // Store is a [session.Store] on a SQL database through database/sql. It
-// also implements [session.UserIndex] and [session.Rotator], so devices,
-// log-out-everywhere, atomic renewal and MaxSessionsPerUser work, and its
+// also implements [session.UserIndex], [session.Rotator] and
+// [session.Fleet], so devices, log-out-everywhere (one user's or
+// everyone's), atomic renewal and MaxSessionsPerUser work, and its
 // [Store.Audit] method is a [session.Config] OnEvent sink that keeps an
 // audit trail. Create it with [New], create its tables with
 // [Store.Migrate], and stop its background work with [Store.Close].

@@ -151,7 +151,7 @@ func (s *Store) updateMeta(key string, d *session.Delta) (string, []any) {
 		args = append(args, int64(max(d.Timeouts.Linger, 0)))
 	}
 	b.WriteString(" WHERE skey = ? AND state = 0 AND expires_ns > ? AND gen >= " +
-		"COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = session_records.user_id), 0)")
+		"COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = session_records.user_id), 0) AND created_ns >= " + cutoffOf)
 	args = append(args, key, s.now().UnixNano())
 	return s.d.rebind(b.String()), args
 }

@@ -11,10 +11,14 @@ import (
 	"github.com/sessionkit/session"
 )
 
-// testFleet checks session.Fleet: Count, and RevokeAll ending every session
-// created before the cutoff (logged in or anonymous, renewed ones too),
-// whatever Update does afterwards, while sessions created after it live.
-func testFleet(t *testing.T, s session.Store) {
+// RunFleet checks the session.Fleet contract on s: Count, and RevokeAll
+// ending every session created before the cutoff (logged in or anonymous,
+// renewed ones too), whatever Update does afterwards, while sessions
+// created after it live. Run calls it for stores that implement Fleet.
+// s must hold no session, and its RevokeAll reaches every store sharing
+// its data: a store whose newStore shares one database hides Fleet from
+// Run and calls RunFleet on a store of an empty database of its own.
+func RunFleet(t *testing.T, s session.Store) {
 	f := s.(session.Fleet)
 	c := ctx(t)
 	now := time.Now().Truncate(time.Millisecond)

@@ -82,7 +82,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	}
 	t.Run("Rotator", func(t *testing.T) { runRotator(t, newStore) })
 	if _, ok := newStore(t).(session.Fleet); ok {
-		t.Run("Fleet", func(t *testing.T) { testFleet(t, newStore(t)) })
+		t.Run("Fleet", func(t *testing.T) { RunFleet(t, newStore(t)) })
 	}
 }
 

@@ -21,5 +21,5 @@ func TestConformanceLibPQ(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	migrate(t, db, sqlstore.Postgres)
-	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, db, sqlstore.Postgres) })
+	storetest.Run(t, func(t *testing.T) session.Store { return withoutFleet(newStore(t, db, sqlstore.Postgres)) })
 }

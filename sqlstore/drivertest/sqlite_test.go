@@ -45,5 +45,5 @@ func TestSQLiteMemoryUnpinned(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	migrate(t, db, sqlstore.SQLite)
-	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, db, sqlstore.SQLite) })
+	storetest.Run(t, func(t *testing.T) session.Store { return withoutFleet(newStore(t, db, sqlstore.SQLite)) })
 }
