@@ -13,8 +13,11 @@ type Dialect int
 const (
 	// Postgres is PostgreSQL 12 or later (driver: pgx's stdlib, lib/pq).
 	Postgres Dialect = iota + 1
-	// MySQL is MySQL 8 or MariaDB 10.5 or later (driver:
-	// go-sql-driver/mysql). No DSN option is needed.
+	// MySQL is MariaDB 10.6 or later, or MySQL 8.0.29 or later (driver:
+	// go-sql-driver/mysql). No DSN option is needed. Migrate creates
+	// stored procedures (JSON_TABLE, CREATE PROCEDURE IF NOT EXISTS): the
+	// database user needs the CREATE ROUTINE privilege to migrate and
+	// EXECUTE to run. Tested against MariaDB 10.11.
 	MySQL
 	// SQLite is SQLite 3.35 or later (driver: modernc.org/sqlite or
 	// mattn/go-sqlite3). No DSN pragma is needed: see [New].

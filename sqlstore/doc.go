@@ -16,7 +16,10 @@
 // session is live and its user's generation current (no lost update, no
 // resurrection); renewal, revocation and the per-user cap are atomic
 // ([session.Rotator], [session.UserIndex]); an ended session leaves a
-// tombstone for its Meta.Linger. A read-only request costs one SELECT.
+// tombstone for its Meta.Linger; everyone's sessions can be revoked at once
+// ([session.Fleet]). A read-only request costs one SELECT, every write one
+// statement or one call of a server-side function (PostgreSQL) or stored
+// procedure (MySQL), which [Store.Migrate] creates.
 //
 // A background reaper deletes expired rows in bounded batches; [Store.Audit]
 // writes security events to the append-only session_audit table through a

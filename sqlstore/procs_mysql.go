@@ -6,7 +6,7 @@ package sqlstore
 // neighbouring keys never deadlock) and rolls it back on any error.
 // Values travel as a JSON array of [name, value] pairs, both base64, and
 // deleted names as a JSON array of base64 names (JSON_TABLE: MariaDB 10.6,
-// MySQL 8.0). The names carry a version: a release that changes a body
+// MySQL 8.0; CREATE PROCEDURE IF NOT EXISTS: MySQL 8.0.29). The names carry a version: a release that changes a body
 // creates the next name, so instances of the old and new releases can run
 // side by side against one schema, and Migrate never drops a procedure
 // that a running instance calls.
