@@ -102,6 +102,14 @@ func TestRedTeam(t *testing.T) {
 		t.Run("ClearRacingSet", func(t *testing.T) { redClearRacingSet(t, st) })
 		t.Run("UpdateRacingRotate", func(t *testing.T) { redUpdateRacingRotate(t, st) })
 		t.Run("DeleteRacingWrites", func(t *testing.T) { redDeleteRacingWrites(t, b, db, st) })
+		t.Run("DeleteRacingRevoke", func(t *testing.T) {
+			if b.d != sqlstore.SQLite {
+				knownBug(t, "a logout (Delete) racing RevokeUser or a RevokeUser renewal deadlocks (PostgreSQL 40P01: session_end's DELETE FROM session_values waits for the revoker, which waits for the session_records row session_end holds; MariaDB 1213): the revocation locks values before records (revokeValues then revokeRecords, and the same order in session_rotate / session_rotate_v1), every other write records before values")
+			}
+			redDeleteRacingRevoke(t, st)
+		})
+		t.Run("ManyNames", func(t *testing.T) { redManyNames(t, st) })
+		t.Run("OversizedDevice", func(t *testing.T) { redOversizedDevice(t, b, st) })
 		t.Run("RevokeRacingRenewal", func(t *testing.T) { redRevokeRacing(t, b, db, st, false, false) })
 		t.Run("RevokeRacingWrites", func(t *testing.T) {
 			if b.d == sqlstore.MySQL {
@@ -131,6 +139,7 @@ func TestRedTeam(t *testing.T) {
 		if srv != nil && (srv.pg != nil || srv.maria != nil) {
 			t.Run("KilledRotate", func(t *testing.T) { redKilledRotate(t, b, db, srv, st) })
 			t.Run("KilledCreate", func(t *testing.T) { redKilledCreate(t, b, db, srv, st) })
+			t.Run("KilledDelete", func(t *testing.T) { redKilledDelete(t, b, db, srv, st) })
 		}
 	})
 }
@@ -314,6 +323,136 @@ func redRevokeRacing(t *testing.T, b backend, db *sql.DB, st *sqlstore.Store, wr
 		if noValues {
 			require.Zero(t, valueRows(t, db, b.d, k)+valueRows(t, db, b.d, k2), "round %d: a revoked session keeps value rows", round)
 		}
+	}
+}
+
+// redDeleteRacingRevoke: a logout, a renewal, a revocation of the user and
+// a log-out-everywhere renewal (RevokeUser) of another of its sessions, at
+// once: afterwards neither the logged-out key nor the key it was renewed
+// to loads; the user keeps at most the log-out-everywhere session.
+func redDeleteRacingRevoke(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	for round := range redRounds {
+		user := fmt.Sprintf("drr-%d", round)
+		r := redRecord(user, set("a", "1"))
+		k, k2, o, o2 := storetest.Key(), storetest.Key(), storetest.Key(), storetest.Key()
+		require.NoError(t, st.Create(ctx, k, r))
+		require.NoError(t, st.Create(ctx, o, redRecord(user, set("o", "1"))))
+		var de, ve, re, oe error
+		together(
+			func() { de = st.Delete(ctx, k) },
+			func() { ve = st.RevokeUser(ctx, user) },
+			func() { _, re = st.Rotate(ctx, &session.Rotation{OldKey: k, NewKey: k2, Meta: renewMeta(r)}) },
+			func() {
+				_, oe = st.Rotate(ctx, &session.Rotation{OldKey: o, NewKey: o2, Meta: renewMeta(r), RevokeUser: true})
+			},
+		)
+		require.NoError(t, de, "round %d", round)
+		require.NoError(t, ve, "round %d", round)
+		for _, e := range []error{re, oe} {
+			if e != nil {
+				require.ErrorIs(t, e, session.ErrNotFound, "round %d", round)
+			}
+		}
+		for _, key := range []string{k, k2, o} {
+			_, err := st.Load(ctx, key)
+			require.ErrorIs(t, err, session.ErrNotFound, "round %d: an ended session loads", round)
+		}
+		live, err := st.UserSessions(ctx, user)
+		require.NoError(t, err)
+		_, oerr := st.Load(ctx, o2)
+		if oe != nil {
+			require.ErrorIs(t, oerr, session.ErrNotFound, "round %d: a failed renewal's key loads", round)
+		}
+		if oerr == nil {
+			require.Len(t, live, 1, "round %d", round)
+			assert.Equal(t, o2, live[0].Key)
+		} else {
+			assert.Empty(t, live, "round %d", round)
+		}
+	}
+}
+
+// redManyNames: more names than one multi-row statement takes (200),
+// through Create, Update (set and delete) and Rotate.
+func redManyNames(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	values := map[string][]byte{}
+	for i := range 450 {
+		values[fmt.Sprintf("n%03d'\"", i)] = []byte(fmt.Sprint(i))
+	}
+	k := storetest.Key()
+	r := redRecord("many", values)
+	require.NoError(t, st.Create(ctx, k, r))
+	got, err := loadValues(ctx, st, k)
+	require.NoError(t, err)
+	require.Equal(t, values, got)
+	d := &session.Delta{Set: map[string][]byte{}}
+	for i := range 450 {
+		name := fmt.Sprintf("n%03d'\"", i)
+		switch i % 3 {
+		case 0:
+			d.Delete = append(d.Delete, name)
+			delete(values, name)
+		case 1:
+			d.Set[name] = []byte("u")
+			values[name] = []byte("u")
+		}
+	}
+	for i := range 250 {
+		d.Set[fmt.Sprintf("m%d", i)] = nil
+		values[fmt.Sprintf("m%d", i)] = []byte{}
+	}
+	require.NoError(t, st.Update(ctx, k, d))
+	got, err = loadValues(ctx, st, k)
+	require.NoError(t, err)
+	require.Equal(t, values, got)
+	k2 := storetest.Key()
+	_, err = st.Rotate(ctx, &session.Rotation{OldKey: k, NewKey: k2, Meta: renewMeta(r), Delta: *d})
+	require.NoError(t, err)
+	got, err = loadValues(ctx, st, k2)
+	require.NoError(t, err)
+	require.Equal(t, values, got)
+}
+
+// redOversizedDevice: device fields beyond what a column holds (a 70 KB
+// user agent, a 300-byte IP) or not UTF-8 are kept exactly or refused
+// with an error, never truncated or mangled.
+func redOversizedDevice(t *testing.T, b backend, st *sqlstore.Store) {
+	ctx := context.Background()
+	cases := []struct{ name, ua, ip string }{
+		{"long agent", strings.Repeat("a", 70000), "1.2.3.4"},
+		{"long IP", "ua", strings.Repeat("1", 300)},
+		{"invalid UTF-8 agent", "ua\xff\xfe", "1.2.3.4"},
+		{"NUL agent", "ua\x00ua", "1.2.3.4"},
+	}
+	for _, c := range cases {
+		r := redRecord("oversized", set("a", "1"))
+		r.UserAgent, r.IP = c.ua, c.ip
+		k := storetest.Key()
+		err := st.Create(ctx, k, r)
+		if err != nil {
+			t.Logf("%s: Create refused: %v", c.name, err)
+			assert.ErrorIs(t, err, session.ErrStore, c.name)
+			_, lerr := st.Load(ctx, k)
+			assert.ErrorIs(t, lerr, session.ErrNotFound, "%s: a refused Create wrote", c.name)
+		} else {
+			got, err := st.Load(ctx, k)
+			require.NoError(t, err, c.name)
+			assert.True(t, got.UserAgent == c.ua && got.IP == c.ip, "%s: stored as agent of %d bytes, IP of %d bytes: mangled",
+				c.name, len(got.UserAgent), len(got.IP))
+		}
+		k2 := storetest.Key()
+		_, err = st.Rotate(ctx, &session.Rotation{NewKey: k2, Meta: r.Meta, MaxSessions: 10})
+		if err != nil {
+			t.Logf("%s: Rotate refused: %v", c.name, err)
+			assert.ErrorIs(t, err, session.ErrStore, c.name)
+			continue
+		}
+		got, err := st.Load(ctx, k2)
+		require.NoError(t, err, c.name)
+		assert.True(t, got.UserAgent == c.ua && got.IP == c.ip, "%s: renewed as agent of %d bytes, IP of %d bytes: mangled",
+			c.name, len(got.UserAgent), len(got.IP))
 	}
 }
 
@@ -746,15 +885,17 @@ func redKilledRotate(t *testing.T, b backend, db *sql.DB, srv *server, st *sqlst
 		text = "session_rotate("
 	}
 	for round := range 4 {
+		revoke := round%2 == 1 // RevokeOthers: the user's other session goes too
 		user := fmt.Sprintf("kr-%d", round)
 		r := redRecord(user, set("a", "1", "b", "2"))
-		k, k2 := storetest.Key(), storetest.Key()
+		k, k2, other := storetest.Key(), storetest.Key(), storetest.Key()
 		require.NoError(t, st.Create(ctx, k, r))
+		require.NoError(t, st.Create(ctx, other, redRecord(user, set("o", "1"))))
 		var evicted []session.IndexedRecord
 		err := killAndCall(t, b, db, srv, k, text, func() error {
 			var err error
 			evicted, err = st.Rotate(ctx, &session.Rotation{OldKey: k, NewKey: k2, Meta: renewMeta(r), MaxSessions: 3,
-				Delta: session.Delta{Set: set("c", "3"), Delete: []string{"a"}}})
+				RevokeUser: revoke, Delta: session.Delta{Set: set("c", "3"), Delete: []string{"a"}}})
 			return err
 		})
 		require.Error(t, err, "round %d: a renewal whose connection was killed succeeded", round)
@@ -762,9 +903,12 @@ func redKilledRotate(t *testing.T, b backend, db *sql.DB, srv *server, st *sqlst
 		assert.Empty(t, evicted)
 		old, oerr := loadValues(ctx, st, k)
 		renewed, nerr := loadValues(ctx, st, k2)
+		othervals, otherr := loadValues(ctx, st, other)
 		if oerr == nil {
 			assert.Equal(t, set("a", "1", "b", "2"), old, "round %d: the old session changed", round)
 			require.ErrorIs(t, nerr, session.ErrNotFound, "round %d: half a renewal: both keys load", round)
+			require.NoError(t, otherr, "round %d: half a renewal: the revocation landed without it", round)
+			assert.Equal(t, set("o", "1"), othervals)
 		} else {
 			// The server finished the renewal after the client gave up.
 			require.NoError(t, nerr, "round %d: neither key loads", round)
@@ -772,6 +916,9 @@ func redKilledRotate(t *testing.T, b backend, db *sql.DB, srv *server, st *sqlst
 			var ts *session.Tombstone
 			require.ErrorAs(t, oerr, &ts)
 			assert.Equal(t, k2, ts.Next)
+			if revoke {
+				require.ErrorIs(t, otherr, session.ErrNotFound, "round %d: the renewal landed without its revocation", round)
+			}
 		}
 	}
 	// The pool recovers.
@@ -779,6 +926,32 @@ func redKilledRotate(t *testing.T, b backend, db *sql.DB, srv *server, st *sqlst
 	require.NoError(t, st.Create(ctx, k, redRecord("", set("a", "1"))))
 	_, err := st.Rotate(ctx, &session.Rotation{OldKey: k, NewKey: storetest.Key(), Meta: redRecord("", nil).Meta})
 	require.NoError(t, err)
+}
+
+// redKilledDelete: the connection of a logout waiting on the row's lock
+// is killed: the logout errors with ErrStore, and the session is either
+// whole or a tombstone with no value rows.
+func redKilledDelete(t *testing.T, b backend, db *sql.DB, srv *server, st *sqlstore.Store) {
+	ctx := context.Background()
+	text := "UPDATE session_records SET state" // session_end_v1's UPDATE
+	if b.d == sqlstore.Postgres {
+		text = "session_end("
+	}
+	for round := range 3 {
+		k := storetest.Key()
+		require.NoError(t, st.Create(ctx, k, redRecord("kd", set("a", "1", "b", "2"))))
+		err := killAndCall(t, b, db, srv, k, text, func() error { return st.Delete(ctx, k) })
+		require.Error(t, err, "round %d: a logout whose connection was killed succeeded", round)
+		assert.ErrorIs(t, err, session.ErrStore, "round %d", round)
+		got, err := loadValues(ctx, st, k)
+		if err == nil {
+			assert.Equal(t, set("a", "1", "b", "2"), got, "round %d: half a logout", round)
+		} else {
+			require.ErrorIs(t, err, session.ErrNotFound)
+			assert.Zero(t, valueRows(t, db, b.d, k), "round %d: half a logout", round)
+		}
+		require.NoError(t, st.Delete(ctx, k), "the pool recovers")
+	}
 }
 
 // redKilledCreate: the connection of a Create replacing a record whose row
