@@ -125,6 +125,8 @@ func TestRedTeam(t *testing.T) {
 		})
 		t.Run("LogoutRacingRenewAndWrite", func(t *testing.T) { redLogoutThroughManager(t, b, st) })
 		t.Run("RotateTwice", func(t *testing.T) { redRotateTwice(t, st) })
+		t.Run("RevokeOthersTwice", func(t *testing.T) { redRevokeOthersTwice(t, st) })
+		t.Run("CapRenewalsNeverEvict", func(t *testing.T) { redCapRenewals(t, st) })
 		t.Run("CapEvict", func(t *testing.T) { redCap(t, st, false) })
 		t.Run("CapRefuse", func(t *testing.T) { redCap(t, st, true) })
 		t.Run("HostileNames", func(t *testing.T) { redHostileNames(t, b, st) })
@@ -648,6 +650,85 @@ func redCap(t *testing.T, st *sqlstore.Store, refuse bool) {
 			assert.Empty(t, gone, "round %d: RefuseNew evicted", round)
 			assert.True(t, isLive[pre[0]], "round %d", round)
 		}
+	}
+}
+
+// redRevokeOthersTwice: two sessions of one user each "log out my other
+// devices" at once: one renewal wins, the other is ErrNotFound (revoked),
+// and, as in either serial order (Rotation step 2: the revocation comes
+// first even when the old key is gone), the loser's revocation ends the
+// winner's new session too: the user has none left, no key loads.
+func redRevokeOthersTwice(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	for round := range redRounds {
+		user := fmt.Sprintf("rot-%d", round)
+		r := redRecord(user, set("a", "1"))
+		olds := []string{storetest.Key(), storetest.Key()}
+		news := []string{storetest.Key(), storetest.Key()}
+		for _, k := range olds {
+			require.NoError(t, st.Create(ctx, k, r))
+		}
+		errs := make([]error, 2)
+		together(
+			func() {
+				_, errs[0] = st.Rotate(ctx, &session.Rotation{OldKey: olds[0], NewKey: news[0], Meta: renewMeta(r), RevokeUser: true})
+			},
+			func() {
+				_, errs[1] = st.Rotate(ctx, &session.Rotation{OldKey: olds[1], NewKey: news[1], Meta: renewMeta(r), RevokeUser: true})
+			},
+		)
+		won := -1
+		for i, err := range errs {
+			if err == nil {
+				require.Equal(t, -1, won, "round %d: both log-out-everywhere renewals won", round)
+				won = i
+			} else {
+				require.ErrorIs(t, err, session.ErrNotFound, "round %d", round)
+			}
+		}
+		require.NotEqual(t, -1, won, "round %d: both lost", round)
+		live, err := st.UserSessions(ctx, user)
+		require.NoError(t, err)
+		require.Empty(t, live, "round %d", round)
+		for _, k := range slices.Concat(olds, news) {
+			_, err := st.Load(ctx, k)
+			require.ErrorIs(t, err, session.ErrNotFound, "round %d", round)
+		}
+	}
+}
+
+// redCapRenewals: every session of a user at the cap renews at once: a
+// renewal never counts itself, so all succeed and none is evicted or
+// refused.
+func redCapRenewals(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	const limit = 3
+	for round := range redRounds / 2 {
+		user := fmt.Sprintf("capr-%d", round)
+		r := redRecord(user, set("a", "1"))
+		olds := make([]string, limit)
+		news := make([]string, limit)
+		for i := range olds {
+			olds[i], news[i] = storetest.Key(), storetest.Key()
+			require.NoError(t, st.Create(ctx, olds[i], r))
+		}
+		errs := make([]error, limit)
+		evicted := make([][]session.IndexedRecord, limit)
+		fns := make([]func(), limit)
+		for i := range fns {
+			fns[i] = func() {
+				evicted[i], errs[i] = st.Rotate(ctx, &session.Rotation{OldKey: olds[i], NewKey: news[i], Meta: renewMeta(r),
+					MaxSessions: limit, RefuseNew: i%2 == 0})
+			}
+		}
+		together(fns...)
+		for i := range fns {
+			require.NoError(t, errs[i], "round %d: renewal %d at the cap", round, i)
+			assert.Empty(t, evicted[i], "round %d: renewal %d evicted", round, i)
+		}
+		live, err := st.UserSessions(ctx, user)
+		require.NoError(t, err)
+		assert.Len(t, live, limit, "round %d", round)
 	}
 }
 
