@@ -135,7 +135,7 @@ proc: BEGIN
   DECLARE o_persist SMALLINT DEFAULT 0;
   DECLARE s_idle, s_abs, s_linger BIGINT DEFAULT 0;
   DECLARE s_persist SMALLINT DEFAULT 0;
-  DECLARE vic LONGTEXT DEFAULT '';
+  DECLARE vic LONGTEXT CHARACTER SET utf8mb4 DEFAULT '';
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = 1;
   ` + mysqlHandler + `
   SET s_linger = p_linger, alive = 1;
@@ -174,11 +174,25 @@ proc: BEGIN
     END IF;
   END IF;
   IF p_revoke AND p_user <> '' THEN
-    DELETE FROM session_values WHERE skey IN (SELECT r.skey FROM session_records r
-      WHERE r.user_id = p_user AND r.state = 0 AND r.gen < g AND r.skey <> p_old);
-    UPDATE session_records SET state = 3, ended_ns = p_now, purge_ns = p_now + linger_ns, next_key = '',
-      user_id = '', user_agent = '', ip = '', ver = ver + 1
-      WHERE user_id = p_user AND state = 0 AND gen < g AND skey <> p_old;
+    -- Each row through its primary key, then its values: see
+    -- Store.revokeByKey.
+    BEGIN
+      DECLARE r_key VARBINARY(255);
+      DECLARE revoked CURSOR FOR SELECT r.skey FROM session_records r
+        WHERE r.user_id = p_user AND r.state = 0 AND r.gen < g AND r.skey <> p_old ORDER BY r.skey;
+      SET done = 0;
+      OPEN revoked;
+      revoke_loop: LOOP
+        FETCH revoked INTO r_key;
+        IF done THEN
+          LEAVE revoke_loop;
+        END IF;
+        UPDATE session_records SET state = 3, ended_ns = p_now, purge_ns = p_now + linger_ns, next_key = '',
+          user_id = '', user_agent = '', ip = '', ver = ver + 1 WHERE skey = r_key AND state = 0 AND gen < g;
+        DELETE FROM session_values WHERE skey = r_key;
+      END LOOP;
+      CLOSE revoked;
+    END;
   END IF;
   IF NOT alive THEN
     COMMIT;
@@ -205,7 +219,7 @@ proc: BEGIN
             r.ip, r.idle_ns, r.absolute_ns, r.persist, r.linger_ns, r.expires_ns FROM session_records r
           WHERE r.user_id = p_user AND r.state = 0 AND r.expires_ns > p_now AND r.gen >= g AND r.created_ns >= cut
             AND r.skey <> p_old
-          ORDER BY r.seen_ns, r.skey LIMIT excess FOR UPDATE;
+          ORDER BY r.seen_ns, r.skey LIMIT excess;
         SET done = 0;
         OPEN victims;
         evict: LOOP
@@ -214,8 +228,14 @@ proc: BEGIN
           IF done THEN
             LEAVE evict;
           END IF;
+          -- Read without locking (see Store.revokeByKey), ended through
+          -- the primary key while still live: one a logout ended
+          -- meanwhile is no victim.
           UPDATE session_records SET state = 1, ended_ns = p_now, purge_ns = p_now + linger_ns, next_key = '',
             user_id = '', user_agent = '', ip = '', ver = ver + 1 WHERE skey = v_key AND state = 0;
+          IF ROW_COUNT() = 0 THEN
+            ITERATE evict;
+          END IF;
           DELETE FROM session_values WHERE skey = v_key;
           SET vic = CONCAT(vic, IF(vic = '', '', ','), JSON_ARRAY(HEX(v_key), HEX(v_user), v_gen, v_created, v_seen,
             v_auth, v_ua, v_ip, v_idle, v_abs, v_persist, v_linger, v_expires));

@@ -48,6 +48,7 @@ type queries struct {
 	upsertRecordTail                                                     string // the ON CONFLICT clause of upsertRecord
 	lockUser, lockUserBump                                               string
 	revokeValues, revokeRecords, moveValues                              string
+	lockRevoked                                                          string // lock the rows revokeRecords ends
 }
 
 func newQueries(d Dialect) *queries {
@@ -73,6 +74,7 @@ func newQueries(d Dialect) *queries {
  user_id = ?, user_agent = '', ip = '', ver = ver + 1 WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?`),
 	}
 	q.moveValues = r(`UPDATE session_values SET skey = ? WHERE skey = ?`)
+	q.lockRevoked = r(`SELECT skey FROM session_records WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?` + d.forUpdate())
 	q.upsertRecordTail = d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
 		"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver")
 	q.upsertValue = d.upsert("skey, name", "val")

@@ -65,6 +65,9 @@ BEGIN
     END IF;
   END IF;
   IF p_revoke AND p_user <> ''::bytea THEN
+    -- Rows before values, as every write: see Store.revoke.
+    PERFORM 1 FROM session_records r WHERE r.user_id = p_user AND r.state = 0 AND r.gen < g AND r.skey <> p_old
+      FOR UPDATE;
     DELETE FROM session_values sv WHERE sv.skey IN (SELECT r.skey FROM session_records r
       WHERE r.user_id = p_user AND r.state = 0 AND r.gen < g AND r.skey <> p_old);
     UPDATE session_records r SET state = 3, ended_ns = p_now, purge_ns = p_now + r.linger_ns, next_key = '',

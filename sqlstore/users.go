@@ -119,15 +119,78 @@ func (s *Store) lockUser(ctx context.Context, q querier, user string, bump bool)
 	return gen, nil
 }
 
-// revoke ends the live sessions of user older than gen, except keep.
+// revoke ends the live sessions of user older than gen, except keep,
+// taking the rows' locks before touching their values, as every other
+// write does (values first deadlocked with a logout or a write holding a
+// row, and let a write slip values in under the tombstone).
 func (s *Store) revoke(ctx context.Context, q querier, user string, gen int64, keep string) error {
 	u := s.userArg(user)
+	switch s.d {
+	case MySQL:
+		return s.revokeByKey(ctx, q, u, gen, keep)
+	case Postgres:
+		rows, err := q.QueryContext(ctx, s.q.lockRevoked, u, gen, keep)
+		if err != nil {
+			return err
+		}
+		for rows.Next() { // every row read is locked
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
 	if _, err := q.ExecContext(ctx, s.q.revokeValues, u, gen, keep); err != nil {
 		return err
 	}
 	now := s.now().UnixNano()
 	_, err := q.ExecContext(ctx, s.q.revokeRecords, stateRevoked, now, now, s.userArg(""), u, gen, keep)
 	return err
+}
+
+// revokeByKey is revoke on InnoDB, which locks a secondary index entry
+// before its row: a locking scan of the user_id index against a logout
+// that holds the row and then updates the index deadlocks. The keys are
+// read without locking, then each row is ended through its primary key
+// while still live and older than gen. A session the read missed (created
+// meanwhile with the old generation) is revoked all the same by the
+// generation check of every read; only its row waits for the reaper.
+func (s *Store) revokeByKey(ctx context.Context, q querier, u any, gen int64, keep string) error {
+	rows, err := q.QueryContext(ctx, `SELECT skey FROM session_records WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?`, u, gen, keep)
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return err
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	slices.Sort(keys) // one lock order between revokers
+	now := s.now().UnixNano()
+	for len(keys) > 0 {
+		n := min(len(keys), valuesPerInsert)
+		args := []any{stateRevoked, now, now, ""}
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		in := list(n)
+		if _, err := q.ExecContext(ctx, `UPDATE session_records SET state = ?, ended_ns = ?, purge_ns = ? + linger_ns,
+ next_key = '', user_id = ?, user_agent = '', ip = '', ver = ver + 1 WHERE skey IN (`+in+`) AND state = 0 AND gen < ?`,
+			append(args, gen)...); err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM session_values WHERE skey IN (`+in+`)`, args[4:]...); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
 
 // Rotate implements [session.Rotator] as one transaction, following the

@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -24,15 +23,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// knownBug skips a test that fails on the code as it is, with the
-// diagnosis, unless SESSION_REDTEAM_BUGS=1 asks to see it fail.
-func knownBug(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("SESSION_REDTEAM_BUGS") != "1" {
-		t.Skip("BUG: " + msg + " (SESSION_REDTEAM_BUGS=1 runs it)")
-	}
-}
 
 // redRounds is how many rounds each race runs.
 const redRounds = 25
@@ -103,24 +93,15 @@ func TestRedTeam(t *testing.T) {
 		t.Run("UpdateRacingRotate", func(t *testing.T) { redUpdateRacingRotate(t, st) })
 		t.Run("DeleteRacingWrites", func(t *testing.T) { redDeleteRacingWrites(t, b, db, st) })
 		t.Run("DeleteRacingRevoke", func(t *testing.T) {
-			if b.d != sqlstore.SQLite {
-				knownBug(t, "a logout (Delete) racing RevokeUser or a RevokeUser renewal deadlocks (PostgreSQL 40P01: session_end's DELETE FROM session_values waits for the revoker, which waits for the session_records row session_end holds; MariaDB 1213): the revocation locks values before records (revokeValues then revokeRecords, and the same order in session_rotate / session_rotate_v1), every other write records before values")
-			}
 			redDeleteRacingRevoke(t, st)
 		})
 		t.Run("ManyNames", func(t *testing.T) { redManyNames(t, st) })
 		t.Run("OversizedDevice", func(t *testing.T) { redOversizedDevice(t, b, st) })
 		t.Run("RevokeRacingRenewal", func(t *testing.T) { redRevokeRacing(t, b, db, st, false, false) })
 		t.Run("RevokeRacingWrites", func(t *testing.T) {
-			if b.d == sqlstore.MySQL {
-				knownBug(t, "MariaDB: RevokeUser deadlocks with a concurrent Update (Error 1213): revokeValues' subquery S-locks the session_records row, revokeRecords then needs X on it while the Update waits for X (users.go revoke; session_rotate_v1's revoke step has the same order)")
-			}
 			redRevokeRacing(t, b, db, st, true, false)
 		})
 		t.Run("RevokedKeepsNoValues", func(t *testing.T) {
-			if b.d != sqlstore.SQLite {
-				knownBug(t, "a value an Update inserts while RevokeUser runs stays in session_values under the revoked tombstone: revoke deletes the values (revokeValues) before it locks and ends the rows (revokeRecords), so an Update holding the row lock in between commits values nobody deletes (PostgreSQL; MariaDB deadlocks first)")
-			}
 			redRevokeRacing(t, b, db, st, true, true)
 		})
 		t.Run("LogoutRacingRenewAndWrite", func(t *testing.T) { redLogoutThroughManager(t, b, st) })
@@ -132,9 +113,6 @@ func TestRedTeam(t *testing.T) {
 		t.Run("HostileNames", func(t *testing.T) { redHostileNames(t, b, st) })
 		t.Run("HostileDevice", func(t *testing.T) { redHostileDevice(t, b, st) })
 		t.Run("EvictedAgentOutsideLatin1", func(t *testing.T) {
-			if b.d == sqlstore.MySQL {
-				knownBug(t, "MariaDB: a login that evicts (cap) a session whose user agent has a character outside the database's default charset (latin1 on a default MariaDB: emoji, CJK, U+2028) fails with Error 1366 'Incorrect string value ... for column vic': session_rotate_v1 declares vic LONGTEXT without CHARACTER SET utf8mb4; the user cannot log in until that session expires")
-			}
 			redEvictedAgentUnicode(t, st)
 		})
 		t.Run("HostileUserIDs", func(t *testing.T) { redHostileUsers(t, st) })
