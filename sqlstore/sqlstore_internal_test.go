@@ -147,3 +147,48 @@ func TestArrayLiteral(t *testing.T) {
 		t.Errorf("empty: %s", got)
 	}
 }
+
+// TestUpdateTextMatchesArgs: for every shape of delta, the cached text of
+// Update's statement has exactly one placeholder per argument, and shapes
+// that differ get different texts.
+func TestUpdateTextMatchesArgs(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MySQL, SQLite} {
+		s := &Store{d: d, q: newQueries(d), now: time.Now}
+		texts := map[string]bool{}
+		for mask := range 16 {
+			delta := &session.Delta{}
+			if mask&1 != 0 {
+				delta.LastSeen = time.Now()
+			}
+			if mask&2 != 0 {
+				delta.Expires = time.Now().Add(time.Hour)
+			}
+			if mask&4 != 0 {
+				p := true
+				delta.Persist = &p
+			}
+			if mask&8 != 0 {
+				delta.Timeouts = &session.Timeouts{Idle: time.Minute, Absolute: time.Hour, Linger: time.Second}
+			}
+			stmt, args := s.updateMeta("k", delta)
+			if got := placeholderCount(d, stmt); got != len(args) {
+				t.Errorf("%v mask %04b: %d placeholders, %d arguments: %s", d, mask, got, len(args), stmt)
+			}
+			if texts[stmt] {
+				t.Errorf("%v mask %04b: the same text as another shape", d, mask)
+			}
+			texts[stmt] = true
+			if again, _ := s.updateMeta("other", delta); again != stmt {
+				t.Errorf("%v mask %04b: the cached text changed", d, mask)
+			}
+		}
+	}
+}
+
+// placeholderCount counts ? (or $n on PostgreSQL) in stmt.
+func placeholderCount(d Dialect, stmt string) int {
+	if d == Postgres {
+		return strings.Count(stmt, "$")
+	}
+	return strings.Count(stmt, "?")
+}

@@ -45,6 +45,7 @@ type Store struct {
 
 	audit auditQueue
 	prep  prepared
+	texts sync.Map // shape → the text of an Update statement
 
 	stop      context.CancelFunc
 	stopCtx   context.Context

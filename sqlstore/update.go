@@ -33,11 +33,10 @@ func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error 
 	if s.d == MySQL {
 		return s.wrap(op, s.updateMySQL(ctx, key, d))
 	}
-	stmt, args := s.updateMeta(key, d)
 	if s.d == Postgres && !d.Clear && len(d.Delete) == 0 && len(d.Set) > 0 && len(d.Set) <= valuesPerInsert {
-		stmt, args = s.updateSetPG(stmt, args, d.Set)
-		return s.wrap(op, s.mustCount(ctx, stmt, args))
+		return s.wrap(op, s.updateSetPG(ctx, key, d))
 	}
+	stmt, args := s.updateMeta(key, d)
 	if !d.Clear && len(d.Set) == 0 && len(d.Delete) == 0 {
 		err := s.writeConn(ctx, func(q querier) error { return s.mustTouch(ctx, q, stmt, args) })
 		return s.wrap(op, err)
@@ -70,31 +69,48 @@ func (s *Store) mustTouch(ctx context.Context, q querier, stmt string, args []an
 	return nil
 }
 
-// updateSetPG extends Update's conditional UPDATE (already rebound) into
-// one PostgreSQL statement that also upserts the values, in the same
-// atomic step: the INSERT reads the updated row, so it runs only when the
-// UPDATE matched and locked a live row. Only for deltas that set values
-// and delete none: a DELETE in the same statement would see the
+// updateSetPG is Update for a delta that sets values and deletes none, as
+// one PostgreSQL statement: Update's conditional UPDATE, RETURNING the key
+// of the live row it matched and locked, feeds the values upsert in the
+// same atomic step, so the INSERT writes only when the row is live. The
+// statement counts the values it wrote: none means the session was not
+// live. Not for deletions: a DELETE in the same statement would see the
 // statement's snapshot, not the rows a concurrent request committed while
 // this one waited for the row lock.
-func (s *Store) updateSetPG(update string, args []any, set map[string][]byte) (string, []any) {
-	var b strings.Builder
-	b.WriteString("WITH r AS (" + update + " RETURNING skey), i AS (INSERT INTO session_values (skey, name, val) SELECT r.skey, v.name, v.val FROM r CROSS JOIN (VALUES ")
-	n := len(args)
-	for i, k := range slices.Sorted(maps.Keys(set)) {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "($%d::text, $%d::bytea)", n+1, n+2)
-		n += 2
-		v := set[k]
+func (s *Store) updateSetPG(ctx context.Context, key string, d *session.Delta) error {
+	names := slices.Sorted(maps.Keys(d.Set))
+	sh := shapeOf(d)
+	sh.values = len(names)
+	args := s.updateArgs(key, d, 2*len(names))
+	for _, k := range names {
+		v := d.Set[k]
 		if v == nil {
 			v = []byte{}
 		}
 		args = append(args, s.nameArg(k), v)
 	}
-	b.WriteString(") AS v(name, val) ON CONFLICT (skey, name) DO UPDATE SET val = excluded.val) SELECT COUNT(*) FROM r")
-	return b.String(), args
+	stmt := s.text(sh, func() string {
+		var b strings.Builder
+		b.WriteString("WITH r AS (" + s.updateText(sh) + " RETURNING skey) INSERT INTO session_values (skey, name, val)" +
+			" SELECT r.skey, v.name, v.val FROM r CROSS JOIN (VALUES ")
+		n := len(args) - 2*len(names)
+		for i := range names {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d::text, $%d::bytea)", n+2*i+1, n+2*i+2)
+		}
+		b.WriteString(") AS v(name, val) ON CONFLICT (skey, name) DO UPDATE SET val = excluded.val")
+		return b.String()
+	})
+	n, err := affected(s.db.ExecContext(ctx, stmt, args...))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return session.ErrNotFound
+	}
+	return nil
 }
 
 // mustCount runs a statement that returns the number of live rows it
@@ -110,50 +126,91 @@ func (s *Store) mustCount(ctx context.Context, stmt string, args []any) error {
 	return nil
 }
 
-// updateMeta builds Update's conditional UPDATE. ver always changes, so
-// MySQL (which counts changed rows) reports the match.
+// shape is what the text of an Update statement depends on: which
+// metadata the delta carries and how many values it sets (PostgreSQL's
+// one-statement form). Statements are built once per shape (Store.text).
+type shape struct {
+	seen, expires, persist, timeouts bool
+	values                           int
+}
+
+func shapeOf(d *session.Delta) shape {
+	return shape{seen: !d.LastSeen.IsZero(), expires: !d.Expires.IsZero(), persist: d.Persist != nil, timeouts: d.Timeouts != nil}
+}
+
+// text returns the statement of shape sh, building it the first time.
+func (s *Store) text(sh shape, build func() string) string {
+	if t, ok := s.texts.Load(sh); ok {
+		return t.(string)
+	}
+	t, _ := s.texts.LoadOrStore(sh, build())
+	return t.(string)
+}
+
+// updateMeta returns Update's conditional UPDATE and its arguments.
 func (s *Store) updateMeta(key string, d *session.Delta) (string, []any) {
+	sh := shapeOf(d)
+	return s.text(sh, func() string { return s.updateText(sh) }), s.updateArgs(key, d, 0)
+}
+
+// updateText builds the text of Update's conditional UPDATE for sh,
+// rebound for the dialect. ver always changes, so MySQL (which counts
+// changed rows) reports the match.
+func (s *Store) updateText(sh shape) string {
 	var b strings.Builder
-	var args []any
 	b.WriteString("UPDATE session_records SET ver = ver + 1")
-	set := func(col string, v any) {
-		b.WriteString(", " + col + " = ?")
-		args = append(args, v)
+	if sh.seen {
+		b.WriteString(", seen_ns = ?")
 	}
-	if !d.LastSeen.IsZero() {
-		set("seen_ns", ns(d.LastSeen))
+	if sh.expires {
+		b.WriteString(", expires_ns = ?")
 	}
-	if !d.Expires.IsZero() {
-		set("expires_ns", ns(d.Expires))
+	if sh.persist {
+		b.WriteString(", persist = ?")
 	}
-	if d.Persist != nil {
-		p := 0
-		if *d.Persist {
-			p = 1
-		}
-		set("persist", p)
-	}
-	if t := d.Timeouts; t != nil {
-		set("idle_ns", int64(t.Idle))
-		set("absolute_ns", int64(t.Absolute))
-		set("linger_ns", int64(t.Linger))
+	if sh.timeouts {
+		b.WriteString(", idle_ns = ?, absolute_ns = ?, linger_ns = ?")
 	}
 	// purge_ns = expires + linger, from the new values only (MySQL
 	// evaluates SET left to right, PostgreSQL from the old row).
 	switch {
-	case !d.Expires.IsZero() && d.Timeouts != nil:
-		set("purge_ns", ns(d.Expires)+int64(max(d.Timeouts.Linger, 0)))
-	case !d.Expires.IsZero():
+	case sh.expires && sh.timeouts:
+		b.WriteString(", purge_ns = ?")
+	case sh.expires:
 		b.WriteString(", purge_ns = ? + linger_ns")
-		args = append(args, ns(d.Expires))
-	case d.Timeouts != nil:
+	case sh.timeouts:
 		b.WriteString(", purge_ns = expires_ns + ?")
-		args = append(args, int64(max(d.Timeouts.Linger, 0)))
 	}
 	b.WriteString(" WHERE skey = ? AND state = 0 AND expires_ns > ? AND gen >= " +
 		"COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = session_records.user_id), 0) AND created_ns >= " + cutoffOf)
-	args = append(args, key, s.now().UnixNano())
-	return s.d.rebind(b.String()), args
+	return s.d.rebind(b.String())
+}
+
+// updateArgs returns the arguments of updateText for d, in its order, with
+// room for extra more.
+func (s *Store) updateArgs(key string, d *session.Delta, extra int) []any {
+	args := make([]any, 0, 10+extra)
+	if !d.LastSeen.IsZero() {
+		args = append(args, ns(d.LastSeen))
+	}
+	if !d.Expires.IsZero() {
+		args = append(args, ns(d.Expires))
+	}
+	if d.Persist != nil {
+		args = append(args, boolInt(*d.Persist))
+	}
+	if t := d.Timeouts; t != nil {
+		args = append(args, int64(t.Idle), int64(t.Absolute), int64(t.Linger))
+	}
+	switch {
+	case !d.Expires.IsZero() && d.Timeouts != nil:
+		args = append(args, ns(d.Expires)+int64(max(d.Timeouts.Linger, 0)))
+	case !d.Expires.IsZero():
+		args = append(args, ns(d.Expires))
+	case d.Timeouts != nil:
+		args = append(args, int64(max(d.Timeouts.Linger, 0)))
+	}
+	return append(args, key, s.now().UnixNano())
 }
 
 // writeConn runs a single-statement write: on the pool, or for SQLite on a
