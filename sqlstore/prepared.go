@@ -11,51 +11,74 @@ import (
 // execute (two round trips) unless the DSN asks for client-side
 // interpolation; a *sql.Stmt is prepared once per pooled connection and
 // then costs one. Only statements whose text never changes are kept here,
-// so the set stays small. After Close, statements run unprepared.
+// so the set stays small. After close, statements run unprepared; the
+// statements close when the last call using one returns, so close never
+// waits for a call stuck on the server.
 type prepared struct {
-	mu     sync.RWMutex
-	stmts  map[string]*sql.Stmt
-	closed bool
+	mu       sync.Mutex
+	stmts    map[string]*sql.Stmt
+	inFlight int
+	closed   bool
 }
 
 // stmtFor returns query prepared on db, preparing it the first time, and a
-// release function to call when the statement's rows are read. It returns
+// release function to call once the statement's rows are read. It returns
 // nil (and a no-op release) when the store is closed or the prepare
 // failed; the caller then runs the query on db.
 func (p *prepared) stmtFor(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, func()) {
-	p.mu.RLock()
-	if st := p.stmts[query]; st != nil || p.closed {
-		if st == nil {
-			p.mu.RUnlock()
-			return nil, func() {}
-		}
-		return st, p.mu.RUnlock
-	}
-	p.mu.RUnlock()
 	p.mu.Lock()
-	if st := p.stmts[query]; st != nil || p.closed {
-		p.mu.Unlock()
-		return p.stmtFor(ctx, db, query)
-	}
-	st, err := db.PrepareContext(ctx, query)
-	if err != nil {
-		p.mu.Unlock()
-		return nil, func() {} // the plain query reports the error
-	}
-	if p.stmts == nil {
-		p.stmts = map[string]*sql.Stmt{}
-	}
-	p.stmts[query] = st
+	st, closed := p.stmts[query], p.closed
 	p.mu.Unlock()
-	return p.stmtFor(ctx, db, query)
+	if closed {
+		return nil, func() {}
+	}
+	if st == nil {
+		// Prepared outside the lock: a slow server delays only this call.
+		fresh, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, func() {} // the plain query reports the error
+		}
+		p.mu.Lock()
+		if st = p.stmts[query]; st == nil && !p.closed {
+			if p.stmts == nil {
+				p.stmts = map[string]*sql.Stmt{}
+			}
+			p.stmts[query], st = fresh, fresh
+			fresh = nil
+		}
+		p.mu.Unlock()
+		if fresh != nil {
+			_ = fresh.Close() // another call won, or the store closed
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || st == nil {
+		return nil, func() {}
+	}
+	p.inFlight++
+	return st, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.inFlight--; p.inFlight == 0 && p.closed {
+			p.closeAll()
+		}
+	}
 }
 
-// close closes the statements; later calls run unprepared. It waits for
-// the calls holding a statement.
+// close makes later calls run unprepared and closes the statements, at
+// once or when the last call using one returns.
 func (p *prepared) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	if p.inFlight == 0 {
+		p.closeAll()
+	}
+}
+
+// closeAll closes the statements; p.mu is held.
+func (p *prepared) closeAll() {
 	for _, st := range p.stmts {
 		_ = st.Close()
 	}

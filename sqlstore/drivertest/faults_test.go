@@ -268,3 +268,34 @@ func TestSQLiteLockedBeyondBusyTimeout(t *testing.T) {
 	assert.Equal(t, "1", got)
 	assert.True(t, a.events.has(session.EventStoreError))
 }
+
+// TestCloseDuringStuckCall: Close returns promptly while a call waits on
+// the server (MariaDB: a prepared CALL blocked on a row lock); the call
+// still completes, and the store keeps working after Close (unprepared).
+func TestCloseDuringStuckCall(t *testing.T) {
+	forSome(t, servers, func(t *testing.T, b backend, db *sql.DB, srv *server) {
+		st, err := sqlstore.New(db, b.d, sqlstore.WithReapInterval(0))
+		require.NoError(t, err)
+		ctx := context.Background()
+		k := storetest.Key()
+		require.NoError(t, st.Create(ctx, k, storetest.Record(time.Minute, nil)))
+		release := lockRow(t, db, b, srv, k)
+		defer release()
+		done := make(chan error, 1)
+		go func() { done <- st.Update(ctx, k, &session.Delta{Set: map[string][]byte{"a": []byte("1")}}) }()
+		time.Sleep(200 * time.Millisecond) // the update is waiting on the lock
+		closed := make(chan error, 1)
+		go func() { closed <- st.Close() }()
+		select {
+		case err := <-closed:
+			require.NoError(t, err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close waited for a call stuck on the server")
+		}
+		release()
+		require.NoError(t, <-done, "the stuck call completes after Close")
+		got, err := st.Load(ctx, k)
+		require.NoError(t, err, "the store works after Close")
+		assert.Equal(t, []byte("1"), got.Values["a"])
+	})
+}
