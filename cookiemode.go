@@ -111,7 +111,7 @@ func (s *Session) cookieRotate(rot *Rotation) error {
 	if rot.OldKey != "" {
 		old = s.rec
 	}
-	r := rot.rotateRecord(old)
+	r := rot.NewRecord(old)
 	if err := s.m.cookieFits(&r.Meta, maps.All(r.Values)); err != nil {
 		return fmt.Errorf("session: renew: %w", err)
 	}

@@ -106,7 +106,7 @@ func rotateSeparately(ctx context.Context, st Store, idx UserIndex, rot *Rotatio
 			return err
 		}
 	}
-	if err := st.Create(ctx, rot.NewKey, rot.rotateRecord(old)); err != nil {
+	if err := st.Create(ctx, rot.NewKey, rot.NewRecord(old)); err != nil {
 		return err
 	}
 	if rot.OldKey != "" && !rot.RevokeUser {

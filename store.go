@@ -331,11 +331,13 @@ type Rotation struct {
 	RefuseNew bool
 }
 
-// capVictims applies step 3 to the live sessions of Meta.UserID (OldKey
-// among them or not): it returns the least recently seen ones to end so the
-// new one fits, or an error wrapping ErrTooManySessions when RefuseNew. It
-// reorders live.
-func (rot *Rotation) capVictims(live []IndexedRecord) ([]IndexedRecord, error) {
+// Victims applies step 3 to the live sessions of Meta.UserID (OldKey
+// among them or not), for stores that list them before ending some: it
+// returns the least recently seen ones to end so the new one fits, or an
+// error wrapping ErrTooManySessions when RefuseNew. It reorders live. Every
+// Rotator uses this one rule, so the cap evicts the same sessions on every
+// store.
+func (rot *Rotation) Victims(live []IndexedRecord) ([]IndexedRecord, error) {
 	live = slices.DeleteFunc(live, func(r IndexedRecord) bool { return r.Key == rot.OldKey })
 	n := len(live) - rot.MaxSessions + 1
 	if rot.MaxSessions <= 0 || n <= 0 {
@@ -348,10 +350,12 @@ func (rot *Rotation) capVictims(live []IndexedRecord) ([]IndexedRecord, error) {
 	return live[:n], nil
 }
 
-// rotateRecord computes the record Rotate stores under NewKey from the old
-// record (nil when there is none): the rules of step 4, for stores that hold
-// records as Go values.
-func (rot *Rotation) rotateRecord(old *Record) *Record {
+// NewRecord computes the record Rotate stores under NewKey from the old
+// record (nil when there is none): the rules of step 4, for stores that
+// hold or decode records as Go values. The generation is the old record's
+// when the user is unchanged and 0 otherwise: the store sets the user's
+// current one. old is not modified.
+func (rot *Rotation) NewRecord(old *Record) *Record {
 	r := &Record{Meta: rot.Meta}
 	r.Generation = 0
 	if old != nil {

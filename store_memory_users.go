@@ -240,7 +240,7 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 				u.remove(k)
 			}
 			var err error
-			if victims, err = rot.capVictims(live); err != nil {
+			if victims, err = rot.Victims(live); err != nil {
 				return nil, fmt.Errorf("memory store: %s: %w", op, err)
 			}
 			if len(victims) > 0 {
@@ -300,7 +300,7 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 			old.Values[k] = []byte(v)
 		}
 	}
-	r := rot.rotateRecord(old)
+	r := rot.NewRecord(old)
 	if userID != "" {
 		if old == nil || old.UserID != userID || rot.RevokeUser {
 			r.Generation = u.gen

@@ -123,7 +123,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 			if err != nil {
 				return nil, err
 			}
-			if victims, err = rot.capVictims(live); err != nil {
+			if victims, err = rot.Victims(live); err != nil {
 				return nil, fmt.Errorf("redis store: %s: %w", op, err)
 			}
 		}
@@ -172,7 +172,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 			return nil, fmt.Errorf("redis store: %s: revoked: %w", op, ErrNotFound)
 		}
 	}
-	r := rot.rotateRecord(old)
+	r := rot.NewRecord(old)
 	r.Generation = gen
 	if old != nil && old.UserID == user && !rot.RevokeUser {
 		r.Generation = old.Generation

@@ -22,7 +22,7 @@ func (s *base) rotate(ctx context.Context, rot *session.Rotation, check checkFun
 	}
 	newKey := s.itemKey(rot.NewKey)
 	if rot.OldKey == "" {
-		return nil, s.addRotated(ctx, newKey, rotateRecord(rot, nil), s.now())
+		return nil, s.addRotated(ctx, newKey, rot.NewRecord(nil), s.now())
 	}
 	it, err := s.get(ctx, "rotate", s.itemKey(rot.OldKey), true)
 	if err != nil {
@@ -43,7 +43,7 @@ func (s *base) rotate(ctx context.Context, rot *session.Rotation, check checkFun
 			return nil, err
 		}
 	}
-	r := rotateRecord(rot, dec.rec)
+	r := rot.NewRecord(dec.rec)
 	if err := s.addRotated(ctx, newKey, r, s.now()); err != nil {
 		return nil, err
 	}
@@ -78,29 +78,6 @@ func (s *base) addRotated(ctx context.Context, newKey string, r *session.Record,
 	default:
 		return storeErr("rotate", err)
 	}
-}
-
-// rotateRecord is the record a renewal stores under NewKey (step 4 of
-// [session.Rotation]): Meta, with the old record's per-session settings
-// (IdleTimeout, AbsoluteTimeout, Persist, Linger) and values (none when old
-// is nil), Delta applied on top; the old generation when the user is
-// unchanged.
-func rotateRecord(rot *session.Rotation, old *session.Record) *session.Record {
-	r := &session.Record{Meta: rot.Meta}
-	r.Generation = 0
-	if old != nil {
-		r.IdleTimeout, r.AbsoluteTimeout, r.Persist, r.Linger = old.IdleTimeout, old.AbsoluteTimeout, old.Persist, old.Linger
-		if old.UserID == r.UserID {
-			r.Generation = old.Generation
-		}
-		r.Values = old.Values // decoded for this call: not shared
-	} else {
-		r.IdleTimeout, r.AbsoluteTimeout, r.Persist = 0, 0, false
-	}
-	d := rot.Delta
-	d.LastSeen, d.Expires = time.Time{}, time.Time{} // Meta has them
-	d.Apply(r)
-	return r
 }
 
 // removeNew deletes the new record of a renewal that did not happen.
@@ -169,7 +146,7 @@ func (s *base) retire(ctx context.Context, rot *session.Rotation, oldIt *memcach
 		if ended(ndec, s.now()) != nil {
 			return notFound(op) // ended meanwhile (evicted by a cap, revoked)
 		}
-		r := rotateRecord(rot, old)
+		r := rot.NewRecord(old)
 		r.Generation = gen
 		ni, err := s.recordItem(op, newKey, r, s.now())
 		if err != nil {

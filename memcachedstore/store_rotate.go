@@ -109,12 +109,12 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 			if live, dead, err = x.liveSessions(ctx, op, user, u); err != nil {
 				return nil, err
 			}
-			if victims, err = capVictims(rot, live); err != nil {
+			if victims, err = rot.Victims(live); err != nil {
 				return nil, fmt.Errorf("memcachedstore: %s: %w", op, err)
 			}
 		}
 		// Step 4.
-		r := rotateRecord(rot, old)
+		r := rot.NewRecord(old)
 		if user != "" && (old == nil || old.UserID != user || rot.RevokeUser) {
 			r.Generation = u.Gen
 		}
@@ -170,22 +170,6 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 		return victims, nil
 	}
 	return nil, fmt.Errorf("memcachedstore: %s: %d attempts: %w", op, x.s.maxRetries, ErrContention)
-}
-
-// capVictims is step 3 of [session.Rotation]: the least recently seen of
-// live (OldKey left out) to end so that the new session fits, or
-// ErrTooManySessions when RefuseNew.
-func capVictims(rot *session.Rotation, live []session.IndexedRecord) ([]session.IndexedRecord, error) {
-	live = slices.DeleteFunc(live, func(r session.IndexedRecord) bool { return r.Key == rot.OldKey })
-	n := len(live) - rot.MaxSessions + 1
-	if rot.MaxSessions <= 0 || n <= 0 {
-		return nil, nil
-	}
-	if rot.RefuseNew {
-		return nil, session.ErrTooManySessions
-	}
-	slices.SortFunc(live, func(a, b session.IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
-	return live[:n], nil
 }
 
 func keysOf(rs []session.IndexedRecord) []string {

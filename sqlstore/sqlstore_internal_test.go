@@ -72,15 +72,15 @@ func TestCapVictimsFollowsRotation(t *testing.T) {
 			{Key: "c", Meta: session.Meta{LastSeen: now}},
 		}
 	}
-	v, err := capVictims(&session.Rotation{OldKey: "old", MaxSessions: 2}, live())
+	v, err := (&session.Rotation{OldKey: "old", MaxSessions: 2}).Victims(live())
 	if err != nil || len(v) != 2 || v[0].Key != "a" || v[1].Key != "b" {
 		t.Errorf("evict: %v %v", v, err)
 	}
-	v, err = capVictims(&session.Rotation{OldKey: "old", MaxSessions: 4}, live())
+	v, err = (&session.Rotation{OldKey: "old", MaxSessions: 4}).Victims(live())
 	if err != nil || len(v) != 0 {
 		t.Errorf("under the cap: %v %v", v, err)
 	}
-	_, err = capVictims(&session.Rotation{MaxSessions: 2, RefuseNew: true}, live())
+	_, err = (&session.Rotation{MaxSessions: 2, RefuseNew: true}).Victims(live())
 	if !errors.Is(err, session.ErrTooManySessions) {
 		t.Errorf("refuse: %v", err)
 	}

@@ -211,8 +211,8 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 	if rot.OldKey == "" && rot.MaxSessions <= 0 && !rot.RevokeUser {
 		// A new session with no cap and no revocation: nothing to check or
 		// lock, the write of the record is the whole renewal.
-		m := rotatedMeta(rot, nil)
-		return nil, s.wrap(op, s.create(ctx, rot.NewKey, &m, rot.Delta.Set))
+		r := rot.NewRecord(nil)
+		return nil, s.wrap(op, s.create(ctx, rot.NewKey, &r.Meta, r.Values))
 	}
 	switch s.d {
 	case Postgres:
@@ -295,7 +295,7 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 		if err != nil {
 			return nil, err
 		}
-		if victims, err = capVictims(rot, live); err != nil {
+		if victims, err = rot.Victims(live); err != nil {
 			return nil, refuse(err)
 		}
 		for _, v := range victims {
@@ -305,7 +305,11 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 		}
 	}
 
-	m := rotatedMeta(rot, old)
+	var oldRec *session.Record
+	if old != nil {
+		oldRec = &session.Record{Meta: old.meta()}
+	}
+	m := rot.NewRecord(oldRec).Meta // the values move in SQL below
 	newGen := gen
 	if old != nil && string(old.user) == user && !rot.RevokeUser {
 		newGen = old.gen
@@ -334,40 +338,4 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 		}
 	}
 	return victims, nil
-}
-
-// rotatedMeta is the metadata of the renewed record (Rotation step 4):
-// Meta, with the old record's settings (none without one) and the delta's
-// on top.
-func rotatedMeta(rot *session.Rotation, old *row) session.Meta {
-	m := rot.Meta
-	if old != nil {
-		om := old.meta()
-		m.IdleTimeout, m.AbsoluteTimeout, m.Persist, m.Linger = om.IdleTimeout, om.AbsoluteTimeout, om.Persist, om.Linger
-	} else {
-		m.IdleTimeout, m.AbsoluteTimeout, m.Persist = 0, 0, false
-	}
-	if d := rot.Delta; d.Persist != nil {
-		m.Persist = *d.Persist
-	}
-	if t := rot.Delta.Timeouts; t != nil {
-		m.IdleTimeout, m.AbsoluteTimeout, m.Linger = t.Idle, t.Absolute, t.Linger
-	}
-	return m
-}
-
-// capVictims is session.Rotation's cap rule (step 3): of the user's live
-// sessions other than OldKey, the least recently seen ones that must end
-// for the new one to fit, or ErrTooManySessions when RefuseNew.
-func capVictims(rot *session.Rotation, live []session.IndexedRecord) ([]session.IndexedRecord, error) {
-	live = slices.DeleteFunc(live, func(r session.IndexedRecord) bool { return r.Key == rot.OldKey })
-	n := len(live) - rot.MaxSessions + 1
-	if rot.MaxSessions <= 0 || n <= 0 {
-		return nil, nil
-	}
-	if rot.RefuseNew {
-		return nil, session.ErrTooManySessions
-	}
-	slices.SortFunc(live, func(a, b session.IndexedRecord) int { return a.Meta.LastSeen.Compare(b.Meta.LastSeen) })
-	return live[:n], nil
 }

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,14 +49,7 @@ type Server struct {
 	Addr string
 
 	t    testing.TB
-	bin  string
-	args []string
-	dir  string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *proctest.Buffer
+	proc *proctest.Restartable
 }
 
 // binary returns the path of memcached, or skips (or fails, under
@@ -90,49 +82,13 @@ func Start(t testing.TB, o Options) *Server {
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "root") // memcached refuses to run as root otherwise
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, args: args, dir: t.TempDir()}
-	t.Cleanup(s.Kill)
-	s.start()
-	return s
-}
-
-// start runs the process and waits until it answers "version".
-func (s *Server) start() {
-	s.t.Helper()
-	s.mu.Lock()
-	cmd := exec.Command(s.bin, s.args...)
-	s.out = &proctest.Buffer{}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	cmd.Dir = s.dir
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		s.mu.Unlock()
-		s.t.Fatalf("memcachedtest: start memcached: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-
-	deadline := time.Now().Add(startTimeout)
-	for {
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t}
+	s.proc = proctest.NewRestartable(t, "memcached on "+s.Addr, bin, args, t.TempDir(), func() error {
 		_, err := s.command("version\r\n", "VERSION ")
-		if err == nil {
-			return
-		}
-		select {
-		case <-done:
-			s.t.Fatalf("memcachedtest: memcached on %s exited at start:\n%s", s.Addr, s.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("memcachedtest: memcached on %s not up after %v: %v\n%s", s.Addr, startTimeout, err, s.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	}, startTimeout)
+	s.proc.Start()
+	return s
 }
 
 // command sends one text-protocol command and reads lines until one starts
@@ -189,24 +145,13 @@ func (s *Server) Stats(t testing.TB) map[string]int64 {
 
 // Kill stops the server at once (SIGKILL) and waits for it to exit. Killing
 // a stopped server does nothing.
-func (s *Server) Kill() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-done
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // Restart starts the server again on the same port (killing it first if it
 // is running). Its data is gone: memcached keeps nothing on disk.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.Kill()
-	s.start()
+	s.proc.Restart()
 }
 
 // String describes the server, for test logs.

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,14 +49,7 @@ type Server struct {
 	Addr string
 
 	t    testing.TB
-	bin  string
-	args []string
-	dir  string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *proctest.Buffer
+	proc *proctest.Restartable
 }
 
 // StartServer starts a standalone redis-server on a free loopback port and
@@ -80,74 +72,41 @@ func newServer(t testing.TB, bin string, port int, dir string, extra ...string) 
 		"--daemonize", "no",
 		"--logfile", "",
 	}, extra...)
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin, args: args, dir: dir}
-	t.Cleanup(s.Kill)
+	return launch(t, bin, port, dir, args)
+}
+
+// launch describes a redis-server (or Sentinel) process on port, up once it
+// answers PING.
+func launch(t testing.TB, bin string, port int, dir string, args []string) *Server {
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t}
+	s.proc = proctest.NewRestartable(t, "redis-server on "+s.Addr, bin, args, dir, s.ping, startTimeout)
 	return s
+}
+
+// ping is the readiness probe: one PING.
+func (s *Server) ping() error {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
 }
 
 // start runs the process and waits until it answers PING.
 func (s *Server) start() {
 	s.t.Helper()
-	s.mu.Lock()
-	cmd := exec.Command(s.bin, s.args...)
-	s.out = &proctest.Buffer{}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	cmd.Dir = s.dir
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		s.mu.Unlock()
-		s.t.Fatalf("redistest: start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case <-done:
-			s.t.Fatalf("redistest: redis-server on %s exited at start:\n%s", s.Addr, s.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redistest: redis-server on %s not up after %v: %v\n%s", s.Addr, startTimeout, err, s.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.proc.Start()
 }
 
 // Kill stops the server at once (SIGKILL) and waits for it to exit. Killing
 // a stopped server does nothing.
-func (s *Server) Kill() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	<-done
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // Restart starts the server again on the same port (killing it first if it
 // is running). Its data is gone: it keeps nothing on disk.
 func (s *Server) Restart() {
 	s.t.Helper()
-	s.Kill()
-	s.start()
+	s.proc.Restart()
 }
 
 // Cluster is a Redis Cluster of three masters, no replicas.

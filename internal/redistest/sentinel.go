@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,9 +56,7 @@ func StartSentinels(t testing.TB, master *Server, n, quorum int, downAfter time.
 		if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
 			t.Fatalf("redistest: sentinel config: %v", err)
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), t: t, bin: bin,
-			args: []string{conf, "--sentinel"}, dir: dir}
-		t.Cleanup(s.Kill)
+		s := launch(t, bin, port, dir, []string{conf, "--sentinel"})
 		s.start()
 		waitSentinel(t, s.Addr, masterPort)
 		sn.Addrs = append(sn.Addrs, s.Addr)

@@ -1,7 +1,6 @@
 package drivertest
 
 import (
-	"database/sql"
 	"testing"
 
 	"github.com/sessionkit/session"
@@ -16,11 +15,7 @@ import (
 // (ROW_COUNT() semantics the procedures rely on).
 func TestConformanceMySQLDSNOptions(t *testing.T) {
 	srv := mysqltest.Start(t)
-	db, err := sql.Open("mysql", srv.DSN()+"?interpolateParams=true&clientFoundRows=true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := open(t, "mysql", srv.DSN()+"?interpolateParams=true&clientFoundRows=true")
 	migrate(t, db, sqlstore.MySQL)
 	storetest.Run(t, func(t *testing.T) session.Store { return withoutFleet(newStore(t, db, sqlstore.MySQL)) })
 }

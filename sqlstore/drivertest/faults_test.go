@@ -76,33 +76,43 @@ func lockRow(t *testing.T, db *sql.DB, b backend, srv *server, key string) (rele
 	return func() { _ = tx.Rollback() }
 }
 
-// killBlocked waits until a statement containing text waits on a lock,
-// and kills its connection from the server side (pg_terminate_backend,
-// KILL).
-func killBlocked(db *sql.DB, d sqlstore.Dialect, text string) error {
+// blockedID waits until a statement containing text waits on a lock and
+// returns its backend's ID (PostgreSQL pid, MariaDB connection ID).
+func blockedID(db *sql.DB, d sqlstore.Dialect, text string) (int64, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		var id int64
 		var err error
 		if d == sqlstore.Postgres {
 			err = db.QueryRow(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()`, "%"+text+"%").Scan(&id)
-			if err == nil {
-				_, err = db.Exec(`SELECT pg_terminate_backend($1)`, id)
-				return err
-			}
 		} else {
 			err = db.QueryRow(`SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()`, "%"+text+"%").Scan(&id)
-			if err == nil {
-				_, err = db.Exec(`KILL ` + strconv.FormatInt(id, 10))
-				return err
-			}
+		}
+		if err == nil {
+			return id, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return err
+			return 0, err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return errors.New("no blocked statement found")
+	return 0, errors.New("no blocked statement found")
+}
+
+// killBlocked waits until a statement containing text waits on a lock,
+// and kills its connection from the server side (pg_terminate_backend,
+// KILL).
+func killBlocked(db *sql.DB, d sqlstore.Dialect, text string) error {
+	id, err := blockedID(db, d, text)
+	if err != nil {
+		return err
+	}
+	if d == sqlstore.Postgres {
+		_, err = db.Exec(`SELECT pg_terminate_backend($1)`, id)
+	} else {
+		_, err = db.Exec(`KILL ` + strconv.FormatInt(id, 10))
+	}
+	return err
 }
 
 // TestConnectionKilledMidTransaction: the server ends the store's
@@ -283,7 +293,8 @@ func TestCloseDuringStuckCall(t *testing.T) {
 		defer release()
 		done := make(chan error, 1)
 		go func() { done <- st.Update(ctx, k, &session.Delta{Set: map[string][]byte{"a": []byte("1")}}) }()
-		time.Sleep(200 * time.Millisecond) // the update is waiting on the lock
+		_, err = blockedID(db, b.d, "UPDATE session_records SET ver")
+		require.NoError(t, err, "the update waits on the row lock")
 		closed := make(chan error, 1)
 		go func() { closed <- st.Close() }()
 		select {

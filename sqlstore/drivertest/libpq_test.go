@@ -1,7 +1,6 @@
 package drivertest
 
 import (
-	"database/sql"
 	"testing"
 
 	_ "github.com/lib/pq"
@@ -15,11 +14,7 @@ import (
 // driver, lib/pq: the store needs nothing driver-specific.
 func TestConformanceLibPQ(t *testing.T) {
 	srv := pgtest.Start(t)
-	db, err := sql.Open("postgres", srv.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := open(t, "postgres", srv.DSN())
 	migrate(t, db, sqlstore.Postgres)
 	storetest.Run(t, func(t *testing.T) session.Store { return withoutFleet(newStore(t, db, sqlstore.Postgres)) })
 }

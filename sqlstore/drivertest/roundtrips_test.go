@@ -30,22 +30,12 @@ func TestRoundTrips(t *testing.T) {
 		{"PostgreSQL", sqlstore.Postgres, func(t *testing.T) (*sql.DB, *proctest.TurnProxy) {
 			srv := pgtest.Start(t)
 			p := proctest.Proxy(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port)))
-			db, err := sql.Open("pgx", "postgres://postgres@"+p.Addr+"/postgres?sslmode=disable")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db, p
+			return open(t, "pgx", "postgres://postgres@"+p.Addr+"/postgres?sslmode=disable"), p
 		}},
 		{"MariaDB", sqlstore.MySQL, func(t *testing.T) (*sql.DB, *proctest.TurnProxy) {
 			srv := mysqltest.Start(t)
 			p := proctest.Proxy(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port)))
-			db, err := sql.Open("mysql", "root@tcp("+p.Addr+")/test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db, p
+			return open(t, "mysql", "root@tcp("+p.Addr+")/test"), p
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

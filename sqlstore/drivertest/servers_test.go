@@ -57,23 +57,24 @@ func forSome(t *testing.T, keep func(backend) bool, fn func(t *testing.T, b back
 func openPostgres(t testing.TB) (*sql.DB, *server) {
 	t.Helper()
 	srv := pgtest.Start(t)
-	db, err := sql.Open("pgx", srv.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db, &server{pg: srv}
+	return open(t, "pgx", srv.DSN()), &server{pg: srv}
 }
 
 func openMariaDB(t testing.TB) (*sql.DB, *server) {
 	t.Helper()
 	srv := mysqltest.Start(t)
-	db, err := sql.Open("mysql", srv.DSN())
+	return open(t, "mysql", srv.DSN()), &server{maria: srv}
+}
+
+// open opens dsn with driver, closed at the end of the test.
+func open(t testing.TB, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, &server{maria: srv}
+	return db
 }
 
 // servers selects the backends with a server process.
