@@ -55,9 +55,10 @@ BEGIN
   INSERT INTO session_records (` + recordCols + `) VALUES (p_key, p_user,
     COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = p_user), 0), 0, p_created, p_seen, p_auth, p_ua, p_ip,
     p_idle, p_abs, p_persist, p_linger, p_expires, p_expires + GREATEST(p_linger, 0), 0, '', 0)` + mysqlRecordUpsert + `;
-  IF ROW_COUNT() <> 1 THEN
-    DELETE FROM session_values WHERE skey = p_key;
-  END IF;
+  -- Always, not on ROW_COUNT(): with the client's CLIENT_FOUND_ROWS flag
+  -- (clientFoundRows=true) a replacement by identical columns counts 1,
+  -- like an insert, and the old values would survive.
+  DELETE FROM session_values WHERE skey = p_key;
   INSERT INTO session_values (skey, name, val) SELECT p_key, FROM_BASE64(t.n), FROM_BASE64(t.v) FROM ` + mysqlValuesTable + `;
   COMMIT;
 END`

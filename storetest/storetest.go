@@ -131,11 +131,21 @@ func testLoadMissing(t *testing.T, s session.Store) {
 func testCreateReplaces(t *testing.T, s session.Store) {
 	c := ctx(t)
 	k := Key()
-	require.NoError(t, s.Create(c, k, Record(time.Minute, map[string][]byte{"old": []byte("1")})))
-	require.NoError(t, s.Create(c, k, Record(time.Minute, map[string][]byte{"new": []byte("2")})))
+	first := Record(time.Minute, map[string][]byte{"old": []byte("1")})
+	require.NoError(t, s.Create(c, k, first))
+	// The same metadata with other values: a store that decides whether
+	// to drop the old values by what the row's upsert changed (MySQL's
+	// affected rows under CLIENT_FOUND_ROWS) keeps them.
+	require.NoError(t, s.Create(c, k, &session.Record{Meta: first.Meta, Values: map[string][]byte{"new": []byte("2")}}))
 	r, err := s.Load(c, k)
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]byte{"new": []byte("2")}, r.Values)
+	later := Record(time.Minute, map[string][]byte{"newer": []byte("3")})
+	later.Meta.CreatedAt = first.Meta.CreatedAt.Add(time.Second)
+	require.NoError(t, s.Create(c, k, later))
+	r, err = s.Load(c, k)
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]byte{"newer": []byte("3")}, r.Values)
 }
 
 func testUpdateMerges(t *testing.T, s session.Store) {
