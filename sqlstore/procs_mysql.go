@@ -78,7 +78,8 @@ proc: BEGIN
     seen_ns = IF(p_seen <> 0, p_seen, seen_ns),
     persist = IF(p_persist >= 0, p_persist, persist),
     idle_ns = IF(p_touts, p_tidle, idle_ns), absolute_ns = IF(p_touts, p_tabs, absolute_ns),
-    purge_ns = IF(p_expires <> 0, p_expires, expires_ns) + GREATEST(IF(p_touts, p_tlinger, linger_ns), 0),
+    purge_ns = IF(purge_ns >= IF(p_expires <> 0, p_expires, expires_ns) + GREATEST(IF(p_touts, p_tlinger, linger_ns), 0),
+      purge_ns, IF(p_expires <> 0, p_expires, expires_ns) + GREATEST(IF(p_touts, p_tlinger, linger_ns), 0) + ` + purgeSlackSQL + `),
     linger_ns = IF(p_touts, p_tlinger, linger_ns),
     expires_ns = IF(p_expires <> 0, p_expires, expires_ns)
   WHERE skey = p_key AND state = 0 AND expires_ns > p_now AND gen >=

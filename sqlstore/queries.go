@@ -135,7 +135,8 @@ func (w *row) check(now int64) error {
 		}
 		return session.ErrNotFound
 	case now >= w.expires:
-		if now < w.purge {
+		// Not w.purge: an Update leaves it up to purgeSlack later.
+		if now < w.expires+max(w.linger, 0) {
 			return &session.Tombstone{Reason: session.EndExpired, At: timeOf(w.expires), Meta: session.Meta{
 				CreatedAt: timeOf(w.created), LastSeen: timeOf(w.seen),
 				IdleTimeout: time.Duration(w.idle), AbsoluteTimeout: time.Duration(w.abs),

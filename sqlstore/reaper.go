@@ -5,6 +5,18 @@ import (
 	"time"
 )
 
+// purgeSlack is how far past its expiry plus linger an Update moves a
+// live row's purge time (purge_ns) when the row's expiry outgrows it, so
+// that a busy session's writes leave the indexed column, and so the row's
+// indexes, alone for a minute at a time. The reaper may delete a row up
+// to purgeSlack late; Load decides liveness and tombstones from the
+// expiry and linger themselves, never from purge_ns of a live row.
+const purgeSlack = time.Minute
+
+// purgeSlackSQL is purgeSlack in nanoseconds, for the MySQL procedures'
+// text (TestPurgeSlackSQL keeps the two equal).
+const purgeSlackSQL = "60000000000"
+
 // reaper runs Reap every reapEvery until Close.
 func (s *Store) reaper() {
 	defer s.wg.Done()

@@ -20,7 +20,10 @@ import (
 //     timestamps (integers: unix nanoseconds) and state: 0 while live, or
 //     the reason it ended (1 destroyed, 2 rotated, 3 revoked) while its
 //     tombstone lingers. purge_ns, indexed, is when the reaper may delete
-//     the row: the expiry plus the linger. user_id is indexed: that index
+//     the row: the expiry plus the linger, or up to a minute later (an
+//     Update that slides the expiry moves it a minute beyond, and only
+//     once the expiry outgrows it, so that most writes change no indexed
+//     column: a HOT update on PostgreSQL). user_id is indexed: that index
 //     is the per-user index behind "your devices", the cap and
 //     log-out-everywhere.
 //   - session_values: one row per (session key, value name): a request's

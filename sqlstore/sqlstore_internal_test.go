@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,8 +108,11 @@ func TestRowCheck(t *testing.T) {
 		reason string // "" live, "-" plain not found, "corrupt"
 	}{
 		{"live", row{expires: now + sec, purge: now + 2*sec}, ""},
-		{"expired lingering", row{expires: now - sec, purge: now + sec}, session.EndExpired},
-		{"expired gone", row{expires: now - 2*sec, purge: now - sec}, "-"},
+		{"expired lingering", row{expires: now - sec, linger: 2 * sec, purge: now + sec}, session.EndExpired},
+		{"expired gone", row{expires: now - 2*sec, linger: sec, purge: now - sec}, "-"},
+		// An Update leaves purge_ns up to purgeSlack late: the linger ends
+		// at expires + linger all the same.
+		{"expired gone, purge slack left", row{expires: now - 2*sec, linger: sec, purge: now + sec}, "-"},
 		{"destroyed", row{state: stateDestroyed, purge: now + sec}, session.EndDestroyed},
 		{"rotated gone", row{state: stateRotated, purge: now}, "-"},
 		{"revoked by generation", row{user: []byte("u"), gen: 1, cur: 2, expires: now + sec, purge: now + sec}, session.EndRevoked},
@@ -191,4 +195,10 @@ func placeholderCount(d Dialect, stmt string) int {
 		return strings.Count(stmt, "$")
 	}
 	return strings.Count(stmt, "?")
+}
+
+func TestPurgeSlackSQL(t *testing.T) {
+	if got := strconv.FormatInt(int64(purgeSlack), 10); got != purgeSlackSQL {
+		t.Fatalf("purgeSlackSQL = %s, purgeSlack is %s ns", purgeSlackSQL, got)
+	}
 }

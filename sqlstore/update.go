@@ -171,15 +171,24 @@ func (s *Store) updateText(sh shape) string {
 	if sh.timeouts {
 		b.WriteString(", idle_ns = ?, absolute_ns = ?, linger_ns = ?")
 	}
-	// purge_ns = expires + linger, from the new values only (MySQL
-	// evaluates SET left to right, PostgreSQL from the old row).
+	// purge_ns moves to expires + linger (from the new values only: MySQL
+	// evaluates SET left to right, PostgreSQL from the old row) plus
+	// purgeSlack, and only when it would otherwise fall short of it: an
+	// active session's every write slides its expiry, and an indexed
+	// column that changed makes the UPDATE rewrite every index of the row
+	// (no HOT update on PostgreSQL; a secondary index entry moved on
+	// InnoDB). A purge time that stays put leaves them alone.
+	var purge string
 	switch {
 	case sh.expires && sh.timeouts:
-		b.WriteString(", purge_ns = ?")
+		purge = "?"
 	case sh.expires:
-		b.WriteString(", purge_ns = ? + linger_ns")
+		purge = "? + linger_ns"
 	case sh.timeouts:
-		b.WriteString(", purge_ns = expires_ns + ?")
+		purge = "expires_ns + ?"
+	}
+	if purge != "" {
+		fmt.Fprintf(&b, ", purge_ns = CASE WHEN purge_ns >= %[1]s THEN purge_ns ELSE %[1]s + %[2]d END", purge, int64(purgeSlack))
 	}
 	b.WriteString(" WHERE skey = ? AND state = 0 AND expires_ns > ? AND gen >= " +
 		"COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = session_records.user_id), 0) AND created_ns >= " + cutoffOf)
@@ -189,7 +198,7 @@ func (s *Store) updateText(sh shape) string {
 // updateArgs returns the arguments of updateText for d, in its order, with
 // room for extra more.
 func (s *Store) updateArgs(key string, d *session.Delta, extra int) []any {
-	args := make([]any, 0, 10+extra)
+	args := make([]any, 0, 11+extra)
 	if !d.LastSeen.IsZero() {
 		args = append(args, ns(d.LastSeen))
 	}
@@ -202,13 +211,16 @@ func (s *Store) updateArgs(key string, d *session.Delta, extra int) []any {
 	if t := d.Timeouts; t != nil {
 		args = append(args, int64(t.Idle), int64(t.Absolute), int64(t.Linger))
 	}
+	// Twice: the purge expression compares and assigns (updateText).
 	switch {
 	case !d.Expires.IsZero() && d.Timeouts != nil:
-		args = append(args, ns(d.Expires)+int64(max(d.Timeouts.Linger, 0)))
+		p := ns(d.Expires) + int64(max(d.Timeouts.Linger, 0))
+		args = append(args, p, p)
 	case !d.Expires.IsZero():
-		args = append(args, ns(d.Expires))
+		args = append(args, ns(d.Expires), ns(d.Expires))
 	case d.Timeouts != nil:
-		args = append(args, int64(max(d.Timeouts.Linger, 0)))
+		l := int64(max(d.Timeouts.Linger, 0))
+		args = append(args, l, l)
 	}
 	return append(args, key, s.now().UnixNano())
 }

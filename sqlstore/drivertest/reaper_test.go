@@ -3,6 +3,7 @@ package drivertest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"runtime"
 	"testing"
 	"time"
@@ -99,4 +100,59 @@ func TestBackgroundReaper(t *testing.T) {
 		t.Fatalf("goroutines leaked: %d, were %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 	}
 	assert.Equal(t, 20, countRows(t, db, "session_audit"), "Close flushed every store's queue")
+}
+
+// TestUpdatePurgeTime: an Update that slides the expiry moves the row's
+// purge time (indexed) only when the expiry plus linger outgrows it, and
+// then a minute beyond, so a busy session's writes leave the row's indexes
+// alone; a purge time left late changes nothing a Load reports: the
+// tombstone of an expired session ends with its linger, and the row is
+// never reaped while live.
+func TestUpdatePurgeTime(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend, db *sql.DB, _ *server) {
+		ctx := context.Background()
+		st := newStore(t, db, b.d, sqlstore.WithReapInterval(0))
+		purge := func(k string) int64 {
+			t.Helper()
+			var p int64
+			require.NoError(t, db.QueryRow(rebind(b.d, `SELECT purge_ns FROM session_records WHERE skey = ?`), k).Scan(&p))
+			return p
+		}
+		const linger = time.Second
+		k := storetest.Key()
+		r := storetest.Record(time.Hour, map[string][]byte{"n": []byte("0")})
+		r.Linger = linger
+		require.NoError(t, st.Create(ctx, k, r))
+		exp := r.Expires
+		assert.Equal(t, exp.Add(linger).UnixNano(), purge(k), "created: expiry plus linger")
+
+		slide := func(to time.Time, v string) {
+			t.Helper()
+			require.NoError(t, st.Update(ctx, k, &session.Delta{LastSeen: time.Now(), Expires: to, Set: map[string][]byte{"n": []byte(v)}}))
+		}
+		slide(exp.Add(time.Second), "1")
+		moved := exp.Add(time.Second + linger + time.Minute).UnixNano()
+		assert.Equal(t, moved, purge(k), "outgrown: expiry plus linger plus a minute")
+		slide(exp.Add(30*time.Second), "2")
+		assert.Equal(t, moved, purge(k), "within the minute: unchanged")
+		slide(exp.Add(2*time.Minute), "3")
+		assert.Equal(t, exp.Add(2*time.Minute+linger+time.Minute).UnixNano(), purge(k), "outgrown again")
+		got, err := st.Load(ctx, k)
+		require.NoError(t, err)
+		assert.Equal(t, "3", string(got.Values["n"]))
+
+		// The expiry shrinks to now: the purge time stays an hour ahead,
+		// the tombstone lasts the linger, then the session is gone.
+		slide(time.Now().Add(200*time.Millisecond), "4")
+		require.Eventually(t, func() bool {
+			_, err := st.Load(ctx, k)
+			var tomb *session.Tombstone
+			return errors.As(err, &tomb) && tomb.Reason == session.EndExpired
+		}, 5*time.Second, 20*time.Millisecond, "expired: a tombstone while it lingers")
+		require.Eventually(t, func() bool {
+			_, err := st.Load(ctx, k)
+			var tomb *session.Tombstone
+			return errors.Is(err, session.ErrNotFound) && !errors.As(err, &tomb)
+		}, 5*time.Second, 20*time.Millisecond, "after the linger: plain not found, however late the purge time")
+	})
 }
