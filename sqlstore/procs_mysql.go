@@ -292,7 +292,7 @@ const (
 // createMySQL is create in one round trip.
 func (s *Store) createMySQL(ctx context.Context, key string, m *session.Meta, values map[string][]byte) error {
 	return s.exec(ctx, callCreateMySQL, key, m.UserID, ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt),
-		m.UserAgent, m.IP, int64(m.IdleTimeout), int64(m.AbsoluteTimeout), boolInt(m.Persist), int64(m.Linger),
+		m.UserAgent, m.IP, int64(m.IdleTimeout), int64(m.AbsoluteTimeout), boolInt(m.Persist), lingerNs(m.Linger),
 		ns(m.Expires), valuesJSON(values))
 }
 
@@ -324,7 +324,7 @@ func (s *Store) rotateMySQL(ctx context.Context, rot *session.Rotation) ([]sessi
 	var victims []byte
 	err := s.queryRow(ctx, callRotateMySQL, []any{rot.OldKey, rot.NewKey, m.UserID, boolInt(rot.RevokeUser),
 		rot.MaxSessions, boolInt(rot.RefuseNew), s.now().UnixNano(), ns(m.CreatedAt), ns(m.LastSeen),
-		ns(m.AuthenticatedAt), m.UserAgent, m.IP, ns(m.Expires), int64(m.Linger), boolInt(d.Clear), persist,
+		ns(m.AuthenticatedAt), m.UserAgent, m.IP, ns(m.Expires), lingerNs(m.Linger), boolInt(d.Clear), persist,
 		touts, tidle, tabs, tlinger, namesJSON(d.Delete), valuesJSON(d.Set)}, &status, &victims)
 	if err != nil {
 		return nil, err
@@ -389,7 +389,7 @@ func deltaSettings(d *session.Delta) (persist, touts int, tidle, tabs, tlinger i
 		persist = boolInt(*d.Persist)
 	}
 	if t := d.Timeouts; t != nil {
-		touts, tidle, tabs, tlinger = 1, int64(t.Idle), int64(t.Absolute), int64(t.Linger)
+		touts, tidle, tabs, tlinger = 1, int64(t.Idle), int64(t.Absolute), lingerNs(t.Linger)
 	}
 	return
 }

@@ -157,8 +157,8 @@ func (s *Store) recordArgs(key string, m *session.Meta, gen uint64) []any {
 		persist = 1
 	}
 	return []any{key, s.userArg(m.UserID), int64(gen), stateLive, ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt),
-		m.UserAgent, m.IP, int64(m.IdleTimeout), int64(m.AbsoluteTimeout), persist, int64(m.Linger),
-		exp, exp + int64(max(m.Linger, 0)), int64(0), "", int64(0)}
+		m.UserAgent, m.IP, int64(m.IdleTimeout), int64(m.AbsoluteTimeout), persist, lingerNs(m.Linger),
+		exp, exp + lingerNs(m.Linger), int64(0), "", int64(0)}
 }
 
 // userArg is a user ID as a query argument: bytes for PostgreSQL's BYTEA.
@@ -200,3 +200,8 @@ func affected(res sql.Result, err error) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// lingerNs returns a linger as stored: nanoseconds, a negative one as
+// none (a row with a negative linger_ns is one the store never writes,
+// read as corrupt).
+func lingerNs(d time.Duration) int64 { return int64(max(d, 0)) }

@@ -167,7 +167,7 @@ func (s *Store) rotatePG(ctx context.Context, rot *session.Rotation) ([]session.
 	var touts bool
 	var tidle, tabs, tlinger int64
 	if t := d.Timeouts; t != nil {
-		touts, tidle, tabs, tlinger = true, int64(t.Idle), int64(t.Absolute), int64(t.Linger)
+		touts, tidle, tabs, tlinger = true, int64(t.Idle), int64(t.Absolute), lingerNs(t.Linger)
 	}
 	names := slices.Sorted(maps.Keys(d.Set))
 	vals := make([]string, len(names))
@@ -181,7 +181,7 @@ func (s *Store) rotatePG(ctx context.Context, rot *session.Rotation) ([]session.
 	}
 	rows, err := s.db.QueryContext(ctx, callRotatePG,
 		rot.OldKey, rot.NewKey, []byte(m.UserID), rot.RevokeUser, rot.MaxSessions, rot.RefuseNew, s.now().UnixNano(),
-		ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt), m.UserAgent, m.IP, ns(m.Expires), int64(m.Linger),
+		ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt), m.UserAgent, m.IP, ns(m.Expires), lingerNs(m.Linger),
 		d.Clear, persist, touts, tidle, tabs, tlinger,
 		arrayLiteral(del), arrayLiteral(names), arrayLiteral(vals))
 	if err != nil {

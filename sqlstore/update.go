@@ -209,17 +209,17 @@ func (s *Store) updateArgs(key string, d *session.Delta, extra int) []any {
 		args = append(args, boolInt(*d.Persist))
 	}
 	if t := d.Timeouts; t != nil {
-		args = append(args, int64(t.Idle), int64(t.Absolute), int64(t.Linger))
+		args = append(args, int64(t.Idle), int64(t.Absolute), lingerNs(t.Linger))
 	}
 	// Twice: the purge expression compares and assigns (updateText).
 	switch {
 	case !d.Expires.IsZero() && d.Timeouts != nil:
-		p := ns(d.Expires) + int64(max(d.Timeouts.Linger, 0))
+		p := ns(d.Expires) + lingerNs(d.Timeouts.Linger)
 		args = append(args, p, p)
 	case !d.Expires.IsZero():
 		args = append(args, ns(d.Expires), ns(d.Expires))
 	case d.Timeouts != nil:
-		l := int64(max(d.Timeouts.Linger, 0))
+		l := lingerNs(d.Timeouts.Linger)
 		args = append(args, l, l)
 	}
 	return append(args, key, s.now().UnixNano())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/sqlstore"
@@ -298,3 +299,40 @@ func redHostileUsers(t *testing.T, st *sqlstore.Store) {
 
 // killAndCall runs call while the row of key is locked, kills the call's
 // connection from the server side once it waits on the lock, and returns
+
+// redNegativeLinger: a negative linger, in a record, a renewal or a
+// timeouts change, is no linger: the session works, ends without a
+// tombstone, and is never read back as a corrupt row.
+func redNegativeLinger(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	r := redRecord("neg-linger", set("a", "1"))
+	r.Linger = -time.Hour
+	k := storetest.Key()
+	require.NoError(t, st.Create(ctx, k, r))
+	got, err := st.Load(ctx, k)
+	require.NoError(t, err, "Create with a negative linger")
+	assert.Zero(t, got.Linger)
+
+	now := time.Now()
+	require.NoError(t, st.Update(ctx, k, &session.Delta{LastSeen: now, Expires: now.Add(time.Minute),
+		Timeouts: &session.Timeouts{Idle: time.Minute, Absolute: time.Hour, Linger: -time.Minute}, Set: set("b", "2")}))
+	got, err = st.Load(ctx, k)
+	require.NoError(t, err, "Update with a negative linger")
+	assert.Equal(t, set("a", "1", "b", "2"), got.Values)
+
+	m := renewMeta(r)
+	next := storetest.Key()
+	_, err = st.Rotate(ctx, &session.Rotation{OldKey: k, NewKey: next, Meta: m})
+	require.NoError(t, err)
+	_, err = st.Load(ctx, k)
+	require.ErrorIs(t, err, session.ErrNotFound, "the renewed-away key")
+	assert.NotErrorIs(t, err, session.ErrStore)
+	got, err = st.Load(ctx, next)
+	require.NoError(t, err, "renewal with a negative linger")
+	assert.Equal(t, set("a", "1", "b", "2"), got.Values)
+
+	require.NoError(t, st.Delete(ctx, next))
+	_, err = st.Load(ctx, next)
+	require.ErrorIs(t, err, session.ErrNotFound)
+	assert.NotErrorIs(t, err, session.ErrStore)
+}

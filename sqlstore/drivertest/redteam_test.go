@@ -112,6 +112,7 @@ func TestRedTeam(t *testing.T) {
 			redEvictedAgentUnicode(t, st)
 		})
 		t.Run("HostileUserIDs", func(t *testing.T) { redHostileUsers(t, st) })
+		t.Run("NegativeLinger", func(t *testing.T) { redNegativeLinger(t, st) })
 		if srv != nil && (srv.pg != nil || srv.maria != nil) {
 			t.Run("KilledRotate", func(t *testing.T) { redKilledRotate(t, b, db, srv, st) })
 			t.Run("KilledCreate", func(t *testing.T) { redKilledCreate(t, b, db, srv, st) })
