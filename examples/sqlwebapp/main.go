@@ -1,6 +1,8 @@
 // Command sqlwebapp is the sessionkit demo (examples/webapp) on an SQL
 // store, with the audit trail on. It is a module of its own so that the
-// library's go.mod gains no database driver.
+// library's go.mod gains no database driver; examples/webapp runs it when
+// DATABASE_URL is set. Flags as examples/webapp's (-addr, -idle,
+// -absolute, -user).
 //
 //	DATABASE_URL=postgres://user:pass@127.0.0.1:5432/app go run .
 //	DATABASE_URL='mysql://user:pass@tcp(127.0.0.1:3306)/app' go run .
@@ -16,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/examples/webapp/app"
 	"github.com/sessionkit/session/sqlstore"
 )
@@ -61,6 +63,8 @@ func open(url string) (*sql.DB, sqlstore.Dialect, error) {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	idle := flag.Duration("idle", session.DefaultIdleTimeout, "idle timeout of a session")
+	absolute := flag.Duration("absolute", session.DefaultAbsoluteTimeout, "absolute timeout of a session")
 	user := flag.String("user", "demo", "demo user name")
 	flag.Parse()
 	url := os.Getenv("DATABASE_URL")
@@ -89,7 +93,8 @@ func run() error {
 	if password == "" {
 		password = rand.Text()
 	}
-	a, err := app.New(app.Config{Store: st, OnEvent: st.Audit, User: *user, Password: password, Logger: logger})
+	a, err := app.New(app.Config{Store: st, OnEvent: st.Audit, IdleTimeout: *idle, AbsoluteTimeout: *absolute,
+		User: *user, Password: password, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -98,28 +103,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Printf("sessionkit demo on http://%s/ (sessions: %s, audit trail in session_audit)\n", ln.Addr(), d)
 	fmt.Printf("log in as %q with password %q\n", *user, password)
 
-	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-sigCtx.Done():
-	}
-	stop()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	context.AfterFunc(ctx, stop) // a second signal kills the process at once
+	return a.Serve(ctx, ln)
 }

@@ -5,6 +5,8 @@
 //
 //	go run ./examples/webapp                 # in-memory sessions on 127.0.0.1:8080
 //	REDIS_URL=redis://127.0.0.1:6379/0 go run ./examples/webapp
+//	DATABASE_URL=postgres://user:pass@127.0.0.1:5432/app go run ./examples/webapp
+//	DATABASE_URL=sqlite:sessions.db go run ./examples/webapp   # also mysql://<DSN>
 //	go run ./examples/webapp -store cookie   # sealed cookies, nothing kept on the server
 //	go run ./examples/webapp -addr 127.0.0.1:9000 -idle 5m -absolute 1h
 package main
@@ -12,16 +14,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/examples/webapp/app"
@@ -39,7 +38,7 @@ func run() error {
 	idle := flag.Duration("idle", session.DefaultIdleTimeout, "idle timeout of a session")
 	absolute := flag.Duration("absolute", session.DefaultAbsoluteTimeout, "absolute timeout of a session")
 	user := flag.String("user", "demo", "demo user name")
-	storeKind := flag.String("store", "", `session store: "memory", "redis" (REDIS_URL) or "cookie" (SESSION_KEYS); default redis when REDIS_URL is set, else memory`)
+	storeKind := flag.String("store", "", `session store: "memory", "redis" (REDIS_URL), "cookie" (SESSION_KEYS) or "sql" (DATABASE_URL); default sql when DATABASE_URL is set, else redis when REDIS_URL is set, else memory`)
 	flag.Parse()
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -57,10 +56,16 @@ func run() error {
 	}
 	storeName := "in-memory"
 	kind := *storeKind
-	if kind == "" && os.Getenv("REDIS_URL") != "" {
+	switch {
+	case kind != "":
+	case os.Getenv("DATABASE_URL") != "":
+		kind = "sql"
+	case os.Getenv("REDIS_URL") != "":
 		kind = "redis"
 	}
 	switch kind {
+	case "sql":
+		return runSQL(*addr, *idle, *absolute, *user)
 	case "", "memory":
 	case "redis":
 		url := os.Getenv("REDIS_URL")
@@ -80,7 +85,7 @@ func run() error {
 		}
 		cfg.Store, storeName = store, "sealed cookies, "+how
 	default:
-		return fmt.Errorf("unknown -store %q: want memory, redis or cookie", kind)
+		return fmt.Errorf("unknown -store %q: want memory, redis, cookie or sql", kind)
 	}
 
 	a, err := app.New(cfg)
@@ -93,36 +98,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-
 	fmt.Printf("sessionkit demo on http://%s/ (sessions: %s)\n", ln.Addr(), storeName)
 	fmt.Printf("log in as %q with password %q\n", *user, password)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	stop() // a second signal kills the process at once
-	fmt.Println("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	context.AfterFunc(ctx, stop) // a second signal kills the process at once
+	return a.Serve(ctx, ln)
 }
