@@ -35,7 +35,8 @@ func (s *Store) reaper() {
 }
 
 // Reap deletes the rows of sessions whose expiry and tombstone period
-// (Meta.Linger) have both passed, and, with [WithAuditRetention], the audit
+// (Meta.Linger) have both passed (a row whose writes slid its expiry up to
+// a minute later: see the schema's purge_ns), and, with [WithAuditRetention], the audit
 // rows older than the retention, in batches of at most [WithReapBatch] rows
 // per statement, until none is left. It returns the number of rows
 // deleted. The background reaper calls it; call it yourself when you
