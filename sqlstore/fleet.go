@@ -13,6 +13,8 @@ import (
 // expiry. A cutoff earlier than the current one changes nothing.
 func (s *Store) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	const op = "revoke all"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}
@@ -38,6 +40,8 @@ func (s *Store) RevokeAll(ctx context.Context, cutoff time.Time) error {
 // page, not a request).
 func (s *Store) Count(ctx context.Context) (int, error) {
 	const op = "count"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return 0, s.wrap(op, err)
 	}

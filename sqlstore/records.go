@@ -22,6 +22,8 @@ const valuesPerInsert = 200
 // its Linger reports its [session.Tombstone].
 func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 	const op = "load"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return nil, s.wrap(op, err)
 	}
@@ -90,6 +92,8 @@ func (s *Store) scanRecord(rows *sql.Rows) (*session.Record, error) {
 // record whose Expires has passed is not stored: Create then deletes.
 func (s *Store) Create(ctx context.Context, key string, r *session.Record) error {
 	const op = "create"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}
@@ -246,6 +250,8 @@ func (s *Store) checkRecord(key, user string, values map[string][]byte) error {
 // tombstone for its Linger, holding no user, device or value.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	const op = "delete"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}

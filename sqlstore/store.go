@@ -38,6 +38,7 @@ type Store struct {
 	reapBatch   int
 	retention   time.Duration
 	busyTimeout time.Duration
+	timeout     time.Duration // per call, WithTimeout
 
 	// wlock admits one SQLite write transaction of this process at a time,
 	// so they queue here instead of spinning on SQLITE_BUSY.
@@ -110,6 +111,18 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithTimeout bounds each call the session Manager makes (Load, Create,
+// Update, Delete, Rotate, UserSessions, RevokeUser, RevokeAll, Count):
+// one that has not finished after d fails with an error wrapping
+// [session.ErrStore] and [context.DeadlineExceeded], so that a paused or
+// unreachable database answers requests with a 5xx within d instead of
+// holding them (and a pooled connection each) for as long as it hangs.
+// Default five seconds; zero or negative leaves only the caller's context.
+// It includes the wait for a row lock and, on SQLite, for the write lock
+// (see [WithBusyTimeout]). Migrate, Reap and AuditEvents take the
+// caller's context alone.
+func WithTimeout(d time.Duration) Option { return func(s *Store) { s.timeout = d } }
+
 // WithBusyTimeout sets how long a SQLite statement waits for another
 // process's write lock before failing (default five seconds). The store
 // sets it on the connection before each operation, so the DSN needs no
@@ -137,7 +150,7 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		db: db, d: d, q: newQueries(d), now: time.Now, log: slog.Default(),
-		reapEvery: time.Minute, reapBatch: 500, busyTimeout: 5 * time.Second,
+		reapEvery: time.Minute, reapBatch: 500, busyTimeout: 5 * time.Second, timeout: 5 * time.Second,
 		wlock: make(chan struct{}, 1),
 	}
 	s.audit.size = 4096
@@ -316,6 +329,14 @@ func (s *Store) sqliteTx(ctx context.Context, fn func(q querier) error) (err err
 			return err
 		}
 	}
+}
+
+// bound returns ctx limited to the store's per-call timeout (WithTimeout).
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 // wrap adds the operation to err, and ErrStore unless err is a verdict

@@ -24,6 +24,8 @@ import (
 // transaction the client abandoned never commits.
 func (s *Store) Update(ctx context.Context, key string, d *session.Delta) error {
 	const op = "update"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}

@@ -15,6 +15,8 @@ import (
 // user), so there is nothing to prune.
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.IndexedRecord, error) {
 	const op = "user sessions"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return nil, s.wrap(op, err)
 	}
@@ -65,6 +67,8 @@ func scanLive(rows *sql.Rows) ([]session.IndexedRecord, error) {
 // tombstones. Sessions created afterwards carry the new generation.
 func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 	const op = "revoke user"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}
@@ -202,6 +206,8 @@ func (s *Store) revokeByKey(ctx context.Context, q querier, u any, gen int64, ke
 // delta, and leaves an EndRotated tombstone pointing to NewKey.
 func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
 	const op = "rotate"
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return nil, s.wrap(op, err)
 	}

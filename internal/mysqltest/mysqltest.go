@@ -63,3 +63,10 @@ func (s *Server) DSN() string { return fmt.Sprintf("root@tcp(127.0.0.1:%d)/test"
 
 // Kill stops the server at once (it also stops when the test ends).
 func (s *Server) Kill() { s.proc.Kill() }
+
+// Pause freezes the server (SIGSTOP to its process group): connections
+// stay open and nothing answers until Resume.
+func (s *Server) Pause(t testing.TB) { s.proc.Pause(t) }
+
+// Resume unfreezes a paused server.
+func (s *Server) Resume() { s.proc.Resume() }

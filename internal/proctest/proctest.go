@@ -183,6 +183,22 @@ func (p *Proc) Kill() {
 	})
 }
 
+// Pause stops the process and its group (SIGSTOP): a server that still
+// accepts connections in the kernel and answers nothing, as a hung or
+// paused one does. Where processes cannot be stopped (not Unix) the test
+// is skipped, as with a missing server (Missing). The process continues
+// at Resume, or when the test ends.
+func (p *Proc) Pause(t testing.TB) {
+	t.Helper()
+	if !pauseGroup(p.cmd, true) {
+		Missing(t, "proctest: cannot pause a process on this system")
+	}
+	t.Cleanup(p.Resume)
+}
+
+// Resume continues a paused process (SIGCONT).
+func (p *Proc) Resume() { pauseGroup(p.cmd, false) }
+
 // Output returns what the process printed so far.
 func (p *Proc) Output() string { return p.out.String() }
 

@@ -83,3 +83,21 @@ func servers(b backend) bool { return b.d != sqlstore.SQLite }
 // files selects the backends with a second connection to the same
 // database (all but SQLite in memory).
 func files(b backend) bool { return b.name != "SQLiteMemory" }
+
+// pause freezes the server (PostgreSQL or MariaDB) until resume or the end
+// of the test.
+func (s *server) pause(t *testing.T) {
+	if s.pg != nil {
+		s.pg.Pause(t)
+	} else {
+		s.maria.Pause(t)
+	}
+}
+
+func (s *server) resume() {
+	if s.pg != nil {
+		s.pg.Resume()
+	} else {
+		s.maria.Resume()
+	}
+}
