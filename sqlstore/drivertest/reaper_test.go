@@ -118,7 +118,7 @@ func TestUpdatePurgeTime(t *testing.T) {
 			require.NoError(t, db.QueryRow(rebind(b.d, `SELECT purge_ns FROM session_records WHERE skey = ?`), k).Scan(&p))
 			return p
 		}
-		const linger = time.Second
+		const linger = 2 * time.Second
 		k := storetest.Key()
 		r := storetest.Record(time.Hour, map[string][]byte{"n": []byte("0")})
 		r.Linger = linger
@@ -153,6 +153,6 @@ func TestUpdatePurgeTime(t *testing.T) {
 			_, err := st.Load(ctx, k)
 			var tomb *session.Tombstone
 			return errors.Is(err, session.ErrNotFound) && !errors.As(err, &tomb)
-		}, 5*time.Second, 20*time.Millisecond, "after the linger: plain not found, however late the purge time")
+		}, 10*time.Second, 20*time.Millisecond, "after the linger: plain not found, however late the purge time")
 	})
 }
