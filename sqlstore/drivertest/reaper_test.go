@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -154,5 +155,62 @@ func TestUpdatePurgeTime(t *testing.T) {
 			var tomb *session.Tombstone
 			return errors.Is(err, session.ErrNotFound) && !errors.As(err, &tomb)
 		}, 10*time.Second, 20*time.Millisecond, "after the linger: plain not found, however late the purge time")
+	})
+}
+
+// TestReaperRacingWrites: sessions kept alive by writes that each slide a
+// short expiry (300 ms, no linger) are never reaped, however often the
+// reaper runs between and during the writes; the one left alone expires
+// and is reaped. A purge time that lagged behind the slid expiry would
+// let the reaper delete a live session.
+func TestReaperRacingWrites(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend, db *sql.DB, _ *server) {
+		ctx := context.Background()
+		st := newStore(t, db, b.d, sqlstore.WithReapInterval(0))
+		const ttl = 300 * time.Millisecond
+		keys := make([]string, 4)
+		for i := range keys {
+			keys[i] = storetest.Key()
+			require.NoError(t, st.Create(ctx, keys[i], storetest.Record(ttl, set("n", "0"))))
+		}
+		idle := storetest.Key()
+		require.NoError(t, st.Create(ctx, idle, storetest.Record(ttl, nil)))
+
+		stop := make(chan struct{})
+		reaped := make(chan error, 1)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					reaped <- nil
+					return
+				default:
+				}
+				if _, err := st.Reap(ctx); err != nil {
+					reaped <- err
+					return
+				}
+			}
+		}()
+		deadline := time.Now().Add(1500 * time.Millisecond)
+		for round := 0; time.Now().Before(deadline); round++ {
+			for _, k := range keys {
+				now := time.Now()
+				err := st.Update(ctx, k, &session.Delta{LastSeen: now, Expires: now.Add(ttl), Set: set("n", fmt.Sprint(round))})
+				require.NoError(t, err, "round %d: a session kept alive by writes was lost", round)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(stop)
+		require.NoError(t, <-reaped)
+		for _, k := range keys {
+			_, err := st.Load(ctx, k)
+			require.NoError(t, err, "a live session was reaped")
+		}
+		_, err := st.Load(ctx, idle)
+		require.ErrorIs(t, err, session.ErrNotFound, "the idle session expired")
+		var n int
+		require.NoError(t, db.QueryRow(rebind(b.d, `SELECT COUNT(*) FROM session_records WHERE skey = ?`), idle).Scan(&n))
+		assert.Zero(t, n, "the idle session's row was reaped")
 	})
 }
