@@ -127,7 +127,14 @@ func (s *MemoryStore) sweepShard(i int) {
 				u, _ := entryUser(&e, len(k))
 				removed = append(removed, gone{u, k})
 			}
-			if t, ok := expiredTomb(k, &e, now); ok && e.state == stateLive && s.count.Load() < s.anonLimit() {
+			// Only a live entry becomes a tombstone: a tombstone's block is
+			// not a record's, and an expired tombstone just goes.
+			var t memEntry
+			ok := false
+			if e.state == stateLive {
+				t, ok = expiredTomb(k, &e, now)
+			}
+			if ok && s.count.Load() < s.anonLimit() {
 				s.put(sh, k, t)
 			} else {
 				s.drop(sh, k)
