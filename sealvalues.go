@@ -264,3 +264,18 @@ func (s *sealedRotator) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRec
 	}
 	return s.rot.Rotate(ctx, &c)
 }
+
+// Family implements Rotator: the family's live record, its values opened.
+func (s *sealedRotator) Family(ctx context.Context, family string) (string, *Record, error) {
+	key, r, err := s.rot.Family(ctx, family)
+	if err != nil {
+		return "", nil, err
+	}
+	s.openAll(ctx, key, r)
+	return key, r, nil
+}
+
+// EndFamily implements Rotator.
+func (s *sealedRotator) EndFamily(ctx context.Context, family string) (*IndexedRecord, error) {
+	return s.rot.EndFamily(ctx, family)
+}

@@ -82,6 +82,13 @@ type Meta struct {
 	// Expires is the earlier of the idle and absolute deadlines: the store's
 	// TTL. A store may discard the record once it has passed.
 	Expires time.Time
+	// Family is the session's family identity: set by the Manager when a
+	// session starts (its first key, or for a header session a hash of the
+	// family part of its token) and kept by every renewal of the same user,
+	// so that one store step ends the session whatever ID it was renewed
+	// to (see Rotator). "" means the record's own key. It is an opaque
+	// string of at most 64 bytes.
+	Family string
 }
 
 // Record is what a Store keeps under one key.
@@ -217,9 +224,13 @@ type Tombstone struct {
 	// IdleTimeout and AbsoluteTimeout; the rest is zero.
 	Meta Meta
 	// Next is, for EndRotated, the key the session was renewed to. The
-	// Manager follows it only to end a session (a logout or a revocation
-	// that raced the renewal), never to resume one.
+	// Manager follows it once, for a header session's retry within its
+	// grace period (see Manager.Rotate), never to resume a session.
 	Next string
+	// Family is, for EndRotated, the renewed session's Meta.Family: the
+	// Manager asks the store for the family's live session (Rotator.Family)
+	// instead of walking from one tombstone to the next.
+	Family string
 }
 
 // Error implements error.
@@ -275,14 +286,25 @@ type IndexedRecord struct {
 }
 
 // Rotator is implemented by stores that renew a session ID in one atomic
-// step (see Rotation): Login, Renew, Reauthenticate and RevokeOthers use it,
-// so that a logout or a "log out everywhere" landing at any moment of a
-// renewal wins, and the per-user cap holds under concurrent logins. The
-// memory and Redis stores implement it, and storetest.Run checks it.
+// step (see Rotation) and end a session's family in one: Login, Renew,
+// Reauthenticate and RevokeOthers rotate, so that a logout or a "log out
+// everywhere" landing at any moment of a renewal wins, and the per-user cap
+// holds under concurrent logins; a logout, a revocation of one device and a
+// reused refresh token end the family, so that whatever renewals raced
+// them, no later ID of the session survives. The memory, Redis, SQL and
+// Memcached stores implement it, and storetest.Run checks it.
+//
+// A family (Meta.Family) has at most one live record: each renewal of the
+// same user retires the old key. A store finds it in O(1) (an index from
+// family to live key, kept as long as the family can live, or a column),
+// never by walking renewal tombstones. Losing that index (eviction, a
+// flush) may end the family's session, never keep it reachable by its
+// keys but not by its family: a store that cannot guarantee this refuses
+// Rotate with an error wrapping errors.ErrUnsupported.
 //
 // With a store that lacks it, the Manager renews with separate Load, Create
-// and Delete calls, which a concurrent logout can undo, and New refuses
-// Config.MaxSessionsPerUser.
+// and Delete calls, which a concurrent logout can undo, ends only the key
+// it was given, and New refuses Config.MaxSessionsPerUser.
 type Rotator interface {
 	// Rotate performs rot atomically and returns the sessions it evicted
 	// for the cap. It returns an error wrapping ErrNotFound when rot.OldKey
@@ -290,6 +312,18 @@ type Rotator interface {
 	// refuses; in both cases it writes nothing (but the revocation of
 	// Rotation.RevokeUser).
 	Rotate(ctx context.Context, rot *Rotation) (evicted []IndexedRecord, err error)
+	// Family returns the key and record of the live session of family
+	// (its Meta.Family, or its key when that is ""), or an error wrapping
+	// ErrNotFound when the family has none (never existed, ended, expired,
+	// revoked).
+	Family(ctx context.Context, family string) (key string, r *Record, err error)
+	// EndFamily ends the live session of family as Delete would (an
+	// EndDestroyed Tombstone) and returns its key and metadata, or an
+	// error wrapping ErrNotFound, writing nothing, when the family has
+	// none. It is atomic with Rotate: a renewal of the family racing it
+	// either is ended by it or fails with ErrNotFound. After it, the
+	// family never gets a live record again.
+	EndFamily(ctx context.Context, family string) (*IndexedRecord, error)
 }
 
 // Rotation is one renewal of a session ID. As one atomic step, the store:
@@ -310,8 +344,14 @@ type Rotator interface {
 //     old record's (none when OldKey is "") with Delta applied. Its
 //     generation is the old record's when the user is unchanged, and the
 //     user's current generation otherwise; it is indexed under its user;
+//     its family is Meta.Family (NewKey when ""), which becomes the
+//     family's live key (see Rotator.Family);
 //  5. replaces OldKey by an EndRotated Tombstone dated Meta.LastSeen whose
-//     Next is NewKey, kept for the old record's Linger.
+//     Next is NewKey and whose Family is Meta.Family, kept for the old
+//     record's Linger.
+//
+// The Manager sets Meta.Family to the old record's family when the user is
+// unchanged and to a new one (NewKey) otherwise.
 type Rotation struct {
 	// OldKey is the record being renewed; "" for a session never stored.
 	OldKey string

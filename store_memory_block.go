@@ -53,11 +53,15 @@ const (
 var stateReason = [...]string{stateExpired: EndExpired, stateRotated: EndRotated, stateDestroyed: EndDestroyed, stateRevoked: EndRevoked}
 
 // encodeTomb packs a tombstone for key, ending at at and kept until until.
-// meta is used for an expiry only (see tombstoneMeta).
+// meta is used for an expiry (see tombstoneMeta) and, for a renewal, for
+// its family.
 func encodeTomb(key string, state uint8, at, until time.Time, meta *Meta, next string) memEntry {
 	var m Meta
-	if state == stateExpired {
+	switch state {
+	case stateExpired:
 		m = tombstoneMeta(meta)
+	case stateRotated:
+		m.Family = meta.Family
 	}
 	return memEntry{expires: unixNano(until), state: state, blob: memblock.EncodeTomb(key, at, (*memblock.Meta)(&m), next)}
 }
@@ -66,6 +70,7 @@ func encodeTomb(key string, state uint8, at, until time.Time, meta *Meta, next s
 func decodeTomb(e *memEntry, klen int) *Tombstone {
 	t := &Tombstone{Reason: stateReason[e.state]}
 	t.At, t.Next = memblock.DecodeTomb(e.blob, klen, (*memblock.Meta)(&t.Meta))
+	t.Family, t.Meta.Family = t.Meta.Family, ""
 	return t
 }
 

@@ -20,10 +20,12 @@ const (
 	opUserSessions
 	opRevokeAll
 	opCount
+	opFamily
+	opEndFamily
 	numOps
 )
 
-var opNames = [numOps]string{"load", "create", "update", "delete", "rotate", "revoke_user", "user_sessions", "revoke_all", "count"}
+var opNames = [numOps]string{"load", "create", "update", "delete", "rotate", "revoke_user", "user_sessions", "revoke_all", "count", "family", "end_family"}
 
 // Outcomes of a store call (session.store.outcome).
 const (
@@ -199,4 +201,18 @@ func (r *rotator) Rotate(ctx context.Context, rot *session.Rotation) ([]session.
 	evicted, err := r.r.Rotate(ctx, rot)
 	r.in.record(ctx, opRotate, start, err)
 	return evicted, err
+}
+
+func (r *rotator) Family(ctx context.Context, family string) (string, *session.Record, error) {
+	start := time.Now()
+	key, rec, err := r.r.Family(ctx, family)
+	r.in.record(ctx, opFamily, start, err)
+	return key, rec, err
+}
+
+func (r *rotator) EndFamily(ctx context.Context, family string) (*session.IndexedRecord, error) {
+	start := time.Now()
+	ended, err := r.r.EndFamily(ctx, family)
+	r.in.record(ctx, opEndFamily, start, err)
+	return ended, err
 }

@@ -5,7 +5,8 @@
 //
 //	key | CreatedAt LastSeen AuthenticatedAt (8 bytes each, unix ns) |
 //	uvarints IdleTimeout AbsoluteTimeout Linger Generation | flags byte |
-//	uvarints len(UserID) len(UserAgent) len(IP) | UserID UserAgent IP |
+//	uvarints len(UserID) len(UserAgent) len(IP) len(Family) |
+//	UserID UserAgent IP Family |
 //	uvarint nvalues | per value: uvarint len(k), k, uvarint len(v), v
 //
 // The expiry is not in the block: the store keeps it beside the block, where
@@ -13,7 +14,8 @@
 // after the key, the end time and the fields that classify an expiry:
 //
 //	key | At CreatedAt LastSeen (8 bytes each, unix ns) |
-//	uvarints IdleTimeout AbsoluteTimeout
+//	uvarints IdleTimeout AbsoluteTimeout | uvarint len(next), next |
+//	uvarint len(family), family
 //
 // Decoding trusts the block: it was made by this package and never changes.
 package memblock
@@ -42,6 +44,7 @@ type Meta struct {
 	Persist         bool
 	Linger          time.Duration
 	Expires         time.Time // not encoded: see DecodeMeta
+	Family          string
 }
 
 // zeroTime encodes the zero time.Time, which has no unix-nanosecond form.
@@ -85,7 +88,8 @@ func Encode(key string, meta *Meta, keys []string, vals []Val) string {
 		uvarintLen(uint64(meta.Linger)) + uvarintLen(meta.Generation) + 1 +
 		uvarintLen(uint64(len(meta.UserID))) + len(meta.UserID) +
 		uvarintLen(uint64(len(meta.UserAgent))) + len(meta.UserAgent) +
-		uvarintLen(uint64(len(meta.IP))) + len(meta.IP) + uvarintLen(uint64(len(vals)))
+		uvarintLen(uint64(len(meta.IP))) + len(meta.IP) +
+		uvarintLen(uint64(len(meta.Family))) + len(meta.Family) + uvarintLen(uint64(len(vals)))
 	for i := range vals {
 		n += uvarintLen(uint64(len(keys[i]))) + len(keys[i]) + uvarintLen(uint64(vals[i].len())) + vals[i].len()
 	}
@@ -105,9 +109,11 @@ func Encode(key string, meta *Meta, keys []string, vals []Val) string {
 	uv(uint64(len(meta.UserID)))
 	uv(uint64(len(meta.UserAgent)))
 	uv(uint64(len(meta.IP)))
+	uv(uint64(len(meta.Family)))
 	b.WriteString(meta.UserID)
 	b.WriteString(meta.UserAgent)
 	b.WriteString(meta.IP)
+	b.WriteString(meta.Family)
 	uv(uint64(len(vals)))
 	for i := range vals {
 		uv(uint64(len(keys[i])))
@@ -135,8 +141,8 @@ func DecodeMeta(block string, klen int, expires int64, meta *Meta) (Reader, int)
 	meta.Generation = r.uvarint()
 	meta.Persist = r.b[r.p]&flagPersist != 0
 	r.p++
-	nu, na, ni := int(r.uvarint()), int(r.uvarint()), int(r.uvarint())
-	meta.UserID, meta.UserAgent, meta.IP = r.str(nu), r.str(na), r.str(ni)
+	nu, na, ni, nf := int(r.uvarint()), int(r.uvarint()), int(r.uvarint()), int(r.uvarint())
+	meta.UserID, meta.UserAgent, meta.IP, meta.Family = r.str(nu), r.str(na), r.str(ni), r.str(nf)
 	return r, int(r.uvarint())
 }
 
@@ -152,16 +158,17 @@ func User(block string, klen int) (string, uint64) {
 	nu := int(r.uvarint())
 	r.uvarint()
 	r.uvarint()
+	r.uvarint()
 	return r.str(nu), gen
 }
 
 // EncodeTomb packs a tombstone block for key, ended at at. Of meta it keeps
 // CreatedAt, LastSeen, IdleTimeout and AbsoluteTimeout (zero but for an
-// expiry).
+// expiry) and Family.
 func EncodeTomb(key string, at time.Time, meta *Meta, next string) string {
 	var b strings.Builder
 	var tmp [binary.MaxVarintLen64]byte
-	b.Grow(len(key) + 24 + 3*binary.MaxVarintLen64 + len(next))
+	b.Grow(len(key) + 24 + 4*binary.MaxVarintLen64 + len(next) + len(meta.Family))
 	b.WriteString(key)
 	for _, t := range [3]time.Time{at, meta.CreatedAt, meta.LastSeen} {
 		b.Write(binary.LittleEndian.AppendUint64(tmp[:0], uint64(UnixNano(t))))
@@ -170,12 +177,14 @@ func EncodeTomb(key string, at time.Time, meta *Meta, next string) string {
 	b.Write(binary.AppendUvarint(tmp[:0], uint64(meta.AbsoluteTimeout)))
 	b.Write(binary.AppendUvarint(tmp[:0], uint64(len(next))))
 	b.WriteString(next)
+	b.Write(binary.AppendUvarint(tmp[:0], uint64(len(meta.Family))))
+	b.WriteString(meta.Family)
 	return b.String()
 }
 
 // DecodeTomb reads a tombstone block (key length klen): it returns the end
 // time and the key the record was renewed to ("" if none), and sets the
-// fields of meta EncodeTomb keeps.
+// fields of meta EncodeTomb keeps (Family included).
 func DecodeTomb(block string, klen int, meta *Meta) (at time.Time, next string) {
 	r := Reader{b: block, p: klen}
 	at = FromUnixNano(int64(r.u64()))
@@ -184,5 +193,6 @@ func DecodeTomb(block string, klen int, meta *Meta) (at time.Time, next string) 
 	meta.IdleTimeout = time.Duration(r.uvarint())
 	meta.AbsoluteTimeout = time.Duration(r.uvarint())
 	next = r.str(int(r.uvarint()))
+	meta.Family = r.str(int(r.uvarint()))
 	return at, next
 }
