@@ -166,7 +166,7 @@ func (s *Session) commitHeaders(h http.Header, now time.Time) {
 		if s.persistent() {
 			maxAge = s.rec.Expires.Sub(now)
 		}
-		s.sendToken(h, maxAge) // the token, or the sealed record (cookiemode.go)
+		m.carrier.sendToken(s, h, maxAge) // the token, or the sealed record
 		setCookie = true
 	case s.expireCookie:
 		m.expireToken(h)

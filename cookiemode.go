@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -10,51 +11,55 @@ import (
 	"time"
 )
 
-// Cookie mode: the Manager's side of a CookieStore. The request path is the
-// same as with a server store; only its two ends change. load opens the
-// cookie instead of calling Store.Load (loadCookie), and the store door
-// (storage.go) hands Create, Update, Delete and Rotate to the methods below,
-// which touch no server and only arrange for the cookie to be re-sealed
-// when the response headers go out (sendToken).
+// Cookie mode: the Manager's side of a CookieStore, the carrier (see
+// carrier.go) of sessions whose record travels sealed in the cookie. The
+// request path is the same as with a server store; only its two ends
+// change. load opens the cookie instead of calling Store.Load, and the
+// store door (storage.go) hands Create, Update, Delete and Rotate to the
+// methods below, which touch no server and only arrange for the cookie to
+// be re-sealed when the response headers go out (sendToken). The devices
+// features are in cookierevoke.go.
 
-// cookieSealer returns the store as a cookieSealer, or nil when the
-// Manager keeps its sessions on a server.
-func (m *Manager) cookieSealer() cookieSealer {
-	c, _ := m.store.(cookieSealer)
-	return c
+// cookieCarrier carries sessions sealed in the cookie.
+type cookieCarrier struct {
+	m      *Manager
+	sealer cookieSealer
+	// revocations is the revocation list (cookierevoke.go); nil: none.
+	revocations Store
 }
 
-// checkCookieMode rejects settings a cookie store cannot honour. New calls
-// it.
-func (m *Manager) checkCookieMode() error {
-	if m.cookieSealer() == nil {
-		return nil
+// newCookieCarrier returns the carrier of m when its store is a
+// CookieStore, or nil. It rejects settings a cookie store cannot honour.
+func newCookieCarrier(m *Manager) (*cookieCarrier, error) {
+	sealer, ok := m.store.(cookieSealer)
+	if !ok {
+		return nil, nil
 	}
 	switch {
 	case m.cfg.MaxSessionsPerUser > 0:
-		return fmt.Errorf("%w: MaxSessionsPerUser needs a server-side store: a CookieStore cannot count a user's sessions", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: MaxSessionsPerUser needs a server-side store: a CookieStore cannot count a user's sessions", ErrInvalidConfig)
 	case m.cfg.TokenHeader != "":
-		return fmt.Errorf("%w: a CookieStore carries the session in the cookie: TokenHeader cannot be used with it", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: a CookieStore carries the session in the cookie: TokenHeader cannot be used with it", ErrInvalidConfig)
 	}
-	return nil
+	return &cookieCarrier{m: m, sealer: sealer, revocations: sealer.revocationList()}, nil
 }
 
 // EventRejected reason for a sealed cookie that does not open.
 const reasonUnsealable = "unsealable"
 
-// loadCookie opens the session cookie (see load). A cookie that does not
+// load opens the session cookie (see Session.load). A cookie that does not
 // open is rejected; one past a sealed deadline is expired. Neither counts
 // toward the brute-force signal: a sealed cookie cannot be guessed, and a
 // dropped key makes whole crowds of honest cookies unopenable. The caller
 // holds s.mu.
-func (s *Session) loadCookie(c cookieSealer) {
-	m := s.m
+func (c *cookieCarrier) load(s *Session) {
+	m := c.m
 	v, ok := readCookieLimit(s.req.Header, m.cfg.Cookie.Name, MaxCookieSize)
 	if !ok {
 		return
 	}
 	s.hadCookie = true
-	token, rec, primary, err := c.openCookie(m.cfg.Cookie.Name, v)
+	token, rec, primary, err := c.sealer.openCookie(m.cfg.Cookie.Name, v)
 	if err != nil {
 		s.reject(v, reasonUnsealable, false)
 		return
@@ -65,16 +70,14 @@ func (s *Session) loadCookie(c cookieSealer) {
 		s.expireCookie = true
 		return
 	}
-	if rv := m.cookieRevocations(); rv != nil {
-		revoked, err := s.cookieRevoked(s.req.Context(), rv, rec)
-		if err != nil {
-			s.err = err
-			return
-		}
-		if revoked {
-			s.reject(token, EndRevoked, false)
-			return
-		}
+	revoked, err := c.revoked(s.req.Context(), s, rec)
+	if err != nil {
+		s.err = err
+		return
+	}
+	if revoked {
+		s.reject(token, EndRevoked, false)
+		return
 	}
 	rec.Expires = m.expiry(&rec.Meta)
 	s.token, s.key, s.rec = token, storeKey(token), rec
@@ -84,19 +87,19 @@ func (s *Session) loadCookie(c cookieSealer) {
 	}
 }
 
-// cookieCreate is the door's Create in cookie mode: it only checks that
-// the record fits. The caller holds s.mu.
-func (s *Session) cookieCreate(op string, r *Record) error {
-	if err := s.m.cookieFits(&r.Meta, maps.All(r.Values)); err != nil {
+// create is the door's Create in cookie mode: it only checks that the
+// record fits. The caller holds s.mu.
+func (c *cookieCarrier) create(_ context.Context, _ *Session, op, _ string, r *Record) error {
+	if err := c.fits(&r.Meta, maps.All(r.Values)); err != nil {
 		return fmt.Errorf("session: %s: %w", op, err)
 	}
 	return nil
 }
 
-// cookieUpdate is the door's Update in cookie mode: the record is re-sealed
-// into the response's cookie, which must still be able to carry it. The
-// caller holds s.mu.
-func (s *Session) cookieUpdate(op string) error {
+// update is the door's Update in cookie mode: the record is re-sealed into
+// the response's cookie, which must still be able to carry it. The caller
+// holds s.mu.
+func (*cookieCarrier) update(_ context.Context, s *Session, op, _ string, _ *Delta) error {
 	if s.headersSent {
 		return s.storeErr(op, fmt.Errorf("a cookie store cannot save changes made after the response headers went out: %w", ErrHeadersSent))
 	}
@@ -104,31 +107,30 @@ func (s *Session) cookieUpdate(op string) error {
 	return nil
 }
 
-// cookieRotate is the door's Rotate in cookie mode: the renewed record must
-// fit. The caller holds s.mu.
-func (s *Session) cookieRotate(rot *Rotation) error {
+// delete is the door's Delete in cookie mode: nothing on the server to
+// end; the caller expires the cookie.
+func (*cookieCarrier) delete(context.Context, *Session, string, string) error { return nil }
+
+// rotate is the door's Rotate in cookie mode: the renewed record must fit.
+// The caller holds s.mu.
+func (c *cookieCarrier) rotate(_ context.Context, s *Session, rot *Rotation) ([]IndexedRecord, error) {
 	var old *Record
 	if rot.OldKey != "" {
 		old = s.rec
 	}
 	r := rot.NewRecord(old)
-	if err := s.m.cookieFits(&r.Meta, maps.All(r.Values)); err != nil {
-		return fmt.Errorf("session: renew: %w", err)
+	if err := c.fits(&r.Meta, maps.All(r.Values)); err != nil {
+		return nil, fmt.Errorf("session: renew: %w", err)
 	}
-	return nil
+	return nil, nil
 }
 
-// sendToken writes the Set-Cookie (or token header) carrying the session:
-// its token, or in cookie mode its sealed record. The caller holds s.mu.
-func (s *Session) sendToken(h http.Header, maxAge time.Duration) {
-	m := s.m
-	c := m.cookieSealer()
-	if c == nil {
-		m.writeToken(h, s.token, maxAge)
-		return
-	}
+// sendToken writes the Set-Cookie carrying the sealed record. The caller
+// holds s.mu.
+func (c *cookieCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration) {
+	m := c.m
 	stampLogin(&s.rec.Meta) // the login stamp a revocation list compares (cookierevoke.go)
-	v := m.cookieHeader(c.sealCookie(m.cfg.Cookie.Name, s.token, s.rec), maxAge)
+	v := m.cookieHeader(c.sealer.sealCookie(m.cfg.Cookie.Name, s.token, s.rec), maxAge)
 	if len(v) > MaxCookieSize {
 		// The checks of Set and the door keep this from happening; if it
 		// does, the browser keeps its previous cookie rather than none.
@@ -139,12 +141,12 @@ func (s *Session) sendToken(h http.Header, maxAge time.Duration) {
 	h.Add("Set-Cookie", v)
 }
 
-// cookieNeedsSend is needsNewCookie in cookie mode: a change is only kept
-// if its cookie reaches the browser, so any pending change, or a new ID,
-// needs a Set-Cookie. A re-seal that changes nothing the client relies on
-// (the throttled touch, a cookie opened under an older key) does not. The
+// needsSend is needsNewCookie in cookie mode: a change is only kept if its
+// cookie reaches the browser, so any pending change, or a new ID, needs a
+// Set-Cookie. A re-seal that changes nothing the client relies on (the
+// throttled touch, a cookie opened under an older key) does not. The
 // caller holds s.mu and has loaded s.
-func (s *Session) cookieNeedsSend(c cookieSealer) bool {
+func (c *cookieCarrier) needsSend(s *Session) bool {
 	if s.pend != nil && !s.pend.Empty() {
 		return true
 	}
@@ -152,18 +154,37 @@ func (s *Session) cookieNeedsSend(c cookieSealer) bool {
 		return false
 	}
 	v, _ := readCookieLimit(s.req.Header, s.m.cfg.Cookie.Name, MaxCookieSize)
-	token, _, _, err := c.openCookie(s.m.cfg.Cookie.Name, v)
+	token, _, _, err := c.sealer.openCookie(s.m.cfg.Cookie.Name, v)
 	return err != nil || token != s.token
 }
 
-// cookieSetFits checks, in cookie mode, that the session can take key = b:
-// the response's cookie must still fit, and must still be sendable. The
-// caller holds s.mu and has loaded s.
-func (s *Session) cookieSetFits(key string, b []byte) error {
-	m := s.m
-	if m.cookieSealer() == nil {
-		return nil
+// check is Session.Check in cookie mode: the record is the one sealed in
+// the request's cookie, so only its deadlines and, with a revocation list,
+// the user's revocations can end it; no touch (a new cookie could not reach
+// the browser of a long-lived connection). The caller holds s.mu.
+func (c *cookieCarrier) check(ctx context.Context, s *Session) error {
+	m := c.m
+	if kind := m.expiredReason(&s.rec.Meta, m.now()); kind != "" {
+		s.queue(s.event(kind, s.token, s.rec.UserID, ""))
+		s.reset()
+		return fmt.Errorf("%s: %s: %w", errEnded, kind, ErrNotFound)
 	}
+	revoked, err := c.revoked(ctx, s, s.rec)
+	if err != nil {
+		return err
+	}
+	if revoked {
+		s.reset()
+		return fmt.Errorf("%s: %s: %w", errEnded, EndRevoked, ErrNotFound)
+	}
+	return nil
+}
+
+// setFits checks, in cookie mode, that the session can take key = b: the
+// response's cookie must still fit, and must still be sendable. The caller
+// holds s.mu and has loaded s.
+func (c *cookieCarrier) setFits(s *Session, key string, b []byte) error {
+	m := c.m
 	if s.headersSent {
 		return fmt.Errorf("session: set: a cookie store cannot save values once the response headers went out: %w", ErrHeadersSent)
 	}
@@ -194,7 +215,7 @@ func (s *Session) cookieSetFits(key string, b []byte) error {
 		}
 		yield(key, b)
 	}
-	if err := m.cookieFits(&meta, values); err != nil {
+	if err := c.fits(&meta, values); err != nil {
 		return fmt.Errorf("session: set %q: %w", key, err)
 	}
 	return nil
@@ -204,10 +225,11 @@ func (s *Session) cookieSetFits(key string, b []byte) error {
 // session adds to it (csrf_stateless.go): a 32-byte secret, encoded.
 const csrfReserve = 96
 
-// cookieFits reports, as an error wrapping ErrTooLarge, whether a record
-// with meta and values would seal into a Set-Cookie longer than
-// MaxCookieSize (with the longest Max-Age the Manager can give it).
-func (m *Manager) cookieFits(meta *Meta, values iter.Seq2[string, []byte]) error {
+// fits reports, as an error wrapping ErrTooLarge, whether a record with
+// meta and values would seal into a Set-Cookie longer than MaxCookieSize
+// (with the longest Max-Age the Manager can give it).
+func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error {
+	m := c.m
 	stamped := *meta
 	stampLogin(&stamped) // as sendToken will seal it
 	meta = &stamped

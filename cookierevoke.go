@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"time"
 )
 
@@ -37,15 +38,6 @@ func revocationKey(userID string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// cookieRevocations returns the revocation list of a cookie-mode Manager,
-// or nil.
-func (m *Manager) cookieRevocations() Store {
-	if c, ok := m.store.(*CookieStore); ok {
-		return c.revocations
-	}
-	return nil
-}
-
 // stampLogin gives a logged-in record its login stamp (Meta.Generation)
 // when it has none: the time of its Login. Called before every seal.
 func stampLogin(m *Meta) {
@@ -54,23 +46,24 @@ func stampLogin(m *Meta) {
 	}
 }
 
-// cookieRevoked reports, in cookie mode with a revocation list, whether
-// rec was sealed before its user was logged out everywhere. The caller
-// holds s.mu.
-func (s *Session) cookieRevoked(ctx context.Context, rv Store, rec *Record) (bool, error) {
-	if rec.UserID == "" {
+// revoked reports whether rec was sealed before its user was logged out
+// everywhere; never without a revocation list. The caller holds s.mu.
+func (c *cookieCarrier) revoked(ctx context.Context, s *Session, rec *Record) (bool, error) {
+	if c.revocations == nil || rec.UserID == "" {
 		return false, nil
 	}
-	at, err := s.revocationLoad(ctx, rv, revocationKey(rec.UserID))
+	at, err := s.revocationLoad(ctx, c.revocations, revocationKey(rec.UserID))
 	if err != nil || at.IsZero() {
 		return false, err
 	}
 	return rec.Generation <= uint64(at.UnixNano()), nil
 }
 
-// cookieRevokeUser is Manager.RevokeUser in cookie mode.
-func (m *Manager) cookieRevokeUser(ctx context.Context, userID string) (time.Time, error) {
-	rv := m.cookieRevocations()
+// writeRevocation logs userID out everywhere: it records in the
+// revocation list that the user's cookies stamped until now are dead, and
+// returns that time.
+func (c *cookieCarrier) writeRevocation(ctx context.Context, userID string) (time.Time, error) {
+	m, rv := c.m, c.revocations
 	if rv == nil {
 		return time.Time{}, ErrNoIndex
 	}
@@ -84,22 +77,21 @@ func (m *Manager) cookieRevokeUser(ctx context.Context, userID string) (time.Tim
 	return now, nil
 }
 
-// cookieRevokeUserEvent is Manager.RevokeUser in cookie mode, with its
-// event.
-func (m *Manager) cookieRevokeUserEvent(ctx context.Context, userID string) error {
-	if _, err := m.cookieRevokeUser(ctx, userID); err != nil {
+// revokeUser is Manager.RevokeUser in cookie mode.
+func (c *cookieCarrier) revokeUser(ctx context.Context, userID string) error {
+	if _, err := c.writeRevocation(ctx, userID); err != nil {
 		return err
 	}
-	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"})
+	c.m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"})
 	return nil
 }
 
-// cookieRevokeOthers is Session.RevokeOthers in cookie mode: the user is
-// logged out everywhere, then this session gets a fresh ID and a stamp
-// after the revocation.
-func (s *Session) cookieRevokeOthers(ctx context.Context) error {
-	m := s.m
-	if m.cookieRevocations() == nil {
+// revokeOthers is Session.RevokeOthers in cookie mode: the user is logged
+// out everywhere, then this session gets a fresh ID and a stamp after the
+// revocation.
+func (c *cookieCarrier) revokeOthers(ctx context.Context, s *Session) error {
+	m := c.m
+	if c.revocations == nil {
 		return ErrNoIndex
 	}
 	s.mu.Lock()
@@ -111,7 +103,7 @@ func (s *Session) cookieRevokeOthers(ctx context.Context) error {
 		return ErrNoUser
 	}
 	user := s.rec.UserID
-	at, err := m.cookieRevokeUser(ctx, user)
+	at, err := c.writeRevocation(ctx, user)
 	if err != nil {
 		return err
 	}
@@ -123,4 +115,15 @@ func (s *Session) cookieRevokeOthers(ctx context.Context) error {
 	s.rec.Generation = uint64(at.UnixNano()) + 1
 	s.queue(s.event(EventRevoked, s.token, user, "revoke_others"))
 	return nil
+}
+
+// sessions is Manager.Sessions in cookie mode: the server keeps no list of
+// the sessions.
+func (*cookieCarrier) sessions(context.Context, string) ([]IndexedRecord, error) {
+	return nil, ErrNoIndex
+}
+
+// revoke is Manager.Revoke in cookie mode: the server keeps nothing to end.
+func (*cookieCarrier) revoke(context.Context, string, string) error {
+	return fmt.Errorf("session: revoke: %w", ErrNoIndex)
 }

@@ -128,6 +128,9 @@ type cookieSealer interface {
 	// openCookie opens a cookie value; primary is false when an older key
 	// sealed it. Any failure is errUnsealable.
 	openCookie(name, value string) (token string, r *Record, primary bool, err error)
+	// revocationList returns the store of the revocation list, or nil
+	// (see CookieStore.WithRevocations).
+	revocationList() Store
 }
 
 // cookiePurpose separates sealed cookies from sealed values, and names the
@@ -136,6 +139,8 @@ const cookiePurpose = "sessionkit cookie v1"
 
 // cookieB64 encodes sealed cookies: base64url, unpadded, canonical only.
 var cookieB64 = base64.RawURLEncoding.Strict()
+
+func (c *CookieStore) revocationList() Store { return c.revocations }
 
 func (c *CookieStore) sealCookie(name, token string, r *Record) string {
 	plain := encodeCookieRecord(make([]byte, 0, 256), token, r)

@@ -39,7 +39,7 @@ type SessionInfo struct {
 // ctx is a request context under Handler, the caller's own session is marked
 // Current.
 func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, error) {
-	recs, err := m.userSessions(ctx, userID)
+	recs, err := m.carrier.sessions(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +64,11 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 	return out, nil
 }
 
-// userSessions returns the user's sessions that are live by the Manager's
+// sessions returns the user's sessions that are live by the Manager's
 // policy (the store prunes by its TTL; the Manager also applies per-session
 // and clock-based limits).
-func (m *Manager) userSessions(ctx context.Context, userID string) ([]IndexedRecord, error) {
+func (c *storeCarrier) sessions(ctx context.Context, userID string) ([]IndexedRecord, error) {
+	m := c.m
 	if m.index == nil {
 		return nil, ErrNoIndex
 	}
@@ -91,9 +92,12 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	if userID == "" {
 		return ErrNoUser
 	}
-	if m.cookieSealer() != nil {
-		return fmt.Errorf("session: revoke: %w", ErrNoIndex) // nothing on the server to end
-	}
+	return m.carrier.revoke(ctx, userID, handle)
+}
+
+// revoke is Manager.Revoke with a server store.
+func (c *storeCarrier) revoke(ctx context.Context, userID, handle string) error {
+	m := c.m
 	if !validToken(handle) {
 		return fmt.Errorf("session: revoke: malformed handle: %w", ErrNotFound)
 	}
@@ -127,9 +131,12 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 	if userID == "" {
 		return ErrNoUser
 	}
-	if m.cookieSealer() != nil {
-		return m.cookieRevokeUserEvent(ctx, userID) // cookie mode (cookierevoke.go)
-	}
+	return m.carrier.revokeUser(ctx, userID)
+}
+
+// revokeUser is Manager.RevokeUser with a server store.
+func (c *storeCarrier) revokeUser(ctx context.Context, userID string) error {
+	m := c.m
 	if m.index == nil {
 		return ErrNoIndex
 	}
@@ -150,10 +157,12 @@ func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
 // returns an error wrapping ErrNotFound with the request going on
 // anonymous; the user must log in again.
 func (s *Session) RevokeOthers(ctx context.Context) error {
-	m := s.m
-	if m.cookieSealer() != nil {
-		return s.cookieRevokeOthers(ctx) // cookie mode (cookierevoke.go)
-	}
+	return s.m.carrier.revokeOthers(ctx, s)
+}
+
+// revokeOthers is Session.RevokeOthers with a server store.
+func (c *storeCarrier) revokeOthers(ctx context.Context, s *Session) error {
+	m := c.m
 	if m.index == nil {
 		return ErrNoIndex
 	}

@@ -41,10 +41,12 @@ func (s *Session) Check(ctx context.Context) error {
 		}
 		return nil
 	}
-	m := s.m
-	if m.cookieSealer() != nil {
-		return s.checkCookie(ctx)
-	}
+	return s.m.carrier.check(ctx, s)
+}
+
+// check is Session.Check with a server store: the record is re-read.
+func (c *storeCarrier) check(ctx context.Context, s *Session) error {
+	m := c.m
 	rec, err := s.storeLoad(ctx, s.key)
 	if errors.Is(err, ErrNotFound) {
 		s.reset()
@@ -78,30 +80,6 @@ func (s *Session) Check(ctx context.Context) error {
 	}
 	// Keep this request's own pending changes on top of the fresh record.
 	s.rec = rec
-	return nil
-}
-
-// checkCookie is Check in cookie mode: the record is the one sealed in the
-// request's cookie, so only its deadlines and, with a revocation list, the
-// user's revocations can end it; no touch (a new cookie could not reach the
-// browser of a long-lived connection). The caller holds s.mu.
-func (s *Session) checkCookie(ctx context.Context) error {
-	m := s.m
-	if kind := m.expiredReason(&s.rec.Meta, m.now()); kind != "" {
-		s.queue(s.event(kind, s.token, s.rec.UserID, ""))
-		s.reset()
-		return fmt.Errorf("%s: %s: %w", errEnded, kind, ErrNotFound)
-	}
-	if rv := m.cookieRevocations(); rv != nil {
-		revoked, err := s.cookieRevoked(ctx, rv, s.rec)
-		if err != nil {
-			return err
-		}
-		if revoked {
-			s.reset()
-			return fmt.Errorf("%s: %s: %w", errEnded, EndRevoked, ErrNotFound)
-		}
-	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 type Manager struct {
 	cfg      Config
 	store    Store
+	carrier  carrier   // how sessions travel: chosen by New (carrier.go)
 	index    UserIndex // nil when the store keeps no per-user index
 	logger   *slog.Logger
 	eventKey []byte
@@ -49,9 +50,11 @@ func New(cfg Config) (*Manager, error) {
 	if ms := memoryStoreOf(m.store); ms != nil {
 		ms.useClock(cfg.Clock) // one clock for the Manager and its store
 	}
-	if err := m.checkCookieMode(); err != nil {
+	c, err := newCarrier(m)
+	if err != nil {
 		return nil, err
 	}
+	m.carrier = c
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &signer{keys: cfg.SigningKeys}
 	}

@@ -324,10 +324,7 @@ func (s *Session) needsNewCookie() bool {
 	if s.key == "" {
 		return s.wantsCreate()
 	}
-	if c := s.m.cookieSealer(); c != nil {
-		return s.cookieNeedsSend(c) // cookie mode (cookiemode.go)
-	}
-	return s.sendCookie && s.token != s.m.readToken(s.req).token
+	return s.m.carrier.needsSend(s)
 }
 
 // Unwrap returns the underlying ResponseWriter for http.ResponseController.

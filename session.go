@@ -85,11 +85,13 @@ func (s *Session) load() {
 		return
 	}
 	s.loaded = true
-	m := s.m
-	if c := m.cookieSealer(); c != nil {
-		s.loadCookie(c) // cookie mode: the record is the cookie (cookiemode.go)
-		return
-	}
+	s.m.carrier.load(s)
+}
+
+// load is Session.load with a server store: the request's token names the
+// record.
+func (c *storeCarrier) load(s *Session) {
+	m := c.m
 	p := m.readToken(s.req)
 	if !p.present {
 		return

@@ -12,9 +12,10 @@ import (
 // ended, over the cap) back as they are, for the caller to act on, and turn
 // every other error into a failure: wrapped in ErrStore and reported as an
 // EventStoreError (EventCapacity for a full store), queued while a
-// session's lock is held (see Session.unlock). With a CookieStore the
-// session's methods here touch no server: they hand over to cookie mode
-// (cookiemode.go), which re-seals the record into the response's cookie.
+// session's lock is held (see Session.unlock). A session's writes go
+// through its carrier (carrier.go): the storeCarrier methods here call the
+// store; with a CookieStore, cookie mode (cookiemode.go) touches no server
+// and re-seals the record into the response's cookie instead.
 
 // storeAnswer reports whether err is an answer of the store rather than a
 // failure: nil, no such (live) record, or the per-user cap.
@@ -33,10 +34,12 @@ func (s *Session) storeLoad(ctx context.Context, key string) (*Record, error) {
 
 // storeCreate stores r under key. The caller holds s.mu.
 func (s *Session) storeCreate(ctx context.Context, op, key string, r *Record) error {
-	if s.m.cookieSealer() != nil {
-		return s.cookieCreate(op, r) // cookie mode (cookiemode.go)
-	}
-	if err := s.m.store.Create(ctx, key, r); err != nil {
+	return s.m.carrier.create(ctx, s, op, key, r)
+}
+
+// create is storeCreate with a server store.
+func (c *storeCarrier) create(ctx context.Context, s *Session, op, key string, r *Record) error {
+	if err := c.m.store.Create(ctx, key, r); err != nil {
 		return s.storeErr(op, err)
 	}
 	return nil
@@ -44,10 +47,12 @@ func (s *Session) storeCreate(ctx context.Context, op, key string, r *Record) er
 
 // storeUpdate merges d into the record under key. The caller holds s.mu.
 func (s *Session) storeUpdate(ctx context.Context, op, key string, d *Delta) error {
-	if s.m.cookieSealer() != nil {
-		return s.cookieUpdate(op) // cookie mode (cookiemode.go)
-	}
-	err := s.m.store.Update(ctx, key, d)
+	return s.m.carrier.update(ctx, s, op, key, d)
+}
+
+// update is storeUpdate with a server store.
+func (c *storeCarrier) update(ctx context.Context, s *Session, op, key string, d *Delta) error {
+	err := c.m.store.Update(ctx, key, d)
 	if !storeAnswer(err) {
 		return s.storeErr(op, err)
 	}
@@ -56,10 +61,12 @@ func (s *Session) storeUpdate(ctx context.Context, op, key string, d *Delta) err
 
 // storeDelete ends the record under key. The caller holds s.mu.
 func (s *Session) storeDelete(ctx context.Context, op, key string) error {
-	if s.m.cookieSealer() != nil {
-		return nil // cookie mode: the caller expires the cookie
-	}
-	if err := s.m.store.Delete(ctx, key); err != nil {
+	return s.m.carrier.delete(ctx, s, op, key)
+}
+
+// delete is storeDelete with a server store.
+func (c *storeCarrier) delete(ctx context.Context, s *Session, op, key string) error {
+	if err := c.m.store.Delete(ctx, key); err != nil {
 		return s.storeErr(op, err)
 	}
 	return nil
@@ -68,10 +75,12 @@ func (s *Session) storeDelete(ctx context.Context, op, key string) error {
 // storeRotate renews an ID in one store step (see Rotator), or with
 // separate calls on a store that is not a Rotator. The caller holds s.mu.
 func (s *Session) storeRotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
-	m := s.m
-	if m.cookieSealer() != nil {
-		return nil, s.cookieRotate(rot) // cookie mode (cookiemode.go)
-	}
+	return s.m.carrier.rotate(ctx, s, rot)
+}
+
+// rotate is storeRotate with a server store.
+func (c *storeCarrier) rotate(ctx context.Context, s *Session, rot *Rotation) ([]IndexedRecord, error) {
+	m := c.m
 	var evicted []IndexedRecord
 	var err error
 	if r, ok := m.store.(Rotator); ok {

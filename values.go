@@ -152,8 +152,8 @@ func (s *Session) setLocked(key string, b []byte) error {
 	if s.renewedElsewhere() {
 		return ErrRotated
 	}
-	if err := s.cookieSetFits(key, b); err != nil {
-		return err // cookie mode: over the size limit (cookiemode.go)
+	if err := s.m.carrier.setFits(s, key, b); err != nil {
+		return err // a sealed cookie over the size limit (cookiemode.go)
 	}
 	d := s.changes()
 	if d.Set == nil {
