@@ -68,7 +68,7 @@ func TestDecodeCorrupt(t *testing.T) {
 		_, err := decode(append(append([]byte(nil), b...), 0))
 		require.ErrorIs(t, err, errCorrupt, "trailing byte")
 		bad := append([]byte(nil), b...)
-		bad[1] = 2
+		bad[1] = 9
 		_, err = decode(bad)
 		require.ErrorIs(t, err, errCorrupt, "unknown version")
 	}

@@ -3,26 +3,446 @@ package memcachedstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessionkit/session"
 )
 
-// Family implements [session.Rotator]. (Stub: not implemented yet.)
+// Families (see session.Rotator) on Memcached.
+//
+// A family is one session across its renewals; it has at most one live
+// record. A record whose family is its own key (a session never renewed,
+// Meta.Family == key or "") needs nothing more: the family is found under
+// its key. Every other record (a renewed one, a header session's) is live
+// only while its family's anchor, one small item keyed by the family,
+// exists, is not ended and names the record's key. So:
+//
+//   - Family and EndFamily are O(1): read the anchor, then the record it
+//     names. No tombstone is followed to find a family's session.
+//   - Memcached may evict the anchor at any time. Then every record that
+//     needs it is dead at once (fail closed): an evicted anchor logs the
+//     session out, it never leaves a session live that its family can no
+//     longer reach. Losing a renewal tombstone loses nothing either: the
+//     family is reached through the anchor, not through tombstones.
+//   - Rotate retires the old record (cas), then names the new key in the
+//     anchor: by cas when the anchor existed when the old record was
+//     checked (so an anchor evicted meanwhile is never recreated), by add
+//     otherwise. EndFamily marks the anchor ended (cas) before it ends the
+//     record, so a renewal that has not named its key yet fails, and one
+//     that has is ended with the record it named.
+//   - Between the retirement and the naming no record of the family is
+//     live: a process that dies there leaves the session ended, not two
+//     sessions.
+
+// famOf returns the family of the record r stored under key: its
+// Meta.Family, or key when that is "".
+func famOf(key string, r *session.Record) string {
+	if r.Family == "" {
+		return key
+	}
+	return r.Family
+}
+
+// needsAnchor reports whether the record r, stored under key, is live only
+// while its family's anchor names key: every record whose family is not
+// its own key.
+func needsAnchor(key string, r *session.Record) bool {
+	return r.Family != "" && r.Family != key
+}
+
+// anchorRef is a family's anchor as read: its item (with the CAS token)
+// and what it holds.
+type anchorRef struct {
+	it *memcache.Item
+	a  *anchor
+}
+
+// decodeAnchor decodes an anchor's item, wrapping a corrupt value (or an
+// item of another kind under the anchor's key) in session.ErrStore.
+func decodeAnchor(op string, it *memcache.Item) (*anchorRef, error) {
+	d, err := decode(it.Value)
+	if err == nil && d.anchor == nil {
+		err = fmt.Errorf("%w: not a family anchor", errCorrupt)
+	}
+	if err != nil {
+		return nil, storeErr(op, err)
+	}
+	return &anchorRef{it: it, a: d.anchor}, nil
+}
+
+// getMulti reads the items under keys ("" skipped) in one round trip. A
+// missing item is absent from the map.
+func (s *base) getMulti(ctx context.Context, op string, keys ...string) (map[string]*memcache.Item, error) {
+	ks := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k != "" {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 {
+		return nil, nil
+	}
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	got, err := s.client.GetMulti(ks)
+	if err != nil {
+		return nil, storeErr(op, err)
+	}
+	return got, nil
+}
+
+// getAnchor reads family's anchor: nil, nil when there is none.
+func (s *base) getAnchor(ctx context.Context, op, family string) (*anchorRef, error) {
+	it, err := s.get(ctx, op, s.anchorKey(family), false)
+	if err != nil || it == nil {
+		return nil, err
+	}
+	return decodeAnchor(op, it)
+}
+
+// deps reads, in one round trip, what the liveness of r (under key)
+// depends on besides its own item: its family's anchor when r needs one
+// (nil when it needs none or the anchor is gone), and the item under extra
+// when extra is not "" (Store: the user's item).
+func (s *base) deps(ctx context.Context, op, key string, r *session.Record, extra string) (*anchorRef, *memcache.Item, error) {
+	ak := ""
+	if needsAnchor(key, r) {
+		ak = s.anchorKey(r.Family)
+	}
+	got, err := s.getMulti(ctx, op, ak, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	var aref *anchorRef
+	if it := got[ak]; ak != "" && it != nil {
+		if aref, err = decodeAnchor(op, it); err != nil {
+			return nil, nil, err
+		}
+	}
+	return aref, got[extra], nil
+}
+
+// namesKey checks that aref, the anchor of a record that needs one (nil:
+// the anchor is gone), names key as its family's live record.
+func namesKey(op string, aref *anchorRef, key string) error {
+	switch {
+	case aref == nil:
+		return fmt.Errorf("memcachedstore: %s: the family's anchor is gone (evicted or expired): %w", op, session.ErrNotFound)
+	case aref.a.Ended:
+		return fmt.Errorf("memcachedstore: %s: the family was ended: %w", op, session.ErrNotFound)
+	case aref.a.Live != key:
+		return fmt.Errorf("memcachedstore: %s: not the family's live record: %w", op, session.ErrNotFound)
+	}
+	return nil
+}
+
+// anchorUntil is how long a family's anchor must live when it names r: at
+// least as long as r's item (its Expires and Linger) and as r can be kept
+// alive by touches (CreatedAt plus its own AbsoluteTimeout), and at least
+// the maximum session lifetime, which bounds sessions that follow the
+// Manager's absolute timeout (AbsoluteTimeout 0). An anchor that expired
+// first would log the session out early: never keep it alive, but a bug.
+// Update extends it if a write makes the record outlive it.
+func (s *base) anchorUntil(r *session.Record, now time.Time) time.Time {
+	u := now.Add(s.lifetime)
+	if r.AbsoluteTimeout > 0 {
+		u = maxTime(u, r.CreatedAt.Add(r.AbsoluteTimeout+max(r.Linger, 0)))
+	}
+	return maxTime(u, r.Expires.Add(max(r.Linger, 0)))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// anchorItem encodes a as the anchor of family, expiring at a.Until
+// (relative seconds, or an absolute Unix time beyond 30 days).
+func (s *base) anchorItem(family string, a *anchor, now time.Time) *memcache.Item {
+	exp, ok := expiration(a.Until, now)
+	if !ok {
+		exp = 1
+	}
+	return &memcache.Item{Key: s.anchorKey(family), Value: encodeAnchor(make([]byte, 0, 80), a), Expiration: exp}
+}
+
+// nameLive makes key (holding r) the live record of family: the last step
+// of Rotate, and of a Create of a record that needs an anchor. known is the
+// anchor as read when the old record was checked (nil when it was not
+// read). An anchor that was read is only ever replaced by cas, so one
+// evicted meanwhile is not recreated: its family's records are dead, and
+// this one with them. A family with no anchor gets one with add, which
+// fails if EndFamily's mark (or anything) got there first. An ended family
+// is ErrNotFound; nothing is written then.
+func (s *base) nameLive(ctx context.Context, op, family, key string, r *session.Record, known *anchorRef) error {
+	now := s.now()
+	cur := known
+	for attempt := range s.maxRetries {
+		next := s.anchorItem(family, &anchor{Live: key, Until: s.anchorUntil(r, now)}, now)
+		if err := ctxErr(ctx, op); err != nil {
+			return err
+		}
+		s.at(op + ":anchor")
+		var err error
+		if cur == nil {
+			err = s.client.Add(next)
+		} else {
+			if cur.a.Ended {
+				return fmt.Errorf("memcachedstore: %s: the family was ended: %w", op, session.ErrNotFound)
+			}
+			next.CasID = cur.it.CasID
+			err = s.client.CompareAndSwap(next)
+		}
+		switch {
+		case err == nil:
+			return nil
+		case cur != nil && (errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrNotStored)):
+			return fmt.Errorf("memcachedstore: %s: the family's anchor is gone (evicted or expired): %w", op, session.ErrNotFound)
+		case !errors.Is(err, memcache.ErrCASConflict) && !errors.Is(err, memcache.ErrNotStored):
+			return storeErr(op, err)
+		}
+		// Written meanwhile (an add that lost, a cas that conflicted): read
+		// it again. Ended, it refuses; gone after it existed, it fails
+		// closed; else this renewal's key replaces whatever it names.
+		existed := cur != nil
+		if cur, err = s.getAnchor(ctx, op, family); err != nil {
+			return err
+		}
+		if cur == nil && existed {
+			return fmt.Errorf("memcachedstore: %s: the family's anchor is gone (evicted or expired): %w", op, session.ErrNotFound)
+		}
+		if err := s.backoff(ctx, op, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("memcachedstore: %s: family anchor: %d attempts: %w", op, s.maxRetries, ErrContention)
+}
+
+// keepAnchor makes the anchor aref (naming key) live at least as long as
+// r, which an update is about to write: a record kept alive by touches (or
+// given longer timeouts) must not outlive the anchor that makes it live.
+// It returns memcache.ErrCASConflict when the anchor changed since it was
+// read (the caller retries) and ErrNotFound when it is gone.
+func (s *base) keepAnchor(ctx context.Context, op, key string, r *session.Record, aref *anchorRef, now time.Time) error {
+	if !aref.a.Until.Before(r.Expires.Add(max(r.Linger, 0))) {
+		return nil
+	}
+	next := s.anchorItem(r.Family, &anchor{Live: key, Until: s.anchorUntil(r, now)}, now)
+	next.CasID = aref.it.CasID
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	err := s.client.CompareAndSwap(next)
+	switch {
+	case err == nil, errors.Is(err, memcache.ErrCASConflict):
+		return err
+	case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+		return fmt.Errorf("memcachedstore: %s: the family's anchor is gone (evicted or expired): %w", op, session.ErrNotFound)
+	default:
+		return storeErr(op, err)
+	}
+}
+
+// liveFunc checks the liveness of a record beyond its own item and its
+// family's anchor: Store's generation check, UnindexedStore's refusal of
+// a Store's user sessions. nil, or an error (wrapping ErrNotFound when the
+// record is not live).
+type liveFunc func(ctx context.Context, op string, r *session.Record, now time.Time) error
+
+// family is Rotator.Family: one round trip for a family never renewed
+// (the anchor and the record under the family's own key, together), two
+// for a renewed one (then the record the anchor names); live checks one
+// more (Store: the user's item).
+func (s *base) family(ctx context.Context, family string, live liveFunc) (string, *session.Record, error) {
+	const op = "family"
+	if family == "" {
+		return "", nil, notFound(op)
+	}
+	ak, fk := s.anchorKey(family), s.itemKey(family)
+	got, err := s.getMulti(ctx, op, ak, fk)
+	if err != nil {
+		return "", nil, err
+	}
+	key, it := family, got[fk]
+	var aref *anchorRef
+	if ait := got[ak]; ait != nil {
+		if aref, err = decodeAnchor(op, ait); err != nil {
+			return "", nil, err
+		}
+		if aref.a.Ended || aref.a.Live == "" {
+			return "", nil, fmt.Errorf("memcachedstore: %s: the family was ended: %w", op, session.ErrNotFound)
+		}
+		if key = aref.a.Live; key != family {
+			if it, err = s.get(ctx, op, s.itemKey(key), false); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	if it == nil {
+		return "", nil, notFound(op)
+	}
+	d, err := decodeItem(op, it)
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.now()
+	if ended(d, now) != nil {
+		return "", nil, notFound(op)
+	}
+	r := d.rec
+	if famOf(key, r) != family {
+		return "", nil, fmt.Errorf("memcachedstore: %s: the record is another family's: %w", op, session.ErrNotFound)
+	}
+	if needsAnchor(key, r) {
+		if err := namesKey(op, aref, key); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := live(ctx, op, r, now); err != nil {
+		return "", nil, err
+	}
+	return key, r, nil
+}
+
+// endFamily is Rotator.EndFamily.
+//
+// A family with an anchor: mark the anchor ended (cas), then end the record
+// it named as Delete does. From the mark on, no record of the family is
+// live (each needs the anchor to name it) and no renewal can name a new key
+// (its cas or add fails), whether the mark stays or is evicted; ending the
+// named record makes it read as logged out, not merely unreachable.
+//
+// A family without one (never renewed, or its anchor gone and its renewed
+// records with it): end the record under the family's own key; a renewal
+// of it in flight then fails its cas of the old record. If there was no
+// live record there, leave an ended mark: a renewal that already retired
+// the old key (its tombstone possibly evicted since) has yet to add the
+// anchor, and its add fails on the mark.
+//
+// Either way, when the record found is the EndRotated tombstone of a
+// renewal of this family that has not named its new key yet (the anchor
+// still named the old one when it was marked), that renewal is in flight:
+// it fails on the mark, and its new record, the family's session until
+// then, is ended here and reported. This reads one tombstone's Next, once,
+// to stop the one renewal in flight; it is not how a family's session is
+// found (an evicted tombstone loses nothing: the renewal still fails).
+func (s *base) endFamily(ctx context.Context, family string, live liveFunc) (*session.IndexedRecord, error) {
+	const op = "end family"
+	if family == "" {
+		return nil, notFound(op)
+	}
+	ofFamily := func(key string) func(*session.Record, time.Time) error {
+		return func(r *session.Record, now time.Time) error {
+			if famOf(key, r) != family {
+				return fmt.Errorf("memcachedstore: %s: another family's record: %w", op, session.ErrNotFound)
+			}
+			return live(ctx, op, r, now)
+		}
+	}
+	// What follows the mark must not be cut short by ctx: the family is
+	// ended by then, and the answer should say which record it ended.
+	after := context.WithoutCancel(ctx)
+	ak, fk := s.anchorKey(family), s.itemKey(family)
+	for attempt := range s.maxRetries {
+		got, err := s.getMulti(ctx, op, ak, fk)
+		if err != nil {
+			return nil, err
+		}
+		key, first, wasEnded := family, got[fk], false
+		if ait := got[ak]; ait != nil {
+			aref, err := decodeAnchor(op, ait)
+			if err != nil {
+				return nil, err
+			}
+			a := *aref.a
+			if wasEnded = a.Ended; !a.Ended {
+				a.Ended = true
+				next := s.anchorItem(family, &a, s.now())
+				next.CasID = ait.CasID
+				if err := ctxErr(ctx, op); err != nil {
+					return nil, err
+				}
+				s.at("endfamily:mark")
+				err := s.client.CompareAndSwap(next)
+				switch {
+				case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+					// Renamed, marked or evicted meanwhile: start again.
+					if err := s.backoff(ctx, op, attempt); err != nil {
+						return nil, err
+					}
+					continue
+				case err != nil:
+					return nil, storeErr(op, err)
+				}
+			}
+			if key = a.Live; key == "" {
+				return nil, notFound(op)
+			}
+			if key != family {
+				first = nil
+			}
+			s.at("endfamily:end")
+		}
+		r, seen, err := s.end(after, op, key, first, ofFamily(key))
+		if err != nil {
+			return nil, err
+		}
+		if r == nil && got[ak] == nil {
+			now := s.now()
+			mark := s.anchorItem(family, &anchor{Ended: true, Until: now.Add(s.lifetime)}, now)
+			s.at("endfamily:mark")
+			switch err := s.client.Add(mark); {
+			case errors.Is(err, memcache.ErrNotStored):
+				// A renewal named its key first: end it through the anchor.
+				if err := s.backoff(ctx, op, attempt); err != nil {
+					return nil, err
+				}
+				continue
+			case err != nil:
+				return nil, storeErr(op, err)
+			}
+		}
+		if t := seen.tomb; r == nil && t != nil && t.Reason == session.EndRotated && t.Family == family && t.Next != "" {
+			key = t.Next
+			if r, _, err = s.end(after, op, key, nil, ofFamily(key)); err != nil {
+				return nil, err
+			}
+		}
+		if r == nil || wasEnded {
+			return nil, notFound(op)
+		}
+		return &session.IndexedRecord{Key: key, Meta: r.Meta}, nil
+	}
+	return nil, fmt.Errorf("memcachedstore: %s: %d attempts: %w", op, s.maxRetries, ErrContention)
+}
+
+// Family implements [session.Rotator]: the family's live record (see
+// endFamily for how families are kept). A renewed record is found through
+// its family's anchor; if Memcached evicted the anchor, the family has no
+// live record (the renewed record died with it).
 func (x *Store) Family(ctx context.Context, family string) (string, *session.Record, error) {
-	return "", nil, errors.ErrUnsupported
+	return x.s.family(ctx, family, x.current)
 }
 
-// EndFamily implements [session.Rotator]. (Stub: not implemented yet.)
+// EndFamily implements [session.Rotator]: it marks the family's anchor
+// ended (cas) and ends the record it names as Delete does, so no renewal
+// racing it survives; a family never renewed is ended under its own key.
+// Two to four round trips, whatever the number of renewals.
 func (x *Store) EndFamily(ctx context.Context, family string) (*session.IndexedRecord, error) {
-	return nil, errors.ErrUnsupported
+	return x.s.endFamily(ctx, family, x.current)
 }
 
-// Family implements [session.Rotator]. (Stub: not implemented yet.)
+// Family implements [session.Rotator], as Store.Family does.
 func (u *UnindexedStore) Family(ctx context.Context, family string) (string, *session.Record, error) {
-	return "", nil, errors.ErrUnsupported
+	return u.s.family(ctx, family, indexedElsewhere)
 }
 
-// EndFamily implements [session.Rotator]. (Stub: not implemented yet.)
+// EndFamily implements [session.Rotator], as Store.EndFamily does.
 func (u *UnindexedStore) EndFamily(ctx context.Context, family string) (*session.IndexedRecord, error) {
-	return nil, errors.ErrUnsupported
+	return u.s.endFamily(ctx, family, indexedElsewhere)
 }

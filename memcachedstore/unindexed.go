@@ -31,7 +31,7 @@ func NewUnindexed(client *memcache.Client, opts ...Option) *UnindexedStore {
 // Load implements [session.Store]: one round trip. A session that ended
 // recently reports a *[session.Tombstone] (matching [session.ErrNotFound]).
 func (u *UnindexedStore) Load(ctx context.Context, key string) (*session.Record, error) {
-	return u.s.load(ctx, key, indexedElsewhere)
+	return u.s.load(ctx, key, u.check)
 }
 
 // Create implements [session.Store]: one round trip (set), replacing
@@ -47,7 +47,7 @@ func (u *UnindexedStore) Create(ctx context.Context, key string, r *session.Reco
 // Store it usually takes one round trip (the cas), else two. A key with no
 // live record is [session.ErrNotFound], and nothing is written.
 func (u *UnindexedStore) Update(ctx context.Context, key string, d *session.Delta) error {
-	return u.s.update(ctx, key, d, indexedElsewhere)
+	return u.s.update(ctx, key, d, u.check)
 }
 
 // Delete implements [session.Store]: it replaces a live record by a
@@ -84,7 +84,26 @@ func (u *UnindexedStore) Delete(ctx context.Context, key string) error {
 // an error wrapping [session.ErrStore] (the Manager never sends one to a
 // store that lacks [session.UserIndex]).
 func (u *UnindexedStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
-	return u.s.rotate(ctx, rot, indexedElsewhere)
+	return u.s.rotate(ctx, rot, u.check)
+}
+
+// check is UnindexedStore's checkFunc: indexedElsewhere, and the family
+// anchor of a renewed record (one round trip, only for such a record).
+func (u *UnindexedStore) check(ctx context.Context, op, key string, r *session.Record, now time.Time) (*anchorRef, error) {
+	if err := indexedElsewhere(ctx, op, r, now); err != nil {
+		return nil, err
+	}
+	if !needsAnchor(key, r) {
+		return nil, nil
+	}
+	aref, _, err := u.s.deps(ctx, op, key, r, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := namesKey(op, aref, key); err != nil {
+		return nil, err
+	}
+	return aref, nil
 }
 
 // indexedElsewhere refuses a user's record that carries a revocation
