@@ -309,96 +309,106 @@ func (s *base) family(ctx context.Context, family string, live liveFunc) (string
 	return key, r, nil
 }
 
-// endFamily is Rotator.EndFamily.
+// endFamily is Rotator.EndFamily. Its steps:
 //
-// A family with an anchor: mark the anchor ended (cas), then end the record
-// it named as Delete does. From the mark on, no record of the family is
-// live (each needs the anchor to name it) and no renewal can name a new key
-// (its cas or add fails), whether the mark stays or is evicted; ending the
-// named record makes it read as logged out, not merely unreachable.
-//
-// A family without one (never renewed, or its anchor gone and its renewed
-// records with it): end the record under the family's own key; a renewal
-// of it in flight then fails its cas of the old record. If there was no
-// live record there, leave an ended mark: a renewal that already retired
-// the old key (its tombstone possibly evicted since) has yet to add the
-// anchor, and its add fails on the mark.
-//
-// Either way, when the record found is the EndRotated tombstone of a
-// renewal of this family that has not named its new key yet (the anchor
-// still named the old one when it was marked), that renewal is in flight:
-// it fails on the mark, and its new record, the family's session until
-// then, is ended here and reported. This reads one tombstone's Next, once,
-// to stop the one renewal in flight; it is not how a family's session is
-// found (an evicted tombstone loses nothing: the renewal still fails).
+//  1. read the family's anchor and the record under the family's own key
+//     (one multi-get); the record to end is the one the anchor names, or
+//     without an anchor the one under the family's key (a family never
+//     renewed, or one whose anchor is gone and its renewed records with
+//     it);
+//  2. if that key holds the EndRotated tombstone of a renewal of this
+//     family, the renewal is in flight (it retired the old key and has
+//     not named its new key yet, or the anchor would name it): the record
+//     to end is its new one. This reads one tombstone's Next, once, to
+//     stop the one renewal in flight; it is not how a family's session is
+//     found (an evicted tombstone loses nothing: see step 3);
+//  3. mark the anchor ended: by cas from the version read in step 1, or
+//     by add when there was none. From then on no record of the family is
+//     live (each needs the anchor to name it) and no renewal can name a
+//     new key (its cas or add fails), whether the mark stays or is later
+//     evicted; if the anchor changed since step 1, start again;
+//  4. end the record as Delete does, so it reads as logged out, not merely
+//     unreachable, and report it: it was the family's live record when
+//     the mark landed (a renewal that failed on the mark may have removed
+//     it by then; the session is ended all the same).
 func (s *base) endFamily(ctx context.Context, family string, live liveFunc) (*session.IndexedRecord, error) {
 	const op = "end family"
 	if family == "" {
 		return nil, notFound(op)
 	}
-	ofFamily := func(key string) func(*session.Record, time.Time) error {
-		return func(r *session.Record, now time.Time) error {
-			if famOf(key, r) != family {
-				return fmt.Errorf("memcachedstore: %s: another family's record: %w", op, session.ErrNotFound)
-			}
-			return live(ctx, op, r, now)
+	ofFamily := func(key string, r *session.Record) error {
+		if famOf(key, r) != family {
+			return fmt.Errorf("memcachedstore: %s: another family's record: %w", op, session.ErrNotFound)
 		}
+		return nil
 	}
-	// What follows the mark must not be cut short by ctx: the family is
-	// ended by then, and the answer should say which record it ended.
-	after := context.WithoutCancel(ctx)
 	ak, fk := s.anchorKey(family), s.itemKey(family)
 	for attempt := range s.maxRetries {
+		// Step 1.
 		got, err := s.getMulti(ctx, op, ak, fk)
 		if err != nil {
 			return nil, err
 		}
-		key, first, wasEnded := family, got[fk], false
+		var aref *anchorRef
+		key, it := family, got[fk]
 		if ait := got[ak]; ait != nil {
-			aref, err := decodeAnchor(op, ait)
-			if err != nil {
+			if aref, err = decodeAnchor(op, ait); err != nil {
 				return nil, err
 			}
-			a := *aref.a
-			if wasEnded = a.Ended; !a.Ended {
-				a.Ended = true
-				next := s.anchorItem(family, &a, s.now())
-				next.CasID = ait.CasID
-				if err := ctxErr(ctx, op); err != nil {
-					return nil, err
-				}
-				s.at("endfamily:mark")
-				err := s.client.CompareAndSwap(next)
-				switch {
-				case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
-					// Renamed, marked or evicted meanwhile: start again.
-					if err := s.backoff(ctx, op, attempt); err != nil {
+			if key = aref.a.Live; key != family {
+				it = nil
+				if key != "" {
+					if it, err = s.get(ctx, op, s.itemKey(key), false); err != nil {
 						return nil, err
 					}
-					continue
-				case err != nil:
-					return nil, storeErr(op, err)
 				}
 			}
-			if key = a.Live; key == "" {
-				return nil, notFound(op)
-			}
-			if key != family {
-				first = nil
-			}
-			s.at("endfamily:end")
 		}
-		r, seen, err := s.end(after, op, key, first, ofFamily(key))
-		if err != nil {
-			return nil, err
+		// Step 2, and whether the record is live.
+		var cand *session.Record
+		if it != nil {
+			d, err := decode(it.Value)
+			if t := d.tomb; err == nil && t != nil && t.Reason == session.EndRotated && t.Family == family && t.Next != "" {
+				key = t.Next
+				if it, err = s.get(ctx, op, s.itemKey(key), false); err != nil {
+					return nil, err
+				}
+				d, err = item{}, errCorrupt
+				if it != nil {
+					d, err = decode(it.Value)
+				}
+			}
+			if err == nil && d.rec != nil && ended(d, s.now()) == nil && ofFamily(key, d.rec) == nil {
+				switch err := live(ctx, op, d.rec, s.now()); {
+				case err == nil:
+					cand = d.rec
+				case !errors.Is(err, session.ErrNotFound):
+					return nil, err
+				}
+			}
 		}
-		if r == nil && got[ak] == nil {
+		// Step 3.
+		wasEnded := aref != nil && aref.a.Ended
+		if !wasEnded {
 			now := s.now()
-			mark := s.anchorItem(family, &anchor{Ended: true, Until: now.Add(s.lifetime)}, now)
+			mark := &anchor{Live: key, Ended: true, Until: now.Add(s.lifetime)}
+			if aref != nil {
+				mark.Until = maxTime(mark.Until, aref.a.Until)
+			}
+			next := s.anchorItem(family, mark, now)
+			if err := ctxErr(ctx, op); err != nil {
+				return nil, err
+			}
 			s.at("endfamily:mark")
-			switch err := s.client.Add(mark); {
-			case errors.Is(err, memcache.ErrNotStored):
-				// A renewal named its key first: end it through the anchor.
+			if aref != nil {
+				next.CasID = aref.it.CasID
+				err = s.client.CompareAndSwap(next)
+			} else {
+				err = s.client.Add(next)
+			}
+			switch {
+			case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+				// Renamed, marked or evicted meanwhile: start again.
 				if err := s.backoff(ctx, op, attempt); err != nil {
 					return nil, err
 				}
@@ -407,14 +417,21 @@ func (s *base) endFamily(ctx context.Context, family string, live liveFunc) (*se
 				return nil, storeErr(op, err)
 			}
 		}
-		if t := seen.tomb; r == nil && t != nil && t.Reason == session.EndRotated && t.Family == family && t.Next != "" {
-			key = t.Next
-			if r, _, err = s.end(after, op, key, nil, ofFamily(key)); err != nil {
-				return nil, err
-			}
-		}
-		if r == nil || wasEnded {
+		if key == "" || (cand == nil && !wasEnded) {
 			return nil, notFound(op)
+		}
+		// Step 4 (also after an earlier end that stopped before it). The
+		// mark is down: ctx no longer cuts it short.
+		s.at("endfamily:end")
+		r, _, err := s.end(context.WithoutCancel(ctx), op, key, it, func(r *session.Record, _ time.Time) error { return ofFamily(key, r) })
+		if err != nil {
+			return nil, err
+		}
+		if wasEnded || cand == nil {
+			return nil, notFound(op)
+		}
+		if r == nil {
+			r = cand
 		}
 		return &session.IndexedRecord{Key: key, Meta: r.Meta}, nil
 	}
