@@ -54,7 +54,7 @@ func TestFamilyEvictionReal(t *testing.T) {
 				rec := userRecord(fmt.Sprint("user", i))
 				rec.Values["pad"] = pad
 				require.NoError(t, st.Create(ctx, f, rec))
-				k1 := renewIn(t, s, f, rec.UserID, f) // the victim's key, retired
+				k1 := renewIn(t, s, f, rec.UserID, f)  // the victim's key, retired
 				k2 := renewIn(t, s, k1, rec.UserID, f) // the thief's
 				fams = append(fams, family{f, k1, k2})
 				if tombSize == 0 {
