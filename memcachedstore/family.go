@@ -31,7 +31,9 @@ import (
 //     checked (so an anchor evicted meanwhile is never recreated), by add
 //     otherwise. EndFamily marks the anchor ended (cas) before it ends the
 //     record, so a renewal that has not named its key yet fails, and one
-//     that has is ended with the record it named.
+//     that has is ended with the record it named. A family never renewed
+//     is ended by ending its record: a renewal of it fails its cas of the
+//     old record. (See endFamily for the renewal caught in flight.)
 //   - Between the retirement and the naming no record of the family is
 //     live: a process that dies there leaves the session ended, not two
 //     sessions.
@@ -318,16 +320,21 @@ func (s *base) family(ctx context.Context, family string, live liveFunc) (string
 //     it);
 //  2. if that key holds the EndRotated tombstone of a renewal of this
 //     family, the renewal is in flight (it retired the old key and has
-//     not named its new key yet, or the anchor would name it): the record
-//     to end is its new one. This reads one tombstone's Next, once, to
+//     not named its new key yet, or the anchor would name it; without an
+//     anchor it may also be a finished renewal whose anchor is gone, and
+//     its record dead with it): the record to end is its new one. This reads one tombstone's Next, once, to
 //     stop the one renewal in flight; it is not how a family's session is
-//     found (an evicted tombstone loses nothing: see step 3);
-//  3. mark the anchor ended: by cas from the version read in step 1, or
+//     found (an evicted tombstone loses nothing: see step 4);
+//  3. a family never renewed whose record is live (no anchor, the record
+//     under its own key): end it as Delete does, and that is all; a
+//     renewal of it in flight fails its cas of the old record. If the
+//     record changed meanwhile (renewed), start again;
+//  4. mark the anchor ended: by cas from the version read in step 1, or
 //     by add when there was none. From then on no record of the family is
 //     live (each needs the anchor to name it) and no renewal can name a
 //     new key (its cas or add fails), whether the mark stays or is later
 //     evicted; if the anchor changed since step 1, start again;
-//  4. end the record as Delete does, so it reads as logged out, not merely
+//  5. end the record as Delete does, so it reads as logged out, not merely
 //     unreachable, and report it: it was the family's live record when
 //     the mark landed (a renewal that failed on the mark may have removed
 //     it by then; the session is ended all the same).
@@ -387,6 +394,27 @@ func (s *base) endFamily(ctx context.Context, family string, live liveFunc) (*se
 				}
 			}
 		}
+		endIt := func(key string, it *memcache.Item) (*session.Record, error) {
+			r, _, err := s.end(context.WithoutCancel(ctx), op, key, it, func(r *session.Record, _ time.Time) error { return ofFamily(key, r) })
+			return r, err
+		}
+		if aref == nil && cand != nil && key == family {
+			// Never renewed: ending the record is enough, a renewal of it
+			// in flight fails its cas of it. If it changed meanwhile
+			// (renewed), look again.
+			s.at("endfamily:end")
+			r, err := endIt(key, it)
+			if err != nil || r != nil {
+				if err != nil {
+					return nil, err
+				}
+				return &session.IndexedRecord{Key: key, Meta: r.Meta}, nil
+			}
+			if err := s.backoff(ctx, op, attempt); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		// Step 3.
 		wasEnded := aref != nil && aref.a.Ended
 		if !wasEnded {
@@ -420,14 +448,22 @@ func (s *base) endFamily(ctx context.Context, family string, live liveFunc) (*se
 		if key == "" || (cand == nil && !wasEnded) {
 			return nil, notFound(op)
 		}
-		// Step 4 (also after an earlier end that stopped before it). The
-		// mark is down: ctx no longer cuts it short.
+		// Step 4 (also after an earlier EndFamily that stopped between its
+		// mark and here). The mark is down: ctx no longer cuts it short.
 		s.at("endfamily:end")
-		r, _, err := s.end(context.WithoutCancel(ctx), op, key, it, func(r *session.Record, _ time.Time) error { return ofFamily(key, r) })
+		r, err := endIt(key, it)
 		if err != nil {
 			return nil, err
 		}
-		if wasEnded || cand == nil {
+		if wasEnded {
+			// Ended before: a renewed record was dead since the mark; a
+			// record never renewed was live until now.
+			if r == nil || needsAnchor(key, r) {
+				return nil, notFound(op)
+			}
+			return &session.IndexedRecord{Key: key, Meta: r.Meta}, nil
+		}
+		if cand == nil {
 			return nil, notFound(op)
 		}
 		if r == nil {
@@ -447,9 +483,12 @@ func (x *Store) Family(ctx context.Context, family string) (string, *session.Rec
 }
 
 // EndFamily implements [session.Rotator]: it marks the family's anchor
-// ended (cas) and ends the record it names as Delete does, so no renewal
-// racing it survives; a family never renewed is ended under its own key.
-// Two to four round trips, whatever the number of renewals.
+// ended (cas) and ends the record it names as Delete does (the user's
+// index drops the key at its next listing, as after Delete), so no
+// renewal racing it survives; a family never renewed is ended under its
+// own key. A few round trips (five for a user's renewed session), whatever
+// the number of renewals. An evicted anchor took the renewed session with
+// it: EndFamily then reports ErrNotFound.
 func (x *Store) EndFamily(ctx context.Context, family string) (*session.IndexedRecord, error) {
 	return x.s.endFamily(ctx, family, x.current)
 }

@@ -49,9 +49,14 @@ const pruneAt = 64
 //   - The per-user cap is decided by the cas of the user's item, so it
 //     holds under concurrent logins.
 //
+// A renewed session (Meta.Family not its key) is live only while its
+// family's anchor names it (see [Store.EndFamily]): the anchor is read in
+// the same multi-get as the user's item, so a logged-in renewed session
+// costs no more round trips than another logged-in one.
+//
 // The price: a logged-in session's read costs two round trips (the
 // session, then its user's item) and a write four; an anonymous session's
-// one and two. [UnindexedStore] keeps one and two for every session, without
+// one and two (two and four once renewed: its anchor). [UnindexedStore] keeps one and two for every session, without
 // devices or log-out-everywhere. The user's item expires
 // WithMaxSessionLifetime after its last write (a login or revocation of the
 // user), and its sessions with it.

@@ -11,7 +11,8 @@ import (
 
 // UnindexedStore is a [session.Store] and [session.Rotator] over Memcached
 // without the per-user index: every read costs one round trip and every
-// write two, logged in or not, but "your devices", log-out-everywhere and
+// write two, logged in or not (two and four for a renewed session, which
+// reads its family's anchor too: see Store.EndFamily), but "your devices", log-out-everywhere and
 // Config.MaxSessionsPerUser need [Store] (or the Redis or SQL store): with
 // it, Manager.Sessions, Revoke, RevokeUser and RevokeOthers return
 // session.ErrNoIndex and session.New refuses MaxSessionsPerUser. Sessions
@@ -65,7 +66,13 @@ func (u *UnindexedStore) Delete(ctx context.Context, key string) error {
 //  2. add the new record under NewKey with "add", which never overwrites
 //     (a key already there is an error, and nothing else is written);
 //  3. replace the old record, by cas, with a [session.EndRotated]
-//     tombstone naming NewKey.
+//     tombstone naming NewKey and the family;
+//  4. when the new record's family is not its key (Meta.Family), name
+//     NewKey in the family's anchor (cas from the version step 1 checked,
+//     or add for a family never renewed); a family ended meanwhile
+//     (EndFamily) or whose anchor was evicted makes the renewal fail with
+//     [session.ErrNotFound], its new record removed and the old one retired:
+//     the session is ended.
 //
 // The cas of step 3 is the moment of the renewal. If the old record
 // changed in between (a concurrent Update), the new record is rebuilt from
