@@ -488,7 +488,10 @@ func (x *Store) Family(ctx context.Context, family string) (string, *session.Rec
 // renewal racing it survives; a family never renewed is ended under its
 // own key. A few round trips (five for a user's renewed session), whatever
 // the number of renewals. An evicted anchor took the renewed session with
-// it: EndFamily then reports ErrNotFound.
+// it: EndFamily then has no live session to end (it ends, and reports, the
+// record that a renewal tombstone under the family's key names, if that
+// tombstone is still there: it cannot tell that renewal from one in
+// flight).
 func (x *Store) EndFamily(ctx context.Context, family string) (*session.IndexedRecord, error) {
 	return x.s.endFamily(ctx, family, x.current)
 }
