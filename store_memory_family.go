@@ -23,15 +23,6 @@ func (s *MemoryStore) famShard(family string) *famShard {
 	return &s.fams[fnv32(family)%memShards]
 }
 
-// familyOf is the family of a record stored under key: its Meta.Family,
-// or the key itself.
-func familyOf(key string, m *Meta) string {
-	if m.Family != "" {
-		return m.Family
-	}
-	return key
-}
-
 // lockFamily takes the lock of family when its live key may differ from it
 // (so that Rotate, Create and EndFamily of one family are serialized) and
 // returns the stripe, nil for a family that is its own key (no entry, no
