@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -438,4 +439,52 @@ func TestRaceFamilyRounds(t *testing.T) {
 		}
 		t.Logf("300 rounds: renewals all first %d, end during or before %d", renewedAll, endedFirst)
 	})
+}
+
+// TestManagerReuseAfterEviction is the finding of issue 23 (#4) through
+// the Manager's header sessions (refresh tokens): a thief rotates a stolen
+// token; Memcached evicts the retired token's tombstone, or separately the
+// family's anchor; then the victim presents the retired token. The
+// thief's session must not survive: the victim's reuse ends it (found by
+// family, the tombstone gone), or it was already ended (its anchor gone).
+func TestManagerReuseAfterEviction(t *testing.T) {
+	for _, evict := range []string{"tombstone", "anchor", "both"} {
+		t.Run(evict, func(t *testing.T) {
+			bothStores(t, func(t *testing.T, indexed bool) {
+				s, _, hs, c := familyPair(t, indexed)
+				m, err := session.New(session.Config{Store: s.(session.Store), Cookie: session.CookieConfig{Name: "sid", AllowInsecure: true}})
+				require.NoError(t, err)
+				ctx := context.Background()
+				req := httptest.NewRequest("POST", "/token", nil)
+				victim, err := m.Issue(ctx, req, "alice", session.Lifetimes{})
+				require.NoError(t, err)
+				thief, err := m.Rotate(ctx, req, victim.Token, 0) // the stolen token, used first
+				require.NoError(t, err)
+				thief, err = m.Rotate(ctx, req, thief.Token, 0)
+				require.NoError(t, err)
+				r, err := s.(session.Store).Load(ctx, thief.Handle)
+				require.NoError(t, err)
+				require.NotEmpty(t, r.Family)
+				if evict != "anchor" {
+					require.NoError(t, c.Delete(hs.itemKey(victim.Handle)))
+				}
+				if evict != "tombstone" {
+					require.NoError(t, c.Delete(hs.anchorKey(r.Family)))
+				}
+
+				_, err = m.Rotate(ctx, req, victim.Token, 0)
+				require.ErrorIs(t, err, session.ErrNotFound, "the victim's retired token")
+				_, err = m.Rotate(ctx, req, thief.Token, 0)
+				require.ErrorIs(t, err, session.ErrNotFound, "the thief's session survived the victim's reuse (%s evicted)", evict)
+				_, err = s.(session.Store).Load(ctx, thief.Handle)
+				require.ErrorIs(t, err, session.ErrNotFound)
+				if evict == "tombstone" {
+					require.ErrorIs(t, err, session.ErrNotFound)
+					var tomb *session.Tombstone
+					require.ErrorAs(t, err, &tomb, "the thief's record was ended by the reuse, not lost")
+					require.Equal(t, session.EndDestroyed, tomb.Reason)
+				}
+			})
+		})
+	}
 }
