@@ -169,15 +169,16 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 			}
 		}
 		// Step 6, and 6b: name the new key in its family's anchor.
+		var stepErr error
 		if oldIt != nil {
-			if err = x.s.retire(ctx, rot, oldIt, old, newKey, r.Generation); err != nil {
+			if stepErr = x.s.retire(ctx, rot, oldIt, old, newKey, r.Generation); stepErr != nil {
 				_ = x.s.removeNew(newKey)
 			}
 		}
-		if err == nil {
-			err = x.s.nameNew(ctx, rot, r, old, aref, newKey) // removes the new record if it fails
+		if stepErr == nil {
+			stepErr = x.s.nameNew(ctx, rot, r, old, aref, newKey) // removes the new record if it fails
 		}
-		if err != nil {
+		if err := stepErr; err != nil {
 			if user != "" {
 				// Put back what step 5 took out: a session that is in
 				// fact ended is pruned at the next listing.
