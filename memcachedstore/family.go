@@ -371,6 +371,12 @@ func (s *base) endFamily(ctx context.Context, family string, live liveFunc) (*se
 				}
 			}
 		}
+		if aref == nil && it == nil {
+			// Nothing of the family here: no anchor, nothing under its
+			// key. A family the store never saw (a forged token's) leaves
+			// no mark: a client must not grow the store for free.
+			return nil, notFound(op)
+		}
 		// Step 2, and whether the record is live.
 		var cand *session.Record
 		if it != nil {

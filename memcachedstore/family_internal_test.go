@@ -488,3 +488,19 @@ func TestManagerReuseAfterEviction(t *testing.T) {
 		})
 	}
 }
+
+// TestEndUnknownFamilyWritesNothing: ending a family the store never saw
+// (what a forged refresh token's family part asks) writes no item, so a
+// client cannot grow the store for free.
+func TestEndUnknownFamilyWritesNothing(t *testing.T) {
+	for _, indexed := range []bool{true, false} {
+		s, _, hs, c := familyPair(t, indexed)
+		for range 20 {
+			family := fmt.Sprintf("forged-%d", time.Now().UnixNano())
+			_, err := s.EndFamily(context.Background(), family)
+			require.ErrorIs(t, err, session.ErrNotFound)
+			_, err = c.Get(hs.anchorKey(family))
+			require.ErrorIs(t, err, memcache.ErrCacheMiss, "an ended mark for a family that never existed")
+		}
+	}
+}
