@@ -19,11 +19,13 @@ type carrier interface {
 	// load reads the request's session into s (see Session.load).
 	load(s *Session)
 
-	// create, update, delete and rotate are the writes of the store door
-	// (storage.go): Session.storeCreate and the others hand over to them.
+	// create, update, delete, end and rotate are the writes of the store
+	// door (storage.go): Session.storeCreate and the others hand over to
+	// them.
 	create(ctx context.Context, s *Session, op, key string, r *Record) error
 	update(ctx context.Context, s *Session, op, key string, d *Delta) error
 	delete(ctx context.Context, s *Session, op, key string) error
+	end(ctx context.Context, s *Session, op, key string, meta *Meta) error
 	rotate(ctx context.Context, s *Session, rot *Rotation) ([]IndexedRecord, error)
 
 	// sendToken writes the header that carries the session to the client

@@ -111,6 +111,10 @@ func (*cookieCarrier) update(_ context.Context, s *Session, op, _ string, _ *Del
 // end; the caller expires the cookie.
 func (*cookieCarrier) delete(context.Context, *Session, string, string) error { return nil }
 
+// end is the door's end of a session's family in cookie mode: a sealed
+// cookie has no family on the server; the caller expires the cookie.
+func (*cookieCarrier) end(context.Context, *Session, string, string, *Meta) error { return nil }
+
 // rotate is the door's Rotate in cookie mode: the renewed record must fit.
 // The caller holds s.mu.
 func (c *cookieCarrier) rotate(_ context.Context, s *Session, rot *Rotation) ([]IndexedRecord, error) {

@@ -245,8 +245,13 @@ func familyOf(key string, m *Meta) string {
 // raced it. On a store that is not a Rotator only key itself ends. The
 // caller holds s.mu.
 func (s *Session) storeEnd(ctx context.Context, op, key string, meta *Meta) error {
-	rot, ok := s.m.store.(Rotator)
-	if !ok || meta == nil || s.m.cookieSealer() != nil {
+	return s.m.carrier.end(ctx, s, op, key, meta)
+}
+
+// end is storeEnd with a server store.
+func (c *storeCarrier) end(ctx context.Context, s *Session, op, key string, meta *Meta) error {
+	rot, ok := c.m.store.(Rotator)
+	if !ok || meta == nil {
 		return s.storeDelete(ctx, op, key)
 	}
 	_, err := rot.EndFamily(ctx, familyOf(key, meta))
