@@ -231,7 +231,7 @@ const csrfReserve = 96
 
 // fits reports, as an error wrapping ErrTooLarge, whether a record with
 // meta and values would seal into a Set-Cookie longer than MaxCookieSize
-// (with the longest Max-Age the Manager can give it).
+// (with the longest Max-Age its cookie can be sent with).
 func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error {
 	m := c.m
 	stamped := *meta
@@ -247,11 +247,23 @@ func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error
 	if !hasCSRF {
 		plain += csrfReserve
 	}
-	n := len(m.cookieHeader("", m.cfg.AbsoluteTimeout)) + sealedCookieLen(plain)
+	n := len(m.cookieHeader("", c.longestMaxAge(meta))) + sealedCookieLen(plain)
 	if n > MaxCookieSize {
 		return fmt.Errorf("%w: the cookie would be %d bytes, over %d", ErrTooLarge, n, MaxCookieSize)
 	}
 	return nil
+}
+
+// longestMaxAge is the longest Max-Age the cookie of a session with meta
+// can be sent with (commitHeaders: until its next deadline, so at most its
+// longer limit): a remembered session's runs for days where a normal one's
+// runs for hours. Its limits are taken as a persistent session's, so that
+// a SetPersist after the values were set cannot push the cookie over.
+func (c *cookieCarrier) longestMaxAge(meta *Meta) time.Duration {
+	p := *meta
+	p.Persist = true
+	idle, abs := c.m.limits(&p)
+	return max(idle, abs)
 }
 
 func hasKey(m map[string][]byte, k string) bool { _, ok := m[k]; return ok }

@@ -373,3 +373,35 @@ func httpDo(m *session.Manager, method, target string, cookie *http.Cookie) *htt
 	m.Handler(cookieApp()).ServeHTTP(rec, req)
 	return rec
 }
+
+// The size check of Set uses the cookie's real attributes: a remembered
+// session's Max-Age (days) is longer than the normal absolute timeout's
+// (here a minute), so a Set that fits the one but not the other must fail
+// rather than be dropped at commit under a 200.
+func TestCookieStoreRememberedCookieFits(t *testing.T) {
+	var setErr error
+	var e *env
+	app := rememberApp(func() *session.Manager { return e.m }).(*http.ServeMux)
+	app.HandleFunc("POST /fill-max", func(w http.ResponseWriter, r *http.Request) {
+		_ = session.CSRFToken(r) // the session holds its CSRF secret: no room reserved for one
+		s := session.FromContext(r.Context())
+		for n := session.MaxCookieSize; n > 0; n-- {
+			if setErr = s.Set("big", strings.Repeat("x", n)); setErr == nil {
+				return
+			}
+		}
+	})
+	e = newEnv(t, session.Config{Store: newCookieStore(t, newKey(t)), IdleTimeout: time.Minute, AbsoluteTimeout: time.Minute}, app)
+	c := e.client()
+	res, _ := c.post("/login-remember?u=kim")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Greater(t, sessionCookie(res).MaxAge, 24*60*60)
+
+	res, _ = c.post("/fill-max")
+	require.NoError(t, setErr)
+	assert.NotContains(t, e.events.kinds(), session.EventStoreError)
+	if assert.NotNil(t, sessionCookie(res), "a Set that returned nil was not sent") {
+		assert.LessOrEqual(t, len(res.Header.Get("Set-Cookie")), session.MaxCookieSize)
+		assert.Greater(t, sessionCookie(res).MaxAge, 24*60*60)
+	}
+}
