@@ -41,7 +41,11 @@ func newCookieCarrier(m *Manager) (*cookieCarrier, error) {
 	case m.cfg.TokenHeader != "":
 		return nil, fmt.Errorf("%w: a CookieStore carries the session in the cookie: TokenHeader cannot be used with it", ErrInvalidConfig)
 	}
-	return &cookieCarrier{m: m, sealer: sealer, revocations: sealer.revocationList()}, nil
+	rv := sealer.revocationList()
+	if ms := memoryStoreOf(rv); ms != nil {
+		ms.useClock(m.cfg.Clock) // one clock for the Manager and its stores
+	}
+	return &cookieCarrier{m: m, sealer: sealer, revocations: rv}, nil
 }
 
 // EventRejected reason for a sealed cookie that does not open.

@@ -13,8 +13,14 @@ import (
 // user, the time the user was last logged out everywhere; a sealed cookie
 // carries the time its login was stamped (Meta.Generation, in Unix
 // nanoseconds, unused otherwise in cookie mode). A logged-in cookie whose
-// stamp is older than its user's revocation is dead. Each logged-in request
+// stamp is not after its user's revocation is dead. Each logged-in request
 // then costs one read of that store; anonymous requests none.
+//
+// A revocation is a write that ends sessions, so it takes the durable path
+// of the store's other such writes (createEnding), and fails closed. It is
+// kept for as long as a cookie it revokes can live (revocationLifetime),
+// remembered logins included, and its time is compared with the login
+// stamps at one resolution, rounding towards revoking (revokedBy).
 
 // WithRevocations returns a CookieStore that keeps a revocation list in st
 // (a memory, Redis or SQL store; one shared by every instance), so that
@@ -22,11 +28,19 @@ import (
 // the user sealed before the revocation is refused (a [EventRejected]
 // event with reason "revoked") from its next request on. It costs one read
 // of st per logged-in request, and st holds one small record per revoked
-// user for one absolute timeout, after which every session it revoked has
-// expired anyway. [Manager.Sessions] and [Manager.Revoke] stay unsupported:
-// the server still keeps no list of sessions. The instances' clocks must
-// agree (NTP): a login stamped by a clock behind the revoking one's is
-// refused until that clock passes the revocation.
+// user for the longest a session can live ([Config.AbsoluteTimeout], or
+// [RememberConfig.AbsoluteTimeout] when longer, plus an hour), after which
+// every session it revoked has expired anyway. A revocation is written as
+// the store writes a logout: on a [RedisStore], with [WithDurability]'s
+// wait for replicas, and [Manager.RevokeUser] fails when they do not
+// acknowledge it. Times are compared to the millisecond, so st must keep
+// them at least that precisely (every store of this module does); a login
+// in the same millisecond as a revocation, before or after it, is revoked.
+// [Manager.Sessions] and [Manager.Revoke] stay unsupported: the server
+// still keeps no list of sessions. The instances' clocks must agree (NTP):
+// a login stamped by a clock behind the revoking one's is refused until
+// that clock passes the revocation. A [MemoryStore] as st runs on the
+// Manager's [Config.Clock].
 func (c *CookieStore) WithRevocations(st Store) *CookieStore {
 	return &CookieStore{ring: c.ring, revocations: st}
 }
@@ -56,7 +70,54 @@ func (c *cookieCarrier) revoked(ctx context.Context, s *Session, rec *Record) (b
 	if err != nil || at.IsZero() {
 		return false, err
 	}
-	return rec.Generation <= uint64(at.UnixNano()), nil
+	return revokedBy(rec.Generation, at), nil
+}
+
+// revocationTick is the one resolution at which revocation times and login
+// stamps compare: the coarsest a store of this module keeps times at (a
+// RedisStore keeps milliseconds), so that what the store dropped cannot
+// decide.
+const revocationTick = int64(time.Millisecond)
+
+// revokedBy reports whether a cookie whose login was stamped at stamp (Unix
+// nanoseconds) is dead by a revocation at at. Rounding towards revoking: a
+// stamp in the revocation's own tick is revoked, whether it fell before or
+// after it, as the store may have kept the revocation's time truncated.
+func revokedBy(stamp uint64, at time.Time) bool {
+	return int64(stamp)/revocationTick <= at.UnixNano()/revocationTick
+}
+
+// stampAfter returns a login stamp that the revocation at at does not
+// revoke: one in a later tick. It waits (at most a tick, in a rare
+// operation) for the clock to get there rather than stamping ahead of it:
+// a stamp ahead of the clock would escape a revocation landing before the
+// clock reaches it. A clock that does not move (a test's) gets the next
+// tick all the same.
+func (c *cookieCarrier) stampAfter(at time.Time) uint64 {
+	next := (at.UnixNano()/revocationTick + 1) * revocationTick
+	for range 2 {
+		wait := next - c.m.now().UnixNano()
+		if wait <= 0 {
+			break
+		}
+		time.Sleep(time.Duration(wait))
+	}
+	return uint64(max(next, c.m.now().UnixNano()))
+}
+
+// revocationMargin is added to how long a revocation is kept. A request
+// that opened a cookie just before the revocation may re-seal it a moment
+// after with a later creation time and its old stamp (a Login of the same
+// user keeps it), and the instances' clocks differ a little: an hour
+// covers both with room, for a record of a few bytes.
+const revocationMargin = time.Hour
+
+// revocationLifetime is how long a revocation is kept: as long as the
+// longest session it can end. SetTimeouts caps a session's own limits at
+// the Manager's; only a remembered login's are longer.
+func (c *cookieCarrier) revocationLifetime() time.Duration {
+	cfg := &c.m.cfg
+	return max(cfg.AbsoluteTimeout, cfg.Remember.AbsoluteTimeout) + revocationMargin
 }
 
 // writeRevocation logs userID out everywhere: it records in the
@@ -67,10 +128,8 @@ func (c *cookieCarrier) writeRevocation(ctx context.Context, userID string) (tim
 	if rv == nil {
 		return time.Time{}, ErrNoIndex
 	}
-	// Kept for one absolute timeout: every session stamped before now was
-	// created before now, so it has expired by then.
 	now := m.now()
-	r := &Record{Meta: Meta{CreatedAt: now, LastSeen: now, Expires: now.Add(m.cfg.AbsoluteTimeout), Linger: m.cfg.RotationGrace}}
+	r := &Record{Meta: Meta{CreatedAt: now, LastSeen: now, Expires: now.Add(c.revocationLifetime()), Linger: m.cfg.RotationGrace}}
 	if err := m.revocationSet(ctx, rv, revocationKey(userID), r); err != nil {
 		return time.Time{}, err
 	}
@@ -112,7 +171,7 @@ func (c *cookieCarrier) revokeOthers(ctx context.Context, s *Session) error {
 	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
 		return err
 	}
-	s.rec.Generation = uint64(at.UnixNano()) + 1
+	s.rec.Generation = c.stampAfter(at) // sealed by sendToken
 	s.queue(s.event(EventRevoked, s.token, user, "revoke_others"))
 	return nil
 }
@@ -126,4 +185,33 @@ func (*cookieCarrier) sessions(context.Context, string) ([]IndexedRecord, error)
 // revoke is Manager.Revoke in cookie mode: the server keeps nothing to end.
 func (*cookieCarrier) revoke(context.Context, string, string) error {
 	return fmt.Errorf("session: revoke: %w", ErrNoIndex)
+}
+
+// endingCreator is a store with a durable path for the writes that end
+// sessions (a RedisStore with WithDurability waits for its replicas). A
+// revocation takes it: one that a failover could undo must not be reported
+// as done.
+type endingCreator interface {
+	// createEnding is Create of a record without a user, as a write that
+	// ends sessions.
+	createEnding(ctx context.Context, key string, r *Record) error
+}
+
+// createEnding writes r under key in st through st's durable path for the
+// writes that end sessions, looking through wrappers (SealValues',
+// otelsession's: r has no values for them to change), or with Create when
+// st has none: its Create is as durable as its deletes (memory, SQL).
+func createEnding(ctx context.Context, st Store, key string, r *Record) error {
+	inner := st
+	for range 8 {
+		if d, ok := inner.(endingCreator); ok {
+			return d.createEnding(ctx, key, r)
+		}
+		w, ok := inner.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		inner = w.Unwrap()
+	}
+	return st.Create(ctx, key, r)
 }

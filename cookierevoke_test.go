@@ -153,3 +153,83 @@ func TestCookieStoreRevocationListCostAndFailure(t *testing.T) {
 	_, body = user.get("/whoami")
 	assert.Equal(t, "ned", body)
 }
+
+// A revocation outlives every cookie it can revoke: a remembered cookie
+// lives up to Remember.AbsoluteTimeout, far past the normal absolute
+// timeout, and a copy taken before "log out everywhere" must stay dead for
+// all of it. The Manager and the revocation list share one clock.
+func TestCookieStoreRevocationOutlivesRememberedCookies(t *testing.T) {
+	clk := newFakeClock()
+	list := session.NewMemoryStore(session.WithMemoryClockForTest(clk.Now))
+	t.Cleanup(func() { _ = list.Close() })
+	cs := newCookieStore(t, newKey(t)).WithRevocations(list)
+	var e *env
+	e = newEnv(t, session.Config{Store: cs, Clock: clk.Now, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 8 * time.Hour,
+		Remember: session.RememberConfig{IdleTimeout: 30 * 24 * time.Hour, AbsoluteTimeout: 30 * 24 * time.Hour}},
+		rememberApp(func() *session.Manager { return e.m }))
+	c := e.client()
+	res, _ := c.post("/login-remember?u=kim")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	stolen := c.token()
+
+	clk.Advance(time.Second)
+	require.NoError(t, e.m.RevokeUser(context.Background(), "kim"))
+	for _, after := range []time.Duration{time.Minute, 9 * time.Hour, 29 * 24 * time.Hour} {
+		clk.Advance(after)
+		c.setToken(stolen)
+		_, body := c.get("/whoami")
+		assert.Empty(t, body, "a remembered cookie stolen before the revocation works again after %v", after)
+	}
+}
+
+// On Redis the revocation time is kept in milliseconds: a login in the same
+// millisecond before RevokeUser is revoked all the same (times compare at
+// one resolution, rounding towards revoking), and the session RevokeOthers
+// keeps, re-stamped in that millisecond, stays live.
+func TestCookieStoreRevocationSameMillisecond(t *testing.T) {
+	clk := &fakeClock{t: time.Now().Truncate(time.Millisecond).Add(300 * time.Microsecond)}
+	list := session.NewRedisStore(miniredisClient(t), session.WithKeyPrefix(randomPrefix()))
+	app := cookieApp()
+	var revokeErr error
+	app.HandleFunc("POST /others", func(w http.ResponseWriter, r *http.Request) {
+		revokeErr = session.FromContext(r.Context()).RevokeOthers(r.Context())
+	})
+	e := newEnv(t, session.Config{Store: newCookieStore(t, newKey(t)).WithRevocations(list), Clock: clk.Now}, app)
+	a, b := e.client(), e.client()
+	a.post("/login?u=kim")
+	clk.Advance(100 * time.Microsecond)
+	require.NoError(t, e.m.RevokeUser(context.Background(), "kim"))
+	_, body := a.get("/whoami")
+	assert.Empty(t, body, "a login in the revocation's millisecond survived it")
+
+	clk.Advance(time.Second)
+	a.post("/login?u=kim")
+	b.post("/login?u=kim")
+	clk.Advance(100 * time.Microsecond)
+	a.post("/others")
+	require.NoError(t, revokeErr)
+	_, body = a.get("/whoami")
+	assert.Equal(t, "kim", body, "RevokeOthers revoked the session it keeps")
+	_, body = b.get("/whoami")
+	assert.Empty(t, body, "RevokeOthers left another session of the same millisecond")
+}
+
+// A MemoryStore as the revocation list runs on the Manager's clock, as the
+// Manager's own store does, and keeps a revocation for the longest a
+// session lives (here the remembered 30 days), not one absolute timeout.
+func TestCookieStoreRevocationListOnTheManagersClock(t *testing.T) {
+	clk := newFakeClock()
+	list := session.NewMemoryStore(session.WithSweepInterval(0))
+	t.Cleanup(func() { _ = list.Close() })
+	m, err := session.New(session.Config{Store: newCookieStore(t, newKey(t)).WithRevocations(list), Clock: clk.Now})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, m.RevokeUser(ctx, "kim"))
+	key := session.RevocationKeyForTest("kim")
+	clk.Advance(30 * 24 * time.Hour)
+	_, err = list.Load(ctx, key)
+	require.NoError(t, err, "the revocation went before a remembered cookie it revokes")
+	clk.Advance(2 * time.Hour)
+	_, err = list.Load(ctx, key)
+	require.ErrorIs(t, err, session.ErrNotFound, "the list does not run on the Manager's clock")
+}

@@ -11,3 +11,7 @@ func WithMemoryClockForTest(now func() time.Time) MemoryOption { return withMemo
 
 // Len returns the number of keys the Limiter tracks.
 func (l *Limiter) Len() int { return l.size() }
+
+// RevocationKeyForTest is the key under which a CookieStore's revocation
+// list keeps the revocation of userID.
+func RevocationKeyForTest(userID string) string { return revocationKey(userID) }

@@ -145,7 +145,7 @@ func (s *Session) revocationLoad(ctx context.Context, rv Store, key string) (tim
 // revocationSet records, in cookie mode, a revocation under key in the
 // CookieStore's revocation list.
 func (m *Manager) revocationSet(ctx context.Context, rv Store, key string, r *Record) error {
-	if err := rv.Create(ctx, key, r); err != nil {
+	if err := createEnding(ctx, rv, key, r); err != nil { // durable, as every write that ends sessions (cookierevoke.go)
 		return m.storeErr(ctx, "revoke user", fmt.Errorf("revocation list: %w", err))
 	}
 	return nil

@@ -17,7 +17,8 @@ import (
 // Redis replicates asynchronously: a primary acknowledges a write before any
 // replica has it, so a failover that promotes a replica can undo an
 // acknowledged logout. With durability on, every write that ends a session
-// (Delete, RevokeUser, and the retirement of the old ID in Rotate) is
+// (Delete, RevokeUser, the retirement of the old ID in Rotate, and a
+// revocation in a CookieStore's revocation list: see createEnding) is
 // followed, on the same connection and in the same round trip, by WAIT: the
 // call returns only once enough replicas acknowledged it, and fails (an
 // error wrapping ErrStore, so the response is the error handler's) when they
@@ -54,7 +55,8 @@ type replicaCount struct {
 const replicaRefresh = time.Second
 
 // WithDurability makes the writes that end sessions (logout, revocation,
-// log out everywhere, the old ID of a renewal) wait until at least replicas
+// log out everywhere, the old ID of a renewal, and a revocation when the
+// store keeps the revocation list of a [CookieStore]) wait until at least replicas
 // replicas acknowledge them, for at most timeout (Redis WAIT, sent in the
 // same round trip as the write). When fewer acknowledge in time, the call
 // fails with an error wrapping [ErrStore]: the write reached the primary,
@@ -87,6 +89,35 @@ func defaultDurability(client redis.UniversalClient) durability {
 		return durability{replicas: defaultDurableReplicas, timeout: defaultDurableTimeout, auto: true}
 	}
 	return durability{}
+}
+
+// createEnding implements endingCreator (cookierevoke.go): it writes r, a
+// record without a user, under key as a write that ends sessions (the
+// revocation of a CookieStore's revocation list), so that with durability
+// on a revocation no replica acknowledged fails closed, as a logout does.
+// One round trip; without durability it is Create.
+func (s *RedisStore) createEnding(ctx context.Context, key string, r *Record) error {
+	const op = "create revocation"
+	if r.UserID != "" {
+		// Create indexes a user's record; a revocation has no user.
+		return fmt.Errorf("redis store: %s: a record with a user: %w", op, errors.ErrUnsupported)
+	}
+	if s.durable.replicas == 0 {
+		return s.Create(ctx, key, r)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redis store: %s: %w", op, err)
+	}
+	args := make([]any, 0, 3+metaFieldArgs+2*len(r.Values))
+	args = append(args, unixMs(r.Expires), fieldGen, 0)
+	args = appendMeta(args, &r.Meta)
+	for k, v := range r.Values {
+		args = append(args, fieldValue+k, v)
+	}
+	if err := s.runEnding(ctx, op, createScript, []string{s.sessionKey(key), s.tombKey(key)}, args...).Err(); err != nil {
+		return wrapErr(op, err)
+	}
+	return nil
 }
 
 // runEnding runs script, a write that ends sessions, followed by WAIT when

@@ -45,6 +45,9 @@ var (
 	// revokeAllScript raises the RevokeAll cutoff, for RevokeAll
 	// (redis_lua/revokeall.lua).
 	revokeAllScript = redisScript("revokeall.lua")
+	// createScript writes a record without a user as a write that ends
+	// sessions, for createEnding (redis_lua/create.lua).
+	createScript = redisScript("create.lua")
 	// unlockScript releases lockUser's lock if still owned
 	// (redis_lua/unlock.lua).
 	unlockScript = redisScript("unlock.lua")
