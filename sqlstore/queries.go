@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sessionkit/session"
@@ -24,6 +25,15 @@ var reasons = [...]string{stateDestroyed: session.EndDestroyed, stateRotated: se
 // VARBINARY(255) columns would otherwise reject them (or, without strict
 // mode, truncate them).
 const mysqlMaxLen = 255
+
+// ErrTooLong is wrapped (with [session.ErrStore]) by the error of a write
+// that carries a key, user ID or value name longer than the dialect's
+// schema holds: on MySQL, 255 bytes. The store refuses it rather than cut
+// it, so that two IDs sharing a prefix never become one user (and the
+// audit trail, which records every user ID it accepted whole, never shows
+// one user's events to another). The Manager reports it as a store
+// failure: a Login with such an ID fails, never a 2xx.
+var ErrTooLong = errors.New("sqlstore: longer than the schema holds")
 
 // recordCols are the columns of session_records in insert order.
 const recordCols = "skey, user_id, gen, state, created_ns, seen_ns, auth_ns, user_agent, ip, idle_ns, absolute_ns, persist, linger_ns, expires_ns, purge_ns, ended_ns, next_key, ver"
@@ -169,10 +179,11 @@ func (s *Store) userArg(u string) any {
 	return u
 }
 
-// checkLen refuses, on MySQL, strings longer than its columns hold.
+// checkLen refuses, on MySQL, strings longer than its columns hold, with
+// an error wrapping ErrTooLong.
 func (s *Store) checkLen(what string, v string) error {
 	if s.d == MySQL && len(v) > mysqlMaxLen {
-		return errors.New(what + " longer than 255 bytes (the MySQL schema's limit)")
+		return fmt.Errorf("%w: %s of %d bytes (the MySQL schema holds %d)", ErrTooLong, what, len(v), mysqlMaxLen)
 	}
 	return nil
 }
