@@ -47,7 +47,7 @@ func TestHeadlessLifecycle(t *testing.T) {
 	r.Header.Set("User-Agent", "App/2")
 	lt := session.Lifetimes{Idle: 2 * time.Hour, Absolute: 48 * time.Hour}
 	a := issued(t)(m.Issue(ctx, r, "u1", lt))
-	assert.Len(t, a.Token, 43)
+	assert.Len(t, a.Token, 67)
 	assert.Equal(t, "u1", a.UserID)
 	assert.Equal(t, clock.Now().Add(2*time.Hour), a.Expires)
 	assert.NotEqual(t, a.Token, a.Handle)
@@ -185,4 +185,16 @@ func TestHeadlessOnRedis(t *testing.T) {
 		}
 		assert.ErrorIs(t, err, session.ErrNotFound)
 	})
+}
+
+// TestIssueWithoutRequest: a header session issued with no request (a job,
+// a test) has no device, and no panic.
+func TestIssueWithoutRequest(t *testing.T) {
+	m, _, _ := headlessEnv(t, session.Config{})
+	iss, err := m.Issue(t.Context(), nil, "job", session.Lifetimes{})
+	require.NoError(t, err)
+	assert.Empty(t, iss.UserAgent)
+	next, err := m.Rotate(t.Context(), nil, iss.Token, 0)
+	require.NoError(t, err)
+	require.NoError(t, m.End(t.Context(), next.Token))
 }
