@@ -63,8 +63,11 @@ func (a *auditQueue) lastErr() error {
 //
 // Each row holds at (unix milliseconds), kind (Event.Kind verbatim:
 // "session.login", "session.rejected", ...), session (Event.Session, the
-// keyed hash prefix of the token, never the token), user_id, ip,
-// user_agent and reason. Every login of a user in the last 90 days:
+// keyed hash prefix of the token, never the token), user_id (the whole
+// ID, never cut; on MySQL an ID longer than its 255-byte column, which no
+// session of this store can have, is recorded as no user with
+// "user_id_too_long" in the reason), ip, user_agent and reason. Every
+// login of a user in the last 90 days:
 //
 //	-- PostgreSQL (user_id is BYTEA)
 //	SELECT to_timestamp(at / 1000.0) AS at, ip, user_agent FROM session_audit
