@@ -246,7 +246,13 @@ func (s *RedisStore) loadTomb(ctx context.Context, op, key string) error {
 // atomically (MULTI) in one round trip. For a logged-in session (the
 // Manager creates those with Rotate) the user's generation is read first, to
 // stamp it, and the session is indexed after its hash exists: three round
-// trips.
+// trips. A record whose family is not its key becomes the family's live
+// record: on a single server the family's pointer is written in the same
+// MULTI; on a Cluster, where it lives in another slot, just before the hash
+// (a pointer naming a hash that failed to appear finds nothing). Create
+// writes the pointer whatever it held, an ended family's mark included:
+// the caller chose the family (the Manager starts families with Rotate,
+// which refuses an ended one).
 func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 	const op = "create"
 	if err := ctx.Err(); err != nil {
@@ -266,7 +272,22 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 			return err
 		}
 	}
-	if err := s.writeHash(ctx, key, r, gen); err != nil {
+	famKey := ""
+	if needsPointer(key, r.Family) {
+		sharded, err := s.sharded(ctx)
+		if err != nil {
+			return err
+		}
+		famKey = s.familyKey(r.Family)
+		if sharded {
+			err := s.client.SetArgs(ctx, famKey, "="+key, redis.SetArgs{ExpireAt: s.familyUntil(now, &r.Meta)}).Err()
+			if err != nil {
+				return wrapErr(op, err)
+			}
+			famKey = ""
+		}
+	}
+	if err := s.writeHash(ctx, key, r, gen, famKey, now); err != nil {
 		return wrapErr(op, err)
 	}
 	if r.UserID != "" {
@@ -286,8 +307,9 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 }
 
 // writeHash replaces the hash of key by r with generation gen, and its
-// tombstone, in one MULTI.
-func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen uint64) error {
+// tombstone, in one MULTI; with famKey (single server only: another slot),
+// the family pointer too, written at now.
+func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen uint64, famKey string, now time.Time) error {
 	args := make([]any, 0, 2+metaFieldArgs+2*len(r.Values))
 	args = append(args, fieldGen, gen)
 	args = appendMeta(args, &r.Meta)
@@ -303,6 +325,10 @@ func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen u
 		p.PExpireAt(ctx, hk, r.Expires)
 		p.Set(ctx, tk, tomb, 0)
 		p.PExpireAt(ctx, tk, r.Expires.Add(r.Linger))
+		if famKey != "" {
+			p.Set(ctx, famKey, "="+key, 0)
+			p.PExpireAt(ctx, famKey, s.familyUntil(now, &r.Meta))
+		}
 		return nil
 	})
 	return err

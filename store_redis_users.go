@@ -162,7 +162,12 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 	if user != "" {
 		genKey, indexKey = s.genKey(user), s.indexKey(user)
 	}
-	keys := []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey}
+	// Likewise a family that is the new key itself needs no pointer.
+	famKey := newTomb
+	if f := rot.Meta.Family; f != "" && f != rot.NewKey {
+		famKey = s.familyKey(f)
+	}
+	keys := []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey}
 	d := &rot.Delta
 	persist, timeouts := "", ""
 	if d.Persist != nil {
@@ -175,13 +180,13 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 		timeouts = fmt.Sprintf("%d %d %d", t.Idle.Milliseconds(), t.Absolute.Milliseconds(), t.Linger.Milliseconds())
 	}
 	m := &rot.Meta
-	args := make([]any, 0, 38+len(d.Delete)+2*len(d.Set))
+	args := make([]any, 0, 40+len(d.Delete)+2*len(d.Set))
 	args = append(args, hasOld, s.genPrefix, s.prefix+"{", now.UnixMilli(), rot.OldKey, rot.NewKey, user,
 		flagStr(rot.RevokeUser), rot.MaxSessions, flagStr(rot.RefuseNew), s.maxLifetime.Milliseconds(),
 		flagStr(d.Clear), persist, timeouts, len(d.Delete), unixMs(m.LastSeen),
 		fieldUser, user, fieldCreated, unixMs(m.CreatedAt), fieldSeen, unixMs(m.LastSeen),
 		fieldAuth, unixMs(m.AuthenticatedAt), fieldExpires, unixMs(m.Expires), fieldUA, m.UserAgent, fieldIP, m.IP,
-		fieldIdle, 0, fieldAbs, 0, fieldPersist, 0, fieldLinger, m.Linger.Milliseconds())
+		fieldFamily, m.Family, fieldIdle, 0, fieldAbs, 0, fieldPersist, 0, fieldLinger, m.Linger.Milliseconds())
 	for _, k := range d.Delete {
 		args = append(args, fieldValue+k)
 	}
