@@ -23,6 +23,8 @@ import (
 //	session:{<key>}            HASH   one session; <key> is the SHA-256 of the
 //	                                  token (base64url), never the token
 //	session:{<key>}:t          STRING its tombstone (see below)
+//	session:{<family>}:f       STRING the family's live key (see
+//	                                  store_redis_family.go)
 //	session:user:{<user>}      ZSET   the user's sessions: member <key>,
 //	                                  score = login + WithMaxSessionLifetime
 //	session:gen:{<user>}       STRING the user's revocation generation
@@ -35,13 +37,13 @@ import (
 // A session hash holds its values in fields "v:<name>" (the codec's bytes)
 // and its metadata in plain fields: user, gen, created, seen, auth, exp (unix
 // milliseconds, 0 for unset), idle, abs, linger (milliseconds), ua, ip,
-// persist (0 or 1).
+// persist (0 or 1), fam (the family, "" for the session's own key).
 //
 // A tombstone holds no value, user or device: while the session lives,
 // "e created seen idle abs exp", kept until exp + linger so that a late
 // visitor is told the session expired; once it is renewed, deleted or
-// revoked, "r", "d" or "v" and the time. It is what Load reports as a
-// Tombstone.
+// revoked, "r", "d" or "v" and the time (for "r", then the new key and the
+// family). It is what Load reports as a Tombstone.
 //
 // The braces are Redis Cluster hash tags: a session's hash is alone in its
 // slot, a user's index and generation share theirs, and no command touches
@@ -66,7 +68,8 @@ import (
 // one. Rotate (Login, Renew, Reauthenticate, RevokeOthers) is one script:
 // the check of the old record, the revocation, the cap, the copy and the
 // index in one atomic step. RevokeUser and UserSessions take two or three,
-// whatever the number of sessions.
+// whatever the number of sessions. Family and EndFamily are one script
+// each, whatever the number of renewals.
 //
 // # Redis Cluster
 //

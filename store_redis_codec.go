@@ -175,7 +175,10 @@ func decodeFound(op string, fields map[string]string) (*Record, error) {
 // decodeHash builds a record from the fields of a session hash. A field that
 // does not parse, or a record without an expiry, is corrupt.
 func decodeHash(op string, fields map[string]string) (*Record, error) {
-	r := &Record{Values: make(map[string][]byte, len(fields))}
+	// Every hash holds the metadata fields and gen; the rest are values.
+	// Sizing the map for those alone keeps it in the smallest table that
+	// fits them.
+	r := &Record{Values: make(map[string][]byte, max(len(fields)-metaFieldArgs/2-1, 0))}
 	for k, v := range fields {
 		if !decodeField(r, k, v) {
 			return nil, corrupt(op, "field "+strconv.Quote(k))

@@ -237,16 +237,20 @@ func (s *RedisStore) EndFamily(ctx context.Context, family string) (*IndexedReco
 // endFamilySharded is EndFamily on a Cluster, in steps that each are
 // atomic in their slot:
 //
-//  1. the family's pointer is marked ended and the key it named read
+//  1. the family's pointer is marked ended and the key K it named read
 //     (markFamilyScript): from then on no renewal of the family can
-//     succeed (see rotateSharded), and the key read is the family's last
-//     record, or the old record of a renewal that will fail;
-//  2. the record's user and the RevokeAll cutoff are read, then the user's
-//     generation (in the user's slot);
-//  3. the record is ended if it is still the live record of the family,
-//     of that user, with a current generation (endMemberScript).
+//     succeed (see rotateSharded);
+//  2. K is ended if it is still the live record of the family (see
+//     endMemberSharded);
+//  3. if K is gone because a renewal claimed it (its tombstone is a
+//     renewal within the family), that renewal cannot succeed: its
+//     pointer step comes after step 1 (had it come before, step 1 would
+//     have read its new key), so it will find the mark and delete its new
+//     record. The family's session is therefore ended here. Its new
+//     record, if written yet, is ended at once (and its metadata
+//     returned); otherwise only K and the family are known and returned.
 //
-// Steps 1 and 3 take runEnding. The mark is written even when the family
+// Steps 1 and 2 take runEnding. The mark is written even when the family
 // turns out to have no live record: a renewal may be between claiming its
 // old record and repointing the family, and must fail. The record stays in
 // its user's index until UserSessions or the user's next login prunes it,
@@ -259,8 +263,35 @@ func (s *RedisStore) endFamilySharded(ctx context.Context, family string) (*Inde
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
+	ended, err := s.endMemberSharded(ctx, op, family, key, now)
+	if !errors.Is(err, ErrNotFound) {
+		return ended, err
+	}
+	v, terr := s.client.Get(ctx, s.tombKey(key)).Result()
+	if terr != nil && !errors.Is(terr, redis.Nil) {
+		return nil, wrapErr(op, terr)
+	}
+	t, ok := parseTomb(v, now)
+	if !ok || t.Reason != EndRotated || t.Family != family || t.Next == "" {
+		return nil, err
+	}
+	ended, err = s.endMemberSharded(ctx, op, family, t.Next, now)
+	if errors.Is(err, ErrNotFound) {
+		// The renewal's new record is not written yet, or already
+		// deleted by the renewal failing: the session ended all the same.
+		return &IndexedRecord{Key: key, Meta: Meta{Family: family}}, nil
+	}
+	return ended, err
+}
+
+// endMemberSharded ends the record under key, on a Cluster, if it is a live
+// record of family: its user and the RevokeAll cutoff are read (one round
+// trip, two slots), then the user's generation, and then endMemberScript
+// ends the record in its slot only if it still is a live, current record
+// of that user and family (runEnding).
+func (s *RedisStore) endMemberSharded(ctx context.Context, op, family, key string, now time.Time) (*IndexedRecord, error) {
 	var user, cutoff *redis.StringCmd
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		user = p.HGet(ctx, s.sessionKey(key), fieldUser)
 		cutoff = p.Get(ctx, s.allKey()) // another slot: sent in parallel
 		return nil

@@ -14,8 +14,8 @@
 -- RevokeAll key; ARGV[5] index key prefix (up to the brace); ARGV[6] now
 -- (unix ms); ARGV[7] WithMaxSessionLifetime (ms).
 --
--- Returns {key, field, value, ...} (the ended record), or nil, having
--- written nothing, when the family has no live record.
+-- Returns {key, field, value, ...} (the ended record's metadata), or nil,
+-- having written nothing, when the family has no live record.
 
 local now = tonumber(ARGV[6])
 local p = redis.call('GET', KEYS[1])
@@ -37,5 +37,10 @@ endHash(h, h .. ':t', 'd', now)
 if user ~= '' then redis.call('ZREM', ARGV[5] .. enc(user) .. '}', key) end
 pointTo(KEYS[1], '!' .. key, deadline, now)
 local out = {key}
-for i = 1, #f do out[#out + 1] = f[i] end
+for i = 1, #f, 2 do
+  if string.sub(f[i], 1, 2) ~= 'v:' then
+    out[#out + 1] = f[i]
+    out[#out + 1] = f[i + 1]
+  end
+end
 return out
