@@ -104,14 +104,18 @@ func validToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !isB64(s[i]) {
 			return false
 		}
 	}
 	// 43 chars carry 258 bits; the last char's two low bits must be zero for
 	// a canonical encoding of 32 bytes.
 	return b64val(s[tokenLen-1])&0x3 == 0
+}
+
+// isB64 reports whether c is in the base64url alphabet.
+func isB64(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 func b64val(c byte) byte {

@@ -97,7 +97,9 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	if !validToken(handle) {
 		return fmt.Errorf("session: revoke: malformed handle: %w", ErrNotFound)
 	}
-	rec, err := m.loadRecord(ctx, "revoke", handle)
+	// A handle the device renewed since the list was read still names it:
+	// through its family (see Rotator.Family).
+	key, rec, err := m.resolveHandle(ctx, "revoke", handle)
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
@@ -107,13 +109,14 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 	if rec.UserID != userID {
 		return fmt.Errorf("session: revoke: %w", ErrNotFound)
 	}
-	if err := m.deleteRecord(ctx, "revoke", handle); err != nil {
+	// The device may renew its ID again before the end lands: ending the
+	// family ends whatever ID it has.
+	if _, ok := m.store.(Rotator); ok {
+		if _, err := m.endFamily(ctx, "revoke", familyOf(key, &rec.Meta)); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	} else if err := m.deleteRecord(ctx, "revoke", key); err != nil {
 		return err
-	}
-	// The device may have renewed its ID between the load and the delete:
-	// the revocation follows it.
-	if err := endRenewed(ctx, m.store, handle, userID); err != nil {
-		return m.storeErr(ctx, "revoke", err)
 	}
 	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8], IP: rec.IP, UserAgent: rec.UserAgent, Reason: "revoke"})
 	return nil

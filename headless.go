@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,8 +41,10 @@ type Lifetimes struct {
 
 // Issued is a header session as [Manager.Issue] or [Manager.Rotate] left it.
 type Issued struct {
-	// Token is the bearer token for the client: 256 random bits,
-	// base64url. Only its hash is stored. Never log it.
+	// Token is the bearer token for the client: 67 base64url characters,
+	// a part naming its session (the same in every token of the session)
+	// and 256 fresh random bits. Only hashes of it are stored. Never log
+	// it.
 	Token string
 	// UserID is the session's user.
 	UserID string
@@ -52,17 +56,50 @@ type Issued struct {
 	SessionInfo
 }
 
-// maxFamilyHops bounds how many rotations Rotate follows from a reused
-// token to the session's current record, and CheckLive from a handle.
+// A header session's token is its family's part (familyPartLen random
+// characters, the same for every token of the session) followed by a
+// fresh 256-bit secret (tokenLen characters). The family part is how a
+// retired token is recognised as its session's for as long as the session
+// can live, with nothing kept per retired token: only someone who held a
+// token of the session knows it. The store sees only hashes of both.
 const (
-	maxFamilyHops = 256
-	maxLiveHops   = 8
+	familyPartBytes = 18 // a multiple of 3: no stray bits in its encoding
+	familyPartLen   = familyPartBytes / 3 * 4
+	headerTokenLen  = familyPartLen + tokenLen
 )
+
+// newHeaderToken returns the first token of a new header session.
+func newHeaderToken() string {
+	var b [familyPartBytes]byte
+	_, _ = rand.Read(b[:]) // never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:]) + newToken()
+}
+
+// nextHeaderToken returns the token that succeeds token in its session.
+func nextHeaderToken(token string) string { return token[:familyPartLen] + newToken() }
+
+// validHeaderToken reports whether s has the exact shape of a header
+// session's token. It allocates nothing.
+func validHeaderToken(s string) bool {
+	if len(s) != headerTokenLen {
+		return false
+	}
+	for i := range familyPartLen {
+		if !isB64(s[i]) {
+			return false
+		}
+	}
+	return validToken(s[familyPartLen:])
+}
 
 // headlessKey is the store key of a header session's token: a hash in its
 // own domain, so that a cookie token and a header token never name the same
 // record.
 func headlessKey(token string) string { return storeKey("hdr:" + token) }
+
+// headerFamily is the family (Meta.Family) of the header session token
+// belongs to: a hash of its family part, in its own domain.
+func headerFamily(token string) string { return storeKey("hdrfam:" + token[:familyPartLen]) }
 
 // Issue starts a header session for userID, authenticated now, with its own
 // limits, and returns its first token. The device (User-Agent, client IP)
@@ -93,7 +130,12 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 		AbsoluteTimeout: lt.Absolute,
 	}
 	meta.Linger = max(lt.Idle, m.cfg.RotationGrace)
-	token := newToken()
+	if _, ok := m.store.(Rotator); !ok {
+		// A reused token must end its whole session (EndFamily).
+		return nil, fmt.Errorf("session: issue: the store does not implement Rotator: %w", errors.ErrUnsupported)
+	}
+	token := newHeaderToken()
+	meta.Family = headerFamily(token)
 	rot := &Rotation{NewKey: headlessKey(token), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.OnLimit == RefuseNew}
 	rot.Meta.Expires = ownExpiry(&rot.Meta)
 	rot.Delta.Timeouts = &Timeouts{Idle: lt.Idle, Absolute: lt.Absolute, Linger: meta.Linger}
@@ -133,9 +175,11 @@ type Refresher interface {
 // Rotate replaces a header session's token by a new one (the old one dies)
 // and refreshes its idle deadline. It returns an error wrapping
 // [ErrNotFound] when the token names no live session (never issued,
-// expired, ended), and one wrapping [ErrReused] as well when the token was
-// already rotated: the session is then ended (see [ErrReused]) and a
-// [EventRefreshReused] emitted.
+// expired, ended), and one wrapping [ErrReused] as well when the token is
+// a retired one of a session: the session is then ended (see [ErrReused])
+// and a [EventRefreshReused] emitted. A retired token is recognised for as
+// long as its session lives, however many rotations ago and however long
+// ago it was retired.
 //
 // One exception keeps a client whose response was lost logged in: the
 // token rotated last, presented again within grace of its rotation while
@@ -148,7 +192,7 @@ type Refresher interface {
 // On a store implementing [Refresher] (Redis, single server or Sentinel) it
 // costs one round trip; otherwise a Load and a Rotate.
 func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, grace time.Duration) (*Issued, error) {
-	if !validToken(token) {
+	if !validHeaderToken(token) {
 		return nil, fmt.Errorf("session: rotate: malformed token: %w", ErrNotFound)
 	}
 	key := headlessKey(token)
@@ -157,17 +201,21 @@ func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, gra
 		return iss, err
 	}
 	var t *Tombstone
-	if !errors.As(err, &t) || t.Reason != EndRotated {
-		return nil, fmt.Errorf("session: rotate: %w", err)
-	}
-	if grace > 0 && m.now().Sub(t.At) < grace && t.Next != "" {
+	rotated := errors.As(err, &t) && t.Reason == EndRotated
+	if rotated && grace > 0 && m.now().Sub(t.At) < grace && t.Next != "" {
 		// A retry of a lost response: rotate the successor, if unused.
 		iss, err := m.renewKey(ctx, r, token, t.Next, "refresh_retry")
 		if !errors.Is(err, ErrNotFound) {
 			return iss, err
 		}
 	}
-	return nil, m.reused(ctx, r, token, key)
+	if t != nil && t.Reason == EndExpired {
+		return nil, fmt.Errorf("session: rotate: %w", err) // this token's own session, expired
+	}
+	// A token of the session that is not its live one: a retired token,
+	// its tombstone kept (rotated) or long gone. If the session still
+	// lives, whoever holds it is not the one who rotated it last.
+	return nil, m.reused(ctx, r, token, rotated, err)
 }
 
 // renewKey renews the header session under key, checking its limits on the
@@ -176,7 +224,7 @@ func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, gra
 // rotation lost to a concurrent one reports the winner's). token is the
 // one the client presented, for events.
 func (m *Manager) renewKey(ctx context.Context, r *http.Request, token, key, reason string) (*Issued, error) {
-	next := newToken()
+	next := nextHeaderToken(token)
 	newKey := headlessKey(next)
 	now := m.now()
 	if rf, ok := m.store.(Refresher); ok {
@@ -227,52 +275,51 @@ func (m *Manager) renewKey(ctx context.Context, r *http.Request, token, key, rea
 	return m.issued(next, newKey, &rot.Meta), nil
 }
 
-// reused ends the session a rotated token belongs to, by following its
-// rotations to the current record, and reports the reuse.
-func (m *Manager) reused(ctx context.Context, r *http.Request, token, key string) error {
-	user, reached, err := m.endFamily(ctx, key)
-	if err != nil {
+// reused ends the session a retired token belongs to, in one store step on
+// its family, and reports the reuse. A token whose session has no live
+// record any more (ended, expired, revoked) is only reported as reuse when
+// its tombstone says it was rotated; otherwise it is not found, with
+// notFound, the error of its lookup.
+func (m *Manager) reused(ctx context.Context, r *http.Request, token string, rotated bool, notFound error) error {
+	ended, err := m.endFamily(ctx, "end reused", headerFamily(token))
+	switch {
+	case err == nil:
+		m.emit(ctx, m.headlessEvent(r, EventRefreshReused, token, ended.Meta.UserID, "ended"))
+	case !errors.Is(err, ErrNotFound):
 		return err
+	case rotated:
+		m.emit(ctx, m.headlessEvent(r, EventRefreshReused, token, "", "already_ended"))
+	default:
+		return fmt.Errorf("session: rotate: %w", notFound)
 	}
-	reason := "ended"
-	if !reached {
-		reason = "already_ended"
-	}
-	m.emit(ctx, m.headlessEvent(r, EventRefreshReused, token, user, reason))
 	return fmt.Errorf("session: rotate: %w: %w", ErrReused, ErrNotFound)
 }
 
-// End ends the header session whose current token is token (the client's
-// logout). It returns an error wrapping [ErrNotFound] when the token names
-// no live session. A rotation racing it is followed, as Revoke does.
+// End ends the header session token belongs to (the client's logout): any
+// token the session ever had, its current one or a retired one, ends it,
+// whatever rotation races it. It returns an error wrapping [ErrNotFound]
+// when the session has no live record.
 func (m *Manager) End(ctx context.Context, token string) error {
-	if !validToken(token) {
+	if !validHeaderToken(token) {
 		return fmt.Errorf("session: end: malformed token: %w", ErrNotFound)
 	}
-	key := headlessKey(token)
-	rec, err := m.loadRecord(ctx, "end", key)
+	ended, err := m.endFamily(ctx, "end", headerFamily(token))
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("session: end: %w", err)
 		}
 		return err
 	}
-	if err := m.deleteRecord(ctx, "end", key); err != nil {
-		return err
-	}
-	if err := endRenewed(ctx, m.store, key, rec.UserID); err != nil {
-		return m.storeErr(ctx, "end", err)
-	}
-	m.emit(ctx, m.headlessEvent(nil, EventDestroyed, token, rec.UserID, "end"))
+	m.emit(ctx, m.headlessEvent(nil, EventDestroyed, token, ended.Meta.UserID, "end"))
 	return nil
 }
 
 // CheckLive reports, with an error wrapping [ErrNotFound], whether the
-// session named by handle (a [SessionInfo.Handle], also a recently rotated
-// one of a header session) has ended or belongs to another user; nil means
-// it, or the session it was rotated to, is live. It costs a store round
-// trip (one more per rotation followed, at most a few): use it where a
-// revocation must bite at once.
+// session named by handle (a [SessionInfo.Handle], also a retired one of a
+// session renewed since) has ended or belongs to another user; nil means
+// it, or the session it was renewed to, is live. It costs a store round
+// trip (two for a retired handle, found through its session's family):
+// use it where a revocation must bite at once.
 func (m *Manager) CheckLive(ctx context.Context, userID, handle string) error {
 	if userID == "" {
 		return ErrNoUser
@@ -280,25 +327,16 @@ func (m *Manager) CheckLive(ctx context.Context, userID, handle string) error {
 	if !validToken(handle) {
 		return fmt.Errorf("session: check: malformed handle: %w", ErrNotFound)
 	}
-	key := handle
-	for range maxLiveHops {
-		rec, err := m.loadRecord(ctx, "check", key)
-		var t *Tombstone
-		switch {
-		case err == nil:
-			if rec.UserID != userID || m.ownExpired(&rec.Meta, m.now()) != "" {
-				return fmt.Errorf("session: check: %w", ErrNotFound)
-			}
-			return nil
-		case errors.As(err, &t) && t.Reason == EndRotated && t.Next != "":
-			key = t.Next
-		case errors.Is(err, ErrNotFound):
-			return fmt.Errorf("session: check: %w", err)
-		default:
-			return err
-		}
+	_, rec, err := m.resolveHandle(ctx, "check", handle)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("session: check: %w", err)
+	case err != nil:
+		return err
+	case rec.UserID != userID || m.ownExpired(&rec.Meta, m.now()) != "":
+		return fmt.Errorf("session: check: %w", ErrNotFound)
 	}
-	return fmt.Errorf("session: check: too many rotations: %w", ErrNotFound)
+	return nil
 }
 
 // issued describes the header session stored under key for token.

@@ -47,7 +47,7 @@ func TestHeadlessLifecycle(t *testing.T) {
 	r.Header.Set("User-Agent", "App/2")
 	lt := session.Lifetimes{Idle: 2 * time.Hour, Absolute: 48 * time.Hour}
 	a := issued(t)(m.Issue(ctx, r, "u1", lt))
-	assert.Len(t, a.Token, 43)
+	assert.Len(t, a.Token, 67)
 	assert.Equal(t, "u1", a.UserID)
 	assert.Equal(t, clock.Now().Add(2*time.Hour), a.Expires)
 	assert.NotEqual(t, a.Token, a.Handle)

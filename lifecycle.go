@@ -149,21 +149,16 @@ func (s *Session) Destroy(ctx context.Context) error {
 		key = storeKey(presented) // not loaded: delete what the cookie names
 	}
 	if key != "" {
-		if err := s.storeDelete(ctx, "destroy", key); err != nil {
-			s.err = err
-			return err
-		}
-		if s.rec != nil {
-			// Another tab may have renewed the ID after this request
-			// loaded it: the logout follows the renewal.
-			if err := endRenewed(ctx, s.m.store, key, s.rec.UserID); err != nil {
-				s.err = s.storeErr("destroy", err)
-				return s.err
-			}
-		}
+		// Another tab may have renewed the ID after this request loaded
+		// it: the logout ends the session's family, whatever ID it has now.
+		var meta *Meta
 		user := ""
 		if s.rec != nil {
-			user = s.rec.UserID
+			meta, user = &s.rec.Meta, s.rec.UserID
+		}
+		if err := s.storeEnd(ctx, "destroy", key, meta); err != nil {
+			s.err = err
+			return err
 		}
 		token := s.token
 		if token == "" {
@@ -194,6 +189,10 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	var old *Record
 	if s.key != "" {
 		old = s.rec
+	}
+	rot.Meta.Family = "" // a new family: the new key's
+	if old != nil && old.UserID == rot.Meta.UserID {
+		rot.Meta.Family = familyOf(s.key, &old.Meta) // a renewal of the same session
 	}
 	evicted, err := s.storeRotate(ctx, rot)
 	switch {

@@ -62,6 +62,21 @@ func (h *hookStore) Rotate(ctx context.Context, rot *session.Rotation) ([]sessio
 	return h.Store.(session.Rotator).Rotate(ctx, rot)
 }
 
+func (h *hookStore) Family(ctx context.Context, family string) (string, *session.Record, error) {
+	if h.failLoad.Load() {
+		return "", nil, errInjected
+	}
+	return h.Store.(session.Rotator).Family(ctx, family)
+}
+
+// EndFamily ends a family; failDelete makes it fail, as a logout's delete.
+func (h *hookStore) EndFamily(ctx context.Context, family string) (*session.IndexedRecord, error) {
+	if h.failDelete.Load() {
+		return nil, errInjected
+	}
+	return h.Store.(session.Rotator).EndFamily(ctx, family)
+}
+
 func (h *hookStore) UserSessions(ctx context.Context, userID string) ([]session.IndexedRecord, error) {
 	return h.Store.(session.UserIndex).UserSessions(ctx, userID)
 }

@@ -36,8 +36,13 @@ func (s *Session) Check(ctx context.Context) error {
 		return s.err
 	}
 	if s.key == "" {
-		if s.graced {
+		switch {
+		case s.graced:
 			return fmt.Errorf("%s: renewed by another request: %w", errEnded, ErrNotFound)
+		case s.seenEnded:
+			// Seen to end by an earlier call (a Save, a Check, a failed
+			// renewal): it stays ended, so a Watch still closes.
+			return fmt.Errorf("%s: %w", errEnded, ErrNotFound)
 		}
 		return nil
 	}

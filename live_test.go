@@ -201,3 +201,47 @@ func TestWatchOnCookieStore(t *testing.T) {
 		t.Fatal("the stream outlived log out everywhere")
 	}
 }
+
+// TestWatchAfterASaveSawTheEnd (issue finding 10): a streaming handler's
+// Save finds its session revoked before Watch's next check does; Watch must
+// close the stream all the same. It used to see an anonymous session (the
+// Save reset it) and keep the stream open for good.
+func TestWatchAfterASaveSawTheEnd(t *testing.T) {
+	revoked := make(chan struct{})
+	var e *env
+	mux := liveApp(t, func() *session.Manager { return e.m }).(*http.ServeMux)
+	mux.HandleFunc("GET /live-save", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		ctx, cancel := s.Watch(r.Context(), time.Second)
+		defer cancel()
+		fmt.Fprintf(w, "open %s\n", s.UserID())
+		assert.NoError(t, http.NewResponseController(w).Flush())
+		<-revoked
+		assert.NoError(t, s.Set("progress", 1))
+		saveErr := s.Save(r.Context())
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(w, "closed ended=%v save-not-found=%v\n", errors.Is(context.Cause(ctx), session.ErrNotFound), errors.Is(saveErr, session.ErrNotFound))
+		case <-time.After(5 * time.Second):
+			fmt.Fprint(w, "still open\n")
+		}
+	})
+	e = newEnv(t, session.Config{}, mux)
+	c := e.client()
+	res, _ := c.post("/login?u=streamer")
+	require.Equal(t, 200, res.StatusCode)
+	req, err := http.NewRequest("GET", e.srv.URL+"/live-save", nil)
+	require.NoError(t, err)
+	res, err = c.http.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "open streamer\n", line)
+	require.NoError(t, e.m.RevokeUser(context.Background(), "streamer"))
+	close(revoked)
+	line, err = br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "closed ended=true save-not-found=true\n", line, "the stream outlived a revocation its own Save saw")
+}

@@ -51,6 +51,7 @@ type Session struct {
 
 	hadCookie    bool // the request carried our cookie
 	graced       bool // it carried an ID renewed within Config.RotationGrace
+	seenEnded    bool // a stored session of this request was seen to end (see Check)
 	sendCookie   bool // Set-Cookie with token at commit
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
@@ -214,6 +215,9 @@ func (s *Session) ensureRecord() {
 
 // reset forgets the session: what follows is a new anonymous session.
 func (s *Session) reset() {
+	if s.key != "" {
+		s.seenEnded = true
+	}
 	s.token, s.key, s.rec = "", "", nil
 	s.clearPending()
 }

@@ -218,42 +218,78 @@ func (m *Manager) countSessions(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// maxRenewalHops bounds how many renewals endRenewed follows.
-const maxRenewalHops = 8
+// --- families (see Rotator) ---
 
-// endRenewed follows the renewals of key (EndRotated tombstones name the
-// new key) and ends the sessions it reaches that still belong to userID,
-// so that a logout or a revocation that raced a renewal of the same session
-// wins. It never resumes a session. It returns the store's raw error for
-// the caller's door to report.
-func endRenewed(ctx context.Context, st Store, key, userID string) error {
-	for range maxRenewalHops {
-		_, err := st.Load(ctx, key)
-		var t *Tombstone
-		if !errors.As(err, &t) {
-			if storeAnswer(err) {
-				return nil
-			}
-			return err
-		}
-		if t.Reason != EndRotated || t.Next == "" {
-			return nil
-		}
-		rec, err := st.Load(ctx, t.Next)
-		switch {
-		case err == nil:
-			if rec.UserID != userID {
-				return nil // another user logged in on it: not this session
-			}
-			if err := st.Delete(ctx, t.Next); err != nil {
-				return err
-			}
-		case !storeAnswer(err):
-			return err
-		}
-		key = t.Next // renewed again meanwhile, or ended: look once more
+// familyOf is the family of the record stored under key: its Meta.Family,
+// or the key itself.
+func familyOf(key string, m *Meta) string {
+	if m.Family != "" {
+		return m.Family
 	}
-	return nil
+	return key
+}
+
+// storeEnd ends the session stored under key, whose record (as this request
+// loaded it) has meta: its whole family in one store step (see
+// Rotator.EndFamily), so that a logout racing a renewal of the same session
+// in another tab ends the renewed ID too, whatever number of renewals
+// raced it. On a store that is not a Rotator only key itself ends. The
+// caller holds s.mu.
+func (s *Session) storeEnd(ctx context.Context, op, key string, meta *Meta) error {
+	rot, ok := s.m.store.(Rotator)
+	if !ok || meta == nil || s.m.cookieSealer() != nil {
+		return s.storeDelete(ctx, op, key)
+	}
+	_, err := rot.EndFamily(ctx, familyOf(key, meta))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		// Nothing of the family is live; the key is ended anyway, in case a
+		// store lost its family index (losing it must end, not keep).
+		return s.storeDelete(ctx, op, key)
+	}
+	return s.storeErr(op, err)
+}
+
+// endFamily ends the live session of family for a Manager operation that
+// holds no session's lock. It returns an error wrapping ErrNotFound when
+// the family has none, and errors.ErrUnsupported on a store that is not a
+// Rotator.
+func (m *Manager) endFamily(ctx context.Context, op, family string) (*IndexedRecord, error) {
+	rot, ok := m.store.(Rotator)
+	if !ok {
+		return nil, fmt.Errorf("session: %s: the store does not implement Rotator: %w", op, errors.ErrUnsupported)
+	}
+	ended, err := rot.EndFamily(ctx, family)
+	if !storeAnswer(err) {
+		return nil, m.storeErr(ctx, op, err)
+	}
+	return ended, err
+}
+
+// resolveHandle loads the session named by handle, a store key: its record
+// when live, or when handle was renewed away (a retired key whose tombstone
+// is kept), the live record of its family and that record's key. It
+// returns an error wrapping ErrNotFound when neither is live.
+func (m *Manager) resolveHandle(ctx context.Context, op, handle string) (string, *Record, error) {
+	rec, err := m.loadRecord(ctx, op, handle)
+	var t *Tombstone
+	switch {
+	case err == nil:
+		return handle, rec, nil
+	case !errors.As(err, &t) || t.Reason != EndRotated || t.Family == "":
+		return "", nil, err
+	}
+	rot, ok := m.store.(Rotator)
+	if !ok {
+		return "", nil, err
+	}
+	key, rec, err := rot.Family(ctx, t.Family)
+	if !storeAnswer(err) {
+		return "", nil, m.storeErr(ctx, op, err)
+	}
+	return key, rec, err
 }
 
 // --- header sessions (headless.go) ---
@@ -282,32 +318,4 @@ func (m *Manager) refreshRecord(ctx context.Context, rf Refresher, oldKey, newKe
 		return nil, m.storeErr(ctx, "refresh", err)
 	}
 	return meta, err
-}
-
-// endFamily follows the rotations of key (EndRotated tombstones name the
-// next key, at most maxFamilyHops of them) to the session's current record
-// and deletes it. It returns that record's user and whether one was live.
-func (m *Manager) endFamily(ctx context.Context, key string) (user string, ended bool, err error) {
-	for range maxFamilyHops {
-		rec, err := m.loadRecord(ctx, "end reused", key)
-		var t *Tombstone
-		switch {
-		case err == nil:
-			if err := m.deleteRecord(ctx, "end reused", key); err != nil {
-				return rec.UserID, false, err
-			}
-			// Rotated meanwhile? endRenewed follows it, as Revoke does.
-			if err := endRenewed(ctx, m.store, key, rec.UserID); err != nil {
-				return rec.UserID, true, m.storeErr(ctx, "end reused", err)
-			}
-			return rec.UserID, true, nil
-		case errors.As(err, &t) && t.Reason == EndRotated && t.Next != "":
-			key = t.Next
-		case errors.Is(err, ErrNotFound):
-			return "", false, nil
-		default:
-			return "", false, err
-		}
-	}
-	return "", false, nil
 }

@@ -44,6 +44,9 @@ type MemoryStore struct {
 	clock  atomic.Pointer[func() time.Time]
 	shards [memShards]memShard
 	users  [memShards]userShard
+	// fams maps a family to its live key where they differ (see
+	// store_memory_family.go).
+	fams [memShards]famShard
 	// cutoff is RevokeAll's: records created before it (unix ns) are
 	// revoked; 0 when RevokeAll was never called.
 	cutoff atomic.Int64
@@ -262,6 +265,9 @@ func (s *MemoryStore) Create(ctx context.Context, key string, r *Record) error {
 	}
 	defer s.admitted()
 	meta := r.Meta
+	if meta.Family == key {
+		meta.Family = "" // its own key: see familyOf
+	}
 	var ep uint32
 	if meta.UserID != "" {
 		ep = s.epochs[epochBucket(meta.UserID)].Load() // before the generation: see check
@@ -274,10 +280,13 @@ func (s *MemoryStore) Create(ctx context.Context, key string, r *Record) error {
 	}
 	e := encodeRecord(key, &meta, r.Values)
 	e.epoch = ep
+	fs := s.lockFamily(meta.Family, key)
 	sh := s.shard(key)
 	sh.mu.Lock()
 	old, had := s.put(sh, key, e)
 	sh.mu.Unlock()
+	setFamily(fs, meta.Family, key)
+	unlockFamily(fs)
 	if had && old.hasUser {
 		if u, _ := entryUser(&old, len(key)); u != meta.UserID {
 			s.unindex(u, key)

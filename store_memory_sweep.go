@@ -102,6 +102,7 @@ func (s *MemoryStore) sweeper() {
 			return
 		case <-t.C:
 			s.sweepShard(next)
+			s.sweepFamilies(next)
 			next = (next + 1) % memShards
 		}
 	}

@@ -249,7 +249,10 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 		}
 	}
 
-	// Lock the old and new shards in index order.
+	// The family's lock, then the old and new shards in index order.
+	family := familyOf(rot.NewKey, &rot.Meta)
+	fs := s.lockFamily(family, rot.NewKey)
+	defer unlockFamily(fs)
 	newSh := s.shard(rot.NewKey)
 	shards := []*memShard{newSh}
 	if rot.OldKey != "" {
@@ -301,6 +304,10 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 		}
 	}
 	r := rot.NewRecord(old)
+	r.Family = ""
+	if family != rot.NewKey {
+		r.Family = family // a family that is its own key is stored as ""
+	}
 	if userID != "" {
 		if old == nil || old.UserID != userID || rot.RevokeUser {
 			r.Generation = u.gen
@@ -319,9 +326,10 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 		oldSh := s.shard(rot.OldKey)
 		s.drop(oldSh, rot.OldKey)
 		if at := rot.Meta.LastSeen; old.Linger > 0 {
-			s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, at, at.Add(old.Linger), nil, rot.NewKey))
+			s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, at, at.Add(old.Linger), &Meta{Family: family}, rot.NewKey))
 		}
 	}
+	setFamily(fs, family, rot.NewKey)
 	unlock()
 	if old != nil && u != nil && old.UserID == userID {
 		u.remove(rot.OldKey)

@@ -110,7 +110,7 @@ func TestThroughHandler(t *testing.T) {
 	stores := storeCounts(t, metrics)
 	for _, want := range []string{
 		"create/ok", "load/ok", "load/not_found", "rotate/ok", "update/ok",
-		"delete/ok", "user_sessions/ok", "revoke_user/ok",
+		"end_family/ok", "user_sessions/ok", "revoke_user/ok",
 	} {
 		assert.Positive(t, stores[want], "no %s measurement; got %v", want, stores)
 	}

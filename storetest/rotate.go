@@ -39,6 +39,7 @@ func runRotator(t *testing.T, newStore func(t *testing.T) session.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
+	t.Run("Family", func(t *testing.T) { runFamilies(t, newStore) })
 	if _, ok := newStore(t).(session.UserIndex); !ok {
 		return
 	}

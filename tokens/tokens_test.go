@@ -21,7 +21,7 @@ func TestRoundTrip(t *testing.T) {
 	e := newEnv(t, nil, tokens.Config{})
 	ctx := t.Context()
 	p := e.issue("alice")
-	assert.Len(t, p.RefreshToken, 43, "256 random bits, base64url")
+	assert.Len(t, p.RefreshToken, 67, "a family part and 256 random bits, base64url")
 	assert.Equal(t, e.clock.Now().Truncate(time.Second).Add(15*time.Minute), p.AccessExpires)
 	assert.WithinDuration(t, e.clock.Now().Add(24*time.Hour), p.RefreshExpires, time.Second, "idle deadline first")
 

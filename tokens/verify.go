@@ -91,8 +91,14 @@ func (tk *Tokens) VerifyLive(r *http.Request) (*Claims, error) {
 }
 
 // keyFor is the jwt Keyfunc: the key named by kid, only with its own
-// algorithm, only for an at+jwt token.
+// algorithm, only for an at+jwt token that asks for no extension.
 func (tk *Tokens) keyFor(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		// RFC 7515 §4.1.11: a recipient must reject a JWS whose crit
+		// names an extension it does not understand; this verifier
+		// understands none (and crit may not be empty).
+		return nil, errCritical
+	}
 	if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
 		return nil, errWrongType
 	}
@@ -111,12 +117,13 @@ var (
 	errWrongType  = errors.New("typ is not at+jwt")
 	errUnknownKey = errors.New("unknown kid")
 	errWrongAlg   = errors.New("alg does not match the key")
+	errCritical   = errors.New("crit names an extension not understood")
 )
 
 // reason maps a jwt error to a fixed description that holds nothing of the
 // token.
 func reason(err error) string {
-	for _, e := range []error{errWrongType, errUnknownKey, errWrongAlg} {
+	for _, e := range []error{errWrongType, errUnknownKey, errWrongAlg, errCritical} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
