@@ -251,15 +251,25 @@ func (s *RedisStore) EndFamily(ctx context.Context, family string) (*IndexedReco
 //     returned); otherwise only K and the family are known and returned.
 //
 // Steps 1 and 2 take runEnding. The mark is written even when the family
-// turns out to have no live record: a renewal may be between claiming its
-// old record and repointing the family, and must fail. The record stays in
-// its user's index until UserSessions or the user's next login prunes it,
-// as after Delete.
+// turns out to have no live record (a renewal may be between claiming its
+// old record and repointing the family, and must fail), but only for a
+// family the store knows: one with a pointer, or whose own key has a
+// record or a tombstone. Ending made-up families writes nothing. The
+// record stays in its user's index until UserSessions or the user's next
+// login prunes it, as after Delete.
 func (s *RedisStore) endFamilySharded(ctx context.Context, family string) (*IndexedRecord, error) {
 	const op = "end family"
 	now := s.now()
-	key, err := s.runEnding(ctx, op, markFamilyScript, []string{s.familyKey(family)},
-		family, now.UnixMilli(), s.maxLifetime.Milliseconds()).Text()
+	keys := []string{s.familyKey(family)}
+	if encodeUserID(family) == family {
+		// The family's own key shares the pointer's slot: markFamilyScript
+		// looks there for a family without a pointer.
+		keys = append(keys, s.sessionKey(family), s.tombKey(family))
+	}
+	key, err := s.runEnding(ctx, op, markFamilyScript, keys, family, now.UnixMilli(), s.maxLifetime.Milliseconds()).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, familyNotFound(op, "unknown family")
+	}
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}

@@ -583,3 +583,25 @@ func TestRedisFamilyPreviousFormat(t *testing.T) {
 	_, _, err = s.Family(ctx, f)
 	require.ErrorIs(t, err, session.ErrNotFound)
 }
+
+// TestRedisEndUnknownFamilyWritesNothing: ending families the store never
+// saw (forged refresh tokens) leaves no key behind, on a Cluster too, where
+// EndFamily otherwise marks a family ended before looking for its record.
+func TestRedisEndUnknownFamilyWritesNothing(t *testing.T) {
+	forEachRedis(t, func(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
+		c := newClient(t)
+		ctx := t.Context()
+		prefix := randomPrefix()
+		s := session.NewRedisStore(c, session.WithKeyPrefix(prefix))
+		k := storetest.Key()
+		require.NoError(t, s.Create(ctx, k, famRecord("", "", time.Hour, time.Minute)))
+		before := dumpRedis(t, c, prefix)
+		for range 20 {
+			_, err := s.EndFamily(ctx, storetest.Key())
+			require.ErrorIs(t, err, session.ErrNotFound)
+		}
+		_, err := s.EndFamily(ctx, "odd {family}")
+		require.ErrorIs(t, err, session.ErrNotFound)
+		assert.Equal(t, before, dumpRedis(t, c, prefix), "EndFamily of unknown families wrote keys")
+	})
+}
