@@ -103,7 +103,7 @@ func headerFamily(token string) string { return storeKey("hdrfam:" + token[:fami
 
 // Issue starts a header session for userID, authenticated now, with its own
 // limits, and returns its first token. The device (User-Agent, client IP)
-// is taken from r. It is one atomic store step (see [Rotator]), under
+// is taken from r (none when r is nil). It is one atomic store step (see [Rotator]), under
 // [Config.MaxSessionsPerUser] as a login is.
 func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt Lifetimes) (*Issued, error) {
 	if userID == "" {
@@ -124,10 +124,11 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 		CreatedAt:       now,
 		LastSeen:        now,
 		AuthenticatedAt: now,
-		UserAgent:       clientString(r.UserAgent()),
-		IP:              clientString(m.clientIP(r)),
 		IdleTimeout:     lt.Idle,
 		AbsoluteTimeout: lt.Absolute,
+	}
+	if r != nil { // no request (a job, a test): no device to show
+		meta.UserAgent, meta.IP = clientString(r.UserAgent()), clientString(m.clientIP(r))
 	}
 	meta.Linger = max(lt.Idle, m.cfg.RotationGrace)
 	if _, ok := m.store.(Rotator); !ok {

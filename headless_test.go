@@ -186,3 +186,15 @@ func TestHeadlessOnRedis(t *testing.T) {
 		assert.ErrorIs(t, err, session.ErrNotFound)
 	})
 }
+
+// TestIssueWithoutRequest: a header session issued with no request (a job,
+// a test) has no device, and no panic.
+func TestIssueWithoutRequest(t *testing.T) {
+	m, _, _ := headlessEnv(t, session.Config{})
+	iss, err := m.Issue(t.Context(), nil, "job", session.Lifetimes{})
+	require.NoError(t, err)
+	assert.Empty(t, iss.UserAgent)
+	next, err := m.Rotate(t.Context(), nil, iss.Token, 0)
+	require.NoError(t, err)
+	require.NoError(t, m.End(t.Context(), next.Token))
+}

@@ -93,10 +93,13 @@ func (s *base) get(ctx context.Context, op, mkey string, cached bool) (*memcache
 	return it, nil
 }
 
-// checkFunc is an extra liveness check of a record, at now, beyond its own
-// expiry: Store's generation check. It returns nil for a current
-// record, or the error to report.
-type checkFunc func(ctx context.Context, op string, r *session.Record, now time.Time) error
+// checkFunc checks, at now, that r (stored under key, live by its own
+// item) is live: that its family's anchor names key when r needs one (see
+// family.go), and for Store that its user's generation is current. It
+// reads what it needs in one round trip and returns nil and the anchor it
+// read (nil when r needs none), for a write that must keep that anchor
+// alive as long as r; or the error to report.
+type checkFunc func(ctx context.Context, op, key string, r *session.Record, now time.Time) (*anchorRef, error)
 
 // decodeItem decodes a session's item (a record or a tombstone), wrapping
 // a corrupt value in session.ErrStore.
@@ -156,7 +159,7 @@ func (s *base) load(ctx context.Context, key string, check checkFunc) (*session.
 		return nil, fmt.Errorf("memcachedstore: load: %w", err)
 	}
 	if check != nil {
-		if err := check(ctx, "load", d.rec, now); err != nil {
+		if _, err := check(ctx, "load", key, d.rec, now); err != nil {
 			return nil, err
 		}
 	}
@@ -173,12 +176,24 @@ func (s *base) create(ctx context.Context, key string, r *session.Record) error 
 	if !now.Before(r.Expires) {
 		return s.destroy(ctx, key)
 	}
-	it, err := s.recordItem("create", s.itemKey(key), r, now)
+	mkey := s.itemKey(key)
+	it, err := s.recordItem("create", mkey, r, now)
 	if err != nil {
 		return err
 	}
 	if err := s.client.Set(it); err != nil {
 		return storeErr("create", err)
+	}
+	if !needsAnchor(key, r) {
+		return nil
+	}
+	// A renewed or header session's record is live only once its family's
+	// anchor names it; if the family was ended, it must not stay.
+	if err := s.nameLive(ctx, "create", r.Family, key, r, nil); err != nil {
+		if derr := s.removeNew(mkey); derr != nil {
+			return derr
+		}
+		return err
 	}
 	return nil
 }
@@ -227,8 +242,9 @@ func (s *base) update(ctx context.Context, key string, d *session.Delta, check c
 			return notFound("update")
 		}
 		r := dec.rec
+		var aref *anchorRef
 		if check != nil {
-			if err := check(ctx, "update", r, now); err != nil {
+			if aref, err = check(ctx, "update", key, r, now); err != nil {
 				if errors.Is(err, session.ErrNotFound) {
 					return notFound("update")
 				}
@@ -240,6 +256,18 @@ func (s *base) update(ctx context.Context, key string, d *session.Delta, check c
 		if now.Before(r.Expires) {
 			if next, err = s.recordItem("update", mkey, r, now); err != nil {
 				return err
+			}
+			if aref != nil {
+				err := s.keepAnchor(ctx, "update", key, r, aref, now)
+				if errors.Is(err, memcache.ErrCASConflict) {
+					if err := s.backoff(ctx, "update", attempt); err != nil {
+						return err
+					}
+					continue // renamed, ended or extended meanwhile: check again
+				}
+				if err != nil {
+					return err
+				}
 			}
 		} else { // a past Expires ends the record
 			t := &tomb{Until: r.Expires.Add(max(r.Linger, 0))}
@@ -284,11 +312,32 @@ func (s *base) backoff(ctx context.Context, op string, attempt int) error {
 
 // destroy is Delete.
 func (s *base) destroy(ctx context.Context, key string) error {
+	_, _, err := s.end(ctx, "delete", key, nil, nil)
+	return err
+}
+
+// end replaces the record under key, if it is live by its own item and
+// accept (when not nil) takes it, by a destroyed tombstone kept for the
+// record's Linger (gets/cas, retried on conflict), and returns the record
+// it ended: Delete, and EndFamily's end of the family's record. It returns
+// nil, and writes nothing, when there was no such record, with the item it
+// found decoded (for EndFamily to look at a tombstone). A corrupt item
+// holds no session: it is removed. first, when not nil, is the item under
+// key already read with its CAS token; without it the first attempt may
+// take the token a Load left (see casCache).
+func (s *base) end(ctx context.Context, op, key string, first *memcache.Item, accept func(r *session.Record, now time.Time) error) (*session.Record, item, error) {
 	mkey := s.itemKey(key)
 	for attempt := range s.maxRetries {
-		it, err := s.get(ctx, "delete", mkey, attempt == 0)
-		if err != nil || it == nil {
-			return err
+		it := first
+		first = nil
+		if it == nil {
+			var err error
+			if it, err = s.get(ctx, op, mkey, attempt == 0); err != nil {
+				return nil, item{}, err
+			}
+		}
+		if it == nil {
+			return nil, item{}, nil
 		}
 		now := s.now()
 		dec, err := decode(it.Value)
@@ -296,37 +345,46 @@ func (s *base) destroy(ctx context.Context, key string) error {
 			err = errCorrupt
 		}
 		if err != nil {
-			// A corrupt item holds no session: remove it.
-			if err := ctxErr(ctx, "delete"); err != nil {
-				return err
+			if err := ctxErr(ctx, op); err != nil {
+				return nil, item{}, err
 			}
 			if err := s.client.Delete(mkey); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
-				return storeErr("delete", err)
+				return nil, item{}, storeErr(op, err)
 			}
-			return nil
+			return nil, item{}, nil
 		}
 		if ended(dec, now) != nil {
-			return nil
+			return nil, dec, nil
+		}
+		if accept != nil {
+			if err := accept(dec.rec, now); err != nil {
+				if errors.Is(err, session.ErrNotFound) {
+					return nil, dec, nil
+				}
+				return nil, item{}, err
+			}
 		}
 		t := &tomb{Until: now.Add(max(dec.rec.Linger, 0))}
 		t.Reason, t.At = session.EndDestroyed, now
 		next := tombItem(mkey, t, now)
 		next.CasID = it.CasID
-		if err := ctxErr(ctx, "delete"); err != nil {
-			return err
+		if err := ctxErr(ctx, op); err != nil {
+			return nil, item{}, err
 		}
 		s.at("delete")
 		err = s.client.CompareAndSwap(next)
 		switch {
-		case err == nil, errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
-			return nil
+		case err == nil:
+			return dec.rec, dec, nil
+		case errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrNotStored):
+			return nil, item{}, nil
 		case errors.Is(err, memcache.ErrCASConflict):
-			if err := s.backoff(ctx, "delete", attempt); err != nil {
-				return err
+			if err := s.backoff(ctx, op, attempt); err != nil {
+				return nil, item{}, err
 			}
 		default:
-			return storeErr("delete", err)
+			return nil, item{}, storeErr(op, err)
 		}
 	}
-	return fmt.Errorf("memcachedstore: delete: %d attempts: %w", s.maxRetries, ErrContention)
+	return nil, item{}, fmt.Errorf("memcachedstore: %s: %d attempts: %w", op, s.maxRetries, ErrContention)
 }

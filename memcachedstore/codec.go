@@ -9,22 +9,32 @@ import (
 	"github.com/sessionkit/session"
 )
 
-// The value of an item is one of two kinds, in a compact versioned binary
+// The value of an item is one of four kinds, in a compact versioned binary
 // form:
 //
-//	magic 'S', version 1, kind (kindRecord or kindTomb), then the fields
+//	magic 'S', version, kind (kindRecord, kindTomb, kindUser, kindAnchor), then the fields
 //
 // Integers are varints, strings and byte strings a uvarint length then the
 // bytes, times a presence byte then the Unix nanoseconds (full precision).
 // A record is the whole session: metadata and every value, so an eviction
 // takes the session whole or not at all.
+//
+// Version 2 adds the family (Meta.Family, Tombstone.Family) as the first
+// field of a record and of a tombstone, and the anchor kind. Records and
+// tombstones are written as version 2; version 1 ones (written before
+// families) still decode, with no family, which means "the key itself":
+// exactly what they were. The family is a field that version 2 always
+// carries, never an optional tail, so a truncated item cannot decode as a
+// record that lost its family (and with it the anchor check).
 const (
 	magic    = 'S'
 	version1 = 1
+	version2 = 2
 
 	kindRecord = 1
 	kindTomb   = 2
 	kindUser   = 3
+	kindAnchor = 4
 )
 
 // Tombstone reasons are stored as one byte.
@@ -57,11 +67,33 @@ type userItem struct {
 	Keys []string
 }
 
-// item is a decoded item: exactly one of rec, tomb and user is set.
+// anchor is a family's item (see family.go): the key of the family's live
+// record, and whether the family was ended.
+type anchor struct {
+	// Live is the key of the family's live record (for an ended family,
+	// the one it named when it was ended; "" when it named none).
+	Live string
+	// Ended is set by EndFamily: no record of the family is live again.
+	Ended bool
+	// Until is when the item expires, so that a write that makes its
+	// record live longer can tell whether the anchor must live longer too.
+	Until time.Time
+}
+
+// item is a decoded item: exactly one of rec, tomb, user and anchor is set.
 type item struct {
-	rec  *session.Record
-	tomb *tomb
-	user *userItem
+	rec    *session.Record
+	tomb   *tomb
+	user   *userItem
+	anchor *anchor
+}
+
+// encodeAnchor appends the encoding of a to b.
+func encodeAnchor(b []byte, a *anchor) []byte {
+	b = append(b, magic, version2, kindAnchor)
+	b = appendString(b, a.Live)
+	b = appendBool(b, a.Ended)
+	return appendTime(b, a.Until)
 }
 
 // encodeUser appends the encoding of u to b.
@@ -78,7 +110,8 @@ func encodeUser(b []byte, u *userItem) []byte {
 
 // encodeRecord appends the encoding of r to b.
 func encodeRecord(b []byte, r *session.Record) []byte {
-	b = append(b, magic, version1, kindRecord)
+	b = append(b, magic, version2, kindRecord)
+	b = appendString(b, r.Family)
 	b = appendString(b, r.UserID)
 	b = binary.AppendUvarint(b, r.Generation)
 	b = appendTime(b, r.CreatedAt)
@@ -100,9 +133,12 @@ func encodeRecord(b []byte, r *session.Record) []byte {
 }
 
 // encodeTomb appends the encoding of t to b. Only the fields a
-// session.Tombstone may hold are kept.
+// session.Tombstone may hold are kept (Meta.Family is not one: the
+// tombstone's family is Tombstone.Family).
 func encodeTomb(b []byte, t *tomb) []byte {
-	b = append(b, magic, version1, kindTomb, reasonCodes[t.Reason])
+	b = append(b, magic, version2, kindTomb)
+	b = appendString(b, t.Family)
+	b = append(b, reasonCodes[t.Reason])
 	b = appendTime(b, t.At)
 	b = appendTime(b, t.Until)
 	b = appendTime(b, t.Meta.CreatedAt)
@@ -120,18 +156,24 @@ func decode(b []byte) (item, error) {
 	if len(b) < 3 || b[0] != magic {
 		return item{}, fmt.Errorf("%w: bad header", errCorrupt)
 	}
-	if b[1] != version1 {
-		return item{}, fmt.Errorf("%w: unknown version %d", errCorrupt, b[1])
+	v := b[1]
+	if v != version1 && v != version2 {
+		return item{}, fmt.Errorf("%w: unknown version %d", errCorrupt, v)
 	}
 	d := decoder{b: b[3:]}
 	var it item
 	switch b[2] {
 	case kindRecord:
-		it.rec = d.record()
+		it.rec = d.record(v)
 	case kindTomb:
-		it.tomb = d.tomb()
+		it.tomb = d.tomb(v)
 	case kindUser:
 		it.user = d.user()
+	case kindAnchor:
+		if v < version2 {
+			return item{}, fmt.Errorf("%w: anchor of version %d", errCorrupt, v)
+		}
+		it.anchor = &anchor{Live: d.string(), Ended: d.bool(), Until: d.time()}
 	default:
 		return item{}, fmt.Errorf("%w: unknown kind %d", errCorrupt, b[2])
 	}
@@ -158,8 +200,11 @@ func (d *decoder) fail(what string) {
 	d.b = nil
 }
 
-func (d *decoder) record() *session.Record {
+func (d *decoder) record(v byte) *session.Record {
 	r := &session.Record{}
+	if v >= version2 {
+		r.Family = d.string()
+	}
 	r.UserID = d.string()
 	r.Generation = d.uvarint()
 	r.CreatedAt = d.time()
@@ -193,8 +238,11 @@ func (d *decoder) record() *session.Record {
 	return r
 }
 
-func (d *decoder) tomb() *tomb {
+func (d *decoder) tomb(v byte) *tomb {
 	t := &tomb{}
+	if v >= version2 {
+		t.Family = d.string()
+	}
 	code := d.byte()
 	if int(code) >= len(reasonNames) || reasonNames[code] == "" {
 		d.fail("tombstone reason")

@@ -9,10 +9,12 @@
 // [session.Rotator] and [session.UserIndex], so "your devices",
 // log-out-everywhere and Config.MaxSessionsPerUser work: a read-only
 // request costs one round trip for an anonymous session and two for a
-// logged-in one (it reads the user's item too); a write two and four.
+// logged-in one (it reads the user's item, and a renewed session's family
+// anchor, in one more multi-get); a write two and four. A renewed
+// anonymous session reads its family's anchor instead: two and four.
 // [UnindexedStore] (NewUnindexed) leaves the index out: one round trip per
-// read and two per write for every session, without devices or
-// log-out-everywhere.
+// read and two per write for a session never renewed, two and four for a
+// renewed one (its anchor), without devices or log-out-everywhere.
 //
 // # What holds
 //
@@ -36,6 +38,24 @@
 //   - Ended sessions leave a [session.Tombstone] for their Meta.Linger, so an
 //     expired or just-renewed ID is not mistaken for a forged one, unless
 //     Memcached evicts the tombstone first (the ID then reads as unknown).
+//     Losing a renewal's tombstone never keeps the session out of reach:
+//     the session's family (Rotator.Family, EndFamily) is found through its
+//     anchor, not through tombstones.
+//   - Families (session.Rotator's Family and EndFamily) fail closed. A
+//     renewed session (one whose Meta.Family is not its own key: after a
+//     login, a renewal, or a header session from its first record) is live
+//     only while its family's anchor, one small item, exists and names its
+//     key. If Memcached evicts the anchor, the session is logged out: it is
+//     never left live where ending its family could not reach it (a reused
+//     refresh token, a logout after a renewal). Family and EndFamily take a
+//     few round trips however many renewals the family had. EndFamily marks
+//     the anchor ended before it ends the record, and a renewal names its
+//     new key in the anchor last (cas, or add for a family never renewed),
+//     so a renewal racing EndFamily either is ended by it or fails with
+//     ErrNotFound. A session never renewed needs no anchor. The anchor
+//     lives at least as long as the record can (its absolute timeout and
+//     linger, at least WithMaxSessionLifetime, extended by a write that
+//     makes the record live longer).
 //   - Expiry follows Meta.Expires to the nanosecond (checked on every read);
 //     the item's own expiration is rounded up to Memcached's whole seconds,
 //     sent as an absolute Unix time beyond Memcached's 30-day limit for
@@ -61,6 +81,10 @@
 //     Revoke, RevokeUser and RevokeOthers return session.ErrNoIndex and
 //     session.New refuses Config.MaxSessionsPerUser. Use Store (or Redis,
 //     or SQL).
+//   - A renewal is not one atomic step either: if the process dies
+//     between its retirement of the old ID and its naming of the new one
+//     in the family's anchor, the session is ended (logged out), never
+//     live twice.
 //   - Store's index is not one atomic step with the sessions: if the
 //     process dies in the middle of a login at the cap, the sessions it chose
 //     to evict can stay live (but unlisted) until they expire or the user is

@@ -47,6 +47,11 @@ func (s *base) itemKey(key string) string {
 	return string(b)
 }
 
+// anchorKey is the item key of a family's anchor (see family.go): the
+// same shape as a session's item key, from an input no session key hashes
+// to (session keys hold no NUL byte; a user's item uses another tag).
+func (s *base) anchorKey(family string) string { return s.itemKey("\x00family\x00" + family) }
+
 // maxRelative is the longest expiration Memcached takes as relative
 // seconds; a larger number is an absolute Unix time.
 const maxRelative = 30 * 24 * 60 * 60

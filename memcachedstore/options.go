@@ -28,7 +28,8 @@ const (
 	// DefaultMaxRetries bounds the compare-and-swap attempts of one write.
 	DefaultMaxRetries = 100
 	// DefaultMaxSessionLifetime is how long a user's item (Store) lives
-	// after its last write, a login or a revocation of the user.
+	// after its last write, a login or a revocation of the user, and the
+	// least a family's anchor lives after its last write.
 	DefaultMaxSessionLifetime = 30 * 24 * time.Hour
 )
 
@@ -74,8 +75,10 @@ func WithMaxRetries(n int) Option {
 
 // WithMaxSessionLifetime sets how long a user's item (Store) lives after
 // its last write, a login or a revocation of the user (default
-// DefaultMaxSessionLifetime): no session of the user outlives it. Set it to
-// at least the longest absolute timeout.
+// DefaultMaxSessionLifetime): no session of the user outlives it. A
+// family's anchor (see Store.EndFamily) lives at least this long after its
+// last write, and longer when its record can (its own absolute timeout).
+// Set it to at least the longest absolute timeout.
 func WithMaxSessionLifetime(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {

@@ -22,7 +22,11 @@ func (s *base) rotate(ctx context.Context, rot *session.Rotation, check checkFun
 	}
 	newKey := s.itemKey(rot.NewKey)
 	if rot.OldKey == "" {
-		return nil, s.addRotated(ctx, newKey, rot.NewRecord(nil), s.now())
+		r := rot.NewRecord(nil)
+		if err := s.addRotated(ctx, newKey, r, s.now()); err != nil {
+			return nil, err
+		}
+		return nil, s.nameNew(ctx, rot, r, nil, nil, newKey)
 	}
 	it, err := s.get(ctx, "rotate", s.itemKey(rot.OldKey), true)
 	if err != nil {
@@ -38,8 +42,9 @@ func (s *base) rotate(ctx context.Context, rot *session.Rotation, check checkFun
 	if ended(dec, s.now()) != nil {
 		return nil, notFound("rotate")
 	}
+	var aref *anchorRef
 	if check != nil {
-		if err := check(ctx, "rotate", dec.rec, s.now()); err != nil {
+		if aref, err = check(ctx, "rotate", rot.OldKey, dec.rec, s.now()); err != nil {
 			return nil, err
 		}
 	}
@@ -54,7 +59,33 @@ func (s *base) rotate(ctx context.Context, rot *session.Rotation, check checkFun
 		}
 		return nil, err
 	}
-	return nil, nil
+	return nil, s.nameNew(ctx, rot, r, dec.rec, aref, newKey)
+}
+
+// nameNew is the step of a renewal after it retired the old record (old;
+// nil when there was none): it makes the new record r, stored under
+// newKey, the live record of its family when r needs the family's anchor
+// (see family.go). known is the anchor read when old was checked: used
+// when old was live through the same family's anchor, so the anchor is
+// replaced by cas and an eviction since fails closed. If the family was
+// ended meanwhile (EndFamily) or its anchor lost, the new record is removed
+// and the renewal fails with ErrNotFound: the old record is retired by
+// then, so the session is ended, which is what EndFamily asked.
+func (s *base) nameNew(ctx context.Context, rot *session.Rotation, r, old *session.Record, known *anchorRef, newKey string) error {
+	if !needsAnchor(rot.NewKey, r) {
+		return nil
+	}
+	if old == nil || !needsAnchor(rot.OldKey, old) || old.Family != r.Family {
+		known = nil
+	}
+	if err := s.nameLive(ctx, "rotate", r.Family, rot.NewKey, r, known); err != nil {
+		// Best effort: unless the anchor was written after all (an error
+		// after the server applied it), the new record is not live even if
+		// it stays; removing it ends it in that case too.
+		_ = s.removeNew(newKey)
+		return err
+	}
+	return nil
 }
 
 // addRotated stores r under the new key with "add".
@@ -101,6 +132,9 @@ func (s *base) retire(ctx context.Context, rot *session.Rotation, oldIt *memcach
 		now := s.now()
 		t := &tomb{Until: rot.Meta.LastSeen.Add(max(old.Linger, 0))}
 		t.Reason, t.At, t.Next = session.EndRotated, rot.Meta.LastSeen, rot.NewKey
+		if t.Family = rot.Meta.Family; t.Family == "" {
+			t.Family = rot.NewKey // a new family, named after its first key
+		}
 		next := tombItem(oldKey, t, now)
 		next.CasID = oldIt.CasID
 		if err := ctxErr(ctx, op); err != nil {

@@ -138,3 +138,93 @@ func TestRoundTrips(t *testing.T) {
 	})
 	count("log out everywhere", 2, func() { require.NoError(t, s.RevokeUser(ctx, "u")) })
 }
+
+// TestFamilyRoundTrips: a renewed session (its family is not its key)
+// reads its family's anchor in the round trip that reads its user's item,
+// so on Store a logged-in renewed session costs what a logged-in session
+// costs; on UnindexedStore, and for an anonymous renewed session, the
+// anchor is one more round trip. Family and EndFamily cost the same after
+// one renewal and after 50: no tombstone is followed.
+func TestFamilyRoundTrips(t *testing.T) {
+	srv := server(t, memcachedtest.Options{})
+	var trips tripCounter
+	s := memcachedstore.New(countingClient(srv, &trips))
+	u := memcachedstore.NewUnindexed(countingClient(srv, &trips), memcachedstore.WithPrefix("u:"))
+	ctx := context.Background()
+	count := func(name string, want int64, fn func()) {
+		t.Helper()
+		before := trips.n.Load()
+		fn()
+		require.Equal(t, want, trips.n.Load()-before, name)
+	}
+	renew := func(st session.Rotator, old, user, family string) string {
+		nk := storetest.Key()
+		_, err := st.Rotate(ctx, &session.Rotation{OldKey: old, NewKey: nk, Meta: session.Meta{
+			UserID: user, Family: family, LastSeen: time.Now(), Expires: time.Now().Add(time.Minute)}})
+		require.NoError(t, err)
+		return nk
+	}
+	start := func(st session.Store, user string) string {
+		k := storetest.Key()
+		r := storetest.Record(time.Minute, nil)
+		r.UserID, r.Family = user, k
+		require.NoError(t, st.Create(ctx, k, r))
+		return k
+	}
+
+	fam := start(s, "u")
+	k := renew(s, fam, "u", fam)
+	count("Store: logged-in renewed read-only request", 2, func() {
+		_, err := s.Load(ctx, k)
+		require.NoError(t, err)
+	})
+	count("Store: logged-in renewed write request", 4, func() {
+		_, err := s.Load(ctx, k)
+		require.NoError(t, err)
+		require.NoError(t, s.Update(ctx, k, &session.Delta{Set: map[string][]byte{"a": []byte("1")}}))
+	})
+	anon := start(s, "")
+	ak := renew(s, anon, "", anon)
+	count("Store: anonymous renewed read-only request", 2, func() {
+		_, err := s.Load(ctx, ak)
+		require.NoError(t, err)
+	})
+	count("Store: anonymous renewed write request", 4, func() {
+		_, err := s.Load(ctx, ak)
+		require.NoError(t, err)
+		require.NoError(t, s.Update(ctx, ak, &session.Delta{Set: map[string][]byte{"a": []byte("1")}}))
+	})
+	ufam := start(u, "u")
+	uk := renew(u, ufam, "u", ufam)
+	count("UnindexedStore: renewed read-only request", 2, func() {
+		_, err := u.Load(ctx, uk)
+		require.NoError(t, err)
+	})
+	count("UnindexedStore: renewed write request", 4, func() {
+		_, err := u.Load(ctx, uk)
+		require.NoError(t, err)
+		require.NoError(t, u.Update(ctx, uk, &session.Delta{Set: map[string][]byte{"a": []byte("1")}}))
+	})
+
+	var familyTrips, endTrips []int64
+	for _, n := range []int{1, 50} {
+		f := start(s, "chain")
+		k := f
+		for range n {
+			k = renew(s, k, "chain", f)
+		}
+		before := trips.n.Load()
+		got, _, err := s.Family(ctx, f)
+		require.NoError(t, err)
+		require.Equal(t, k, got)
+		familyTrips = append(familyTrips, trips.n.Load()-before)
+		before = trips.n.Load()
+		ir, err := s.EndFamily(ctx, f)
+		require.NoError(t, err)
+		require.Equal(t, k, ir.Key)
+		endTrips = append(endTrips, trips.n.Load()-before)
+	}
+	require.Equal(t, familyTrips[0], familyTrips[1], "Family after 1 and after 50 renewals")
+	require.Equal(t, endTrips[0], endTrips[1], "EndFamily after 1 and after 50 renewals")
+	t.Logf("Family: %d round trips, EndFamily: %d (a user's renewed session)", familyTrips[0], endTrips[0])
+}

@@ -49,9 +49,14 @@ const pruneAt = 64
 //   - The per-user cap is decided by the cas of the user's item, so it
 //     holds under concurrent logins.
 //
+// A renewed session (Meta.Family not its key) is live only while its
+// family's anchor names it (see [Store.EndFamily]): the anchor is read in
+// the same multi-get as the user's item, so a logged-in renewed session
+// costs no more round trips than another logged-in one.
+//
 // The price: a logged-in session's read costs two round trips (the
 // session, then its user's item) and a write four; an anonymous session's
-// one and two. [UnindexedStore] keeps one and two for every session, without
+// one and two (two and four once renewed: its anchor). [UnindexedStore] keeps one and two for every session, without
 // devices or log-out-everywhere. The user's item expires
 // WithMaxSessionLifetime after its last write (a login or revocation of the
 // user), and its sessions with it.
@@ -84,14 +89,24 @@ func (x *Store) getUser(ctx context.Context, op, user string) (*memcache.Item, *
 	if err != nil || it == nil {
 		return nil, nil, err
 	}
+	u, err := decodeUser(op, it)
+	if err != nil {
+		return nil, nil, err
+	}
+	return it, u, nil
+}
+
+// decodeUser decodes a user's item, wrapping a corrupt value in
+// session.ErrStore.
+func decodeUser(op string, it *memcache.Item) (*userItem, error) {
 	d, err := decode(it.Value)
 	if err == nil && d.user == nil {
 		err = fmt.Errorf("%w: not a user item", errCorrupt)
 	}
 	if err != nil {
-		return nil, nil, storeErr(op, err)
+		return nil, storeErr(op, err)
 	}
-	return it, d.user, nil
+	return d.user, nil
 }
 
 // ensureUser reads a user's item, creating it (with a new generation) when
@@ -184,6 +199,36 @@ func (x *Store) reindex(ctx context.Context, op, user string, gen uint64, add []
 	return fmt.Errorf("memcachedstore: %s: user index: %w", op, ErrContention)
 }
 
+// check is Store's checkFunc: the family anchor of a renewed record and
+// the generation of a user's record, read in one round trip.
+func (x *Store) check(ctx context.Context, op, key string, r *session.Record, now time.Time) (*anchorRef, error) {
+	uk := ""
+	if r.UserID != "" {
+		uk = x.userKey(r.UserID)
+	}
+	aref, uit, err := x.s.deps(ctx, op, key, r, uk)
+	if err != nil {
+		return nil, err
+	}
+	if r.UserID != "" {
+		var u *userItem
+		if uit != nil {
+			if u, err = decodeUser(op, uit); err != nil {
+				return nil, err
+			}
+		}
+		if err := genCheck(op, r, u, now); err != nil {
+			return nil, err
+		}
+	}
+	if needsAnchor(key, r) {
+		if err := namesKey(op, aref, key); err != nil {
+			return nil, err
+		}
+	}
+	return aref, nil
+}
+
 // current is the generation check of a user's session: its user's item
 // must exist and hold the generation the session was created under.
 func (x *Store) current(ctx context.Context, op string, r *session.Record, now time.Time) error {
@@ -194,6 +239,11 @@ func (x *Store) current(ctx context.Context, op string, r *session.Record, now t
 	if err != nil {
 		return err
 	}
+	return genCheck(op, r, u, now)
+}
+
+// genCheck is current on the user's item u as read (nil: gone).
+func genCheck(op string, r *session.Record, u *userItem, now time.Time) error {
 	if u == nil {
 		return fmt.Errorf("memcachedstore: %s: the user's item is gone (evicted or expired): %w", op, session.ErrNotFound)
 	}
@@ -229,6 +279,7 @@ func (x *Store) liveSessions(ctx context.Context, op, user string, u *userItem) 
 		maps.Copy(items, got)
 	}
 	now := x.s.now()
+	var anchorKeys []string // of the renewed sessions, which need their family's anchor
 	for i, k := range u.Keys {
 		it := items[mkeys[i]]
 		if it == nil {
@@ -241,8 +292,45 @@ func (x *Store) liveSessions(ctx context.Context, op, user string, u *userItem) 
 			continue
 		}
 		live = append(live, session.IndexedRecord{Key: k, Meta: d.rec.Meta})
+		if needsAnchor(k, d.rec) {
+			anchorKeys = append(anchorKeys, x.s.anchorKey(d.rec.Family))
+		}
 	}
-	return live, dead, nil
+	if len(anchorKeys) == 0 {
+		return live, dead, nil
+	}
+	// One more round trip (per multiGetMax): a renewed session whose
+	// family's anchor is gone or ended is not live (and leaves the index).
+	// One whose anchor names another key is counted as live: it may be a
+	// renewal between its retirement of the old key and its naming of the
+	// new one (it is in the index since step 5 of Rotate), and the cap must
+	// count it; a renewal that failed there removed its record.
+	anchors := make(map[string]*memcache.Item, len(anchorKeys))
+	for chunk := range slices.Chunk(anchorKeys, multiGetMax) {
+		if err := ctxErr(ctx, op); err != nil {
+			return nil, nil, err
+		}
+		got, err := x.s.client.GetMulti(chunk)
+		if err != nil {
+			return nil, nil, storeErr(op, err)
+		}
+		maps.Copy(anchors, got)
+	}
+	kept := live[:0]
+	for _, l := range live {
+		if needsAnchor(l.Key, &session.Record{Meta: l.Meta}) {
+			var aref *anchorRef
+			if it := anchors[x.s.anchorKey(l.Meta.Family)]; it != nil {
+				aref, _ = decodeAnchor(op, it) // corrupt: not live
+			}
+			if aref == nil || aref.a.Ended {
+				dead = append(dead, l.Key)
+				continue
+			}
+		}
+		kept = append(kept, l)
+	}
+	return kept, dead, nil
 }
 
 // Load implements [session.Store]: one round trip for an anonymous
@@ -250,7 +338,7 @@ func (x *Store) liveSessions(ctx context.Context, op, user string, u *userItem) 
 // whose user was revoked reports a [session.EndRevoked] tombstone; one
 // whose user's item was evicted is not found.
 func (x *Store) Load(ctx context.Context, key string) (*session.Record, error) {
-	return x.s.load(ctx, key, x.current)
+	return x.s.load(ctx, key, x.check)
 }
 
 // Update implements [session.Store]: it merges d into the record with
@@ -261,7 +349,7 @@ func (x *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 // for an anonymous session (the cas), two for a user's (the user's item,
 // then the cas); one more without.
 func (x *Store) Update(ctx context.Context, key string, d *session.Delta) error {
-	return x.s.update(ctx, key, d, x.current)
+	return x.s.update(ctx, key, d, x.check)
 }
 
 // Delete implements [session.Store]: it replaces a live record by a

@@ -26,13 +26,16 @@ import (
 //     are ordered: on a conflict the new record is removed and Rotate starts
 //     again, so the cap counts every session that won before it;
 //  6. cas the old record into a [session.EndRotated] tombstone naming the
-//     new key (see UnindexedStore.Rotate; an update of the old record
-//     landing meanwhile is carried over to the new record);
+//     new key and the family (see UnindexedStore.Rotate; an update of the
+//     old record landing meanwhile is carried over to the new record), then
+//     name the new key in its family's anchor when it needs one (cas, or
+//     add for a family never renewed; see Store.EndFamily);
 //  7. end the evicted sessions.
 //
-// If step 6 finds the old record ended (a logout, another renewal), the
-// new record is removed, its key leaves the index, the sessions chosen for
-// eviction go back into it, and Rotate returns [session.ErrNotFound]. A
+// If step 6 finds the old record ended (a logout, another renewal) or the
+// family ended (EndFamily) or its anchor gone, the new record is removed,
+// its key leaves the index, the sessions chosen for eviction go back into
+// it, and Rotate returns [session.ErrNotFound]. A
 // revocation landing after step 5 ends the new record too (its generation
 // is stale), even though Rotate returns without error. If the process dies
 // between steps 5 and 7, the sessions chosen for eviction stay live but
@@ -71,11 +74,34 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 			}
 			old, oldIt = dec.rec, it
 		}
-		// Step 3 (and the old record's generation check).
+		// Step 3 (and the old record's generation and family checks): the
+		// user's item and the old record's family anchor in one round trip.
 		var uit *memcache.Item
 		var u *userItem
+		var aref *anchorRef
 		var err error
+		uk := ""
 		if user != "" {
+			uk = x.userKey(user)
+		}
+		if old != nil {
+			var raw *memcache.Item
+			if aref, raw, err = x.s.deps(ctx, op, rot.OldKey, old, uk); err != nil {
+				return nil, err
+			}
+			if needsAnchor(rot.OldKey, old) {
+				if err := namesKey(op, aref, rot.OldKey); err != nil {
+					return nil, err
+				}
+			}
+			if raw != nil {
+				if u, err = decodeUser(op, raw); err != nil {
+					return nil, err
+				}
+				uit = raw
+			}
+		}
+		if user != "" && uit == nil {
 			if uit, u, err = x.ensureUser(ctx, op, user); err != nil {
 				return nil, err
 			}
@@ -142,24 +168,30 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 				return nil, err
 			}
 		}
-		// Step 6.
+		// Step 6, and 6b: name the new key in its family's anchor.
+		var stepErr error
 		if oldIt != nil {
-			if err := x.s.retire(ctx, rot, oldIt, old, newKey, r.Generation); err != nil {
+			if stepErr = x.s.retire(ctx, rot, oldIt, old, newKey, r.Generation); stepErr != nil {
 				_ = x.s.removeNew(newKey)
-				if user != "" {
-					// Put back what step 5 took out: a session that is in
-					// fact ended is pruned at the next listing.
-					back := keysOf(victims)
-					if old.UserID == user {
-						back = append(back, rot.OldKey)
-					}
-					ierr := x.reindex(context.WithoutCancel(ctx), op, user, r.Generation, back, rot.NewKey)
-					if ierr != nil && !errors.Is(ierr, errGenMoved) { // moved: nothing to put back
-						return nil, ierr
-					}
-				}
-				return nil, err
 			}
+		}
+		if stepErr == nil {
+			stepErr = x.s.nameNew(ctx, rot, r, old, aref, newKey) // removes the new record if it fails
+		}
+		if err := stepErr; err != nil {
+			if user != "" {
+				// Put back what step 5 took out: a session that is in
+				// fact ended is pruned at the next listing.
+				back := keysOf(victims)
+				if old != nil && old.UserID == user {
+					back = append(back, rot.OldKey)
+				}
+				ierr := x.reindex(context.WithoutCancel(ctx), op, user, r.Generation, back, rot.NewKey)
+				if ierr != nil && !errors.Is(ierr, errGenMoved) { // moved: nothing to put back
+					return nil, ierr
+				}
+			}
+			return nil, err
 		}
 		// Step 7.
 		for _, v := range victims {

@@ -11,7 +11,8 @@ import (
 
 // UnindexedStore is a [session.Store] and [session.Rotator] over Memcached
 // without the per-user index: every read costs one round trip and every
-// write two, logged in or not, but "your devices", log-out-everywhere and
+// write two, logged in or not (two and four for a renewed session, which
+// reads its family's anchor too: see Store.EndFamily), but "your devices", log-out-everywhere and
 // Config.MaxSessionsPerUser need [Store] (or the Redis or SQL store): with
 // it, Manager.Sessions, Revoke, RevokeUser and RevokeOthers return
 // session.ErrNoIndex and session.New refuses MaxSessionsPerUser. Sessions
@@ -31,7 +32,7 @@ func NewUnindexed(client *memcache.Client, opts ...Option) *UnindexedStore {
 // Load implements [session.Store]: one round trip. A session that ended
 // recently reports a *[session.Tombstone] (matching [session.ErrNotFound]).
 func (u *UnindexedStore) Load(ctx context.Context, key string) (*session.Record, error) {
-	return u.s.load(ctx, key, indexedElsewhere)
+	return u.s.load(ctx, key, u.check)
 }
 
 // Create implements [session.Store]: one round trip (set), replacing
@@ -47,7 +48,7 @@ func (u *UnindexedStore) Create(ctx context.Context, key string, r *session.Reco
 // Store it usually takes one round trip (the cas), else two. A key with no
 // live record is [session.ErrNotFound], and nothing is written.
 func (u *UnindexedStore) Update(ctx context.Context, key string, d *session.Delta) error {
-	return u.s.update(ctx, key, d, indexedElsewhere)
+	return u.s.update(ctx, key, d, u.check)
 }
 
 // Delete implements [session.Store]: it replaces a live record by a
@@ -65,7 +66,13 @@ func (u *UnindexedStore) Delete(ctx context.Context, key string) error {
 //  2. add the new record under NewKey with "add", which never overwrites
 //     (a key already there is an error, and nothing else is written);
 //  3. replace the old record, by cas, with a [session.EndRotated]
-//     tombstone naming NewKey.
+//     tombstone naming NewKey and the family;
+//  4. when the new record's family is not its key (Meta.Family), name
+//     NewKey in the family's anchor (cas from the version step 1 checked,
+//     or add for a family never renewed); a family ended meanwhile
+//     (EndFamily) or whose anchor was evicted makes the renewal fail with
+//     [session.ErrNotFound], its new record removed and the old one retired:
+//     the session is ended.
 //
 // The cas of step 3 is the moment of the renewal. If the old record
 // changed in between (a concurrent Update), the new record is rebuilt from
@@ -84,7 +91,26 @@ func (u *UnindexedStore) Delete(ctx context.Context, key string) error {
 // an error wrapping [session.ErrStore] (the Manager never sends one to a
 // store that lacks [session.UserIndex]).
 func (u *UnindexedStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
-	return u.s.rotate(ctx, rot, indexedElsewhere)
+	return u.s.rotate(ctx, rot, u.check)
+}
+
+// check is UnindexedStore's checkFunc: indexedElsewhere, and the family
+// anchor of a renewed record (one round trip, only for such a record).
+func (u *UnindexedStore) check(ctx context.Context, op, key string, r *session.Record, now time.Time) (*anchorRef, error) {
+	if err := indexedElsewhere(ctx, op, r, now); err != nil {
+		return nil, err
+	}
+	if !needsAnchor(key, r) {
+		return nil, nil
+	}
+	aref, _, err := u.s.deps(ctx, op, key, r, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := namesKey(op, aref, key); err != nil {
+		return nil, err
+	}
+	return aref, nil
 }
 
 // indexedElsewhere refuses a user's record that carries a revocation
