@@ -151,23 +151,10 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 	}
 	now := s.now()
 	user := rot.Meta.UserID
-	newHash, newTomb := s.sessionKey(rot.NewKey), s.tombKey(rot.NewKey)
-	oldHash, oldTomb, hasOld := newHash, newTomb, "0"
+	hasOld := "0"
 	if rot.OldKey != "" {
-		oldHash, oldTomb, hasOld = s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey), "1"
+		hasOld = "1"
 	}
-	// The generation and index keys of an anonymous session are never
-	// written; any key of the session's slot stands in for them.
-	genKey, indexKey := newTomb, newTomb
-	if user != "" {
-		genKey, indexKey = s.genKey(user), s.indexKey(user)
-	}
-	// Likewise a family that is the new key itself needs no pointer.
-	famKey := newTomb
-	if f := rot.Meta.Family; f != "" && f != rot.NewKey {
-		famKey = s.familyKey(f)
-	}
-	keys := []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey}
 	d := &rot.Delta
 	persist, timeouts := "", ""
 	if d.Persist != nil {
@@ -193,11 +180,32 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 	for k, v := range d.Set {
 		args = append(args, fieldValue+k, v)
 	}
-	res, err := s.runEnding(ctx, op, rotateScript, keys, args...).Slice()
+	res, err := s.runEnding(ctx, op, rotateScript, s.rotateKeys(rot), args...).Slice()
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
 	return rotateResult(op, res)
+}
+
+// rotateKeys are the KEYS of rotateScript for rot.
+func (s *RedisStore) rotateKeys(rot *Rotation) []string {
+	newHash, newTomb := s.sessionKey(rot.NewKey), s.tombKey(rot.NewKey)
+	oldHash, oldTomb := newHash, newTomb
+	if rot.OldKey != "" {
+		oldHash, oldTomb = s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)
+	}
+	// The generation and index keys of an anonymous session are never
+	// written; any key of the session's slot stands in for them.
+	genKey, indexKey := newTomb, newTomb
+	if user := rot.Meta.UserID; user != "" {
+		genKey, indexKey = s.genKey(user), s.indexKey(user)
+	}
+	// Likewise a family that is the new key itself needs no pointer.
+	famKey := newTomb
+	if needsPointer(rot.NewKey, rot.Meta.Family) {
+		famKey = s.familyKey(rot.Meta.Family)
+	}
+	return []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey}
 }
 
 // rotateResult decodes the reply of rotateScript.
