@@ -23,6 +23,8 @@ import (
 //	session:{<key>}            HASH   one session; <key> is the SHA-256 of the
 //	                                  token (base64url), never the token
 //	session:{<key>}:t          STRING its tombstone (see below)
+//	session:{<family>}:f       STRING the family's live key (see
+//	                                  store_redis_family.go)
 //	session:user:{<user>}      ZSET   the user's sessions: member <key>,
 //	                                  score = login + WithMaxSessionLifetime
 //	session:gen:{<user>}       STRING the user's revocation generation
@@ -35,13 +37,13 @@ import (
 // A session hash holds its values in fields "v:<name>" (the codec's bytes)
 // and its metadata in plain fields: user, gen, created, seen, auth, exp (unix
 // milliseconds, 0 for unset), idle, abs, linger (milliseconds), ua, ip,
-// persist (0 or 1).
+// persist (0 or 1), fam (the family, "" for the session's own key).
 //
 // A tombstone holds no value, user or device: while the session lives,
 // "e created seen idle abs exp", kept until exp + linger so that a late
 // visitor is told the session expired; once it is renewed, deleted or
-// revoked, "r", "d" or "v" and the time. It is what Load reports as a
-// Tombstone.
+// revoked, "r", "d" or "v" and the time (for "r", then the new key and the
+// family). It is what Load reports as a Tombstone.
 //
 // The braces are Redis Cluster hash tags: a session's hash is alone in its
 // slot, a user's index and generation share theirs, and no command touches
@@ -66,7 +68,8 @@ import (
 // one. Rotate (Login, Renew, Reauthenticate, RevokeOthers) is one script:
 // the check of the old record, the revocation, the cap, the copy and the
 // index in one atomic step. RevokeUser and UserSessions take two or three,
-// whatever the number of sessions.
+// whatever the number of sessions. Family and EndFamily are one script
+// each, whatever the number of renewals.
 //
 // # Redis Cluster
 //
@@ -246,7 +249,13 @@ func (s *RedisStore) loadTomb(ctx context.Context, op, key string) error {
 // atomically (MULTI) in one round trip. For a logged-in session (the
 // Manager creates those with Rotate) the user's generation is read first, to
 // stamp it, and the session is indexed after its hash exists: three round
-// trips.
+// trips. A record whose family is not its key becomes the family's live
+// record: on a single server the family's pointer is written in the same
+// MULTI; on a Cluster, where it lives in another slot, just before the hash
+// (a pointer naming a hash that failed to appear finds nothing). Create
+// writes the pointer whatever it held, an ended family's mark included:
+// the caller chose the family (the Manager starts families with Rotate,
+// which refuses an ended one).
 func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 	const op = "create"
 	if err := ctx.Err(); err != nil {
@@ -266,7 +275,22 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 			return err
 		}
 	}
-	if err := s.writeHash(ctx, key, r, gen); err != nil {
+	famKey := ""
+	if needsPointer(key, r.Family) {
+		sharded, err := s.sharded(ctx)
+		if err != nil {
+			return err
+		}
+		famKey = s.familyKey(r.Family)
+		if sharded {
+			err := s.client.SetArgs(ctx, famKey, "="+key, redis.SetArgs{ExpireAt: s.familyUntil(now, &r.Meta)}).Err()
+			if err != nil {
+				return wrapErr(op, err)
+			}
+			famKey = ""
+		}
+	}
+	if err := s.writeHash(ctx, key, r, gen, famKey, now); err != nil {
 		return wrapErr(op, err)
 	}
 	if r.UserID != "" {
@@ -286,8 +310,9 @@ func (s *RedisStore) Create(ctx context.Context, key string, r *Record) error {
 }
 
 // writeHash replaces the hash of key by r with generation gen, and its
-// tombstone, in one MULTI.
-func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen uint64) error {
+// tombstone, in one MULTI; with famKey (single server only: another slot),
+// the family pointer too, written at now.
+func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen uint64, famKey string, now time.Time) error {
 	args := make([]any, 0, 2+metaFieldArgs+2*len(r.Values))
 	args = append(args, fieldGen, gen)
 	args = appendMeta(args, &r.Meta)
@@ -303,6 +328,10 @@ func (s *RedisStore) writeHash(ctx context.Context, key string, r *Record, gen u
 		p.PExpireAt(ctx, hk, r.Expires)
 		p.Set(ctx, tk, tomb, 0)
 		p.PExpireAt(ctx, tk, r.Expires.Add(r.Linger))
+		if famKey != "" {
+			p.Set(ctx, famKey, "="+key, 0)
+			p.PExpireAt(ctx, famKey, s.familyUntil(now, &r.Meta))
+		}
 		return nil
 	})
 	return err

@@ -106,7 +106,12 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 //     new record is created with it and indexed;
 //  5. the user's generation is read again: if it moved (a revocation landed
 //     during steps 2 to 4), the new record is deleted and the renewal
-//     fails; otherwise the evicted sessions end.
+//     fails;
+//  6. when the family is not the new key, the family's pointer is set to
+//     the new key in its slot (pointFamily), unless EndFamily marked the
+//     family ended meanwhile: the new record is then deleted and the
+//     renewal fails (see endFamilySharded for why this order wins every
+//     race). Otherwise the evicted sessions end.
 func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
 	const op = "rotate"
 	now := s.now()
@@ -128,10 +133,14 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 			}
 		}
 	}
+	family := rot.Meta.Family
+	if family == "" {
+		family = rot.NewKey
+	}
 	var old *Record
 	if rot.OldKey != "" {
 		fields, err := s.runEnding(ctx, op, claimScript, []string{s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)},
-			unixMs(rot.Meta.LastSeen), now.UnixMilli(), rot.NewKey).StringSlice()
+			unixMs(rot.Meta.LastSeen), now.UnixMilli(), rot.NewKey, family).StringSlice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, wrapErr(op, err)
 		}
@@ -177,14 +186,37 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 	if old != nil && old.UserID == user && !rot.RevokeUser {
 		r.Generation = old.Generation
 	}
-	if err := s.writeHash(ctx, rot.NewKey, r, r.Generation); err != nil {
+	if err := s.writeHash(ctx, rot.NewKey, r, r.Generation, "", now); err != nil {
 		return nil, wrapErr(op, err)
 	}
-	if user == "" {
-		return nil, nil
+	if user != "" {
+		if err := s.recheckGeneration(ctx, op, rot, old, r, now); err != nil {
+			return nil, err
+		}
 	}
-	// The user's index and generation share a slot: one round trip indexes
-	// the new key, drops the old one and reads the generation again.
+	if needsPointer(rot.NewKey, r.Family) {
+		if err := s.pointFamily(ctx, op, rot.NewKey, r, now); err != nil {
+			_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
+			return nil, err
+		}
+	}
+	keys := make([]string, len(victims))
+	for i, v := range victims {
+		keys[i] = v.Key
+	}
+	if err := s.endAll(ctx, op, keys, "d", user, now); err != nil {
+		return nil, err
+	}
+	return victims, nil
+}
+
+// recheckGeneration is step 5 of rotateSharded for a logged-in renewal r
+// (of old, if any), just created: the user's index and generation share a
+// slot, so one round trip indexes the new key, drops the old one and reads
+// the generation again. If it moved, or on failure, the new record is
+// deleted.
+func (s *RedisStore) recheckGeneration(ctx context.Context, op string, rot *Rotation, old, r *Record, now time.Time) error {
+	user := rot.Meta.UserID
 	ik, until := s.indexKey(user), now.Add(s.maxLifetime)
 	var genCmd *redis.StringCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -198,24 +230,17 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 	})
 	if err := pipelineErr(err, genCmd); err != nil {
 		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
-		return nil, wrapErr(op, err)
+		return wrapErr(op, err)
 	}
 	if err := genCmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
-		return nil, wrapErr(op, err)
+		return wrapErr(op, err)
 	}
 	if cur, ok := parseGen(genCmd.Val()); !ok || cur > r.Generation {
 		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
-		return nil, fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, ErrNotFound)
+		return fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, ErrNotFound)
 	}
-	keys := make([]string, len(victims))
-	for i, v := range victims {
-		keys[i] = v.Key
-	}
-	if err := s.endAll(ctx, op, keys, "d", user, now); err != nil {
-		return nil, err
-	}
-	return victims, nil
+	return nil
 }
 
 // lockUser takes the user's renewal lock on a Cluster (a key in the user's

@@ -25,11 +25,20 @@ const (
 	fieldPersist  = "persist"
 	fieldExpires  = "exp"
 	fieldLinger   = "linger"
-	metaFieldArgs = 2 * 11 // field/value arguments of appendMeta
+	fieldFamily   = "fam"
+	metaFieldArgs = 2 * 12 // field/value arguments of appendMeta
 )
 
 func (s *RedisStore) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
 func (s *RedisStore) tombKey(key string) string    { return s.prefix + "{" + key + "}:t" }
+
+// familyKey is the pointer from a family to its live key. The family is
+// encoded like a user ID: a family as the Manager makes it (base64url) is
+// unchanged, so the pointer shares the slot of the family's first session,
+// and an odd byte cannot break the hash tag.
+func (s *RedisStore) familyKey(family string) string {
+	return s.prefix + "{" + encodeUserID(family) + "}:f"
+}
 func (s *RedisStore) genKey(userID string) string {
 	return s.genPrefix + encodeUserID(userID) + "}"
 }
@@ -90,6 +99,7 @@ func appendMeta(args []any, m *Meta) []any {
 		fieldIP, m.IP,
 		fieldPersist, persist,
 		fieldLinger, m.Linger.Milliseconds(),
+		fieldFamily, m.Family,
 	)
 }
 
@@ -128,6 +138,8 @@ func decodeField(r *Record, k, v string) bool {
 		r.Persist, ok = v == "1", v == "0" || v == "1"
 	case fieldLinger:
 		r.Linger, ok = parseMs(v)
+	case fieldFamily:
+		r.Family = v
 	}
 	return ok
 }
@@ -163,7 +175,10 @@ func decodeFound(op string, fields map[string]string) (*Record, error) {
 // decodeHash builds a record from the fields of a session hash. A field that
 // does not parse, or a record without an expiry, is corrupt.
 func decodeHash(op string, fields map[string]string) (*Record, error) {
-	r := &Record{Values: make(map[string][]byte, len(fields))}
+	// Every hash holds the metadata fields and gen; the rest are values.
+	// Sizing the map for those alone keeps it in the smallest table that
+	// fits them.
+	r := &Record{Values: make(map[string][]byte, max(len(fields)-metaFieldArgs/2-1, 0))}
 	for k, v := range fields {
 		if !decodeField(r, k, v) {
 			return nil, corrupt(op, "field "+strconv.Quote(k))
@@ -211,12 +226,17 @@ func parseTomb(v string, now time.Time) (*Tombstone, bool) {
 	switch f[0] {
 	case "r", "d", "v":
 		reason := map[string]string{"r": EndRotated, "d": EndDestroyed, "v": EndRevoked}[f[0]]
-		if len(f) < 2 || len(f) > 3 || num(1) < 0 {
+		if len(f) < 2 || len(f) > 4 || num(1) < 0 {
 			return nil, false
 		}
 		t := &Tombstone{Reason: reason, At: at(num(1))}
-		if len(f) == 3 && f[0] == "r" {
+		if len(f) >= 3 && f[0] == "r" {
 			t.Next = f[2]
+		}
+		if len(f) == 4 && f[0] == "r" {
+			// "r at next family" since families; an "r at next"
+			// written before carries none (Family "").
+			t.Family = f[3]
 		}
 		return t, true
 	case "e":

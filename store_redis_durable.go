@@ -92,15 +92,16 @@ func defaultDurability(client redis.UniversalClient) durability {
 }
 
 // createEnding implements endingCreator (cookierevoke.go): it writes r, a
-// record without a user, under key as a write that ends sessions (the
+// record without a user or a family, under key as a write that ends sessions (the
 // revocation of a CookieStore's revocation list), so that with durability
 // on a revocation no replica acknowledged fails closed, as a logout does.
 // One round trip; without durability it is Create.
 func (s *RedisStore) createEnding(ctx context.Context, key string, r *Record) error {
 	const op = "create revocation"
-	if r.UserID != "" {
-		// Create indexes a user's record; a revocation has no user.
-		return fmt.Errorf("redis store: %s: a record with a user: %w", op, errors.ErrUnsupported)
+	if r.UserID != "" || needsPointer(key, r.Family) {
+		// Create indexes a user's record and points a family at it; a
+		// revocation has neither.
+		return fmt.Errorf("redis store: %s: a record with a user or a family: %w", op, errors.ErrUnsupported)
 	}
 	if s.durable.replicas == 0 {
 		return s.Create(ctx, key, r)

@@ -31,7 +31,7 @@ func (s *RedisStore) Refresh(ctx context.Context, oldKey, newKey string, at time
 	now := s.now()
 	// It retires the old token: with durability on, WAIT follows it.
 	res, err := s.runEnding(ctx, op, refreshScript, keys, s.genPrefix, s.prefix+"user:{", now.UnixMilli(),
-		oldKey, newKey, s.maxLifetime.Milliseconds(), unixMs(at), s.allKey()).Slice()
+		oldKey, newKey, s.maxLifetime.Milliseconds(), unixMs(at), s.allKey(), s.prefix+"{").Slice()
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}

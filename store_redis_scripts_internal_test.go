@@ -15,7 +15,8 @@ import (
 // scripts the store runs (no file left behind by a rename).
 func TestRedisLuaFiles(t *testing.T) {
 	scripts := map[string]bool{}
-	for _, s := range []*redis.Script{genScript, updateScript, endScript, revokeScript, rotateScript, claimScript, revokeAllScript, unlockScript, refreshScript, createScript} {
+	for _, s := range []*redis.Script{genScript, updateScript, endScript, revokeScript, rotateScript, claimScript, revokeAllScript, unlockScript, refreshScript,
+		familyScript, endFamilyScript, markFamilyScript, endMemberScript, pointFamilyScript, createScript} {
 		scripts[s.Hash()] = true
 	}
 	names, err := fs.Glob(redisLuaFiles, "redis_lua/*.lua")

@@ -151,18 +151,10 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 	}
 	now := s.now()
 	user := rot.Meta.UserID
-	newHash, newTomb := s.sessionKey(rot.NewKey), s.tombKey(rot.NewKey)
-	oldHash, oldTomb, hasOld := newHash, newTomb, "0"
+	hasOld := "0"
 	if rot.OldKey != "" {
-		oldHash, oldTomb, hasOld = s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey), "1"
+		hasOld = "1"
 	}
-	// The generation and index keys of an anonymous session are never
-	// written; any key of the session's slot stands in for them.
-	genKey, indexKey := newTomb, newTomb
-	if user != "" {
-		genKey, indexKey = s.genKey(user), s.indexKey(user)
-	}
-	keys := []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey}
 	d := &rot.Delta
 	persist, timeouts := "", ""
 	if d.Persist != nil {
@@ -175,24 +167,45 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 		timeouts = fmt.Sprintf("%d %d %d", t.Idle.Milliseconds(), t.Absolute.Milliseconds(), t.Linger.Milliseconds())
 	}
 	m := &rot.Meta
-	args := make([]any, 0, 38+len(d.Delete)+2*len(d.Set))
+	args := make([]any, 0, 40+len(d.Delete)+2*len(d.Set))
 	args = append(args, hasOld, s.genPrefix, s.prefix+"{", now.UnixMilli(), rot.OldKey, rot.NewKey, user,
 		flagStr(rot.RevokeUser), rot.MaxSessions, flagStr(rot.RefuseNew), s.maxLifetime.Milliseconds(),
 		flagStr(d.Clear), persist, timeouts, len(d.Delete), unixMs(m.LastSeen),
 		fieldUser, user, fieldCreated, unixMs(m.CreatedAt), fieldSeen, unixMs(m.LastSeen),
 		fieldAuth, unixMs(m.AuthenticatedAt), fieldExpires, unixMs(m.Expires), fieldUA, m.UserAgent, fieldIP, m.IP,
-		fieldIdle, 0, fieldAbs, 0, fieldPersist, 0, fieldLinger, m.Linger.Milliseconds())
+		fieldFamily, m.Family, fieldIdle, 0, fieldAbs, 0, fieldPersist, 0, fieldLinger, m.Linger.Milliseconds())
 	for _, k := range d.Delete {
 		args = append(args, fieldValue+k)
 	}
 	for k, v := range d.Set {
 		args = append(args, fieldValue+k, v)
 	}
-	res, err := s.runEnding(ctx, op, rotateScript, keys, args...).Slice()
+	res, err := s.runEnding(ctx, op, rotateScript, s.rotateKeys(rot), args...).Slice()
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
 	return rotateResult(op, res)
+}
+
+// rotateKeys are the KEYS of rotateScript for rot.
+func (s *RedisStore) rotateKeys(rot *Rotation) []string {
+	newHash, newTomb := s.sessionKey(rot.NewKey), s.tombKey(rot.NewKey)
+	oldHash, oldTomb := newHash, newTomb
+	if rot.OldKey != "" {
+		oldHash, oldTomb = s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)
+	}
+	// The generation and index keys of an anonymous session are never
+	// written; any key of the session's slot stands in for them.
+	genKey, indexKey := newTomb, newTomb
+	if user := rot.Meta.UserID; user != "" {
+		genKey, indexKey = s.genKey(user), s.indexKey(user)
+	}
+	// Likewise a family that is the new key itself needs no pointer.
+	famKey := newTomb
+	if needsPointer(rot.NewKey, rot.Meta.Family) {
+		famKey = s.familyKey(rot.Meta.Family)
+	}
+	return []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey}
 }
 
 // rotateResult decodes the reply of rotateScript.

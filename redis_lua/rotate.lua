@@ -5,7 +5,9 @@
 --
 -- KEYS[1] old hash, KEYS[2] its tombstone (the new ones again when there is
 -- no old record), KEYS[3] new hash, KEYS[4] its tombstone, KEYS[5] the
--- user's generation key, KEYS[6] the user's index.
+-- user's generation key, KEYS[6] the user's index, KEYS[7] the family
+-- pointer (the new tombstone again when the family is the new key, which
+-- needs no pointer).
 --
 -- ARGV[1] "1" if there is an old record; ARGV[2] generation key prefix;
 -- ARGV[3] session key prefix (up to the brace); ARGV[4] now (unix ms);
@@ -14,18 +16,23 @@
 -- ARGV[11] lifetime of the generation and index (ms); ARGV[12] "1" to drop
 -- the old values; ARGV[13] persist override ("", "0", "1"); ARGV[14]
 -- timeouts override ("" or "idle abs linger", ms); ARGV[15] n deletes;
--- ARGV[16] renewal time (unix ms); ARGV[17..30] the new metadata as 7
--- field, value pairs; ARGV[31..38] default settings as 4 pairs; ARGV[39..]
--- n fields to delete, then field, value pairs to set.
+-- ARGV[16] renewal time (unix ms); ARGV[17..32] the new metadata as 8
+-- field, value pairs, the family ("fam") last; ARGV[33..40] default
+-- settings as 4 pairs; ARGV[41..] n fields to delete, then field, value
+-- pairs to set.
+--
+-- The family ("fam", or the new key when "") becomes the family's live
+-- key: its pointer names the new key, unless EndFamily marked it ended,
+-- which fails the renewal like an ended old record.
 --
 -- Returns {0, evicted key, ua, ip, seen, ...}, {1} when the old record is
--- not live and current, {2} when the cap refuses.
+-- not live and current or the family was ended, {2} when the cap refuses.
 
 local now, user, pfx = tonumber(ARGV[4]), ARGV[7], ARGV[3]
 local function field(list, name)
   for i = 1, #list, 2 do if list[i] == name then return list[i + 1] end end
 end
-local old, oldUser, oldGen = nil, '', 0
+local old, oldUser, oldGen, ended = nil, '', 0, false
 if ARGV[1] == '1' then
   old = redis.call('HGETALL', KEYS[1])
   if #old == 0 then old = nil end
@@ -41,6 +48,12 @@ if old then
   end
 elseif ARGV[1] == '1' then
   alive = false
+end
+local fam = ARGV[32]
+if fam == '' then fam = ARGV[6] end
+if fam ~= ARGV[6] then
+  local p = redis.call('GET', KEYS[7])
+  if p and string.sub(p, 1, 1) == '!' then alive, ended = false, true end
 end
 local curGen = 0
 if user ~= '' then
@@ -59,7 +72,7 @@ if user ~= '' then
   end
   curGen = tonumber(redis.call('GET', KEYS[5]) or '0')
 end
-if not alive and ARGV[1] == '1' then return {1} end
+if ended or (not alive and ARGV[1] == '1') then return {1} end
 local out = {0}
 if user ~= '' and tonumber(ARGV[9]) > 0 then
   local live = {}
@@ -86,7 +99,7 @@ if user ~= '' and tonumber(ARGV[9]) > 0 then
   end
 end
 local set = {}
-for i = 31, 38 do set[#set + 1] = ARGV[i] end
+for i = 33, 40 do set[#set + 1] = ARGV[i] end
 if old then
   for i = 1, #old, 2 do
     local k = old[i]
@@ -104,7 +117,7 @@ if ARGV[14] ~= '' then
   local i, a, l = string.match(ARGV[14], '^(%d+) (%d+) (%d+)$')
   for _, p in ipairs({'idle', i, 'abs', a, 'linger', l}) do set[#set + 1] = p end
 end
-for i = 17, 30 do set[#set + 1] = ARGV[i] end
+for i = 17, 32 do set[#set + 1] = ARGV[i] end
 local gen = curGen
 if old and oldUser == user and ARGV[8] ~= '1' then gen = oldGen end
 set[#set + 1] = 'gen'
@@ -112,14 +125,15 @@ set[#set + 1] = ms(gen)
 local h, nd = KEYS[3], tonumber(ARGV[15])
 redis.call('DEL', h)
 batch('HSET', h, set, 1, #set)
-batch('HDEL', h, ARGV, 39, 38 + nd)
-batch('HSET', h, ARGV, 39 + nd, #ARGV)
+batch('HDEL', h, ARGV, 41, 40 + nd)
+batch('HSET', h, ARGV, 41 + nd, #ARGV)
 tombOf(h, KEYS[4])
 redis.call('PEXPIREAT', h, field(set, 'exp'))
+if fam ~= ARGV[6] then pointTo(KEYS[7], '=' .. ARGV[6], famUntil(h, now, tonumber(ARGV[11])), now) end
 if user ~= '' then
   redis.call('ZADD', KEYS[6], ms(now + tonumber(ARGV[11])), ARGV[6])
   if old and oldUser == user then redis.call('ZREM', KEYS[6], ARGV[5]) end
   redis.call('PEXPIREAT', KEYS[6], ms(now + tonumber(ARGV[11])))
 end
-if old then endHash(KEYS[1], KEYS[2], 'r', tonumber(ARGV[16]), ARGV[6]) end
+if old then endHash(KEYS[1], KEYS[2], 'r', tonumber(ARGV[16]), ARGV[6], fam) end
 return out

@@ -63,8 +63,11 @@ func (a *auditQueue) lastErr() error {
 //
 // Each row holds at (unix milliseconds), kind (Event.Kind verbatim:
 // "session.login", "session.rejected", ...), session (Event.Session, the
-// keyed hash prefix of the token, never the token), user_id, ip,
-// user_agent and reason. Every login of a user in the last 90 days:
+// keyed hash prefix of the token, never the token), user_id (the whole
+// ID, never cut; on MySQL an ID longer than its 255-byte column, which no
+// session of this store can have, is recorded as no user with
+// "user_id_too_long" in the reason), ip, user_agent and reason. Every
+// login of a user in the last 90 days:
 //
 //	-- PostgreSQL (user_id is BYTEA)
 //	SELECT to_timestamp(at / 1000.0) AS at, ip, user_agent FROM session_audit
@@ -154,8 +157,9 @@ func (s *Store) writeAudit(batch []session.Event) {
 		if at.IsZero() {
 			at = s.now()
 		}
-		args = append(args, at.UnixMilli(), text(e.Kind, 64), text(e.Session, 64), s.userArg(trunc(e.UserID, mysqlMaxLen)),
-			text(e.IP, 255), text(e.UserAgent, 1024), text(e.Reason, 1024))
+		user, reason := s.auditUser(e.UserID, e.Reason)
+		args = append(args, at.UnixMilli(), text(e.Kind, 64), text(e.Session, 64), s.userArg(user),
+			text(e.IP, 255), text(e.UserAgent, 1024), text(reason, 1024))
 	}
 	stmt := s.d.rebind(`INSERT INTO session_audit (at, kind, session, user_id, ip, user_agent, reason) VALUES ` + placeholders(7, len(batch)))
 	err := s.writeConn(ctx, func(q querier) error {
@@ -167,6 +171,29 @@ func (s *Store) writeAudit(batch []session.Event) {
 		s.audit.dropped.Add(uint64(len(batch)))
 		s.log.Error("sqlstore: audit insert failed: events lost", "events", len(batch), "error", err)
 	}
+}
+
+// auditUserTooLong is added to the reason of an event whose user ID the
+// MySQL schema cannot hold (see auditUser).
+const auditUserTooLong = "user_id_too_long"
+
+// auditUser returns the user_id and reason an event is audited with. The
+// user ID is kept whole, never cut: a cut ID would hide the events from
+// their user's AuditEvents and show them to the user whose ID is the
+// prefix. PostgreSQL's BYTEA and SQLite's TEXT hold any ID the store
+// accepts. MySQL's VARBINARY(255) holds every ID its sessions can have
+// (Create and Rotate refuse longer ones with ErrTooLong); a longer one can
+// only come from sessions kept elsewhere (a sealed-cookie Manager auditing
+// here), and is recorded as no user, with auditUserTooLong in the reason,
+// so the event stays in the trail without being attributed to anyone.
+func (s *Store) auditUser(user, reason string) (string, string) {
+	if s.d != MySQL || len(user) <= mysqlMaxLen {
+		return user, reason
+	}
+	if reason == "" {
+		return "", auditUserTooLong
+	}
+	return "", auditUserTooLong + ": " + reason
 }
 
 // text makes v valid UTF-8 of at most n bytes, cut at a character

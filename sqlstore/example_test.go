@@ -45,5 +45,5 @@ func ExampleSchema() {
 	fmt.Println(strings.Count(ddl, ";\n"), "statements")
 	// Output:
 	// CREATE TABLE IF NOT EXISTS session_records (
-	// 9 statements
+	// 10 statements
 }

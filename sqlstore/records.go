@@ -103,6 +103,9 @@ func (s *Store) Create(ctx context.Context, key string, r *session.Record) error
 	if err := s.checkRecord(key, r.UserID, r.Values); err != nil {
 		return s.wrap(op, err)
 	}
+	if err := s.checkFamily(r.Family); err != nil {
+		return s.wrap(op, err)
+	}
 	return s.wrap(op, s.create(ctx, key, &r.Meta, r.Values))
 }
 
@@ -263,14 +266,15 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return s.wrap(op, err)
 	}
 	return s.wrap(op, s.tx(ctx, func(q querier) error {
-		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "", true)
+		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "", nil, true)
 	}))
 }
 
 // end turns the live row under key into a tombstone of state, dated at,
-// and deletes its values when dropValues is set (a renewal moved them).
-func (s *Store) end(ctx context.Context, q querier, key string, state int, at int64, next string, dropValues bool) error {
-	n, err := affected(q.ExecContext(ctx, s.q.endOne, state, at, at, next, s.userArg(""), key))
+// whose family is family (nil: the row's own), and deletes its values when
+// dropValues is set (a renewal moved them).
+func (s *Store) end(ctx context.Context, q querier, key string, state int, at int64, next string, family any, dropValues bool) error {
+	n, err := affected(q.ExecContext(ctx, s.q.endOne, state, at, at, next, s.userArg(""), family, key))
 	if err != nil || n == 0 || !dropValues {
 		return err
 	}

@@ -25,7 +25,12 @@ import (
 //     once the expiry outgrows it, so that most writes change no indexed
 //     column: a HOT update on PostgreSQL). user_id is indexed: that index
 //     is the per-user index behind "your devices", the cap and
-//     log-out-everywhere.
+//     log-out-everywhere. family is the session's family (Meta.Family),
+//     NULL when it is the row's own key; a row keeps it as a tombstone, and
+//     a renewal's tombstone takes the renewed session's. An index of the
+//     live rows' families (partial on PostgreSQL and SQLite, on (family,
+//     state) on MySQL) finds a family's live session in one lookup,
+//     however often it was renewed.
 //   - session_values: one row per (session key, value name): a request's
 //     changes merge per name.
 //   - session_users: each user's revocation generation.
@@ -34,14 +39,22 @@ import (
 //   - session_audit: the append-only audit trail written by [Store.Audit];
 //     at is unix milliseconds.
 //   - on PostgreSQL, the function session_rotate: a renewal (Login, Renew)
-//     in one round trip, and session_end: a logout in one; on MySQL, the procedures session_create_v1,
-//     session_update_v1, session_end_v1 and session_rotate_v1: every write
-//     in one round trip (the database user needs the CREATE ROUTINE
+//     in one round trip, session_end: a logout in one, and
+//     session_end_family: the end of a family (Rotator.EndFamily) in one;
+//     on MySQL, the procedures session_create_v1, session_update_v1,
+//     session_end_v1, session_rotate_v1 and session_end_family_v1: every
+//     write in one round trip (the database user needs the CREATE ROUTINE
 //     privilege to migrate, EXECUTE to run).
 //
 // User IDs are opaque bytes compared exactly: BYTEA on PostgreSQL,
-// VARBINARY(255) on MySQL (so at most 255 bytes there), TEXT with SQLite's
-// binary collation.
+// VARBINARY(255) on MySQL (so at most 255 bytes there: a longer one is
+// refused with [ErrTooLong]), TEXT with SQLite's binary collation. The
+// audit trail keeps each user ID whole in the same type.
+//
+// Tables created before the family column (an unreleased schema) lack it:
+// Migrate adds it and its index (ALTER TABLE session_records ADD COLUMN
+// family, of the type above) and replaces the routines written before it.
+// With your own tool, apply the same before this schema.
 func Schema(d Dialect) string {
 	return strings.Join(ddl(d), ";\n") + ";\n"
 }
@@ -69,10 +82,12 @@ func ddl(d Dialect) []string {
   purge_ns BIGINT NOT NULL,
   ended_ns BIGINT NOT NULL,
   next_key TEXT COLLATE "C" NOT NULL,
-  ver BIGINT NOT NULL
+  ver BIGINT NOT NULL,
+  family TEXT COLLATE "C"
 )`,
 			`CREATE INDEX IF NOT EXISTS session_records_purge ON session_records (purge_ns)`,
 			`CREATE INDEX IF NOT EXISTS session_records_user ON session_records (user_id)`,
+			`CREATE INDEX IF NOT EXISTS session_records_family ON session_records (family) WHERE state = 0 AND family IS NOT NULL`,
 			`CREATE TABLE IF NOT EXISTS session_values (
   skey TEXT COLLATE "C" NOT NULL,
   name TEXT COLLATE "C" NOT NULL,
@@ -99,7 +114,7 @@ func ddl(d Dialect) []string {
 )`,
 			`CREATE INDEX IF NOT EXISTS session_audit_user ON session_audit (user_id, at)`,
 			`CREATE INDEX IF NOT EXISTS session_audit_at ON session_audit (at)`,
-			rotateFunctionPG, endFunctionPG,
+			rotateFunctionPG, endFunctionPG, endFamilyFunctionPG,
 		}
 	case MySQL:
 		return []string{
@@ -122,8 +137,10 @@ func ddl(d Dialect) []string {
   ended_ns BIGINT NOT NULL,
   next_key VARBINARY(255) NOT NULL,
   ver BIGINT NOT NULL,
+  family VARBINARY(255) NULL,
   INDEX session_records_purge (purge_ns),
-  INDEX session_records_user (user_id)
+  INDEX session_records_user (user_id),
+  INDEX session_records_family (family, state)
 ) ENGINE=InnoDB`,
 			`CREATE TABLE IF NOT EXISTS session_values (
   skey VARBINARY(255) NOT NULL,
@@ -151,7 +168,7 @@ func ddl(d Dialect) []string {
   INDEX session_audit_user (user_id, at),
   INDEX session_audit_at (at)
 ) ENGINE=InnoDB`,
-			createProcMySQL, updateProcMySQL, endProcMySQL, rotateProcMySQL,
+			createProcMySQL, updateProcMySQL, endProcMySQL, rotateProcMySQL, endFamilyProcMySQL,
 		}
 	case SQLite:
 		return []string{
@@ -173,10 +190,12 @@ func ddl(d Dialect) []string {
   purge_ns INTEGER NOT NULL,
   ended_ns INTEGER NOT NULL,
   next_key TEXT NOT NULL,
-  ver INTEGER NOT NULL
+  ver INTEGER NOT NULL,
+  family TEXT
 )`,
 			`CREATE INDEX IF NOT EXISTS session_records_purge ON session_records (purge_ns)`,
 			`CREATE INDEX IF NOT EXISTS session_records_user ON session_records (user_id)`,
+			`CREATE INDEX IF NOT EXISTS session_records_family ON session_records (family) WHERE state = 0 AND family IS NOT NULL`,
 			`CREATE TABLE IF NOT EXISTS session_values (
   skey TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -232,7 +251,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if _, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLockPG)); err != nil {
 				return err
 			}
-			return execAll(ctx, q, ddl(s.d))
+			return s.migrate(ctx, q)
 		})
 		return s.wrap(op, err)
 	case MySQL:
@@ -248,7 +267,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if got != 1 {
 			return s.wrap(op, fmt.Errorf("could not take the migration lock %q", migrateLockMySQL))
 		}
-		err = execAll(ctx, conn, ddl(s.d))
+		err = s.migrate(ctx, conn)
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, migrateLockMySQL)
 		return s.wrap(op, err)
 	default:
@@ -259,8 +278,66 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return s.wrap(op, err)
 		}
-		return s.wrap(op, s.tx(ctx, func(q querier) error { return execAll(ctx, q, ddl(s.d)) }))
+		return s.wrap(op, s.tx(ctx, func(q querier) error { return s.migrate(ctx, q) }))
 	}
+}
+
+// migrate runs the statements of Schema under Migrate's lock, adding the
+// family column to a session_records table created without it before
+// anything uses the column (its index, the routines).
+func (s *Store) migrate(ctx context.Context, q querier) error {
+	stmts := ddl(s.d)
+	if err := execAll(ctx, q, stmts[:1]); err != nil { // session_records
+		return err
+	}
+	if err := s.addFamily(ctx, q); err != nil {
+		return fmt.Errorf("adding the family column: %w", err)
+	}
+	return execAll(ctx, q, stmts[1:])
+}
+
+// addFamily adds the family column (and on MySQL its index, which the
+// CREATE TABLE holds) to a session_records table that lacks it. It looks
+// first instead of using ADD COLUMN IF NOT EXISTS, which MySQL and SQLite
+// lack and which on PostgreSQL takes the table's exclusive lock at every
+// Migrate.
+//
+// A schema without the column was never released, so the routines
+// written for it that write rows are replaced in place rather than under
+// new names: on MySQL session_create_v1 and session_rotate_v1 are dropped (CREATE PROCEDURE IF NOT EXISTS
+// would keep their old bodies), on PostgreSQL the old overload of
+// session_rotate (CREATE OR REPLACE keeps an overload of another
+// signature).
+func (s *Store) addFamily(ctx context.Context, q querier) error {
+	var probe string
+	var alter []string
+	switch s.d {
+	case Postgres:
+		probe = `SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'session_records'::regclass AND attname = 'family' AND NOT attisdropped`
+		alter = []string{
+			`ALTER TABLE session_records ADD COLUMN family TEXT COLLATE "C"`,
+			`DROP FUNCTION IF EXISTS session_rotate(text, text, bytea, boolean, integer, boolean, bigint, bigint, bigint,
+  bigint, text, text, bigint, bigint, boolean, smallint, boolean, bigint, bigint, bigint, text[], text[], bytea[])`,
+		}
+	case MySQL:
+		probe = `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+  AND TABLE_NAME = 'session_records' AND COLUMN_NAME = 'family'`
+		alter = []string{
+			`ALTER TABLE session_records ADD COLUMN family VARBINARY(255) NULL, ADD INDEX session_records_family (family, state)`,
+			`DROP PROCEDURE IF EXISTS session_create_v1`, `DROP PROCEDURE IF EXISTS session_rotate_v1`,
+		}
+	default:
+		probe = `SELECT COUNT(*) FROM pragma_table_info('session_records') WHERE name = 'family'`
+		alter = []string{`ALTER TABLE session_records ADD COLUMN family TEXT`}
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, probe).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return execAll(ctx, q, alter)
 }
 
 func execAll(ctx context.Context, q querier, stmts []string) error {

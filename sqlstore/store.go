@@ -112,7 +112,8 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithTimeout bounds each call the session Manager makes (Load, Create,
-// Update, Delete, Rotate, UserSessions, RevokeUser, RevokeAll, Count):
+// Update, Delete, Rotate, Family, EndFamily, UserSessions, RevokeUser,
+// RevokeAll, Count):
 // one that has not finished after d fails with an error wrapping
 // [session.ErrStore] and [context.DeadlineExceeded], so that a paused or
 // unreachable database answers requests with a 5xx within d instead of

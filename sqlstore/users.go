@@ -53,7 +53,7 @@ func scanLive(rows *sql.Rows) ([]session.IndexedRecord, error) {
 	for rows.Next() {
 		var key string
 		var w row
-		if err := rows.Scan(append([]any{&key}, w.dest()[:16]...)...); err != nil {
+		if err := rows.Scan(append([]any{&key}, w.dest()[:nMeta]...)...); err != nil {
 			return nil, err
 		}
 		out = append(out, session.IndexedRecord{Key: key, Meta: w.meta()})
@@ -214,6 +214,9 @@ func (s *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 	if err := s.checkRecord(rot.NewKey, rot.Meta.UserID, rot.Delta.Set); err != nil {
 		return nil, s.wrap(op, err)
 	}
+	if err := s.checkFamily(rot.Meta.Family); err != nil {
+		return nil, s.wrap(op, err)
+	}
 	if rot.OldKey == "" && rot.MaxSessions <= 0 && !rot.RevokeUser {
 		// A new session with no cap and no revocation: nothing to check or
 		// lock, the write of the record is the whole renewal.
@@ -305,7 +308,7 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 			return nil, refuse(err)
 		}
 		for _, v := range victims {
-			if err := s.end(ctx, q, v.Key, stateDestroyed, now, "", true); err != nil {
+			if err := s.end(ctx, q, v.Key, stateDestroyed, now, "", nil, true); err != nil {
 				return nil, err
 			}
 		}
@@ -339,7 +342,9 @@ func (s *Store) rotate(ctx context.Context, q querier, rot *session.Rotation) ([
 		return nil, err
 	}
 	if old != nil {
-		if err := s.end(ctx, q, rot.OldKey, stateRotated, ns(rot.Meta.LastSeen), rot.NewKey, !moved); err != nil {
+		// The tombstone carries the renewed session's family (step 5).
+		family := familyOf(rot.NewKey, rot.Meta.Family)
+		if err := s.end(ctx, q, rot.OldKey, stateRotated, ns(rot.Meta.LastSeen), rot.NewKey, family, !moved); err != nil {
 			return nil, err
 		}
 	}

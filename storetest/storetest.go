@@ -14,8 +14,13 @@
 // renewal could not be atomic. The suite checks that a renewal carries the
 // values and settings, races renewals against Delete and RevokeUser, holds
 // the per-user cap under concurrent logins, and that an ended record leaves
-// a session.Tombstone for its Meta.Linger and then none; and that an Update
-// writes only the metadata its Delta carries.
+// a session.Tombstone for its Meta.Linger and then none; that an Update
+// writes only the metadata its Delta carries; and the family half of
+// session.Rotator (Family, EndFamily): a 300-renewal chain ended in one
+// step, a family still found after its retired keys' tombstones went, an
+// ended family that never gets a live record again, and EndFamily racing
+// Rotate. Eviction, which no suite can provoke portably, is the store's
+// own tests' to show (see memcachedstore).
 package storetest
 
 import (

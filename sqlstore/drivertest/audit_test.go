@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/sqlstore"
+	"github.com/sessionkit/session/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -157,4 +158,71 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestAuditLongUserIDs (issue 23, finding 11): a 300-byte user ID and
+// another user whose ID is its first 255 bytes. Every user ID the store
+// accepts is audited whole, so neither user's events are lost or shown to
+// the other: on PostgreSQL and SQLite both log in and each sees exactly
+// its own events; on MySQL, whose schema holds 255 bytes, the long ID's
+// login fails with ErrTooLong (an error, never a 2xx), and an event
+// carrying it from elsewhere is never attributed to the prefix user.
+func TestAuditLongUserIDs(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend, db *sql.DB, _ *server) {
+		st, err := sqlstore.New(db, b.d, sqlstore.WithReapInterval(0))
+		require.NoError(t, err)
+		long := make([]byte, 300)
+		for i := range long {
+			long[i] = 'a' + byte(i%26)
+		}
+		longID, prefix := string(long), string(long[:255])
+		ctx := context.Background()
+		a := newApp(t, st, st, session.Config{})
+
+		lc := a.client(t, "long")
+		lcode, lbody := lc.post("/login?u=" + longID)
+		pc := a.client(t, "prefix")
+		code, body := pc.post("/login?u=" + prefix)
+		require.Equal(t, 200, code, body)
+		if b.d == sqlstore.MySQL {
+			assert.NotEqual(t, 200, lcode, "a login the store cannot hold succeeded")
+			assert.Contains(t, lbody, "longer than the schema holds")
+			_, who := lc.get("/whoami")
+			assert.Empty(t, who)
+			r := storetest.Record(time.Minute, nil)
+			r.UserID = longID
+			err := st.Create(ctx, storetest.Key(), r)
+			assert.ErrorIs(t, err, sqlstore.ErrTooLong)
+			assert.ErrorIs(t, err, session.ErrStore)
+			_, err = st.Rotate(ctx, &session.Rotation{NewKey: storetest.Key(), Meta: r.Meta, MaxSessions: 3})
+			assert.ErrorIs(t, err, sqlstore.ErrTooLong)
+			// An event of the long ID from sessions kept elsewhere.
+			st.Audit(ctx, session.Event{Kind: session.EventLogin, UserID: longID, Reason: "elsewhere"})
+		} else {
+			require.Equal(t, 200, lcode, lbody)
+			_, who := lc.get("/whoami")
+			assert.Equal(t, longID, who)
+		}
+		require.NoError(t, st.Close(), "Close flushes the queue")
+
+		mine, err := st.AuditEvents(ctx, prefix, "", time.Time{})
+		require.NoError(t, err)
+		require.Len(t, mine, 1, "the prefix user sees another user's events: %d events", len(mine))
+		assert.Equal(t, session.EventLogin, mine[0].Kind)
+		assert.Equal(t, prefix, mine[0].UserID)
+		assert.Equal(t, "prefix", mine[0].UserAgent)
+
+		theirs, err := st.AuditEvents(ctx, longID, "", time.Time{})
+		require.NoError(t, err)
+		if b.d == sqlstore.MySQL {
+			assert.Empty(t, theirs)
+			var reason string
+			require.NoError(t, db.QueryRow(`SELECT reason FROM session_audit WHERE user_id = '' AND kind = ?`, session.EventLogin).Scan(&reason))
+			assert.Equal(t, "user_id_too_long: elsewhere", reason, "the event is kept, attributed to no one")
+			return
+		}
+		require.Len(t, theirs, 1, "the long ID's events are lost")
+		assert.Equal(t, longID, theirs[0].UserID)
+		assert.Equal(t, "long", theirs[0].UserAgent)
+	})
 }
