@@ -21,7 +21,8 @@
 //     session.event.reason.
 //   - session.store.duration (histogram, seconds): one per call of the
 //     wrapped [session.Store], with session.store.operation (load, create,
-//     update, delete, rotate, revoke_user, user_sessions) and
+//     update, delete, rotate, family, end_family, revoke_user,
+//     user_sessions, revoke_all, count) and
 //     session.store.outcome (ok, not_found, refused, canceled, error).
 //   - session.live (gauge, {session}): observed at each collection from the
 //     function given to [WithLiveSessions]; absent without it.
