@@ -129,7 +129,13 @@ func (c *cookieCarrier) writeRevocation(ctx context.Context, userID string) (tim
 		return time.Time{}, ErrNoIndex
 	}
 	now := m.now()
-	r := &Record{Meta: Meta{CreatedAt: now, LastSeen: now, Expires: now.Add(c.revocationLifetime()), Linger: m.cfg.RotationGrace}}
+	// The time is AuthenticatedAt. CreatedAt is the record's own end: a
+	// RevokeAll cutoff on a store the list shares with a server-mode
+	// Manager ends records created before it, and a revocation read as
+	// ended would read as "never revoked", bringing revoked cookies back;
+	// no cutoff (at most now) can come before its end while it lives.
+	until := now.Add(c.revocationLifetime())
+	r := &Record{Meta: Meta{CreatedAt: until, LastSeen: now, AuthenticatedAt: now, Expires: until, Linger: m.cfg.RotationGrace}}
 	if err := m.revocationSet(ctx, rv, revocationKey(userID), r); err != nil {
 		return time.Time{}, err
 	}

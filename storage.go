@@ -135,7 +135,7 @@ func (s *Session) revocationLoad(ctx context.Context, rv Store, key string) (tim
 	r, err := rv.Load(ctx, key)
 	switch {
 	case err == nil:
-		return r.CreatedAt, nil
+		return r.AuthenticatedAt, nil // see writeRevocation
 	case errors.Is(err, ErrNotFound):
 		return time.Time{}, nil
 	}

@@ -77,12 +77,39 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 	if err := revokedByAll(op, r, c); err != nil {
 		return nil, err
 	}
-	if r.UserID == "" {
+	pointed := needsPointer(key, r.Family)
+	if r.UserID == "" && !pointed {
 		return r, nil
 	}
-	cur, err := s.generation(ctx, op, r.UserID)
-	if err != nil {
-		return nil, err
+	// The user's generation and, for a renewed record, its family's
+	// pointer: other slots, read in parallel (one round trip).
+	var gen, ptr *redis.StringCmd
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if r.UserID != "" {
+			gen = p.Get(ctx, s.genKey(r.UserID))
+		}
+		if pointed {
+			ptr = p.Get(ctx, s.familyKey(r.Family))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrapErr(op, err)
+	}
+	if pointed && ptr.Val() != "="+key {
+		// On a Cluster the pointer lives on another master than the
+		// record: one that lost it (a flush, a failover without
+		// WithDurability) must end the session, not leave it live where
+		// no logout or reuse can find it. A renewal in flight points the
+		// family at its new key last, before anyone holds that key.
+		return nil, fmt.Errorf("redis store: %s: family pointer lost or moved: %w", op, ErrNotFound)
+	}
+	if gen == nil {
+		return r, nil
+	}
+	cur, ok := parseGen(gen.Val())
+	if !ok {
+		return nil, corrupt(op, "generation")
 	}
 	if r.Generation < cur {
 		return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})

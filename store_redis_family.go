@@ -346,7 +346,10 @@ func (s *RedisStore) endMemberSharded(ctx context.Context, op, family, key strin
 // ErrNotFound when EndFamily ended the family meanwhile (the caller then
 // deletes the new record).
 func (s *RedisStore) pointFamily(ctx context.Context, op, newKey string, r *Record, now time.Time) error {
-	ok, err := pointFamilyScript.Run(ctx, s.client, []string{s.familyKey(r.Family)},
+	// Through the durable path: the pointer is what a later logout or
+	// reuse ends the session by, so a failover must not lose it once the
+	// renewal returned (its master is not the record's; WithDurability).
+	ok, err := s.runEnding(ctx, op, pointFamilyScript, []string{s.familyKey(r.Family)},
 		newKey, now.UnixMilli(), s.familyUntil(now, &r.Meta).UnixMilli()).Int()
 	if err != nil {
 		return wrapErr(op, err)
