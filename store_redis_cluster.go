@@ -96,6 +96,15 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, wrapErr(op, err)
 	}
+	if gen != nil {
+		cur, ok := parseGen(gen.Val())
+		if !ok {
+			return nil, corrupt(op, "generation")
+		}
+		if r.Generation < cur {
+			return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
+		}
+	}
 	if pointed && ptr.Val() != "="+key {
 		// On a Cluster the pointer lives on another master than the
 		// record: one that lost it (a flush, a failover without
@@ -103,16 +112,6 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 		// no logout or reuse can find it. A renewal in flight points the
 		// family at its new key last, before anyone holds that key.
 		return nil, fmt.Errorf("redis store: %s: family pointer lost or moved: %w", op, ErrNotFound)
-	}
-	if gen == nil {
-		return r, nil
-	}
-	cur, ok := parseGen(gen.Val())
-	if !ok {
-		return nil, corrupt(op, "generation")
-	}
-	if r.Generation < cur {
-		return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
 	}
 	return r, nil
 }
