@@ -198,7 +198,12 @@ func TestRedisRevokeRacingRefresh(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					assert.NoError(t, e.tk.Revoke(ctx, victim.RefreshToken), "round %d", round)
+					// Not found is an answer too: on a Cluster the
+					// thief's refresh, finding the end under way, reports
+					// reuse and ends the family itself first.
+					if err := e.tk.Revoke(ctx, victim.RefreshToken); err != nil {
+						assert.ErrorIs(t, err, session.ErrNotFound, "round %d", round)
+					}
 				}()
 				close(start)
 				wg.Wait()
