@@ -116,19 +116,10 @@ func (c *storeCarrier) revoke(ctx context.Context, userID, handle string) error 
 	// The device may renew its ID again before the end lands: ending the
 	// family ends whatever ID it has.
 	if _, ok := m.store.(Rotator); ok {
-		_, err := m.endFamily(ctx, "revoke", familyOf(key, &rec.Meta))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+		if _, err := endKeyAndFamily(ctx, m.store, key, familyOf(key, &rec.Meta)); err != nil {
+			return m.storeErr(ctx, "revoke", err)
 		}
-		if err == nil {
-			m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8], IP: rec.IP, UserAgent: rec.UserAgent, Reason: "revoke"})
-			return nil
-		}
-		// Nothing of the family found live, though key was a moment ago:
-		// ended meanwhile, or the store lost its family index. End the key
-		// itself, so Revoke never returns nil while it lives.
-	}
-	if err := m.deleteRecord(ctx, "revoke", key); err != nil {
+	} else if err := m.deleteRecord(ctx, "revoke", key); err != nil {
 		return err
 	}
 	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8], IP: rec.IP, UserAgent: rec.UserAgent, Reason: "revoke"})

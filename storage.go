@@ -250,20 +250,26 @@ func (s *Session) storeEnd(ctx context.Context, op, key string, meta *Meta) erro
 
 // end is storeEnd with a server store.
 func (c *storeCarrier) end(ctx context.Context, s *Session, op, key string, meta *Meta) error {
-	rot, ok := c.m.store.(Rotator)
-	if !ok || meta == nil {
+	if _, ok := c.m.store.(Rotator); !ok || meta == nil {
 		return s.storeDelete(ctx, op, key)
 	}
-	_, err := rot.EndFamily(ctx, familyOf(key, meta))
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrNotFound):
-		// Nothing of the family is live; the key is ended anyway, in case a
-		// store lost its family index (losing it must end, not keep).
-		return s.storeDelete(ctx, op, key)
+	if _, err := endKeyAndFamily(ctx, c.m.store, key, familyOf(key, meta)); err != nil {
+		return s.storeErr(op, err)
 	}
-	return s.storeErr(op, err)
+	return nil
+}
+
+// endKeyAndFamily ends, on a Rotator, the family of the record under key
+// and, when the store finds nothing of the family live (ended meanwhile,
+// or its family index lost), the key itself: losing the index must end a
+// session, never keep it. ended is the live record EndFamily ended, if
+// any. It returns the store's raw error, for the caller's door.
+func endKeyAndFamily(ctx context.Context, st Store, key, family string) (ended *IndexedRecord, err error) {
+	ended, err = st.(Rotator).EndFamily(ctx, family)
+	if errors.Is(err, ErrNotFound) {
+		return nil, st.Delete(ctx, key)
+	}
+	return ended, err
 }
 
 // endFamily ends the live session of family for a Manager operation that
