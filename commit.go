@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // commit sends this request's changes to the store and, when h is non-nil,
@@ -82,7 +84,7 @@ func (s *Session) commitStore(ctx context.Context, now time.Time, phase string) 
 			r.Linger = m.linger(&r.Meta)
 		}
 		d := s.pending()
-		d.apply(r, false) // the pending changes are dropped once stored
+		storekit.Merge(&d, r, false) // the pending changes are dropped once stored
 		r.Expires = m.expiry(&r.Meta)
 		token := newToken()
 		key := storeKey(token)
@@ -134,7 +136,7 @@ func (s *Session) commitStore(ctx context.Context, now time.Time, phase string) 
 		if err != nil {
 			return err
 		}
-		d.apply(s.rec, false) // d is dropped next: its values move over
+		storekit.Merge(d, s.rec, false) // d is dropped next: its values move over
 		s.clearPending()
 		if !d.Expires.IsZero() && s.persistent() {
 			s.sendCookie = true // refresh Max-Age with the idle deadline

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,10 +20,6 @@ const (
 // defaultCSRFMaxFormBytes is the default of [Config.CSRFMaxFormBytes]: room
 // for a login or settings form, far from a memory-exhausting upload.
 const defaultCSRFMaxFormBytes = 64 << 10
-
-// ErrInvalidConfig is wrapped by every error New returns for an unsafe or
-// contradictory Config.
-var ErrInvalidConfig = errors.New("session: invalid config")
 
 // LimitPolicy says what Login does when a user already has
 // Config.MaxSessionsPerUser sessions.

@@ -8,13 +8,6 @@ import (
 	"sync/atomic"
 )
 
-// ErrTooLarge is wrapped by the errors of changes that would make a session
-// larger than where it is kept allows: Session.Set, Login and the other
-// changes that would make a sealed cookie (see [CookieStore]) longer than
-// [MaxCookieSize] (nothing is changed: the previous values stay), and a
-// store's writes past its item size limit (memcachedstore).
-var ErrTooLarge = errors.New("session: too large")
-
 // MaxCookieSize bounds a Set-Cookie header of a [CookieStore] session
 // (name, value and attributes): the 4096 bytes every browser keeps
 // (RFC 6265 section 6.1). A change that would pass it fails with

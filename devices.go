@@ -6,16 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
-)
 
-var (
-	// ErrTooManySessions is returned by Login when the user already has
-	// Config.MaxSessionsPerUser sessions and the policy is RefuseNew.
-	ErrTooManySessions = errors.New("session: too many sessions for this user")
-	// ErrNoIndex is returned by device operations when the store does not
-	// implement UserIndex (a CookieStore among them). It wraps
-	// errors.ErrUnsupported.
-	ErrNoIndex = fmt.Errorf("session: store keeps no per-user index: %w", errors.ErrUnsupported)
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // SessionInfo describes one of a user's sessions, for a "your devices" page.
@@ -116,7 +108,7 @@ func (c *storeCarrier) revoke(ctx context.Context, userID, handle string) error 
 	// The device may renew its ID again before the end lands: ending the
 	// family ends whatever ID it has.
 	if _, ok := m.store.(Rotator); ok {
-		if _, err := endKeyAndFamily(ctx, m.store, key, familyOf(key, &rec.Meta)); err != nil {
+		if _, err := endKeyAndFamily(ctx, m.store, key, storekit.FamilyOf(key, &rec.Meta)); err != nil {
 			return m.storeErr(ctx, "revoke", err)
 		}
 	} else if err := m.deleteRecord(ctx, "revoke", key); err != nil {

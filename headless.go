@@ -22,13 +22,6 @@ import (
 // Its tokens live in their own key space: a cookie's token never names a
 // header session and a header session's token is never adopted as a cookie.
 
-// ErrReused is wrapped (together with [ErrNotFound]) by the error of
-// [Manager.Rotate] when the token was already rotated: presented again
-// after the grace period, or a second time within it. The whole session
-// (every later token of it) has been ended: whoever holds it, the thief or
-// the owner, must authenticate again.
-var ErrReused = errors.New("session: rotated token presented again")
-
 // Lifetimes are the own limits of a header session ([Manager.Issue]): they
 // replace the Manager's cookie timeouts and may be longer than them. Zero
 // fields take the Manager's.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // Login authenticates the session as userID: it issues a new ID (the old one
@@ -192,7 +194,7 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	}
 	rot.Meta.Family = "" // a new family: the new key's
 	if old != nil && old.UserID == rot.Meta.UserID {
-		rot.Meta.Family = familyOf(s.key, &old.Meta) // a renewal of the same session
+		rot.Meta.Family = storekit.FamilyOf(s.key, &old.Meta) // a renewal of the same session
 	}
 	evicted, err := s.storeRotate(ctx, rot)
 	switch {

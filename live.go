@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // Long-lived connections: a WebSocket or Server-Sent Events handler outlives
@@ -81,7 +83,7 @@ func (c *storeCarrier) check(ctx context.Context, s *Session) error {
 		if err != nil {
 			return err
 		}
-		d.applyMeta(&rec.Meta)
+		storekit.ApplyMeta(d, &rec.Meta)
 	}
 	// Keep this request's own pending changes on top of the fresh record.
 	s.rec = rec

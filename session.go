@@ -7,24 +7,6 @@ import (
 	"sync"
 )
 
-var (
-	// ErrHeadersSent is returned by changes that need a Set-Cookie (Login,
-	// Renew, Destroy, or the first value of a new session) once the response
-	// headers have gone out: the browser could no longer learn of them.
-	ErrHeadersSent = errors.New("session: response headers already sent")
-	// ErrEncode wraps a codec failure in Set: the value was not stored.
-	ErrEncode = errors.New("session: cannot encode value")
-	// ErrNoUser is returned by Login with an empty user ID and by
-	// operations that need an authenticated session.
-	ErrNoUser = errors.New("session: no user")
-	// ErrRotated is returned by Set and the other changes that would start
-	// a new anonymous session, on a request that carries an ID renewed a
-	// moment ago by another request (see Config.RotationGrace): its new
-	// cookie would overwrite the renewed one in the browser. The request
-	// can read nothing but may still Login.
-	ErrRotated = errors.New("session: ID renewed by a concurrent request")
-)
-
 // Session is one request's view of a session. It loads lazily: a handler that
 // never touches it costs no store call. Reads see the stored record plus this
 // request's own changes; the middleware commits only the changes (a Delta)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // The one door to the store: every store call the Manager makes goes
@@ -229,15 +231,6 @@ func (m *Manager) countSessions(ctx context.Context) (int, error) {
 
 // --- families (see Rotator) ---
 
-// familyOf is the family of the record stored under key: its Meta.Family,
-// or the key itself.
-func familyOf(key string, m *Meta) string {
-	if m.Family != "" {
-		return m.Family
-	}
-	return key
-}
-
 // storeEnd ends the session stored under key, whose record (as this request
 // loaded it) has meta: its whole family in one store step (see
 // Rotator.EndFamily), so that a logout racing a renewal of the same session
@@ -253,7 +246,7 @@ func (c *storeCarrier) end(ctx context.Context, s *Session, op, key string, meta
 	if _, ok := c.m.store.(Rotator); !ok || meta == nil {
 		return s.storeDelete(ctx, op, key)
 	}
-	if _, err := endKeyAndFamily(ctx, c.m.store, key, familyOf(key, meta)); err != nil {
+	if _, err := endKeyAndFamily(ctx, c.m.store, key, storekit.FamilyOf(key, meta)); err != nil {
 		return s.storeErr(op, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session/internal/memblock"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // memShards is the number of independently locked shards: enough that two
@@ -379,7 +380,7 @@ outer:
 		keys = append(keys, k)
 		vals = append(vals, memblock.Val{B: v})
 	}
-	d.applyMeta(&meta)
+	storekit.ApplyMeta(d, &meta)
 	ne := encodeEntry(key, &meta, keys, vals)
 	ne.epoch = e.epoch
 	if now >= ne.expires {

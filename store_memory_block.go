@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session/internal/memblock"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // The memory store's entries hold their record in the block form of
@@ -59,7 +60,7 @@ func encodeTomb(key string, state uint8, at, until time.Time, meta *Meta, next s
 	var m Meta
 	switch state {
 	case stateExpired:
-		m = tombstoneMeta(meta)
+		m = storekit.TombstoneMeta(meta)
 	case stateRotated:
 		m.Family = meta.Family
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // Families in the memory store: a striped map from a family (Meta.Family)
@@ -76,7 +78,7 @@ func (s *MemoryStore) Family(ctx context.Context, family string) (string, *Recor
 	if err != nil {
 		return "", nil, fmt.Errorf("memory store: family: %w", ErrNotFound)
 	}
-	if familyOf(key, &r.Meta) != family {
+	if storekit.FamilyOf(key, &r.Meta) != family {
 		return "", nil, fmt.Errorf("memory store: family: %w", ErrNotFound)
 	}
 	return key, r, nil
@@ -107,7 +109,7 @@ func (s *MemoryStore) EndFamily(ctx context.Context, family string) (*IndexedRec
 	if ok && e.state == stateLive {
 		decodeMeta(&e, len(key), &meta)
 	}
-	if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(key)) || familyOf(key, &meta) != family {
+	if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(key)) || storekit.FamilyOf(key, &meta) != family {
 		sh.mu.Unlock()
 		fs.mu.Unlock()
 		return nil, fmt.Errorf("memory store: end family: %w", ErrNotFound)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // add indexes key under u. The caller holds the user shard lock.
@@ -250,7 +252,7 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 	}
 
 	// The family's lock, then the old and new shards in index order.
-	family := familyOf(rot.NewKey, &rot.Meta)
+	family := storekit.FamilyOf(rot.NewKey, &rot.Meta)
 	fs := s.lockFamily(family, rot.NewKey)
 	defer unlockFamily(fs)
 	newSh := s.shard(rot.NewKey)
