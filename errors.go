@@ -18,6 +18,10 @@ var (
 	// corrupt data). The middleware turns it into the error handler's
 	// response.
 	ErrStore = storekit.ErrStore
+	// ErrCorrupt is wrapped, together with [ErrStore], by a store that
+	// found a record it cannot decode (a codec change, a partial write, a
+	// hand edit) under the key it was asked for.
+	ErrCorrupt = storekit.ErrCorrupt
 	// ErrCapacity is returned (wrapped) by a store that refuses a new
 	// record because it is full (see [WithMaxRecords]). The Manager reports
 	// it as [EventCapacity].

@@ -12,6 +12,10 @@ var (
 	// ErrStore wraps any failure of the backing store (network, protocol,
 	// corrupt data). The middleware turns it into the error handler's response.
 	ErrStore = errors.New("session: store failure")
+	// ErrCorrupt is wrapped, together with ErrStore, by a store that found
+	// a record it cannot decode (a codec change, a partial write, a hand
+	// edit) under the key it was asked for.
+	ErrCorrupt = errors.New("session: corrupt record")
 	// ErrCapacity is returned (wrapped) by a store that refuses a new record
 	// because it is full. The Manager reports it as a capacity event.
 	ErrCapacity = errors.New("session: store at capacity")
