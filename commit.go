@@ -61,89 +61,101 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 	return nil
 }
 
-// commitStore sends this request's changes to the store (see commit). The
-// caller holds s.mu.
+// commitStore sends this request's changes to the store (see commit): a
+// session not stored yet is created if it holds something, a stored one
+// gets its changes and due touch. The caller holds s.mu.
 func (s *Session) commitStore(ctx context.Context, now time.Time, phase string) error {
-	m := s.m
-
 	switch {
 	case s.key == "":
-		// Not stored yet: store it only if it holds something.
-		if !s.wantsCreate() {
-			break
+		if !s.wantsCreate() || s.headersSent { // (headers sent: Set already refused it)
+			return nil
 		}
-		if s.headersSent {
-			break // Set already refused this; nothing can reach the browser
-		}
-		s.seedCSRF() // adopt the stateless CSRF secret (csrf_stateless.go)
-		r := &Record{}
-		if s.rec != nil {
-			r.Meta = s.rec.Meta
-		} else {
-			r.CreatedAt, r.LastSeen = now, now
-			r.Linger = m.linger(&r.Meta)
-		}
-		d := s.pending()
-		storekit.Merge(&d, r, false) // the pending changes are dropped once stored
-		r.Expires = m.expiry(&r.Meta)
-		token := newToken()
-		key := storeKey(token)
-		if err := s.storeCreate(ctx, commitOp(phase, "create"), key, r); err != nil {
-			return err
-		}
-		s.token, s.key, s.rec = token, key, r
-		s.clearPending()
-		s.sendCookie, s.expireCookie = true, false
-		s.queue(s.event(EventCreated, token, "", ""))
-
+		return s.commitCreate(ctx, now, phase)
 	case s.rec != nil:
-		// Only what this request changed is sent: the touch moves LastSeen
-		// and Expires, a setting goes only with the request that changed
-		// it. A read-only request whose touch is not due sends nothing
-		// (and allocates no Delta).
-		touch := now.Sub(s.rec.LastSeen) >= m.touchInterval(&s.rec.Meta)
-		if !touch && (s.pend == nil || s.pend.Empty()) {
-			break
-		}
-		d := s.changes()
-		if touch || d.Persist != nil || d.Timeouts != nil {
-			meta := s.rec.Meta
-			if touch {
-				meta.LastSeen = now
-				d.LastSeen = now
-			}
-			d.Expires = m.expiry(&meta)
-		}
-		if d.Empty() {
-			break
-		}
-		err := s.storeUpdate(ctx, commitOp(phase, "update"), s.key, d)
-		if errors.Is(err, ErrNotFound) {
-			// Destroyed, revoked or renewed meanwhile: never resurrect it,
-			// never write into the renewed one.
-			renewed := s.renewedMeanwhile(ctx)
-			reason := "gone_at_commit"
-			if renewed {
-				reason = "renewed_at_commit"
-			}
-			s.queue(s.event(EventRejected, s.token, s.rec.UserID, reason))
-			s.reset()
-			// A renewal's cookie may already be in the browser: expiring
-			// the cookie would log every tab out (the grace rule).
-			s.expireCookie, s.sendCookie = !renewed, false
-			break
-		}
-		if err != nil {
-			return err
-		}
-		storekit.Merge(d, s.rec, false) // d is dropped next: its values move over
-		s.clearPending()
-		if !d.Expires.IsZero() && s.persistent() {
-			s.sendCookie = true // refresh Max-Age with the idle deadline
-		}
+		return s.commitUpdate(ctx, now, phase)
 	}
-
 	return nil
+}
+
+// commitCreate stores a session that holds something for the first time,
+// under a new ID. The caller holds s.mu.
+func (s *Session) commitCreate(ctx context.Context, now time.Time, phase string) error {
+	m := s.m
+	s.seedCSRF() // adopt the stateless CSRF secret (csrf_stateless.go)
+	r := &Record{}
+	if s.rec != nil {
+		r.Meta = s.rec.Meta
+	} else {
+		r.CreatedAt, r.LastSeen = now, now
+		r.Linger = m.linger(&r.Meta)
+	}
+	d := s.pending()
+	storekit.Merge(&d, r, false) // the pending changes are dropped once stored
+	r.Expires = m.expiry(&r.Meta)
+	token := newToken()
+	key := storeKey(token)
+	if err := s.storeCreate(ctx, commitOp(phase, "create"), key, r); err != nil {
+		return err
+	}
+	s.token, s.key, s.rec = token, key, r
+	s.clearPending()
+	s.sendCookie, s.expireCookie = true, false
+	s.queue(s.event(EventCreated, token, "", ""))
+	return nil
+}
+
+// commitUpdate sends only what this request changed: the touch moves
+// LastSeen and Expires, a setting goes only with the request that changed
+// it. A read-only request whose touch is not due sends nothing (and
+// allocates no Delta). The caller holds s.mu.
+func (s *Session) commitUpdate(ctx context.Context, now time.Time, phase string) error {
+	m := s.m
+	touch := now.Sub(s.rec.LastSeen) >= m.touchInterval(&s.rec.Meta)
+	if !touch && (s.pend == nil || s.pend.Empty()) {
+		return nil
+	}
+	d := s.changes()
+	if touch || d.Persist != nil || d.Timeouts != nil {
+		meta := s.rec.Meta
+		if touch {
+			meta.LastSeen = now
+			d.LastSeen = now
+		}
+		d.Expires = m.expiry(&meta)
+	}
+	if d.Empty() {
+		return nil
+	}
+	err := s.storeUpdate(ctx, commitOp(phase, "update"), s.key, d)
+	if errors.Is(err, ErrNotFound) {
+		s.goneAtCommit(ctx)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	storekit.Merge(d, s.rec, false) // d is dropped next: its values move over
+	s.clearPending()
+	if !d.Expires.IsZero() && s.persistent() {
+		s.sendCookie = true // refresh Max-Age with the idle deadline
+	}
+	return nil
+}
+
+// goneAtCommit handles a record destroyed, revoked or renewed while this
+// request ran: never resurrect it, never write into the renewed one. The
+// caller holds s.mu.
+func (s *Session) goneAtCommit(ctx context.Context) {
+	renewed := s.renewedMeanwhile(ctx)
+	reason := "gone_at_commit"
+	if renewed {
+		reason = "renewed_at_commit"
+	}
+	s.queue(s.event(EventRejected, s.token, s.rec.UserID, reason))
+	s.reset()
+	// A renewal's cookie may already be in the browser: expiring the cookie
+	// would log every tab out (the grace rule).
+	s.expireCookie, s.sendCookie = !renewed, false
 }
 
 // renewedMeanwhile reports whether the session's record, found gone at

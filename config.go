@@ -145,11 +145,26 @@ type BruteForceConfig struct {
 	Block bool
 }
 
-// validate fills defaults and rejects unsafe or contradictory settings.
+// validate fills defaults and rejects unsafe or contradictory settings, one
+// group of settings at a time.
 func (c *Config) validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	for _, step := range []func() error{c.validateTimeouts, c.validateLimits, c.validateCookie, c.validateBruteForce} {
+		if err := step(); err != nil {
+			return err
+		}
 	}
+	c.fillDefaults()
+	return nil
+}
+
+// invalid is the error of an unsafe or contradictory setting.
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// validateTimeouts checks the idle, absolute, touch, remember-me and
+// rotation-grace durations, filling their defaults.
+func (c *Config) validateTimeouts() error {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
@@ -157,16 +172,16 @@ func (c *Config) validate() error {
 		c.AbsoluteTimeout = DefaultAbsoluteTimeout
 	}
 	if c.IdleTimeout < 0 || c.AbsoluteTimeout < 0 {
-		return bad("timeouts must be positive (idle %v, absolute %v)", c.IdleTimeout, c.AbsoluteTimeout)
+		return invalid("timeouts must be positive (idle %v, absolute %v)", c.IdleTimeout, c.AbsoluteTimeout)
 	}
 	if c.AbsoluteTimeout < c.IdleTimeout {
-		return bad("absolute timeout %v is shorter than idle timeout %v", c.AbsoluteTimeout, c.IdleTimeout)
+		return invalid("absolute timeout %v is shorter than idle timeout %v", c.AbsoluteTimeout, c.IdleTimeout)
 	}
 	if c.TouchInterval == 0 {
 		c.TouchInterval = c.IdleTimeout / 20
 	}
 	if c.TouchInterval < 0 || c.TouchInterval >= c.IdleTimeout {
-		return bad("touch interval %v must be positive and shorter than the idle timeout %v", c.TouchInterval, c.IdleTimeout)
+		return invalid("touch interval %v must be positive and shorter than the idle timeout %v", c.TouchInterval, c.IdleTimeout)
 	}
 	if err := c.Remember.validate(c.IdleTimeout, c.AbsoluteTimeout); err != nil {
 		return err
@@ -177,53 +192,123 @@ func (c *Config) validate() error {
 	case c.RotationGrace < 0:
 		c.RotationGrace = 0
 	}
+	return nil
+}
+
+// validateLimits checks the per-user cap, the signing keys, the token
+// header, the binding policy and the CSRF form limit.
+func (c *Config) validateLimits() error {
 	if c.MaxSessionsPerUser < 0 {
-		return bad("MaxSessionsPerUser %d is negative", c.MaxSessionsPerUser)
+		return invalid("MaxSessionsPerUser %d is negative", c.MaxSessionsPerUser)
 	}
 	if c.OnLimit != EvictOldest && c.OnLimit != RefuseNew {
-		return bad("unknown OnLimit policy %d", c.OnLimit)
+		return invalid("unknown OnLimit policy %d", c.OnLimit)
 	}
-
 	for i, k := range c.SigningKeys {
 		if len(k) < minSigningKey {
-			return bad("signing key %d is %d bytes; use at least %d random bytes", i, len(k), minSigningKey)
+			return invalid("signing key %d is %d bytes; use at least %d random bytes", i, len(k), minSigningKey)
 		}
 	}
 	if c.TokenHeader != "" && !validCookieName(c.TokenHeader) {
-		return bad("TokenHeader %q is not a valid header name", c.TokenHeader)
+		return invalid("TokenHeader %q is not a valid header name", c.TokenHeader)
 	}
 	if c.Binding < BindNone || c.Binding > BindDestroy {
-		return bad("unknown Binding policy %d", c.Binding)
+		return invalid("unknown Binding policy %d", c.Binding)
 	}
+	if c.CSRFMaxFormBytes == 0 {
+		c.CSRFMaxFormBytes = defaultCSRFMaxFormBytes
+	}
+	if c.CSRFMaxFormBytes < 0 {
+		return invalid("CSRFMaxFormBytes %d is negative", c.CSRFMaxFormBytes)
+	}
+	return nil
+}
+
+// validateCookie fills the cookie's defaults and refuses attributes that
+// would weaken it or that browsers reject.
+func (c *Config) validateCookie() error {
 	ck := c.Cookie.withDefaults()
+	if err := ck.check(); err != nil {
+		return err
+	}
+	c.Cookie = ck
+	return nil
+}
+
+// check refuses cookie attributes that would weaken the session cookie or
+// that browsers reject.
+func (ck *CookieConfig) check() error {
+	if ck.DisableHTTPOnly {
+		return invalid("HttpOnly cannot be turned off: a script-readable session cookie turns XSS into session theft")
+	}
+	if ck.SameSite != http.SameSiteLaxMode && ck.SameSite != http.SameSiteStrictMode && ck.SameSite != http.SameSiteNoneMode {
+		return invalid("unknown SameSite mode %d", ck.SameSite)
+	}
+	if err := ck.checkName(); err != nil {
+		return err
+	}
+	return ck.checkScope()
+}
+
+// checkName refuses a cookie name browsers reject or that collides with the
+// CSRF nonce cookie.
+func (ck *CookieConfig) checkName() error {
 	switch {
-	case ck.DisableHTTPOnly:
-		return bad("HttpOnly cannot be turned off: a script-readable session cookie turns XSS into session theft")
 	case !validCookieName(ck.Name):
-		return bad("cookie name %q is not a valid token", ck.Name)
+		return invalid("cookie name %q is not a valid token", ck.Name)
 	case len(ck.Name) > 256:
 		// Name + value must stay far below the 4096 bytes browsers keep
 		// (ASVS 3.3.5); the value is at most 87 bytes (a signed ID).
-		return bad("cookie name is %d bytes; keep it under 256", len(ck.Name))
-	case ck.SameSite == http.SameSiteNoneMode && ck.AllowInsecure:
-		return bad("SameSite=None requires Secure; browsers reject it otherwise")
-	case ck.Partitioned && ck.AllowInsecure:
-		return bad("Partitioned requires Secure")
-	case ck.SameSite != http.SameSiteLaxMode && ck.SameSite != http.SameSiteStrictMode && ck.SameSite != http.SameSiteNoneMode:
-		return bad("unknown SameSite mode %d", ck.SameSite)
-	case strings.HasPrefix(ck.Name, "__Host-") && ck.Domain != "":
-		return bad("a __Host- cookie cannot have a Domain (%q); drop the Domain or rename the cookie", ck.Domain)
-	case strings.HasPrefix(ck.Name, "__Host-") && ck.Path != "/":
-		return bad("a __Host- cookie must have Path=/ (got %q)", ck.Path)
-	case (strings.HasPrefix(ck.Name, "__Host-") || strings.HasPrefix(ck.Name, "__Secure-")) && ck.AllowInsecure:
-		return bad("cookie name %q requires Secure; with AllowInsecure use a plain name such as \"sid\"", ck.Name)
-	case !strings.HasPrefix(ck.Path, "/"):
-		return bad("cookie path %q must start with /", ck.Path)
-	case ck.Name == csrfCookieName(&ck):
-		return bad("cookie name %q is the name of the CSRF nonce cookie; choose another", ck.Name)
+		return invalid("cookie name is %d bytes; keep it under 256", len(ck.Name))
+	case ck.Name == csrfCookieName(ck):
+		return invalid("cookie name %q is the name of the CSRF nonce cookie; choose another", ck.Name)
 	}
-	c.Cookie = ck
+	return nil
+}
 
+// checkScope refuses SameSite, Secure, Partitioned, Domain and Path
+// settings that contradict each other or the name's prefix.
+func (ck *CookieConfig) checkScope() error {
+	host := strings.HasPrefix(ck.Name, "__Host-")
+	secure := host || strings.HasPrefix(ck.Name, "__Secure-")
+	switch {
+	case ck.SameSite == http.SameSiteNoneMode && ck.AllowInsecure:
+		return invalid("SameSite=None requires Secure; browsers reject it otherwise")
+	case ck.Partitioned && ck.AllowInsecure:
+		return invalid("Partitioned requires Secure")
+	case host && ck.Domain != "":
+		return invalid("a __Host- cookie cannot have a Domain (%q); drop the Domain or rename the cookie", ck.Domain)
+	case host && ck.Path != "/":
+		return invalid("a __Host- cookie must have Path=/ (got %q)", ck.Path)
+	case secure && ck.AllowInsecure:
+		return invalid("cookie name %q requires Secure; with AllowInsecure use a plain name such as \"sid\"", ck.Name)
+	case !strings.HasPrefix(ck.Path, "/"):
+		return invalid("cookie path %q must start with /", ck.Path)
+	}
+	return nil
+}
+
+// validateBruteForce fills the brute-force signal's defaults.
+func (c *Config) validateBruteForce() error {
+	bf := &c.BruteForce
+	if bf.Threshold == 0 {
+		bf.Threshold = 20
+	}
+	if bf.Window == 0 {
+		bf.Window = time.Minute
+	}
+	if bf.MaxTracked == 0 {
+		bf.MaxTracked = 1 << 16
+	}
+	if bf.Window < 0 || bf.MaxTracked < 0 {
+		return invalid("BruteForce window and MaxTracked must be positive")
+	}
+	return nil
+}
+
+// fillDefaults sets the codec, logger, event key, error handler and clock
+// left unset.
+func (c *Config) fillDefaults() {
 	if c.Codec == nil {
 		c.Codec = JSONCodec{}
 	}
@@ -237,29 +322,9 @@ func (c *Config) validate() error {
 	if c.ErrorHandler == nil {
 		c.ErrorHandler = defaultErrorHandler
 	}
-	bf := &c.BruteForce
-	if bf.Threshold == 0 {
-		bf.Threshold = 20
-	}
-	if bf.Window == 0 {
-		bf.Window = time.Minute
-	}
-	if bf.MaxTracked == 0 {
-		bf.MaxTracked = 1 << 16
-	}
-	if bf.Window < 0 || bf.MaxTracked < 0 {
-		return bad("BruteForce window and MaxTracked must be positive")
-	}
-	if c.CSRFMaxFormBytes == 0 {
-		c.CSRFMaxFormBytes = defaultCSRFMaxFormBytes
-	}
-	if c.CSRFMaxFormBytes < 0 {
-		return bad("CSRFMaxFormBytes %d is negative", c.CSRFMaxFormBytes)
-	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
-	return nil
 }
 
 // validCookieName reports whether name is a valid RFC 6265 cookie name.
