@@ -64,22 +64,29 @@ func (m *Manager) csrfFromRequest(r *http.Request) csrfForm {
 		prefix = prefix[:limit]
 		f.drained = false
 	}
-	var token string
+	f.token, f.reason = formToken(ct, params["boundary"], prefix, complete)
+	return f
+}
+
+// formToken finds the CSRFField value in the body prefix of a form of
+// media type ct: the token, or "" and why not ("missing", "malformed",
+// csrfTooLarge when the prefix ended before a token was found).
+func formToken(ct, boundary string, prefix []byte, complete bool) (token, reason string) {
 	var found, bad bool
 	if ct == "multipart/form-data" {
-		token, found, bad = multipartField(prefix, params["boundary"], complete)
+		token, found, bad = multipartField(prefix, boundary, complete)
 	} else {
 		token, found, bad = urlencodedField(prefix, complete)
 	}
 	switch {
 	case found && token != "":
-		f.token, f.reason = token, ""
+		return token, ""
 	case !complete:
-		f.reason = csrfTooLarge
+		return "", csrfTooLarge
 	case bad:
-		f.reason = "malformed"
+		return "", "malformed"
 	}
-	return f
+	return "", "missing"
 }
 
 // prefixedBody is a request body whose first bytes were already read: it
