@@ -6,25 +6,6 @@ import (
 	"time"
 )
 
-// BindingPolicy says what a Manager does when a logged-in session shows up
-// with another User-Agent or from another network than at login.
-type BindingPolicy int
-
-const (
-	// BindNone ignores device changes (the default: mobile clients change
-	// networks all the time).
-	BindNone BindingPolicy = iota
-	// BindLog emits an EventBindingChanged and carries on.
-	BindLog
-	// BindReauth emits the event and treats the session as not recently
-	// authenticated: AuthenticatedAt reads as zero for the request, so
-	// RequireRecentAuth sends the user to re-enter their password.
-	BindReauth
-	// BindDestroy emits the event and ends the session: the request
-	// continues as a new anonymous one.
-	BindDestroy
-)
-
 // checkBinding compares the request's device with the one recorded at login
 // and applies the policy. The caller holds s.mu and has just loaded s.rec.
 func (s *Session) checkBinding(ctx context.Context) {

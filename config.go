@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/session/internal/signing"
 )
 
 // Default timeouts: OWASP's guidance for applications of ordinary risk.
@@ -144,6 +146,145 @@ type BruteForceConfig struct {
 	// Block answers 429 Too Many Requests to an IP over the threshold.
 	Block bool
 }
+
+// CookieConfig holds the cookie attributes. The zero value is the safe
+// default: name __Host-sid, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain,
+// a session (browser-lifetime) cookie.
+type CookieConfig struct {
+	// Name of the cookie. Default "__Host-sid" ("sid" with AllowInsecure).
+	// The __Host- prefix makes the browser refuse the cookie unless it is
+	// Secure, host-only and Path=/, which stops subdomains from planting or
+	// overwriting it.
+	Name string
+	// Domain widens the cookie to subdomains. Leave it empty (host-only)
+	// unless you need it; it cannot be combined with a __Host- name.
+	Domain string
+	// Path of the cookie. Default "/"; a __Host- name requires "/".
+	Path string
+	// SameSite mode. Default (zero or http.SameSiteDefaultMode) is Lax; it is
+	// never left unset. http.SameSiteNoneMode requires Secure.
+	SameSite http.SameSite
+	// AllowInsecure drops the Secure attribute, for local development over
+	// plain HTTP only. The default name then becomes "sid".
+	AllowInsecure bool
+	// DisableHTTPOnly exists so the choice is explicit: New rejects it. A
+	// session cookie readable by scripts turns any XSS into session theft.
+	DisableHTTPOnly bool
+	// Partitioned adds the Partitioned attribute (CHIPS), for sessions used
+	// inside third-party iframes. It requires Secure.
+	Partitioned bool
+	// Persist makes every session cookie persistent (Max-Age up to the
+	// session's next deadline) instead of ending with the browser. Use
+	// Session.SetPersist for a per-session "remember me".
+	Persist bool
+}
+
+// cookieDefaults fills zero fields with the safe defaults.
+func (c CookieConfig) withDefaults() CookieConfig {
+	if c.Name == "" {
+		c.Name = "__Host-sid"
+		if c.AllowInsecure {
+			c.Name = "sid"
+		}
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	return c
+}
+
+// RememberConfig is the policy of remembered sessions, chosen per login with
+// [Remember]. The zero value: 7 days idle, 30 days absolute, a new ID every
+// day. Its limits may not be shorter than the Manager's normal ones.
+type RememberConfig struct {
+	// IdleTimeout ends a remembered session not used for this long.
+	// Default 7 days.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a remembered session this long after the login,
+	// however active. Default 30 days.
+	AbsoluteTimeout time.Duration
+	// RenewEvery gives a remembered session a new ID on the first page
+	// navigation (a GET the browser marks Sec-Fetch-Mode: navigate, or one
+	// without Fetch Metadata) after each period since the login, so a
+	// cookie copied once does not work for a month. Default 1 day; at most
+	// IdleTimeout.
+	RenewEvery time.Duration
+}
+
+// validate fills the defaults and checks the policy against the Manager's
+// normal limits.
+func (r *RememberConfig) validate(idle, abs time.Duration) error {
+	if r.IdleTimeout == 0 {
+		r.IdleTimeout = max(defaultRememberIdle, idle)
+	}
+	if r.AbsoluteTimeout == 0 {
+		r.AbsoluteTimeout = max(defaultRememberAbsolute, abs)
+	}
+	if r.RenewEvery == 0 {
+		r.RenewEvery = min(defaultRememberRenew, r.IdleTimeout)
+	}
+	switch {
+	case r.IdleTimeout < idle || r.AbsoluteTimeout < abs:
+		return fmt.Errorf("%w: Remember limits (%v idle, %v absolute) shorter than the normal ones (%v, %v)",
+			ErrInvalidConfig, r.IdleTimeout, r.AbsoluteTimeout, idle, abs)
+	case r.AbsoluteTimeout < r.IdleTimeout:
+		return fmt.Errorf("%w: Remember absolute timeout %v shorter than its idle timeout %v", ErrInvalidConfig, r.AbsoluteTimeout, r.IdleTimeout)
+	case r.RenewEvery < 0 || r.RenewEvery > r.IdleTimeout:
+		return fmt.Errorf("%w: Remember.RenewEvery %v must be positive and at most its idle timeout %v", ErrInvalidConfig, r.RenewEvery, r.IdleTimeout)
+	}
+	return nil
+}
+
+// BindingPolicy says what a Manager does when a logged-in session shows up
+// with another User-Agent or from another network than at login.
+type BindingPolicy int
+
+const (
+	// BindNone ignores device changes (the default: mobile clients change
+	// networks all the time).
+	BindNone BindingPolicy = iota
+	// BindLog emits an EventBindingChanged and carries on.
+	BindLog
+	// BindReauth emits the event and treats the session as not recently
+	// authenticated: AuthenticatedAt reads as zero for the request, so
+	// RequireRecentAuth sends the user to re-enter their password.
+	BindReauth
+	// BindDestroy emits the event and ends the session: the request
+	// continues as a new anonymous one.
+	BindDestroy
+)
+
+// csrfCookieName returns the name of the nonce cookie for c (with defaults
+// filled).
+func csrfCookieName(c *CookieConfig) string {
+	if c.AllowInsecure {
+		return csrfCookieInsecure
+	}
+	return csrfCookieSecure
+}
+
+// minSigningKey is the shortest signing key New accepts: 256 bits.
+const minSigningKey = signing.MinKeyLen
+
+// Defaults of [RememberConfig].
+const (
+	defaultRememberIdle     = 7 * 24 * time.Hour
+	defaultRememberAbsolute = 30 * 24 * time.Hour
+	defaultRememberRenew    = 24 * time.Hour
+)
+
+// The CSRF nonce cookie's names (csrf_stateless.go).
+const (
+	// csrfCookieSecure is the nonce cookie's name. The __Host- prefix makes
+	// browsers refuse it unless it is Secure, host-only and Path=/, so a
+	// sibling subdomain cannot plant one.
+	csrfCookieSecure = "__Host-csrf"
+	// csrfCookieInsecure is its name with CookieConfig.AllowInsecure.
+	csrfCookieInsecure = "csrf"
+)
 
 // validate fills defaults and rejects unsafe or contradictory settings, one
 // group of settings at a time.

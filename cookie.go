@@ -21,55 +21,6 @@ const tokenLen = 43
 // is rejected before it is decoded, hashed or sent to a store.
 const maxCookieValue = 256
 
-// CookieConfig holds the cookie attributes. The zero value is the safe
-// default: name __Host-sid, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain,
-// a session (browser-lifetime) cookie.
-type CookieConfig struct {
-	// Name of the cookie. Default "__Host-sid" ("sid" with AllowInsecure).
-	// The __Host- prefix makes the browser refuse the cookie unless it is
-	// Secure, host-only and Path=/, which stops subdomains from planting or
-	// overwriting it.
-	Name string
-	// Domain widens the cookie to subdomains. Leave it empty (host-only)
-	// unless you need it; it cannot be combined with a __Host- name.
-	Domain string
-	// Path of the cookie. Default "/"; a __Host- name requires "/".
-	Path string
-	// SameSite mode. Default (zero or http.SameSiteDefaultMode) is Lax; it is
-	// never left unset. http.SameSiteNoneMode requires Secure.
-	SameSite http.SameSite
-	// AllowInsecure drops the Secure attribute, for local development over
-	// plain HTTP only. The default name then becomes "sid".
-	AllowInsecure bool
-	// DisableHTTPOnly exists so the choice is explicit: New rejects it. A
-	// session cookie readable by scripts turns any XSS into session theft.
-	DisableHTTPOnly bool
-	// Partitioned adds the Partitioned attribute (CHIPS), for sessions used
-	// inside third-party iframes. It requires Secure.
-	Partitioned bool
-	// Persist makes every session cookie persistent (Max-Age up to the
-	// session's next deadline) instead of ending with the browser. Use
-	// Session.SetPersist for a per-session "remember me".
-	Persist bool
-}
-
-// cookieDefaults fills zero fields with the safe defaults.
-func (c CookieConfig) withDefaults() CookieConfig {
-	if c.Name == "" {
-		c.Name = "__Host-sid"
-		if c.AllowInsecure {
-			c.Name = "sid"
-		}
-	}
-	if c.Path == "" {
-		c.Path = "/"
-	}
-	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
-		c.SameSite = http.SameSiteLaxMode
-	}
-	return c
-}
-
 // newToken returns a fresh 256-bit session token, base64url without padding.
 func newToken() string {
 	var b [tokenBytes]byte
@@ -132,9 +83,6 @@ func b64val(c byte) byte {
 		return 63
 	}
 }
-
-// minSigningKey is the shortest signing key New accepts: 256 bits.
-const minSigningKey = signing.MinKeyLen
 
 // signer signs tokens with the first of Config.SigningKeys and verifies them
 // with any (internal/signing). Signing is optional defence in depth: a token

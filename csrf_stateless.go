@@ -28,12 +28,6 @@ import (
 //     before a login stop working.
 
 const (
-	// csrfCookieSecure is the nonce cookie's name. The __Host- prefix makes
-	// browsers refuse it unless it is Secure, host-only and Path=/, so a
-	// sibling subdomain cannot plant one.
-	csrfCookieSecure = "__Host-csrf"
-	// csrfCookieInsecure is its name with CookieConfig.AllowInsecure.
-	csrfCookieInsecure = "csrf"
 	// csrfTooLarge is the failure reason for a body past the bound.
 	csrfTooLarge = "too_large"
 	// csrfKeyLabel separates the CSRF key derived from a signing key from
@@ -43,15 +37,6 @@ const (
 	// could ever sign.
 	csrfNonceLabel = "csrf-nonce\x00"
 )
-
-// csrfCookieName returns the name of the nonce cookie for c (with defaults
-// filled).
-func csrfCookieName(c *CookieConfig) string {
-	if c.AllowInsecure {
-		return csrfCookieInsecure
-	}
-	return csrfCookieSecure
-}
 
 // newCSRFKeys returns the keys of the stateless tokens: one derived from
 // each signing key when there are any (the first signs, all verify, so they

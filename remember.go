@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -12,55 +11,6 @@ import (
 // its own (not everyone's), a persistent cookie, and a fresh ID once per
 // RenewEvery, while RequireRecentAuth keeps counting from the last password
 // entry.
-
-// Defaults of [RememberConfig].
-const (
-	defaultRememberIdle     = 7 * 24 * time.Hour
-	defaultRememberAbsolute = 30 * 24 * time.Hour
-	defaultRememberRenew    = 24 * time.Hour
-)
-
-// RememberConfig is the policy of remembered sessions, chosen per login with
-// [Remember]. The zero value: 7 days idle, 30 days absolute, a new ID every
-// day. Its limits may not be shorter than the Manager's normal ones.
-type RememberConfig struct {
-	// IdleTimeout ends a remembered session not used for this long.
-	// Default 7 days.
-	IdleTimeout time.Duration
-	// AbsoluteTimeout ends a remembered session this long after the login,
-	// however active. Default 30 days.
-	AbsoluteTimeout time.Duration
-	// RenewEvery gives a remembered session a new ID on the first page
-	// navigation (a GET the browser marks Sec-Fetch-Mode: navigate, or one
-	// without Fetch Metadata) after each period since the login, so a
-	// cookie copied once does not work for a month. Default 1 day; at most
-	// IdleTimeout.
-	RenewEvery time.Duration
-}
-
-// validate fills the defaults and checks the policy against the Manager's
-// normal limits.
-func (r *RememberConfig) validate(idle, abs time.Duration) error {
-	if r.IdleTimeout == 0 {
-		r.IdleTimeout = max(defaultRememberIdle, idle)
-	}
-	if r.AbsoluteTimeout == 0 {
-		r.AbsoluteTimeout = max(defaultRememberAbsolute, abs)
-	}
-	if r.RenewEvery == 0 {
-		r.RenewEvery = min(defaultRememberRenew, r.IdleTimeout)
-	}
-	switch {
-	case r.IdleTimeout < idle || r.AbsoluteTimeout < abs:
-		return fmt.Errorf("%w: Remember limits (%v idle, %v absolute) shorter than the normal ones (%v, %v)",
-			ErrInvalidConfig, r.IdleTimeout, r.AbsoluteTimeout, idle, abs)
-	case r.AbsoluteTimeout < r.IdleTimeout:
-		return fmt.Errorf("%w: Remember absolute timeout %v shorter than its idle timeout %v", ErrInvalidConfig, r.AbsoluteTimeout, r.IdleTimeout)
-	case r.RenewEvery < 0 || r.RenewEvery > r.IdleTimeout:
-		return fmt.Errorf("%w: Remember.RenewEvery %v must be positive and at most its idle timeout %v", ErrInvalidConfig, r.RenewEvery, r.IdleTimeout)
-	}
-	return nil
-}
 
 // LoginOption changes what [Session.Login] does.
 type LoginOption func(*loginOptions)

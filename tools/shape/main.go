@@ -16,8 +16,10 @@ package main
 import (
 	"fmt"
 	"go/ast"
+	"go/importer"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"sort"
@@ -96,28 +98,14 @@ func run(dir string) error {
 			}
 		}
 	}
-	uses := map[[2]string]bool{}
-	for fn, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
-			var name string
-			switch n := n.(type) {
-			case *ast.SelectorExpr:
-				name = "." + n.Sel.Name
-			case *ast.Ident:
-				name = n.Name
-			default:
-				return true
-			}
-			if other := declared[name]; other != "" && other != fn {
-				uses[[2]string{fn, other}] = true
-			}
-			return true
-		})
+	uses, why, err := fileUses(fset, files)
+	if err != nil {
+		return err
 	}
 	var pairs []string
 	for p := range uses {
 		if p[0] < p[1] && uses[[2]string{p[1], p[0]}] {
-			pairs = append(pairs, p[0]+" <-> "+p[1])
+			pairs = append(pairs, p[0]+" <-> "+p[1]+" ("+why[p]+" / "+why[[2]string{p[1], p[0]}]+")")
 		}
 	}
 	sort.Strings(pairs)
@@ -155,4 +143,42 @@ func recvName(e ast.Expr) string {
 		return e.Name
 	}
 	return ""
+}
+
+// fileUses type-checks the package and reports which file uses a name
+// (package-level identifier, method or field) declared in which other file,
+// with one such name per pair.
+func fileUses(fset *token.FileSet, files map[string]*ast.File) (map[[2]string]bool, map[[2]string]string, error) {
+	var list []*ast.File
+	for _, f := range files {
+		list = append(list, f)
+	}
+	info := &types.Info{Uses: map[*ast.Ident]types.Object{}, Selections: map[*ast.SelectorExpr]*types.Selection{}}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil)}
+	pkg, err := conf.Check("", fset, list, info)
+	if err != nil {
+		return nil, nil, err
+	}
+	uses := map[[2]string]bool{}
+	why := map[[2]string]string{}
+	for id, obj := range info.Uses {
+		if obj == nil || obj.Pkg() != pkg || !obj.Pos().IsValid() {
+			continue
+		}
+		if _, local := obj.(*types.Var); local && obj.Parent() != pkg.Scope() && !obj.(*types.Var).IsField() {
+			continue // a local variable or parameter
+		}
+		if obj.Parent() != nil && obj.Parent() != pkg.Scope() && obj.Parent() != types.Universe {
+			if _, ok := obj.(*types.Var); !ok {
+				continue // a local type or constant
+			}
+		}
+		from := filepath.Base(fset.Position(id.Pos()).Filename)
+		to := filepath.Base(fset.Position(obj.Pos()).Filename)
+		if from != to && files[to] != nil {
+			uses[[2]string{from, to}] = true
+			why[[2]string{from, to}] = id.Name
+		}
+	}
+	return uses, why, nil
 }
