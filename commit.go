@@ -214,3 +214,12 @@ func (s *Session) commitHeaders(h http.Header, now time.Time) {
 func (s *Session) persistent() bool {
 	return s.m.cfg.Cookie.Persist || (s.rec != nil && s.rec.Persist)
 }
+
+// commitOp names a store failure during a commit: the phase when there is
+// one, the store operation otherwise.
+func commitOp(phase, op string) string {
+	if phase != "" {
+		return phase
+	}
+	return op
+}

@@ -9,18 +9,6 @@ import (
 	"net/http"
 )
 
-// CSRFHeader is the request header [Manager.CSRF] reads the token from
-// (for fetch/XHR clients).
-const CSRFHeader = "X-CSRF-Token"
-
-// CSRFField is the form field [Manager.CSRF] reads the token from when the
-// header is absent (for HTML forms).
-const CSRFField = "csrf_token"
-
-// csrfSessionKey is the reserved session key holding the synchronizer token.
-// Login and Renew drop it, so a new ID gets a new token.
-const csrfSessionKey = "_csrf"
-
 const (
 	// csrfSecretLen is the size of the per-session secret: 256 bits.
 	csrfSecretLen = 32

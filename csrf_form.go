@@ -10,6 +10,14 @@ import (
 	"net/url"
 )
 
+// CSRFHeader is the request header [Manager.CSRF] reads the token from
+// (for fetch/XHR clients).
+const CSRFHeader = "X-CSRF-Token"
+
+// CSRFField is the form field [Manager.CSRF] reads the token from when the
+// header is absent (for HTML forms).
+const CSRFField = "csrf_token"
+
 // csrfMaxField bounds what is read of a csrf_token multipart part: far more
 // than a token (86 bytes), so an oversized one is still seen as malformed.
 const csrfMaxField = 1 << 10

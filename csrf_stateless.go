@@ -27,6 +27,10 @@ import (
 //   - Login and Renew drop the session's secret (replace), so tokens from
 //     before a login stop working.
 
+// csrfSessionKey is the reserved session key holding the synchronizer token.
+// Login and Renew drop it, so a new ID gets a new token.
+const csrfSessionKey = "_csrf"
+
 const (
 	// csrfTooLarge is the failure reason for a body past the bound.
 	csrfTooLarge = "too_large"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sessionkit/session/internal/storekit"
 )
@@ -214,5 +215,28 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	s.token, s.key, s.rec = token, rot.NewKey, rot.NewRecord(old)
 	s.clearPending()
 	s.sendCookie, s.expireCookie = true, false
+	return nil
+}
+
+// renewRemembered gives the remembered session a new ID, carrying this
+// request's changes. The caller holds s.mu. When another request renewed
+// it first, this request goes on anonymous without touching the browser's
+// cookie (the grace rule: it may already hold the newer ID).
+func (s *Session) renewRemembered(ctx context.Context, now time.Time) error {
+	meta := s.rec.Meta
+	meta.LastSeen = now
+	d := s.pending()
+	if err := s.m.stampIssued(&d, now); err != nil {
+		return err
+	}
+	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d})
+	if errors.Is(err, ErrNotFound) {
+		s.expireCookie = false
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.queue(s.event(EventRenewed, s.token, meta.UserID, "remember"))
 	return nil
 }

@@ -1,8 +1,6 @@
 package session
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"time"
 )
@@ -81,27 +79,4 @@ func (s *Session) periodicRenewalDue(now time.Time) bool {
 		}
 	}
 	return now.Sub(issued) >= m.cfg.Remember.RenewEvery
-}
-
-// renewRemembered gives the remembered session a new ID, carrying this
-// request's changes. The caller holds s.mu. When another request renewed
-// it first, this request goes on anonymous without touching the browser's
-// cookie (the grace rule: it may already hold the newer ID).
-func (s *Session) renewRemembered(ctx context.Context, now time.Time) error {
-	meta := s.rec.Meta
-	meta.LastSeen = now
-	d := s.pending()
-	if err := s.m.stampIssued(&d, now); err != nil {
-		return err
-	}
-	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d})
-	if errors.Is(err, ErrNotFound) {
-		s.expireCookie = false
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	s.queue(s.event(EventRenewed, s.token, meta.UserID, "remember"))
-	return nil
 }

@@ -46,12 +46,3 @@ func (s *Session) Save(ctx context.Context) error {
 	}
 	return nil
 }
-
-// commitOp names a store failure during a commit: the phase when there is
-// one, the store operation otherwise.
-func commitOp(phase, op string) string {
-	if phase != "" {
-		return phase
-	}
-	return op
-}
