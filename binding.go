@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
 // checkBinding compares the request's device with the one recorded at login
@@ -11,7 +13,7 @@ import (
 func (s *Session) checkBinding(ctx context.Context) {
 	m := s.m
 	ua, ip := s.req.UserAgent(), m.clientIP(s.req)
-	if clientString(ua) == s.rec.UserAgent && samePrefix(ip, s.rec.IP) {
+	if clientstr.Clean(ua) == s.rec.UserAgent && samePrefix(ip, s.rec.IP) {
 		return
 	}
 	s.bindingChanged = true

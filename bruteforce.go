@@ -1,7 +1,6 @@
 package session
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/sessionkit/session/internal/slidingwindow"
@@ -11,7 +10,7 @@ import (
 // says when a client crosses BruteForceConfig.Threshold. The counting, and
 // the bound of BruteForceConfig.MaxTracked clients whatever the number of
 // addresses an attack comes from, are internal/slidingwindow's; what counts
-// as one client is decided here (bfKeyOf).
+// as one client is decided here (slidingwindow.IPKey).
 //
 // IPv6 clients are counted per /64, the block a single subscriber normally
 // gets: counting single addresses would let one attacker rotate through 2^64
@@ -30,29 +29,14 @@ func newBruteForce(cfg BruteForceConfig) *bruteForce {
 // rejection took ip's count to the threshold: true once per episode, and
 // again only after the count has fallen back to half the threshold.
 func (b *bruteForce) reject(ip string, now time.Time) (crossed bool) {
-	return b.t.Add(bfKeyOf(ip), now)
+	return b.t.Add(slidingwindow.IPKey(ip), now)
 }
 
 // blocked reports whether ip is over the threshold at now. It allocates
 // nothing and adds no entry.
 func (b *bruteForce) blocked(ip string, now time.Time) bool {
-	return b.t.Reached(bfKeyOf(ip), now)
+	return b.t.Reached(slidingwindow.IPKey(ip), now)
 }
 
 // size returns the number of clients tracked.
 func (b *bruteForce) size() int { return b.t.Len() }
-
-// bfKeyOf maps a client IP to its key: IPv4 (and IPv4-mapped IPv6) per
-// address, IPv6 per /64, anything unparsable by its raw string.
-func bfKeyOf(ip string) slidingwindow.Key {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return slidingwindow.Key{Raw: clientString(ip)}
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		p, _ := a.Prefix(64) // cannot fail: 64 bits fit an IPv6 address
-		a = p.Addr()
-	}
-	return slidingwindow.Key{Addr: a}
-}

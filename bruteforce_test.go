@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/session/internal/slidingwindow"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -94,7 +95,7 @@ func TestBruteForceCountsIPv6PerSlash64(t *testing.T) {
 
 	// IPv4-mapped addresses are IPv4 clients; non-IP addresses still count.
 	b.reject("::ffff:192.0.2.1", bfT0)
-	assert.Equal(t, bfKeyOf("192.0.2.1"), bfKeyOf("::ffff:192.0.2.1"))
+	assert.Equal(t, slidingwindow.IPKey("192.0.2.1"), slidingwindow.IPKey("::ffff:192.0.2.1"))
 	for range 5 {
 		b.reject("@", bfT0)
 	}

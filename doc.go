@@ -69,8 +69,8 @@
 //     (events.go); IDs appear only as keyed hashes.
 //   - Re-authentication: [RequireRecentAuth] (recentauth.go), device
 //     binding [Config.Binding] (binding.go), brute-force signal
-//     [Config.BruteForce] (bruteforce.go), login throttling [Limiter]
-//     (limiter.go).
+//     [Config.BruteForce] (bruteforce.go); login throttling is package
+//     ratelimit.
 //   - Streaming and WebSockets: [Session.Save]; [Session.Check] and
 //     [Session.Watch] end a long-lived connection when its session ends
 //     (live.go); the response wrapper passes http.Flusher and

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"time"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
 // Event kinds emitted by the Manager, as slog messages and Event.Kind.
@@ -67,7 +69,7 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 		e.Time = m.now()
 	}
 	// Client strings are bounded here, whatever the caller passed.
-	e.IP, e.UserAgent, e.Reason = clientString(e.IP), clientString(e.UserAgent), clientString(e.Reason)
+	e.IP, e.UserAgent, e.Reason = clientstr.Clean(e.IP), clientstr.Clean(e.UserAgent), clientstr.Clean(e.Reason)
 	level := slog.LevelInfo
 	switch e.Kind {
 	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused:

@@ -9,9 +9,6 @@ import "time"
 // (a Manager gives its store Config.Clock).
 func WithMemoryClockForTest(now func() time.Time) MemoryOption { return withMemoryClock(now) }
 
-// Len returns the number of keys the Limiter tracks.
-func (l *Limiter) Len() int { return l.size() }
-
 // RevocationKeyForTest is the key under which a CookieStore's revocation
 // list keeps the revocation of userID.
 func RevocationKeyForTest(userID string) string { return revocationKey(userID) }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
 // Sessions without a cookie: a client that keeps its token itself (a mobile
@@ -121,7 +123,7 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 		AbsoluteTimeout: lt.Absolute,
 	}
 	if r != nil { // no request (a job, a test): no device to show
-		meta.UserAgent, meta.IP = clientString(r.UserAgent()), clientString(m.clientIP(r))
+		meta.UserAgent, meta.IP = clientstr.Clean(r.UserAgent()), clientstr.Clean(m.clientIP(r))
 	}
 	meta.Linger = max(lt.Idle, m.cfg.RotationGrace)
 	if _, ok := m.store.(Rotator); !ok {

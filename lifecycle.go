@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sessionkit/session/internal/clientstr"
 	"github.com/sessionkit/session/internal/storekit"
 )
 
@@ -42,8 +43,8 @@ func (s *Session) Login(ctx context.Context, userID string, opts ...LoginOption)
 		CreatedAt:       now,
 		LastSeen:        now,
 		AuthenticatedAt: now,
-		UserAgent:       clientString(s.req.UserAgent()),
-		IP:              clientString(m.clientIP(s.req)),
+		UserAgent:       clientstr.Clean(s.req.UserAgent()),
+		IP:              clientstr.Clean(m.clientIP(s.req)),
 	}
 	d := s.pending()
 	if s.rec != nil && s.rec.UserID != "" && s.rec.UserID != userID {
@@ -111,7 +112,7 @@ func (s *Session) renew(ctx context.Context, reauth bool) error {
 	reason := ""
 	if reauth {
 		meta.AuthenticatedAt = meta.LastSeen
-		meta.UserAgent, meta.IP = clientString(s.req.UserAgent()), clientString(m.clientIP(s.req))
+		meta.UserAgent, meta.IP = clientstr.Clean(s.req.UserAgent()), clientstr.Clean(m.clientIP(s.req))
 		s.bindingChanged = false
 		reason = "reauthenticate"
 	}

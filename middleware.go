@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
 // Handler wraps next so that every request carries a *Session (see
@@ -66,7 +68,7 @@ func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 		Kind:      EventCrossOrigin,
 		IP:        m.clientIP(r),
 		UserAgent: r.UserAgent(),
-		Reason:    clientString(r.Method) + " from " + clientString(r.Header.Get("Origin")),
+		Reason:    clientstr.Clean(r.Method) + " from " + clientstr.Clean(r.Header.Get("Origin")),
 	})
 	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 }

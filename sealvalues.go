@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
 // SealValues wraps a server store so that every session value is encrypted
@@ -153,7 +155,7 @@ func (s *sealedStore) openAll(ctx context.Context, key string, r *Record) {
 		}
 		delete(r.Values, name)
 		slog.Default().WarnContext(ctx, "session: a sealed value does not open: moved from another session, renamed, tampered with, or sealed under a dropped key; it reads as absent",
-			slog.String("value", clientString(name)), slog.String("session_key_prefix", tagOf(key)))
+			slog.String("value", clientstr.Clean(name)), slog.String("session_key_prefix", tagOf(key)))
 	}
 }
 

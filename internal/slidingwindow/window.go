@@ -20,6 +20,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
 // Key identifies what a Table counts: an IP address, or, when Addr is the
@@ -213,4 +215,19 @@ func (sh *shard) victim(w int64) int {
 		}
 		e.ref--
 	}
+}
+
+// IPKey maps a client IP to its key: IPv4 (and IPv4-mapped IPv6) per
+// address, IPv6 per /64, anything unparsable by its raw string.
+func IPKey(ip string) Key {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return Key{Raw: clientstr.Clean(ip)}
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64) // cannot fail: 64 bits fit an IPv6 address
+		a = p.Addr()
+	}
+	return Key{Addr: a}
 }

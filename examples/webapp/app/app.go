@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/ratelimit"
 )
 
 //go:embed templates/*.html static/*
@@ -70,8 +71,8 @@ type App struct {
 	handler    http.Handler
 	logger     *slog.Logger
 	now        func() time.Time
-	perAccount *session.Limiter // password checks per account name
-	perIP      *session.Limiter // password checks per client IP (/64 for IPv6)
+	perAccount *ratelimit.Limiter // password checks per account name
+	perIP      *ratelimit.Limiter // password checks per client IP (/64 for IPv6)
 }
 
 // New builds the app and its session Manager. Cookies are sent without the
@@ -130,11 +131,11 @@ func New(cfg Config) (*App, error) {
 	}
 	// Bounded: a flood of made-up names or addresses costs at most this
 	// many entries (about 200 bytes each).
-	perAccount, err := session.NewLimiter(cfg.LoginPerAccount, cfg.LoginWindow, 1<<14)
+	perAccount, err := ratelimit.New(cfg.LoginPerAccount, cfg.LoginWindow, 1<<14)
 	if err != nil {
 		return nil, err
 	}
-	perIP, err := session.NewLimiter(cfg.LoginPerIP, cfg.LoginWindow, 1<<16)
+	perIP, err := ratelimit.New(cfg.LoginPerIP, cfg.LoginWindow, 1<<16)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/ratelimit"
 )
 
 // This file holds the handlers that check a password: login, the
@@ -37,7 +38,7 @@ func clientIP(r *http.Request) string {
 // two waits, so a client that honours Retry-After is not refused again.
 func (a *App) throttle(r *http.Request, account string) time.Duration {
 	now := a.now()
-	ip := session.IPKey(clientIP(r))
+	ip := ratelimit.IPKey(clientIP(r))
 	if ok, wait := a.perIP.Allow(ip, now); !ok {
 		return max(wait, a.perAccount.Wait(account, now))
 	}

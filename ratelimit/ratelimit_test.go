@@ -1,4 +1,4 @@
-package session_test
+package ratelimit_test
 
 import (
 	"fmt"
@@ -13,16 +13,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/ratelimit"
 )
 
 // Throttle password checks per account and per client IP before hashing.
-func ExampleLimiter() {
-	perAccount, err := session.NewLimiter(5, 15*time.Minute, 10_000)
+func Example() {
+	perAccount, err := ratelimit.New(5, 15*time.Minute, 10_000)
 	if err != nil {
 		log.Fatal(err)
 	}
-	perIP, err := session.NewLimiter(20, 15*time.Minute, 65_536)
+	perIP, err := ratelimit.New(20, 15*time.Minute, 65_536)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func ExampleLimiter() {
 	// attempt reports whether a login for user from ip may check the
 	// password now, and if not, how long the client should wait.
 	attempt := func(user, ip string, now time.Time) (bool, time.Duration) {
-		ipKey := session.IPKey(ip)
+		ipKey := ratelimit.IPKey(ip)
 		if ok, wait := perIP.Allow(ipKey, now); !ok {
 			return false, max(wait, perAccount.Wait(user, now))
 		}
@@ -154,14 +154,14 @@ func TestLimiterKeys(t *testing.T) {
 		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
 		{"@unix", "@unix"},
 	} {
-		assert.Equal(t, c.key, session.IPKey(c.ip), c.ip)
+		assert.Equal(t, c.key, ratelimit.IPKey(c.ip), c.ip)
 	}
 }
 
 func TestLimiterRefusesNonPositive(t *testing.T) {
 	for _, args := range [][3]int{{0, 1, 1}, {1, 0, 1}, {1, 1, 0}, {-1, 1, 1}} {
-		_, err := session.NewLimiter(args[0], time.Duration(args[1]), args[2])
-		assert.ErrorIs(t, err, session.ErrInvalidConfig, "%v", args)
+		_, err := ratelimit.New(args[0], time.Duration(args[1]), args[2])
+		assert.ErrorIs(t, err, ratelimit.ErrInvalid, "%v", args)
 	}
 }
 
@@ -207,9 +207,9 @@ func TestLimiterBoundsTrackedKeys(t *testing.T) {
 	assert.Greater(t, l.Len(), maxTracked/2)
 }
 
-func mustLimiter(t testing.TB, limit int, window time.Duration, maxTracked int) *session.Limiter {
+func mustLimiter(t testing.TB, limit int, window time.Duration, maxTracked int) *ratelimit.Limiter {
 	t.Helper()
-	l, err := session.NewLimiter(limit, window, maxTracked)
+	l, err := ratelimit.New(limit, window, maxTracked)
 	require.NoError(t, err)
 	return l
 }
@@ -217,7 +217,7 @@ func mustLimiter(t testing.TB, limit int, window time.Duration, maxTracked int) 
 // TestIPKeyIgnoresThePort: a RemoteAddr-style address counts as its
 // address, so a client cannot get a fresh allowance per source port.
 func TestIPKeyIgnoresThePort(t *testing.T) {
-	assert.Equal(t, session.IPKey("192.0.2.1"), session.IPKey("192.0.2.1:8080"))
-	assert.Equal(t, session.IPKey("2001:db8::1"), session.IPKey("[2001:db8::1]:443"))
-	assert.Equal(t, session.IPKey("2001:db8::1"), session.IPKey("[2001:db8::2]:1"), "one /64")
+	assert.Equal(t, ratelimit.IPKey("192.0.2.1"), ratelimit.IPKey("192.0.2.1:8080"))
+	assert.Equal(t, ratelimit.IPKey("2001:db8::1"), ratelimit.IPKey("[2001:db8::1]:443"))
+	assert.Equal(t, ratelimit.IPKey("2001:db8::1"), ratelimit.IPKey("[2001:db8::2]:1"), "one /64")
 }

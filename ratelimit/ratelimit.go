@@ -1,7 +1,14 @@
-package session
+// Package ratelimit counts attempts per key (an account name, a client IP)
+// in a sliding window and refuses them past a limit: the tool for
+// throttling logins and password checks before the expensive password hash
+// runs. It is the table behind the session package's brute-force signal
+// (session.Config.BruteForce), offered on its own because throttling a
+// password check is not about sessions.
+package ratelimit
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -13,7 +20,7 @@ import (
 // sliding window and refuses them past a limit: the tool for throttling
 // logins and password checks before the expensive password hash runs.
 //
-// It is the table behind the brute-force signal (Config.BruteForce): a
+// It is the table behind the brute-force signal (session.Config.BruteForce): a
 // two-bucket sliding window, memory bounded by maxTracked keys whatever
 // the number of keys an attack uses (when the table is full, a new key
 // replaces one whose count has lapsed first, then one that has been
@@ -27,17 +34,21 @@ type Limiter struct {
 	t *slidingwindow.Table
 }
 
+// ErrInvalid is wrapped by the error of New for a limit, window or
+// maxTracked that is not positive.
+var ErrInvalid = errors.New("ratelimit: invalid argument")
+
 // limiterMaxKey is the longest key a Limiter keeps as it is; longer keys are
 // kept as their SHA-256 digest, so a client cannot make an entry large.
 const limiterMaxKey = 64
 
-// NewLimiter returns a limiter that allows limit attempts per key within
+// New returns a limiter that allows limit attempts per key within
 // any window of the given length (approximately: see Limiter), tracking at
 // most maxTracked keys. An argument that is not positive is an error
-// wrapping ErrInvalidConfig.
-func NewLimiter(limit int, window time.Duration, maxTracked int) (*Limiter, error) {
+// wrapping ErrInvalid.
+func New(limit int, window time.Duration, maxTracked int) (*Limiter, error) {
 	if limit <= 0 || window <= 0 || maxTracked <= 0 {
-		return nil, fmt.Errorf("%w: NewLimiter: limit %d, window %v and maxTracked %d must be positive", ErrInvalidConfig, limit, window, maxTracked)
+		return nil, fmt.Errorf("%w: limit %d, window %v and maxTracked %d must be positive", ErrInvalid, limit, window, maxTracked)
 	}
 	return &Limiter{t: slidingwindow.New(limit, window, maxTracked)}, nil
 }
@@ -74,7 +85,7 @@ func IPKey(ip string) string {
 	if ap, err := netip.ParseAddrPort(ip); err == nil {
 		ip = ap.Addr().String()
 	}
-	k := bfKeyOf(ip)
+	k := slidingwindow.IPKey(ip)
 	switch {
 	case !k.Addr.IsValid():
 		return k.Raw
