@@ -1,13 +1,15 @@
-package session
+package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // sharded reports whether the client is a Cluster: known from its type or
@@ -15,7 +17,7 @@ import (
 // wrapping a ClusterClient, such as an AutoPipeliner, routes it to a node
 // that answers; a single server or Sentinel replies that cluster support is
 // disabled). A failure to ask is an error, tried again next time.
-func (s *RedisStore) sharded(ctx context.Context) (bool, error) {
+func (s *Store) sharded(ctx context.Context) (bool, error) {
 	if s.clusterKnown.Load() {
 		return s.cluster, nil
 	}
@@ -43,7 +45,7 @@ func (s *RedisStore) sharded(ctx context.Context) (bool, error) {
 // user's slot, maybe on another node than the session, so it is read in a
 // second step, and only for a logged-in session. The tombstone shares the
 // session's slot and is read with it.
-func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, error) {
+func (s *Store) loadSharded(ctx context.Context, key string) (*storekit.Record, error) {
 	const op = "load"
 	var all *redis.MapStringStringCmd
 	var tomb, cutoff *redis.StringCmd
@@ -102,7 +104,7 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 			return nil, corrupt(op, "generation")
 		}
 		if r.Generation < cur {
-			return nil, fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
+			return nil, fmt.Errorf("redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
 		}
 	}
 	if pointed && ptr.Val() != "="+key {
@@ -111,7 +113,7 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 		// WithDurability) must end the session, not leave it live where
 		// no logout or reuse can find it. A renewal in flight points the
 		// family at its new key last, before anyone holds that key.
-		return nil, fmt.Errorf("redis store: %s: family pointer lost or moved: %w", op, ErrNotFound)
+		return nil, fmt.Errorf("redis store: %s: family pointer lost or moved: %w", op, storekit.ErrNotFound)
 	}
 	return r, nil
 }
@@ -138,11 +140,11 @@ func (s *RedisStore) loadSharded(ctx context.Context, key string) (*Record, erro
 //     family ended meanwhile: the new record is then deleted and the
 //     renewal fails (see endFamilySharded for why this order wins every
 //     race). Otherwise the evicted sessions end.
-func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
+func (s *Store) rotateSharded(ctx context.Context, rot *storekit.Rotation) ([]storekit.IndexedRecord, error) {
 	const op = "rotate"
 	now := s.now()
 	user := rot.Meta.UserID
-	var victims []IndexedRecord
+	var victims []storekit.IndexedRecord
 	if user != "" && rot.MaxSessions > 0 {
 		unlock, err := s.lockUser(ctx, op, user)
 		if err != nil {
@@ -163,7 +165,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 	if family == "" {
 		family = rot.NewKey
 	}
-	var old *Record
+	var old *storekit.Record
 	if rot.OldKey != "" {
 		fields, err := s.runEnding(ctx, op, claimScript, []string{s.sessionKey(rot.OldKey), s.tombKey(rot.OldKey)},
 			unixMs(rot.Meta.LastSeen), now.UnixMilli(), rot.NewKey, family).StringSlice()
@@ -186,7 +188,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 		}
 	}
 	if rot.OldKey != "" && old == nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
 	}
 	var gen uint64
 	if user != "" {
@@ -204,7 +206,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 			}
 		}
 		if old.Generation < cur && !(rot.RevokeUser && old.UserID == user) {
-			return nil, fmt.Errorf("redis store: %s: revoked: %w", op, ErrNotFound)
+			return nil, fmt.Errorf("redis store: %s: revoked: %w", op, storekit.ErrNotFound)
 		}
 	}
 	r := rot.NewRecord(old)
@@ -241,7 +243,7 @@ func (s *RedisStore) rotateSharded(ctx context.Context, rot *Rotation) ([]Indexe
 // slot, so one round trip indexes the new key, drops the old one and reads
 // the generation again. If it moved, or on failure, the new record is
 // deleted.
-func (s *RedisStore) recheckGeneration(ctx context.Context, op string, rot *Rotation, old, r *Record, now time.Time) error {
+func (s *Store) recheckGeneration(ctx context.Context, op string, rot *storekit.Rotation, old, r *storekit.Record, now time.Time) error {
 	user := rot.Meta.UserID
 	ik, until := s.indexKey(user), now.Add(s.maxLifetime)
 	var genCmd *redis.StringCmd
@@ -264,7 +266,7 @@ func (s *RedisStore) recheckGeneration(ctx context.Context, op string, rot *Rota
 	}
 	if cur, ok := parseGen(genCmd.Val()); !ok || cur > r.Generation {
 		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
-		return fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, ErrNotFound)
+		return fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, storekit.ErrNotFound)
 	}
 	return nil
 }
@@ -277,9 +279,9 @@ func (s *RedisStore) recheckGeneration(ctx context.Context, op string, rot *Rota
 // How long it waits is a duration, not a time the store records, so it is
 // measured with a timer rather than read from the store's clock (a frozen
 // clock must not make a caller wait forever).
-func (s *RedisStore) lockUser(ctx context.Context, op, user string) (func(), error) {
+func (s *Store) lockUser(ctx context.Context, op, user string) (func(), error) {
 	key := s.prefix + "lock:{" + encodeUserID(user) + "}"
-	owner := newToken()
+	owner := rand.Text() // at least 128 random bits: only this renewal releases the lock
 	wait := time.Millisecond
 	giveUp := time.NewTimer(userLockTTL)
 	defer giveUp.Stop()
@@ -295,7 +297,7 @@ func (s *RedisStore) lockUser(ctx context.Context, op, user string) (func(), err
 		}
 		select {
 		case <-giveUp.C:
-			return nil, fmt.Errorf("redis store: %s: %w: the user's renewal lock stayed taken", op, ErrStore)
+			return nil, fmt.Errorf("redis store: %s: %w: the user's renewal lock stayed taken", op, storekit.ErrStore)
 		default:
 		}
 		select {
