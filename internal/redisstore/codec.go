@@ -111,7 +111,6 @@ func decodeField(r *storekit.Record, k, v string) bool {
 		r.Values[name] = []byte(v)
 		return true
 	}
-	ok := true
 	switch k {
 	case fieldUser:
 		r.UserID = v
@@ -119,10 +118,26 @@ func decodeField(r *storekit.Record, k, v string) bool {
 		r.UserAgent = v
 	case fieldIP:
 		r.IP = v
+	case fieldFamily:
+		r.Family = v
+	case fieldPersist:
+		r.Persist = v == "1"
+		return v == "0" || v == "1"
 	case fieldGen:
 		var err error
 		r.Generation, err = strconv.ParseUint(v, 10, 64)
-		ok = err == nil
+		return err == nil
+	default:
+		return decodeTimeField(r, k, v)
+	}
+	return true
+}
+
+// decodeTimeField is decodeField for the fields that hold a time (unix
+// milliseconds) or a duration (milliseconds).
+func decodeTimeField(r *storekit.Record, k, v string) bool {
+	ok := true
+	switch k {
 	case fieldCreated:
 		r.CreatedAt, ok = parseUnixMs(v)
 	case fieldSeen:
@@ -135,12 +150,8 @@ func decodeField(r *storekit.Record, k, v string) bool {
 		r.IdleTimeout, ok = parseMs(v)
 	case fieldAbs:
 		r.AbsoluteTimeout, ok = parseMs(v)
-	case fieldPersist:
-		r.Persist, ok = v == "1", v == "0" || v == "1"
 	case fieldLinger:
 		r.Linger, ok = parseMs(v)
-	case fieldFamily:
-		r.Family = v
 	}
 	return ok
 }
@@ -200,65 +211,85 @@ func parseGen(v string) (uint64, bool) {
 	return g, err == nil
 }
 
-// parseTomb decodes a tombstone string (see Store); ok is false for an
-// expiry tombstone whose session has not expired by now (the hash went
-// without it: treat as unknown) or a corrupt one.
+// parseTomb decodes a tombstone string (see the package documentation); ok
+// is false for an expiry tombstone whose session has not expired by now (the
+// hash went without it: treat as unknown) or a corrupt one.
 func parseTomb(v string, now time.Time) (*storekit.Tombstone, bool) {
 	f := strings.Fields(v)
-	num := func(i int) int64 {
-		if i >= len(f) {
-			return -1
-		}
-		n, err := strconv.ParseInt(f[i], 10, 64)
-		if err != nil {
-			return -1
-		}
-		return n
-	}
-	at := func(ms int64) time.Time {
-		if ms <= 0 {
-			return time.Time{}
-		}
-		return time.UnixMilli(ms)
-	}
 	if len(f) == 0 {
 		return nil, false
 	}
 	switch f[0] {
 	case "r", "d", "v":
-		reason := map[string]string{"r": storekit.EndRotated, "d": storekit.EndDestroyed, "v": storekit.EndRevoked}[f[0]]
-		if len(f) < 2 || len(f) > 4 || num(1) < 0 {
-			return nil, false
-		}
-		t := &storekit.Tombstone{Reason: reason, At: at(num(1))}
-		if len(f) >= 3 && f[0] == "r" {
-			t.Next = f[2]
-		}
-		if len(f) == 4 && f[0] == "r" {
-			// "r at next family" since families; an "r at next"
-			// written before carries none (Family "").
-			t.Family = f[3]
-		}
-		return t, true
+		return parseEnded(f)
 	case "e":
-		if len(f) != 6 {
-			return nil, false
-		}
-		for i := 1; i < 6; i++ {
-			if num(i) < 0 {
-				return nil, false
-			}
-		}
-		exp := at(num(5))
-		if now.Before(exp) {
-			return nil, false
-		}
-		return &storekit.Tombstone{Reason: storekit.EndExpired, At: exp, Meta: storekit.Meta{
-			CreatedAt: at(num(1)), LastSeen: at(num(2)),
-			IdleTimeout: time.Duration(num(3)) * time.Millisecond, AbsoluteTimeout: time.Duration(num(4)) * time.Millisecond,
-		}}, true
+		return parseExpired(f, now)
 	}
 	return nil, false
+}
+
+// tombReasons are the end reasons of the tombstone kinds "r", "d" and "v".
+var tombReasons = map[string]string{"r": storekit.EndRotated, "d": storekit.EndDestroyed, "v": storekit.EndRevoked}
+
+// parseEnded decodes the fields f of a renewal, deletion or revocation
+// tombstone: "r at next family", "r at next" (written before families),
+// "d at", "v at".
+func parseEnded(f []string) (*storekit.Tombstone, bool) {
+	if len(f) < 2 || len(f) > 4 || tombNum(f, 1) < 0 {
+		return nil, false
+	}
+	t := &storekit.Tombstone{Reason: tombReasons[f[0]], At: tombAt(tombNum(f, 1))}
+	if len(f) >= 3 && f[0] == "r" {
+		t.Next = f[2]
+	}
+	if len(f) == 4 && f[0] == "r" {
+		// "r at next family" since families; an "r at next"
+		// written before carries none (Family "").
+		t.Family = f[3]
+	}
+	return t, true
+}
+
+// parseExpired decodes the fields f of an expiry tombstone, "e created seen
+// idle abs exp", which reports the session only once it has expired by now.
+func parseExpired(f []string, now time.Time) (*storekit.Tombstone, bool) {
+	if len(f) != 6 {
+		return nil, false
+	}
+	for i := 1; i < 6; i++ {
+		if tombNum(f, i) < 0 {
+			return nil, false
+		}
+	}
+	exp := tombAt(tombNum(f, 5))
+	if now.Before(exp) {
+		return nil, false
+	}
+	return &storekit.Tombstone{Reason: storekit.EndExpired, At: exp, Meta: storekit.Meta{
+		CreatedAt: tombAt(tombNum(f, 1)), LastSeen: tombAt(tombNum(f, 2)),
+		IdleTimeout: time.Duration(tombNum(f, 3)) * time.Millisecond, AbsoluteTimeout: time.Duration(tombNum(f, 4)) * time.Millisecond,
+	}}, true
+}
+
+// tombNum is the number in field i of a tombstone, -1 when it is missing or
+// not a number.
+func tombNum(f []string, i int) int64 {
+	if i >= len(f) {
+		return -1
+	}
+	n, err := strconv.ParseInt(f[i], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// tombAt is the time of a tombstone's unix milliseconds, zero for 0.
+func tombAt(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // notFound returns the error of Load for a missing session: its tombstone

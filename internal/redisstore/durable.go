@@ -143,8 +143,25 @@ func (s *Store) runEnding(ctx context.Context, op string, script *redis.Script, 
 			return cmd
 		}
 	}
-	var cmd, wait *redis.Cmd
-	var info *redis.StringCmd
+	cmd, wait, info := s.execEnding(ctx, c, script, keys, args, refresh, doWait)
+	if info != nil && info.Err() == nil {
+		s.replicas.set(connectedReplicas(info.Val()))
+	}
+	if cmd.Err() != nil || !doWait {
+		return cmd
+	}
+	if err := s.checkAcked(ctx, c, op, wait); err != nil {
+		cmd.SetErr(err)
+	}
+	return cmd
+}
+
+// execEnding sends script on c, with INFO replication before it when
+// refresh and WAIT after it when doWait, in one pipeline: EVALSHA, then
+// EVAL once if the server does not hold the script. It returns the
+// script's, WAIT's and INFO's commands (wait and info nil when not sent).
+func (s *Store) execEnding(ctx context.Context, c redis.Cmdable, script *redis.Script, keys []string, args []any,
+	refresh, doWait bool) (cmd, wait *redis.Cmd, info *redis.StringCmd) {
 	for _, sha := range []bool{true, false} {
 		pipe := c.Pipeline()
 		if refresh {
@@ -163,16 +180,7 @@ func (s *Store) runEnding(ctx context.Context, op string, script *redis.Script, 
 			break
 		}
 	}
-	if info != nil && info.Err() == nil {
-		s.replicas.set(connectedReplicas(info.Val()))
-	}
-	if cmd.Err() != nil || !doWait {
-		return cmd
-	}
-	if err := s.checkAcked(ctx, c, op, wait); err != nil {
-		cmd.SetErr(err)
-	}
-	return cmd
+	return cmd, wait, info
 }
 
 // replicasKnown reports, for the default durability, whether the primary

@@ -110,6 +110,13 @@ func (s *Store) Family(ctx context.Context, family string) (string, *storekit.Re
 	if err != nil {
 		return "", nil, wrapErr(op, err)
 	}
+	return s.familyReply(op, family, res)
+}
+
+// familyReply decodes familyScript's reply for family: the live key, the
+// user's generation, the RevokeAll cutoff, then the record's fields; it
+// checks the record is current and a live member of family.
+func (s *Store) familyReply(op, family string, res []string) (string, *storekit.Record, error) {
 	if len(res) < 3 || len(res)%2 == 0 {
 		return "", nil, corrupt(op, "reply")
 	}

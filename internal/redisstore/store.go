@@ -148,6 +148,13 @@ func (s *Store) Load(ctx context.Context, key string) (*storekit.Record, error) 
 		// failover): EVAL it once, which also caches it for EVALSHA.
 		gen = genScript.Eval(ctx, s.client, keys, s.genArgs...)
 	}
+	return s.checkCurrent(op, r, gen)
+}
+
+// checkCurrent is Load's last step: it checks the record r it found against
+// genScript's reply gen (the user's generation and the RevokeAll cutoff, or
+// the tombstone of a hash that went meanwhile).
+func (s *Store) checkCurrent(op string, r *storekit.Record, gen *redis.Cmd) (*storekit.Record, error) {
 	g, err := gen.Text()
 	if err != nil {
 		return nil, wrapErr(op, err)
@@ -292,6 +299,19 @@ func (s *Store) Update(ctx context.Context, key string, d *storekit.Delta) error
 	if sharded {
 		genPrefix = ""
 	}
+	args := updateArgs(genPrefix, d)
+	res := updateScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, args...)
+	if err := res.Err(); err != nil {
+		return wrapErr(op, err)
+	}
+	return nil
+}
+
+// updateArgs are updateScript's ARGV for d: genPrefix ("" on a Cluster),
+// the clear flag, the number of deleted values, the expiry ("" unchanged,
+// "m" for metadata only), then the deleted fields and the field, value
+// pairs to set.
+func updateArgs(genPrefix string, d *storekit.Delta) []any {
 	clearAll := "0"
 	if d.Clear {
 		clearAll = "1"
@@ -327,11 +347,7 @@ func (s *Store) Update(ctx context.Context, key string, d *storekit.Delta) error
 	if t := d.Timeouts; t != nil {
 		args = append(args, fieldIdle, t.Idle.Milliseconds(), fieldAbs, t.Absolute.Milliseconds(), fieldLinger, t.Linger.Milliseconds())
 	}
-	res := updateScript.Run(ctx, s.client, []string{s.sessionKey(key), s.tombKey(key)}, args...)
-	if err := res.Err(); err != nil {
-		return wrapErr(op, err)
-	}
-	return nil
+	return args
 }
 
 // Delete implements Store in one round trip: the hash is replaced by an

@@ -12,41 +12,19 @@ import (
 )
 
 // UserSessions implements UserIndex: it reads the index and the generation
-// (one round trip), every indexed session (one pipelined round trip, spread
-// over the nodes that hold them), and prunes entries whose session is gone,
-// belongs to someone else or is revoked (one more, only when needed).
+// (one round trip, see readIndex), every indexed session (one pipelined
+// round trip, spread over the nodes that hold them), and prunes entries
+// whose session is gone, belongs to someone else or is revoked (one more,
+// only when needed).
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.IndexedRecord, error) {
 	const op = "user sessions"
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	ik := s.indexKey(userID)
-	var members *redis.StringSliceCmd
-	var genCmd *redis.StringCmd
-	var prune *redis.IntCmd
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(s.now().UnixMilli(), 10))
-		members = p.ZRange(ctx, ik, 0, -1)
-		genCmd = p.Get(ctx, s.genKey(userID))
-		return nil
-	})
-	if err := pipelineErr(err, prune, members, genCmd); err != nil {
-		return nil, wrapErr(op, err)
+	keys, cur, err := s.readIndex(ctx, op, userID)
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
-	for _, c := range []redis.Cmder{prune, members, genCmd} {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, wrapErr(op, err)
-		}
-	}
-	keys := members.Val()
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	cur, ok := parseGen(genCmd.Val())
-	if !ok {
-		return nil, corrupt(op, "generation")
-	}
-
 	hashes := make([]*redis.MapStringStringCmd, len(keys))
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
@@ -76,11 +54,44 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.Ind
 		out = append(out, storekit.IndexedRecord{Key: k, Meta: r.Meta})
 	}
 	if len(dead) > 0 {
-		if err := s.client.ZRem(ctx, ik, dead...).Err(); err != nil {
+		if err := s.client.ZRem(ctx, s.indexKey(userID), dead...).Err(); err != nil {
 			return nil, wrapErr(op, err)
 		}
 	}
 	return out, nil
+}
+
+// readIndex is UserSessions' first round trip: it drops the index entries
+// past their score, and reads the remaining keys and the user's generation
+// cur. No keys and no error: the user has no session.
+func (s *Store) readIndex(ctx context.Context, op, userID string) (keys []string, cur uint64, err error) {
+	ik := s.indexKey(userID)
+	var members *redis.StringSliceCmd
+	var genCmd *redis.StringCmd
+	var prune *redis.IntCmd
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(s.now().UnixMilli(), 10))
+		members = p.ZRange(ctx, ik, 0, -1)
+		genCmd = p.Get(ctx, s.genKey(userID))
+		return nil
+	})
+	if err := pipelineErr(err, prune, members, genCmd); err != nil {
+		return nil, 0, wrapErr(op, err)
+	}
+	for _, c := range []redis.Cmder{prune, members, genCmd} {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, 0, wrapErr(op, err)
+		}
+	}
+	keys = members.Val()
+	if len(keys) == 0 {
+		return nil, 0, nil
+	}
+	cur, ok := parseGen(genCmd.Val())
+	if !ok {
+		return nil, 0, corrupt(op, "generation")
+	}
+	return keys, cur, nil
 }
 
 // generation reads the user's current generation (0 when never revoked).
