@@ -83,7 +83,7 @@ func familyNotFound(op, why string) error {
 	return fmt.Errorf("redis store: %s: %s: %w", op, why, storekit.ErrNotFound)
 }
 
-// Family implements Rotator: on a single server or Sentinel one script
+// Family implements session.Rotator: on a single server or Sentinel one script
 // reads the family's pointer, the record it names, its user's generation
 // and the RevokeAll cutoff (one round trip); on a Cluster, a GET of the
 // pointer and then Load's reads of the record.
@@ -201,7 +201,7 @@ func (s *Store) checkMember(op, family, key string, r *storekit.Record) error {
 	return nil
 }
 
-// EndFamily implements Rotator. It is a write that ends a session, so it
+// EndFamily implements session.Rotator. It is a write that ends a session, so it
 // takes runEnding (WithDurability applies, and fails the call when the
 // replicas do not acknowledge it). On a single server or Sentinel it is one
 // script (lua/endfamily.lua), atomic with Rotate and Refresh, which

@@ -17,7 +17,7 @@ import (
 // "all", a string in a slot of its own.
 func (s *Store) allKey() string { return s.prefix + "all" }
 
-// RevokeAll implements Fleet in one round trip: it raises the cutoff that
+// RevokeAll implements session.Fleet in one round trip: it raises the cutoff that
 // Load compares every session's creation time with (in the same round trip
 // as the session on a single server or Sentinel; pipelined beside it on a
 // Cluster). The cutoff is kept for WithMaxSessionLifetime past it. It is a
@@ -39,7 +39,7 @@ func (s *Store) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	return nil
 }
 
-// Count implements Fleet with SCAN over the session hashes (MATCH
+// Count implements session.Fleet with SCAN over the session hashes (MATCH
 // <prefix>{*}, tombstones and indexes excluded), on every master of a
 // Cluster: O(n) in the keys of the database, a few thousand per round
 // trip, never KEYS. Sessions ended by RevokeAll but not expired yet are

@@ -13,7 +13,7 @@ import (
 // (lua/refresh.lua).
 var refreshScript = redisScript("refresh.lua")
 
-// Refresh implements Refresher: on a single server or Sentinel one script
+// Refresh implements session.Refresher: on a single server or Sentinel one script
 // renews a header session in one round trip (see lua/refresh.lua). On
 // a Cluster, where the user's keys live in other slots, it reports
 // errors.ErrUnsupported and the Manager loads, then rotates.

@@ -101,7 +101,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 // place. Redis applies PEXPIREAT deadlines with its own clock.
 func (s *Store) now() time.Time { return time.Now() }
 
-// Load implements Store. A record whose generation is older than its user's
+// Load implements session.Store. A record whose generation is older than its user's
 // is not found (an EndRevoked Tombstone); a missing one reports the
 // tombstone the store kept, if any. One round trip: HGETALL pipelined with
 // genScript. On a Cluster, two for a logged-in session (see loadSharded).
@@ -184,7 +184,7 @@ func (s *Store) loadTomb(ctx context.Context, op, key string) error {
 	return notFound(op, v, s.now())
 }
 
-// Create implements Store. The hash and its tombstone are replaced
+// Create implements session.Store. The hash and its tombstone are replaced
 // atomically (MULTI) in one round trip. For a logged-in session (the
 // Manager creates those with Rotate) the user's generation is read first, to
 // stamp it, and the session is indexed after its hash exists: three round
@@ -276,7 +276,7 @@ func (s *Store) writeHash(ctx context.Context, key string, r *storekit.Record, g
 	return err
 }
 
-// Update implements Store in one round trip: updateScript applies the delta
+// Update implements session.Store in one round trip: updateScript applies the delta
 // only if the hash exists (see lua/update.lua) and writes only the
 // fields the delta carries.
 //
@@ -350,7 +350,7 @@ func updateArgs(genPrefix string, d *storekit.Delta) []any {
 	return args
 }
 
-// Delete implements Store in one round trip: the hash is replaced by an
+// Delete implements session.Store in one round trip: the hash is replaced by an
 // EndDestroyed tombstone. The session's entry in its user's index is pruned
 // later, by UserSessions or the user's next login.
 func (s *Store) Delete(ctx context.Context, key string) error {

@@ -11,7 +11,7 @@ import (
 	"github.com/sessionkit/session/internal/storekit"
 )
 
-// UserSessions implements UserIndex: it reads the index and the generation
+// UserSessions implements session.UserIndex: it reads the index and the generation
 // (one round trip, see readIndex), every indexed session (one pipelined
 // round trip, spread over the nodes that hold them), and prunes entries
 // whose session is gone, belongs to someone else or is revoked (one more,
@@ -107,7 +107,7 @@ func (s *Store) generation(ctx context.Context, op, userID string) (uint64, erro
 	return g, nil
 }
 
-// RevokeUser implements UserIndex: one script bumps the user's generation
+// RevokeUser implements session.UserIndex: one script bumps the user's generation
 // (every earlier session of the user stops loading at once, indexed or not)
 // and empties the index; one pipelined round trip then replaces the indexed
 // sessions by EndRevoked tombstones.
@@ -146,7 +146,7 @@ func (s *Store) endAll(ctx context.Context, op string, keys []string, kind, user
 	return nil
 }
 
-// Rotate implements Rotator: on a single server or Sentinel one script does
+// Rotate implements session.Rotator: on a single server or Sentinel one script does
 // the whole renewal atomically, in one round trip (see lua/rotate.lua);
 // on a Cluster, rotateSharded.
 func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.IndexedRecord, error) {
