@@ -17,7 +17,7 @@ import (
 // then costs one read of that store; anonymous requests none.
 //
 // A revocation is a write that ends sessions, so it takes the durable path
-// of the store's other such writes (createEnding), and fails closed. It is
+// of the store's other such writes (endingCreator), and fails closed. It is
 // kept for as long as a cookie it revokes can live (revocationLifetime),
 // remembered logins included, and its time is compared with the login
 // stamps at one resolution, rounding towards revoking (revokedBy).
@@ -193,16 +193,6 @@ func (*cookieCarrier) revoke(context.Context, string, string) error {
 	return fmt.Errorf("session: revoke: %w", ErrNoIndex)
 }
 
-// endingCreator is a store with a durable path for the writes that end
-// sessions (a RedisStore with WithDurability waits for its replicas). A
-// revocation takes it: one that a failover could undo must not be reported
-// as done.
-type endingCreator interface {
-	// createEnding is Create of a record without a user, as a write that
-	// ends sessions.
-	createEnding(ctx context.Context, key string, r *Record) error
-}
-
 // createEnding writes r under key in st through st's durable path for the
 // writes that end sessions, looking through wrappers (SealValues',
 // otelsession's: r has no values for them to change), or with Create when
@@ -211,7 +201,7 @@ func createEnding(ctx context.Context, st Store, key string, r *Record) error {
 	inner := st
 	for range 8 {
 		if d, ok := inner.(endingCreator); ok {
-			return d.createEnding(ctx, key, r)
+			return d.CreateEnding(ctx, key, r)
 		}
 		w, ok := inner.(interface{ Unwrap() Store })
 		if !ok {

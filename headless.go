@@ -147,27 +147,6 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 	return m.issued(token, rot.NewKey, &rot.Meta), nil
 }
 
-// Refresher is implemented by stores that renew a header session in one
-// atomic step taking the metadata from the old record, so that
-// [Manager.Rotate] costs one round trip: the Redis store on a single server
-// or Sentinel. Without it Rotate loads the record, then rotates it (see
-// [Rotator]).
-type Refresher interface {
-	// Refresh checks that oldKey names a live record whose generation is
-	// current, and fails with ErrNotFound otherwise (carrying its
-	// Tombstone, if kept), writing nothing. Then, as one step, it stores
-	// under newKey a copy of that record (values, metadata, generation,
-	// own limits) whose LastSeen is at and whose Expires is the earlier of
-	// at+IdleTimeout and CreatedAt+AbsoluteTimeout, indexes it under its
-	// user in place of oldKey, and replaces oldKey by an EndRotated
-	// Tombstone dated at whose Next is newKey, kept for the record's
-	// Linger. It returns the new record's metadata. A record without its
-	// own idle and absolute limits is ErrNotFound. A store that cannot do
-	// it in its current setup (a Redis Cluster) returns an error wrapping
-	// errors.ErrUnsupported and writes nothing.
-	Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*Meta, error)
-}
-
 // Rotate replaces a header session's token by a new one (the old one dies)
 // and refreshes its idle deadline. It returns an error wrapping
 // [ErrNotFound] when the token names no live session (never issued,

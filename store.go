@@ -150,3 +150,42 @@ const (
 	EndDestroyed = storekit.EndDestroyed // Store.Delete (logout, Revoke)
 	EndRevoked   = storekit.EndRevoked   // UserIndex.RevokeUser
 )
+
+// Refresher is implemented by stores that renew a header session in one
+// atomic step taking the metadata from the old record, so that
+// [Manager.Rotate] costs one round trip: the Redis store on a single server
+// or Sentinel. Without it Rotate loads the record, then rotates it (see
+// [Rotator]).
+type Refresher interface {
+	// Refresh checks that oldKey names a live record whose generation is
+	// current, and fails with ErrNotFound otherwise (carrying its
+	// Tombstone, if kept), writing nothing. Then, as one step, it stores
+	// under newKey a copy of that record (values, metadata, generation,
+	// own limits) whose LastSeen is at and whose Expires is the earlier of
+	// at+IdleTimeout and CreatedAt+AbsoluteTimeout, indexes it under its
+	// user in place of oldKey, and replaces oldKey by an EndRotated
+	// Tombstone dated at whose Next is newKey, kept for the record's
+	// Linger. It returns the new record's metadata. A record without its
+	// own idle and absolute limits is ErrNotFound. A store that cannot do
+	// it in its current setup (a Redis Cluster) returns an error wrapping
+	// errors.ErrUnsupported and writes nothing.
+	Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*Meta, error)
+}
+
+// endingCreator is a store with a durable path for the writes that end
+// sessions ([RedisStore]: with [WithDurability] it waits for its replicas).
+// A revocation of a [CookieStore]'s revocation list takes it
+// (cookierevoke.go): one that a failover could undo must not be reported as
+// done.
+type endingCreator interface {
+	// CreateEnding is Create of a record without a user or a family,
+	// through the store's durable path (WithDurability).
+	CreateEnding(ctx context.Context, key string, r *Record) error
+}
+
+// Compile-time checks of the memory store (the Redis store's are in
+// store_redis.go).
+var (
+	_ Rotator = (*MemoryStore)(nil)
+	_ Fleet   = (*MemoryStore)(nil)
+)

@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // Hash fields of a session. Values are "v:<name>"; the rest is metadata.
@@ -29,25 +30,25 @@ const (
 	metaFieldArgs = 2 * 12 // field/value arguments of appendMeta
 )
 
-func (s *RedisStore) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
-func (s *RedisStore) tombKey(key string) string    { return s.prefix + "{" + key + "}:t" }
+func (s *Store) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
+func (s *Store) tombKey(key string) string    { return s.prefix + "{" + key + "}:t" }
 
 // familyKey is the pointer from a family to its live key. The family is
 // encoded like a user ID: a family as the Manager makes it (base64url) is
 // unchanged, so the pointer shares the slot of the family's first session,
 // and an odd byte cannot break the hash tag.
-func (s *RedisStore) familyKey(family string) string {
+func (s *Store) familyKey(family string) string {
 	return s.prefix + "{" + encodeUserID(family) + "}:f"
 }
-func (s *RedisStore) genKey(userID string) string {
+func (s *Store) genKey(userID string) string {
 	return s.genPrefix + encodeUserID(userID) + "}"
 }
-func (s *RedisStore) indexKey(userID string) string {
+func (s *Store) indexKey(userID string) string {
 	return s.prefix + "user:{" + encodeUserID(userID) + "}"
 }
 
 // encodeUserID percent-encodes every byte of a user ID outside A-Z a-z 0-9
-// and "-._@". The Lua function enc in redis_lua/lib.lua does the same.
+// and "-._@". The Lua function enc in lua/lib.lua does the same.
 func encodeUserID(u string) string {
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
@@ -82,7 +83,7 @@ func flagStr(b bool) string {
 
 // appendMeta appends the metadata fields of m (all but gen) as field, value
 // arguments.
-func appendMeta(args []any, m *Meta) []any {
+func appendMeta(args []any, m *storekit.Meta) []any {
 	persist := 0
 	if m.Persist {
 		persist = 1
@@ -105,12 +106,11 @@ func appendMeta(args []any, m *Meta) []any {
 
 // decodeField sets the part of r that hash field k holds. Unknown fields are
 // ignored, so that a later version may add some.
-func decodeField(r *Record, k, v string) bool {
+func decodeField(r *storekit.Record, k, v string) bool {
 	if name, ok := strings.CutPrefix(k, fieldValue); ok {
 		r.Values[name] = []byte(v)
 		return true
 	}
-	ok := true
 	switch k {
 	case fieldUser:
 		r.UserID = v
@@ -118,10 +118,26 @@ func decodeField(r *Record, k, v string) bool {
 		r.UserAgent = v
 	case fieldIP:
 		r.IP = v
+	case fieldFamily:
+		r.Family = v
+	case fieldPersist:
+		r.Persist = v == "1"
+		return v == "0" || v == "1"
 	case fieldGen:
 		var err error
 		r.Generation, err = strconv.ParseUint(v, 10, 64)
-		ok = err == nil
+		return err == nil
+	default:
+		return decodeTimeField(r, k, v)
+	}
+	return true
+}
+
+// decodeTimeField is decodeField for the fields that hold a time (unix
+// milliseconds) or a duration (milliseconds).
+func decodeTimeField(r *storekit.Record, k, v string) bool {
+	ok := true
+	switch k {
 	case fieldCreated:
 		r.CreatedAt, ok = parseUnixMs(v)
 	case fieldSeen:
@@ -134,12 +150,8 @@ func decodeField(r *Record, k, v string) bool {
 		r.IdleTimeout, ok = parseMs(v)
 	case fieldAbs:
 		r.AbsoluteTimeout, ok = parseMs(v)
-	case fieldPersist:
-		r.Persist, ok = v == "1", v == "0" || v == "1"
 	case fieldLinger:
 		r.Linger, ok = parseMs(v)
-	case fieldFamily:
-		r.Family = v
 	}
 	return ok
 }
@@ -165,20 +177,20 @@ func parseMs(v string) (time.Duration, bool) {
 
 // decodeFound decodes a session hash read by HGETALL; an empty reply means
 // the session does not exist.
-func decodeFound(op string, fields map[string]string) (*Record, error) {
+func decodeFound(op string, fields map[string]string) (*storekit.Record, error) {
 	if len(fields) == 0 {
-		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
 	}
 	return decodeHash(op, fields)
 }
 
 // decodeHash builds a record from the fields of a session hash. A field that
 // does not parse, or a record without an expiry, is corrupt.
-func decodeHash(op string, fields map[string]string) (*Record, error) {
+func decodeHash(op string, fields map[string]string) (*storekit.Record, error) {
 	// Every hash holds the metadata fields and gen; the rest are values.
 	// Sizing the map for those alone keeps it in the smallest table that
 	// fits them.
-	r := &Record{Values: make(map[string][]byte, max(len(fields)-metaFieldArgs/2-1, 0))}
+	r := &storekit.Record{Values: make(map[string][]byte, max(len(fields)-metaFieldArgs/2-1, 0))}
 	for k, v := range fields {
 		if !decodeField(r, k, v) {
 			return nil, corrupt(op, "field "+strconv.Quote(k))
@@ -199,65 +211,85 @@ func parseGen(v string) (uint64, bool) {
 	return g, err == nil
 }
 
-// parseTomb decodes a tombstone string (see RedisStore); ok is false for an
-// expiry tombstone whose session has not expired by now (the hash went
-// without it: treat as unknown) or a corrupt one.
-func parseTomb(v string, now time.Time) (*Tombstone, bool) {
+// parseTomb decodes a tombstone string (see the package documentation); ok
+// is false for an expiry tombstone whose session has not expired by now (the
+// hash went without it: treat as unknown) or a corrupt one.
+func parseTomb(v string, now time.Time) (*storekit.Tombstone, bool) {
 	f := strings.Fields(v)
-	num := func(i int) int64 {
-		if i >= len(f) {
-			return -1
-		}
-		n, err := strconv.ParseInt(f[i], 10, 64)
-		if err != nil {
-			return -1
-		}
-		return n
-	}
-	at := func(ms int64) time.Time {
-		if ms <= 0 {
-			return time.Time{}
-		}
-		return time.UnixMilli(ms)
-	}
 	if len(f) == 0 {
 		return nil, false
 	}
 	switch f[0] {
 	case "r", "d", "v":
-		reason := map[string]string{"r": EndRotated, "d": EndDestroyed, "v": EndRevoked}[f[0]]
-		if len(f) < 2 || len(f) > 4 || num(1) < 0 {
-			return nil, false
-		}
-		t := &Tombstone{Reason: reason, At: at(num(1))}
-		if len(f) >= 3 && f[0] == "r" {
-			t.Next = f[2]
-		}
-		if len(f) == 4 && f[0] == "r" {
-			// "r at next family" since families; an "r at next"
-			// written before carries none (Family "").
-			t.Family = f[3]
-		}
-		return t, true
+		return parseEnded(f)
 	case "e":
-		if len(f) != 6 {
-			return nil, false
-		}
-		for i := 1; i < 6; i++ {
-			if num(i) < 0 {
-				return nil, false
-			}
-		}
-		exp := at(num(5))
-		if now.Before(exp) {
-			return nil, false
-		}
-		return &Tombstone{Reason: EndExpired, At: exp, Meta: Meta{
-			CreatedAt: at(num(1)), LastSeen: at(num(2)),
-			IdleTimeout: time.Duration(num(3)) * time.Millisecond, AbsoluteTimeout: time.Duration(num(4)) * time.Millisecond,
-		}}, true
+		return parseExpired(f, now)
 	}
 	return nil, false
+}
+
+// tombReasons are the end reasons of the tombstone kinds "r", "d" and "v".
+var tombReasons = map[string]string{"r": storekit.EndRotated, "d": storekit.EndDestroyed, "v": storekit.EndRevoked}
+
+// parseEnded decodes the fields f of a renewal, deletion or revocation
+// tombstone: "r at next family", "r at next" (written before families),
+// "d at", "v at".
+func parseEnded(f []string) (*storekit.Tombstone, bool) {
+	if len(f) < 2 || len(f) > 4 || tombNum(f, 1) < 0 {
+		return nil, false
+	}
+	t := &storekit.Tombstone{Reason: tombReasons[f[0]], At: tombAt(tombNum(f, 1))}
+	if len(f) >= 3 && f[0] == "r" {
+		t.Next = f[2]
+	}
+	if len(f) == 4 && f[0] == "r" {
+		// "r at next family" since families; an "r at next"
+		// written before carries none (Family "").
+		t.Family = f[3]
+	}
+	return t, true
+}
+
+// parseExpired decodes the fields f of an expiry tombstone, "e created seen
+// idle abs exp", which reports the session only once it has expired by now.
+func parseExpired(f []string, now time.Time) (*storekit.Tombstone, bool) {
+	if len(f) != 6 {
+		return nil, false
+	}
+	for i := 1; i < 6; i++ {
+		if tombNum(f, i) < 0 {
+			return nil, false
+		}
+	}
+	exp := tombAt(tombNum(f, 5))
+	if now.Before(exp) {
+		return nil, false
+	}
+	return &storekit.Tombstone{Reason: storekit.EndExpired, At: exp, Meta: storekit.Meta{
+		CreatedAt: tombAt(tombNum(f, 1)), LastSeen: tombAt(tombNum(f, 2)),
+		IdleTimeout: time.Duration(tombNum(f, 3)) * time.Millisecond, AbsoluteTimeout: time.Duration(tombNum(f, 4)) * time.Millisecond,
+	}}, true
+}
+
+// tombNum is the number in field i of a tombstone, -1 when it is missing or
+// not a number.
+func tombNum(f []string, i int) int64 {
+	if i >= len(f) {
+		return -1
+	}
+	n, err := strconv.ParseInt(f[i], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// tombAt is the time of a tombstone's unix milliseconds, zero for 0.
+func tombAt(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // notFound returns the error of Load for a missing session: its tombstone
@@ -266,15 +298,15 @@ func notFound(op, tomb string, now time.Time) error {
 	if t, ok := parseTomb(tomb, now); ok {
 		return fmt.Errorf("redis store: %s: %w", op, t)
 	}
-	return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+	return fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
 }
 
 // wrapErr wraps a Redis failure with ErrStore; a missing key is ErrNotFound.
 func wrapErr(op string, err error) error {
 	if errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+		return fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
 	}
-	return fmt.Errorf("redis store: %s: %w: %w", op, ErrStore, err)
+	return fmt.Errorf("redis store: %s: %w: %w", op, storekit.ErrStore, err)
 }
 
 // pipelineErr returns the error of a pipeline that failed as a whole (no
@@ -295,9 +327,11 @@ func pipelineErr(err error, cmds ...redis.Cmder) error {
 	return err
 }
 
-// corrupt reports a record or key that the store cannot decode.
+// corrupt reports a record or key that the store cannot decode. It wraps
+// both storekit.ErrStore and storekit.ErrCorrupt, so that a caller can tell
+// an undecodable record from an outage.
 func corrupt(op, what string) error {
-	return fmt.Errorf("redis store: %s: %w: corrupt %s", op, ErrStore, what)
+	return fmt.Errorf("redis store: %s: %w: %w: corrupt %s", op, storekit.ErrStore, storekit.ErrCorrupt, what)
 }
 
 // isReplyError reports whether err is an error reply from the server, as

@@ -1,5 +1,5 @@
 -- The helpers every script but unlock.lua starts with; the loader
--- (store_redis_scripts.go) prepends them to each.
+-- (scripts.go) prepends them to each.
 --
 -- enc(s)                 percent-encodes a user ID as encodeUserID does
 --                        (bytes outside A-Z a-z 0-9 and "-._@" become %XX).

@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"embed"
@@ -7,7 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The Lua scripts of RedisStore live in redis_lua/, one file each, and each
+// The Lua scripts of Store live in lua/, one file each, and each
 // file starts with the comment block that documents its KEYS, ARGV and
 // reply. Each script touches the keys of one slot only (a session's hash and
 // its tombstone share a hash tag), except where its comment says it derives
@@ -20,40 +20,40 @@ import (
 // leaves a script's SHA1, which EVALSHA names it by, unchanged. Every script
 // but unlock.lua is prefixed with the shared helpers of lib.lua.
 //
-//go:embed redis_lua/*.lua
+//go:embed lua/*.lua
 var redisLuaFiles embed.FS
 
 var (
 	// genScript reads a session's user generation, or its tombstone, for
-	// Load (redis_lua/gen.lua).
+	// Load (lua/gen.lua).
 	genScript = redisScript("gen.lua")
 	// updateScript merges a request's delta into a session hash that still
-	// exists, for Update (redis_lua/update.lua).
+	// exists, for Update (lua/update.lua).
 	updateScript = redisScript("update.lua")
 	// endScript ends one session, leaving a tombstone, for Delete and
-	// RevokeUser (redis_lua/end.lua).
+	// RevokeUser (lua/end.lua).
 	endScript = redisScript("end.lua")
 	// revokeScript bumps a user's generation and empties the index, for
-	// RevokeUser (redis_lua/revoke.lua).
+	// RevokeUser (lua/revoke.lua).
 	revokeScript = redisScript("revoke.lua")
 	// rotateScript is the whole of Rotate on a single server or Sentinel
-	// (redis_lua/rotate.lua).
+	// (lua/rotate.lua).
 	rotateScript = redisScript("rotate.lua")
 	// claimScript is the first step of rotateSharded: read the old record
-	// and leave its renewal tombstone (redis_lua/claim.lua).
+	// and leave its renewal tombstone (lua/claim.lua).
 	claimScript = redisScript("claim.lua")
 	// revokeAllScript raises the RevokeAll cutoff, for RevokeAll
-	// (redis_lua/revokeall.lua).
+	// (lua/revokeall.lua).
 	revokeAllScript = redisScript("revokeall.lua")
 	// createScript writes a record without a user as a write that ends
-	// sessions, for createEnding (redis_lua/create.lua).
+	// sessions, for CreateEnding (lua/create.lua).
 	createScript = redisScript("create.lua")
 	// unlockScript releases lockUser's lock if still owned
-	// (redis_lua/unlock.lua).
+	// (lua/unlock.lua).
 	unlockScript = redisScript("unlock.lua")
 )
 
-// redisScript builds the script of redis_lua/<name>, prefixed with the
+// redisScript builds the script of lua/<name>, prefixed with the
 // helpers of lib.lua unless it is unlock.lua. A missing file panics when the
 // package is initialised, so any test catches it.
 func redisScript(name string) *redis.Script {
@@ -64,10 +64,10 @@ func redisScript(name string) *redis.Script {
 	return redis.NewScript(src)
 }
 
-// redisLuaSource returns the code of redis_lua/<name>: the file without its
+// redisLuaSource returns the code of lua/<name>: the file without its
 // leading comment lines and blank lines, after a newline.
 func redisLuaSource(name string) string {
-	b, err := redisLuaFiles.ReadFile("redis_lua/" + name)
+	b, err := redisLuaFiles.ReadFile("lua/" + name)
 	if err != nil {
 		panic("session: redis script " + name + ": " + err.Error())
 	}

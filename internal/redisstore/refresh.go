@@ -1,21 +1,23 @@
-package session
+package redisstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // refreshScript is the whole of Refresh on a single server or Sentinel
-// (redis_lua/refresh.lua).
+// (lua/refresh.lua).
 var refreshScript = redisScript("refresh.lua")
 
-// Refresh implements Refresher: on a single server or Sentinel one script
-// renews a header session in one round trip (see redis_lua/refresh.lua). On
+// Refresh implements session.Refresher: on a single server or Sentinel one script
+// renews a header session in one round trip (see lua/refresh.lua). On
 // a Cluster, where the user's keys live in other slots, it reports
 // errors.ErrUnsupported and the Manager loads, then rotates.
-func (s *RedisStore) Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*Meta, error) {
+func (s *Store) Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*storekit.Meta, error) {
 	const op = "refresh"
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
@@ -47,7 +49,7 @@ func (s *RedisStore) Refresh(ctx context.Context, oldKey, newKey string, at time
 		}
 		return nil, notFound(op, tomb, now)
 	case 2:
-		return nil, fmt.Errorf("redis store: %s: not a header session: %w", op, ErrNotFound)
+		return nil, fmt.Errorf("redis store: %s: not a header session: %w", op, storekit.ErrNotFound)
 	default:
 		return nil, corrupt(op, "reply")
 	}

@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // Durability of the writes that end sessions.
@@ -18,7 +19,7 @@ import (
 // replica has it, so a failover that promotes a replica can undo an
 // acknowledged logout. With durability on, every write that ends a session
 // (Delete, RevokeUser, the retirement of the old ID in Rotate, and a
-// revocation in a CookieStore's revocation list: see createEnding) is
+// revocation in a CookieStore's revocation list: see CreateEnding) is
 // followed, on the same connection and in the same round trip, by WAIT: the
 // call returns only once enough replicas acknowledged it, and fails (an
 // error wrapping ErrStore, so the response is the error handler's) when they
@@ -56,10 +57,10 @@ const replicaRefresh = time.Second
 
 // WithDurability makes the writes that end sessions (logout, revocation,
 // log out everywhere, the old ID of a renewal, and a revocation when the
-// store keeps the revocation list of a [CookieStore]) wait until at least replicas
+// store keeps the revocation list of a CookieStore) wait until at least replicas
 // replicas acknowledge them, for at most timeout (Redis WAIT, sent in the
 // same round trip as the write). When fewer acknowledge in time, the call
-// fails with an error wrapping [ErrStore]: the write reached the primary,
+// fails with an error wrapping [storekit.ErrStore]: the write reached the primary,
 // but a failover could still undo it, and the user must not be told it is
 // done. Zero replicas turns durability off.
 //
@@ -71,8 +72,8 @@ const replicaRefresh = time.Second
 // delay, about a loopback round trip, on each ending write; see the README's
 // "Redis in production". Keep timeout below the client's ReadTimeout
 // (go-redis default 3 s): the WAIT reply is read under it.
-func WithDurability(replicas int, timeout time.Duration) RedisOption {
-	return func(s *RedisStore) {
+func WithDurability(replicas int, timeout time.Duration) Option {
+	return func(s *Store) {
 		s.durable = durability{replicas: max(replicas, 0), timeout: timeout}
 		if s.durable.timeout <= 0 {
 			s.durable.timeout = defaultDurableTimeout
@@ -91,12 +92,13 @@ func defaultDurability(client redis.UniversalClient) durability {
 	return durability{}
 }
 
-// createEnding implements endingCreator (cookierevoke.go): it writes r, a
-// record without a user or a family, under key as a write that ends sessions (the
-// revocation of a CookieStore's revocation list), so that with durability
-// on a revocation no replica acknowledged fails closed, as a logout does.
-// One round trip; without durability it is Create.
-func (s *RedisStore) createEnding(ctx context.Context, key string, r *Record) error {
+// CreateEnding is Create through the store's durable path for the writes
+// that end sessions (see WithDurability): it writes r, a record without a
+// user or a family, under key, so that with durability on a write no
+// replica acknowledged fails closed, as a logout does. Package session uses
+// it for the revocations of a CookieStore's revocation list. One round trip;
+// without durability it is Create.
+func (s *Store) CreateEnding(ctx context.Context, key string, r *storekit.Record) error {
 	const op = "create revocation"
 	if r.UserID != "" || needsPointer(key, r.Family) {
 		// Create indexes a user's record and points a family at it; a
@@ -123,7 +125,7 @@ func (s *RedisStore) createEnding(ctx context.Context, key string, r *Record) er
 
 // runEnding runs script, a write that ends sessions, followed by WAIT when
 // durability is on, in one round trip; it returns the script's reply.
-func (s *RedisStore) runEnding(ctx context.Context, op string, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+func (s *Store) runEnding(ctx context.Context, op string, script *redis.Script, keys []string, args ...any) *redis.Cmd {
 	if s.durable.replicas == 0 {
 		return script.Run(ctx, s.client, keys, args...)
 	}
@@ -141,8 +143,25 @@ func (s *RedisStore) runEnding(ctx context.Context, op string, script *redis.Scr
 			return cmd
 		}
 	}
-	var cmd, wait *redis.Cmd
-	var info *redis.StringCmd
+	cmd, wait, info := s.execEnding(ctx, c, script, keys, args, refresh, doWait)
+	if info != nil && info.Err() == nil {
+		s.replicas.set(connectedReplicas(info.Val()))
+	}
+	if cmd.Err() != nil || !doWait {
+		return cmd
+	}
+	if err := s.checkAcked(ctx, c, op, wait); err != nil {
+		cmd.SetErr(err)
+	}
+	return cmd
+}
+
+// execEnding sends script on c, with INFO replication before it when
+// refresh and WAIT after it when doWait, in one pipeline: EVALSHA, then
+// EVAL once if the server does not hold the script. It returns the
+// script's, WAIT's and INFO's commands (wait and info nil when not sent).
+func (s *Store) execEnding(ctx context.Context, c redis.Cmdable, script *redis.Script, keys []string, args []any,
+	refresh, doWait bool) (cmd, wait *redis.Cmd, info *redis.StringCmd) {
 	for _, sha := range []bool{true, false} {
 		pipe := c.Pipeline()
 		if refresh {
@@ -161,22 +180,13 @@ func (s *RedisStore) runEnding(ctx context.Context, op string, script *redis.Scr
 			break
 		}
 	}
-	if info != nil && info.Err() == nil {
-		s.replicas.set(connectedReplicas(info.Val()))
-	}
-	if cmd.Err() != nil || !doWait {
-		return cmd
-	}
-	if err := s.checkAcked(ctx, c, op, wait); err != nil {
-		cmd.SetErr(err)
-	}
-	return cmd
+	return cmd, wait, info
 }
 
 // replicasKnown reports, for the default durability, whether the primary
 // has replicas to wait for, and whether the cached count should be
 // refreshed alongside the write. The first call asks the primary.
-func (s *RedisStore) replicasKnown(ctx context.Context, c redis.Cmdable) (wait, refresh bool, err error) {
+func (s *Store) replicasKnown(ctx context.Context, c redis.Cmdable) (wait, refresh bool, err error) {
 	at := s.replicas.at.Load()
 	if at == 0 {
 		info, err := c.Info(ctx, "replication").Result()
@@ -198,14 +208,14 @@ func (r *replicaCount) set(n int) {
 
 // durableNode returns the client on whose connection the write and its WAIT
 // must go: the store's client, or on a Cluster the master owning key's slot.
-func (s *RedisStore) durableNode(ctx context.Context, key string) (redis.Cmdable, error) {
+func (s *Store) durableNode(ctx context.Context, key string) (redis.Cmdable, error) {
 	sharded, err := s.sharded(ctx)
 	if err != nil || !sharded {
 		return s.client, err
 	}
 	cc, ok := s.client.(*redis.ClusterClient)
 	if !ok {
-		return nil, fmt.Errorf("redis store: durability: %w: WAIT on a sharded client needs a *redis.ClusterClient", ErrStore)
+		return nil, fmt.Errorf("redis store: durability: %w: WAIT on a sharded client needs a *redis.ClusterClient", storekit.ErrStore)
 	}
 	node, err := cc.MasterForKey(ctx, key)
 	if err != nil {
@@ -216,7 +226,7 @@ func (s *RedisStore) durableNode(ctx context.Context, key string) (redis.Cmdable
 
 // checkAcked turns a WAIT reply short of the wanted replicas into an error,
 // unless durability is the default one and the primary has no replica.
-func (s *RedisStore) checkAcked(ctx context.Context, c redis.Cmdable, op string, wait *redis.Cmd) error {
+func (s *Store) checkAcked(ctx context.Context, c redis.Cmdable, op string, wait *redis.Cmd) error {
 	n, err := wait.Int64()
 	if err != nil {
 		return wrapErr(op+": wait", err)
@@ -236,7 +246,7 @@ func (s *RedisStore) checkAcked(ctx context.Context, c redis.Cmdable, op string,
 		}
 	}
 	return fmt.Errorf("redis store: %s: %w: %d of %d replicas acknowledged within %v",
-		op, ErrStore, n, s.durable.replicas, s.durable.timeout)
+		op, storekit.ErrStore, n, s.durable.replicas, s.durable.timeout)
 }
 
 // connectedReplicas reads connected_slaves from INFO replication (-1 when

@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"crypto/sha1"
@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestRedisLuaFiles: every file in redis_lua/ opens with its comment block,
+// TestRedisLuaFiles: every file in lua/ opens with its comment block,
 // the loader sends none of it, and each file but lib.lua is one of the
 // scripts the store runs (no file left behind by a rename).
 func TestRedisLuaFiles(t *testing.T) {
@@ -19,15 +19,15 @@ func TestRedisLuaFiles(t *testing.T) {
 		familyScript, endFamilyScript, markFamilyScript, endMemberScript, pointFamilyScript, createScript} {
 		scripts[s.Hash()] = true
 	}
-	names, err := fs.Glob(redisLuaFiles, "redis_lua/*.lua")
+	names, err := fs.Glob(redisLuaFiles, "lua/*.lua")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(names) != len(scripts)+1 {
-		t.Errorf("%d files in redis_lua/ for %d scripts and lib.lua", len(names), len(scripts))
+		t.Errorf("%d files in lua/ for %d scripts and lib.lua", len(names), len(scripts))
 	}
 	for _, path := range names {
-		name := strings.TrimPrefix(path, "redis_lua/")
+		name := strings.TrimPrefix(path, "lua/")
 		b, _ := redisLuaFiles.ReadFile(path)
 		if !strings.HasPrefix(string(b), "-- ") {
 			t.Errorf("%s does not open with its comment block", name)

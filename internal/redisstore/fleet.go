@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"context"
@@ -10,19 +10,20 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // allKey is the key of the RevokeAll cutoff (unix milliseconds): prefix +
 // "all", a string in a slot of its own.
-func (s *RedisStore) allKey() string { return s.prefix + "all" }
+func (s *Store) allKey() string { return s.prefix + "all" }
 
-// RevokeAll implements Fleet in one round trip: it raises the cutoff that
+// RevokeAll implements session.Fleet in one round trip: it raises the cutoff that
 // Load compares every session's creation time with (in the same round trip
 // as the session on a single server or Sentinel; pipelined beside it on a
 // Cluster). The cutoff is kept for WithMaxSessionLifetime past it. It is a
 // write that ends sessions: with durability on, it waits for the replicas
 // (see WithDurability).
-func (s *RedisStore) RevokeAll(ctx context.Context, cutoff time.Time) error {
+func (s *Store) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	const op = "revoke all"
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
@@ -38,14 +39,14 @@ func (s *RedisStore) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	return nil
 }
 
-// Count implements Fleet with SCAN over the session hashes (MATCH
+// Count implements session.Fleet with SCAN over the session hashes (MATCH
 // <prefix>{*}, tombstones and indexes excluded), on every master of a
 // Cluster: O(n) in the keys of the database, a few thousand per round
 // trip, never KEYS. Sessions ended by RevokeAll but not expired yet are
 // counted until their TTL removes them. A client that wraps a Cluster
 // client (an AutoPipeliner) cannot reach each master: Count then returns an
 // error wrapping errors.ErrUnsupported.
-func (s *RedisStore) Count(ctx context.Context) (int, error) {
+func (s *Store) Count(ctx context.Context) (int, error) {
 	const op = "count"
 	pattern := globEscape(s.prefix) + "{*}"
 	var total atomic.Int64
@@ -90,7 +91,7 @@ func (s *RedisStore) Count(ctx context.Context) (int, error) {
 
 // revokedByAll returns the error for a record created before the RevokeAll
 // cutoff (unix milliseconds, "" for none), nil otherwise.
-func revokedByAll(op string, r *Record, cutoff string) error {
+func revokedByAll(op string, r *storekit.Record, cutoff string) error {
 	if cutoff == "" {
 		return nil
 	}
@@ -99,7 +100,7 @@ func revokedByAll(op string, r *Record, cutoff string) error {
 		return corrupt(op, "revoke-all cutoff")
 	}
 	if r.CreatedAt.UnixMilli() < c {
-		return fmt.Errorf("redis store: %s: %w", op, &Tombstone{Reason: EndRevoked})
+		return fmt.Errorf("redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
 	}
 	return nil
 }

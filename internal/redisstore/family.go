@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // Families on Redis.
@@ -43,19 +44,19 @@ import (
 
 var (
 	// familyScript is Family on a single server or Sentinel
-	// (redis_lua/family.lua).
+	// (lua/family.lua).
 	familyScript = redisScript("family.lua")
 	// endFamilyScript is EndFamily on a single server or Sentinel
-	// (redis_lua/endfamily.lua).
+	// (lua/endfamily.lua).
 	endFamilyScript = redisScript("endfamily.lua")
 	// markFamilyScript is EndFamily's first step on a Cluster: mark the
-	// family ended and read its key (redis_lua/markfamily.lua).
+	// family ended and read its key (lua/markfamily.lua).
 	markFamilyScript = redisScript("markfamily.lua")
 	// endMemberScript is EndFamily's second step on a Cluster: end the
-	// record if it is the family's live one (redis_lua/endmember.lua).
+	// record if it is the family's live one (lua/endmember.lua).
 	endMemberScript = redisScript("endmember.lua")
 	// pointFamilyScript is rotateSharded's last step: repoint the family
-	// unless it was ended (redis_lua/pointfamily.lua).
+	// unless it was ended (lua/pointfamily.lua).
 	pointFamilyScript = redisScript("pointfamily.lua")
 )
 
@@ -65,7 +66,7 @@ func needsPointer(key, family string) bool { return family != "" && family != ke
 
 // familyUntil is the expiry of a family pointer written at now for a
 // record with metadata m (see the comment at the top of this file).
-func (s *RedisStore) familyUntil(now time.Time, m *Meta) time.Time {
+func (s *Store) familyUntil(now time.Time, m *storekit.Meta) time.Time {
 	until := now.Add(s.maxLifetime)
 	if !m.CreatedAt.IsZero() {
 		if own := m.CreatedAt.Add(m.AbsoluteTimeout + m.Linger); own.After(until) {
@@ -79,14 +80,14 @@ func (s *RedisStore) familyUntil(now time.Time, m *Meta) time.Time {
 // live record. It is never a Tombstone: a family has no tombstone of its
 // own, and the Manager must not read one as the state of a key.
 func familyNotFound(op, why string) error {
-	return fmt.Errorf("redis store: %s: %s: %w", op, why, ErrNotFound)
+	return fmt.Errorf("redis store: %s: %s: %w", op, why, storekit.ErrNotFound)
 }
 
-// Family implements Rotator: on a single server or Sentinel one script
+// Family implements session.Rotator: on a single server or Sentinel one script
 // reads the family's pointer, the record it names, its user's generation
 // and the RevokeAll cutoff (one round trip); on a Cluster, a GET of the
 // pointer and then Load's reads of the record.
-func (s *RedisStore) Family(ctx context.Context, family string) (string, *Record, error) {
+func (s *Store) Family(ctx context.Context, family string) (string, *storekit.Record, error) {
 	const op = "family"
 	if err := ctx.Err(); err != nil {
 		return "", nil, fmt.Errorf("redis store: %s: %w", op, err)
@@ -109,6 +110,13 @@ func (s *RedisStore) Family(ctx context.Context, family string) (string, *Record
 	if err != nil {
 		return "", nil, wrapErr(op, err)
 	}
+	return s.familyReply(op, family, res)
+}
+
+// familyReply decodes familyScript's reply for family: the live key, the
+// user's generation, the RevokeAll cutoff, then the record's fields; it
+// checks the record is current and a live member of family.
+func (s *Store) familyReply(op, family string, res []string) (string, *storekit.Record, error) {
 	if len(res) < 3 || len(res)%2 == 0 {
 		return "", nil, corrupt(op, "reply")
 	}
@@ -125,7 +133,7 @@ func (s *RedisStore) Family(ctx context.Context, family string) (string, *Record
 		return "", nil, familyNotFound(op, "revoked")
 	}
 	if err := revokedByAll(op, r, cutoff); err != nil {
-		if errors.Is(err, ErrStore) {
+		if errors.Is(err, storekit.ErrStore) {
 			return "", nil, err
 		}
 		return "", nil, familyNotFound(op, "revoked")
@@ -139,14 +147,14 @@ func (s *RedisStore) Family(ctx context.Context, family string) (string, *Record
 // familySharded is Family on a Cluster, where the pointer and the record
 // live in different slots: the pointer is read first, then the record as
 // loadSharded reads it (which checks the generation and the cutoff).
-func (s *RedisStore) familySharded(ctx context.Context, family string) (string, *Record, error) {
+func (s *Store) familySharded(ctx context.Context, family string) (string, *storekit.Record, error) {
 	const op = "family"
 	key, err := s.familyPointer(ctx, op, family)
 	if err != nil {
 		return "", nil, err
 	}
 	r, err := s.loadSharded(ctx, key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storekit.ErrNotFound) {
 		return "", nil, familyNotFound(op, "no live record")
 	}
 	if err != nil {
@@ -160,7 +168,7 @@ func (s *RedisStore) familySharded(ctx context.Context, family string) (string, 
 
 // familyPointer reads the pointer of family: the key it names, the family
 // itself when there is none, ErrNotFound when the family was ended.
-func (s *RedisStore) familyPointer(ctx context.Context, op, family string) (string, error) {
+func (s *Store) familyPointer(ctx context.Context, op, family string) (string, error) {
 	v, err := s.client.Get(ctx, s.familyKey(family)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -179,7 +187,7 @@ func (s *RedisStore) familyPointer(ctx context.Context, op, family string) (stri
 // its family (its key when it names none) is family, and it has not
 // expired (Redis expires it at the same time; a clock ahead of the
 // server's must still not hand out an expired record).
-func (s *RedisStore) checkMember(op, family, key string, r *Record) error {
+func (s *Store) checkMember(op, family, key string, r *storekit.Record) error {
 	f := r.Family
 	if f == "" {
 		f = key
@@ -193,13 +201,13 @@ func (s *RedisStore) checkMember(op, family, key string, r *Record) error {
 	return nil
 }
 
-// EndFamily implements Rotator. It is a write that ends a session, so it
+// EndFamily implements session.Rotator. It is a write that ends a session, so it
 // takes runEnding (WithDurability applies, and fails the call when the
 // replicas do not acknowledge it). On a single server or Sentinel it is one
-// script (redis_lua/endfamily.lua), atomic with Rotate and Refresh, which
+// script (lua/endfamily.lua), atomic with Rotate and Refresh, which
 // also drops the record from its user's index; on a Cluster,
 // endFamilySharded.
-func (s *RedisStore) EndFamily(ctx context.Context, family string) (*IndexedRecord, error) {
+func (s *Store) EndFamily(ctx context.Context, family string) (*storekit.IndexedRecord, error) {
 	const op = "end family"
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
@@ -231,7 +239,7 @@ func (s *RedisStore) EndFamily(ctx context.Context, family string) (*IndexedReco
 	if err != nil {
 		return nil, err
 	}
-	return &IndexedRecord{Key: res[0], Meta: r.Meta}, nil
+	return &storekit.IndexedRecord{Key: res[0], Meta: r.Meta}, nil
 }
 
 // endFamilySharded is EndFamily on a Cluster, in steps that each are
@@ -257,7 +265,7 @@ func (s *RedisStore) EndFamily(ctx context.Context, family string) (*IndexedReco
 // record or a tombstone. Ending made-up families writes nothing. The
 // record stays in its user's index until UserSessions or the user's next
 // login prunes it, as after Delete.
-func (s *RedisStore) endFamilySharded(ctx context.Context, family string) (*IndexedRecord, error) {
+func (s *Store) endFamilySharded(ctx context.Context, family string) (*storekit.IndexedRecord, error) {
 	const op = "end family"
 	now := s.now()
 	keys := []string{s.familyKey(family)}
@@ -274,7 +282,7 @@ func (s *RedisStore) endFamilySharded(ctx context.Context, family string) (*Inde
 		return nil, wrapErr(op, err)
 	}
 	ended, err := s.endMemberSharded(ctx, op, family, key, now)
-	if !errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, storekit.ErrNotFound) {
 		return ended, err
 	}
 	v, terr := s.client.Get(ctx, s.tombKey(key)).Result()
@@ -282,14 +290,14 @@ func (s *RedisStore) endFamilySharded(ctx context.Context, family string) (*Inde
 		return nil, wrapErr(op, terr)
 	}
 	t, ok := parseTomb(v, now)
-	if !ok || t.Reason != EndRotated || t.Family != family || t.Next == "" {
+	if !ok || t.Reason != storekit.EndRotated || t.Family != family || t.Next == "" {
 		return nil, err
 	}
 	ended, err = s.endMemberSharded(ctx, op, family, t.Next, now)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, storekit.ErrNotFound) {
 		// The renewal's new record is not written yet, or already
 		// deleted by the renewal failing: the session ended all the same.
-		return &IndexedRecord{Key: key, Meta: Meta{Family: family}}, nil
+		return &storekit.IndexedRecord{Key: key, Meta: storekit.Meta{Family: family}}, nil
 	}
 	return ended, err
 }
@@ -299,7 +307,7 @@ func (s *RedisStore) endFamilySharded(ctx context.Context, family string) (*Inde
 // trip, two slots), then the user's generation, and then endMemberScript
 // ends the record in its slot only if it still is a live, current record
 // of that user and family (runEnding).
-func (s *RedisStore) endMemberSharded(ctx context.Context, op, family, key string, now time.Time) (*IndexedRecord, error) {
+func (s *Store) endMemberSharded(ctx context.Context, op, family, key string, now time.Time) (*storekit.IndexedRecord, error) {
 	var user, cutoff *redis.StringCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		user = p.HGet(ctx, s.sessionKey(key), fieldUser)
@@ -338,14 +346,14 @@ func (s *RedisStore) endMemberSharded(ctx context.Context, op, family, key strin
 	if err != nil {
 		return nil, err
 	}
-	return &IndexedRecord{Key: key, Meta: r.Meta}, nil
+	return &storekit.IndexedRecord{Key: key, Meta: r.Meta}, nil
 }
 
 // pointFamily is rotateSharded's last step for a renewal whose family is
 // not its new key: it makes the new key the family's live key, or reports
 // ErrNotFound when EndFamily ended the family meanwhile (the caller then
 // deletes the new record).
-func (s *RedisStore) pointFamily(ctx context.Context, op, newKey string, r *Record, now time.Time) error {
+func (s *Store) pointFamily(ctx context.Context, op, newKey string, r *storekit.Record, now time.Time) error {
 	// Through the durable path: the pointer is what a later logout or
 	// reuse ends the session by, so a failover must not lose it once the
 	// renewal returned (its master is not the record's; WithDurability).
@@ -355,7 +363,7 @@ func (s *RedisStore) pointFamily(ctx context.Context, op, newKey string, r *Reco
 		return wrapErr(op, err)
 	}
 	if ok != 1 {
-		return fmt.Errorf("redis store: %s: family ended meanwhile: %w", op, ErrNotFound)
+		return fmt.Errorf("redis store: %s: family ended meanwhile: %w", op, storekit.ErrNotFound)
 	}
 	return nil
 }

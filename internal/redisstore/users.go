@@ -1,4 +1,4 @@
-package session
+package redisstore
 
 import (
 	"context"
@@ -8,44 +8,23 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
-// UserSessions implements UserIndex: it reads the index and the generation
-// (one round trip), every indexed session (one pipelined round trip, spread
-// over the nodes that hold them), and prunes entries whose session is gone,
-// belongs to someone else or is revoked (one more, only when needed).
-func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]IndexedRecord, error) {
+// UserSessions implements session.UserIndex: it reads the index and the generation
+// (one round trip, see readIndex), every indexed session (one pipelined
+// round trip, spread over the nodes that hold them), and prunes entries
+// whose session is gone, belongs to someone else or is revoked (one more,
+// only when needed).
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.IndexedRecord, error) {
 	const op = "user sessions"
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	ik := s.indexKey(userID)
-	var members *redis.StringSliceCmd
-	var genCmd *redis.StringCmd
-	var prune *redis.IntCmd
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(s.now().UnixMilli(), 10))
-		members = p.ZRange(ctx, ik, 0, -1)
-		genCmd = p.Get(ctx, s.genKey(userID))
-		return nil
-	})
-	if err := pipelineErr(err, prune, members, genCmd); err != nil {
-		return nil, wrapErr(op, err)
+	keys, cur, err := s.readIndex(ctx, op, userID)
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
-	for _, c := range []redis.Cmder{prune, members, genCmd} {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, wrapErr(op, err)
-		}
-	}
-	keys := members.Val()
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	cur, ok := parseGen(genCmd.Val())
-	if !ok {
-		return nil, corrupt(op, "generation")
-	}
-
 	hashes := make([]*redis.MapStringStringCmd, len(keys))
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
@@ -56,7 +35,7 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
-	out := make([]IndexedRecord, 0, len(keys))
+	out := make([]storekit.IndexedRecord, 0, len(keys))
 	var dead []any
 	for i, k := range keys {
 		fields := hashes[i].Val()
@@ -72,18 +51,51 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID string) ([]Indexed
 			dead = append(dead, k)
 			continue
 		}
-		out = append(out, IndexedRecord{Key: k, Meta: r.Meta})
+		out = append(out, storekit.IndexedRecord{Key: k, Meta: r.Meta})
 	}
 	if len(dead) > 0 {
-		if err := s.client.ZRem(ctx, ik, dead...).Err(); err != nil {
+		if err := s.client.ZRem(ctx, s.indexKey(userID), dead...).Err(); err != nil {
 			return nil, wrapErr(op, err)
 		}
 	}
 	return out, nil
 }
 
+// readIndex is UserSessions' first round trip: it drops the index entries
+// past their score, and reads the remaining keys and the user's generation
+// cur. No keys and no error: the user has no session.
+func (s *Store) readIndex(ctx context.Context, op, userID string) (keys []string, cur uint64, err error) {
+	ik := s.indexKey(userID)
+	var members *redis.StringSliceCmd
+	var genCmd *redis.StringCmd
+	var prune *redis.IntCmd
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		prune = p.ZRemRangeByScore(ctx, ik, "-inf", strconv.FormatInt(s.now().UnixMilli(), 10))
+		members = p.ZRange(ctx, ik, 0, -1)
+		genCmd = p.Get(ctx, s.genKey(userID))
+		return nil
+	})
+	if err := pipelineErr(err, prune, members, genCmd); err != nil {
+		return nil, 0, wrapErr(op, err)
+	}
+	for _, c := range []redis.Cmder{prune, members, genCmd} {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, 0, wrapErr(op, err)
+		}
+	}
+	keys = members.Val()
+	if len(keys) == 0 {
+		return nil, 0, nil
+	}
+	cur, ok := parseGen(genCmd.Val())
+	if !ok {
+		return nil, 0, corrupt(op, "generation")
+	}
+	return keys, cur, nil
+}
+
 // generation reads the user's current generation (0 when never revoked).
-func (s *RedisStore) generation(ctx context.Context, op, userID string) (uint64, error) {
+func (s *Store) generation(ctx context.Context, op, userID string) (uint64, error) {
 	v, err := s.client.Get(ctx, s.genKey(userID)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, wrapErr(op, err)
@@ -95,11 +107,11 @@ func (s *RedisStore) generation(ctx context.Context, op, userID string) (uint64,
 	return g, nil
 }
 
-// RevokeUser implements UserIndex: one script bumps the user's generation
+// RevokeUser implements session.UserIndex: one script bumps the user's generation
 // (every earlier session of the user stops loading at once, indexed or not)
 // and empties the index; one pipelined round trip then replaces the indexed
 // sessions by EndRevoked tombstones.
-func (s *RedisStore) RevokeUser(ctx context.Context, userID string) error {
+func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 	const op = "revoke user"
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
@@ -115,7 +127,7 @@ func (s *RedisStore) RevokeUser(ctx context.Context, userID string) error {
 
 // endAll ends the sessions of userID under keys with tombstones of kind, in
 // one pipelined round trip (the sessions are in different slots).
-func (s *RedisStore) endAll(ctx context.Context, op string, keys []string, kind, userID string, now time.Time) error {
+func (s *Store) endAll(ctx context.Context, op string, keys []string, kind, userID string, now time.Time) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -134,10 +146,10 @@ func (s *RedisStore) endAll(ctx context.Context, op string, keys []string, kind,
 	return nil
 }
 
-// Rotate implements Rotator: on a single server or Sentinel one script does
-// the whole renewal atomically, in one round trip (see redis_lua/rotate.lua);
+// Rotate implements session.Rotator: on a single server or Sentinel one script does
+// the whole renewal atomically, in one round trip (see lua/rotate.lua);
 // on a Cluster, rotateSharded.
-func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
+func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.IndexedRecord, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
@@ -188,7 +200,7 @@ func (s *RedisStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord
 }
 
 // rotateKeys are the KEYS of rotateScript for rot.
-func (s *RedisStore) rotateKeys(rot *Rotation) []string {
+func (s *Store) rotateKeys(rot *storekit.Rotation) []string {
 	newHash, newTomb := s.sessionKey(rot.NewKey), s.tombKey(rot.NewKey)
 	oldHash, oldTomb := newHash, newTomb
 	if rot.OldKey != "" {
@@ -209,20 +221,20 @@ func (s *RedisStore) rotateKeys(rot *Rotation) []string {
 }
 
 // rotateResult decodes the reply of rotateScript.
-func rotateResult(op string, res []any) ([]IndexedRecord, error) {
+func rotateResult(op string, res []any) ([]storekit.IndexedRecord, error) {
 	if len(res) == 0 {
 		return nil, corrupt(op, "reply")
 	}
 	switch code, _ := res[0].(int64); code {
 	case 1:
-		return nil, fmt.Errorf("redis store: %s: %w", op, ErrNotFound)
+		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
 	case 2:
-		return nil, fmt.Errorf("redis store: %s: %w", op, ErrTooManySessions)
+		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrTooManySessions)
 	}
-	var out []IndexedRecord
+	var out []storekit.IndexedRecord
 	for i := 1; i+3 < len(res); i += 4 {
 		str := func(v any) string { s, _ := v.(string); return s }
-		r := IndexedRecord{Key: str(res[i])}
+		r := storekit.IndexedRecord{Key: str(res[i])}
 		r.Meta.UserAgent, r.Meta.IP = str(res[i+1]), str(res[i+2])
 		if ms, err := strconv.ParseInt(str(res[i+3]), 10, 64); err == nil && ms > 0 {
 			r.Meta.LastSeen = time.UnixMilli(ms)

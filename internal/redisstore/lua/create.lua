@@ -1,7 +1,7 @@
 -- create.lua replaces a record that has no user, and its expiry tombstone,
 -- in one script, so that runEnding can follow it with WAIT: the revocation
 -- of a CookieStore's revocation list, a write that ends sessions
--- (RedisStore.createEnding). Create writes the same with MULTI.
+-- (Store.CreateEnding). Create writes the same with MULTI.
 --
 -- KEYS[1] session hash, KEYS[2] its tombstone; ARGV[1] the hash's expiry
 -- (unix ms); ARGV[2..] its field, value pairs.
