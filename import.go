@@ -77,7 +77,7 @@ type Imported struct {
 	// Name, Path and Domain (and Secure, SameSite) as configured there, since
 	// a browser overwrites a cookie only with the same name, path and
 	// domain. The Manager expires it in the response. nil: the request
-	// carried none.
+	// carried none, and the rest of Imported is ignored.
 	Legacy *http.Cookie
 	// UserID is the legacy session's authenticated user; "" for an
 	// anonymous one.
