@@ -189,6 +189,9 @@ func (s *Session) commitHeaders(h http.Header, now time.Time) {
 	if s.commitCSRFCookie(h) { // the stateless CSRF nonce (csrf_stateless.go)
 		setCookie = true
 	}
+	if s.commitLegacyCookie(h) { // Config.Import (import.go)
+		setCookie = true
+	}
 	s.sendCookie, s.expireCookie = false, false
 	// The response depends on the token: shared caches must not mix users.
 	vary := "Cookie"

@@ -123,6 +123,12 @@ type Config struct {
 	// Large without reading further. The handler still reads the whole
 	// body. Default 64 KiB; negative is an error.
 	CSRFMaxFormBytes int64
+	// Import, if set, adopts a session of the system this library
+	// replaces (scs, gorilla/sessions, ...) on a request that carries no
+	// session of ours but a legacy cookie: its user is logged in under a
+	// new ID, its values kept, the legacy record consumed and its cookie
+	// expired, so switching logs nobody out. See [Importer].
+	Import Importer
 	// Clock returns the current time. Default time.Now. A [MemoryStore]
 	// the Manager uses (its own, or one given as Store) runs on the same
 	// clock, so a test that moves it moves the store's expiry too. Other

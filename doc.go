@@ -1,7 +1,10 @@
 // Package session keeps users logged in safely: server-side sessions for
 // net/http with 256-bit random IDs, idle and absolute timeouts, ID renewal
-// on login, a hardened cookie, and the data in a pluggable [Store] (memory
-// and Redis here; your own, proven with package storetest).
+// on login, a hardened cookie, and the data in a pluggable [Store]: memory
+// ([NewMemoryStore]) and Redis ([NewRedisStore]) in this package, SQL in
+// package sqlstore, Memcached in module memcachedstore, the record sealed in
+// the cookie itself ([NewCookieStore]), or your own, proven with package
+// storetest.
 //
 // # The 30-second example
 //
@@ -19,10 +22,15 @@
 //	})
 //	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 //		s := session.FromContext(r.Context())
-//		s.Set("visits", s.GetInt("visits")+1)
+//		if err := s.Set("visits", s.GetInt("visits")+1); err != nil {
+//			http.Error(w, "try again", http.StatusInternalServerError)
+//			return
+//		}
 //		fmt.Fprintf(w, "hello %q, visit %d", s.UserID(), s.GetInt("visits"))
 //	})
-//	http.ListenAndServe(":8080", m.Handler(mux))
+//	// The default cookie is __Host-sid, Secure: serve HTTPS (or set
+//	// Cookie.AllowInsecure for local HTTP).
+//	log.Fatal(http.ListenAndServeTLS(":8443", "cert.pem", "key.pem", m.Handler(mux)))
 //
 // The zero [Config] is the safe one; [New] refuses unsafe or contradictory
 // settings with an error wrapping [ErrInvalidConfig].
@@ -55,8 +63,8 @@
 //   - Stores ([Store], store.go) persist [Record]s keyed by a hash of the ID,
 //     never the ID, merging each request's [Delta] atomically. Optional
 //     interfaces add the per-user index ([UserIndex]) and atomic renewal
-//     ([Rotator]). [MemoryStore] (store_memory*.go) and [RedisStore]
-//     (store_redis*.go) implement all three.
+//     ([Rotator]), and whole-fleet operations ([Fleet]). [MemoryStore] and
+//     [RedisStore] implement all of them.
 //
 // # Where each feature lives
 //
@@ -77,6 +85,19 @@
 //     http.Hijacker through.
 //   - Everyone at once: [Manager.RevokeAll] and [Manager.CountSessions]
 //     (admin.go), on stores implementing [Fleet].
+//   - Switching from another library: [Config.Import] adopts a legacy
+//     session once ([Importer]); module
+//     github.com/sessionkit/session/migrate has importers for scs and
+//     gorilla/sessions (see MIGRATING.md).
+//
+// # What is default and what is yours
+//
+// The OWASP ASVS 5.0 session chapter is mapped requirement by requirement in
+// SECURITY.md: most requirements are met by the zero [Config]; some need one
+// option ([Config.MaxSessionsPerUser], [RequireRecentAuth]); some only the
+// application can meet with the means given (calling [Manager.RevokeUser]
+// when an account is disabled, a visible logout button, documenting its
+// timeouts).
 //
 // # Races and faults
 //

@@ -72,7 +72,7 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	e.IP, e.UserAgent, e.Reason = clientstr.Clean(e.IP), clientstr.Clean(e.UserAgent), clientstr.Clean(e.Reason)
 	level := slog.LevelInfo
 	switch e.Kind {
-	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused:
+	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused, EventImportFailed:
 		level = slog.LevelWarn
 	case EventBruteForce, EventStoreError, EventCapacity, EventRefreshReused:
 		level = slog.LevelError

@@ -36,6 +36,12 @@ func (s *Session) Login(ctx context.Context, userID string, opts ...LoginOption)
 	if err := s.ready(); err != nil {
 		return err
 	}
+	return s.login(ctx, userID, o)
+}
+
+// login is Login once s is loaded and ready; the caller holds s.mu (it is
+// also how an imported legacy session is adopted, see importLegacy).
+func (s *Session) login(ctx context.Context, userID string, o loginOptions) error {
 	m := s.m
 	now := m.now()
 	meta := Meta{

@@ -48,6 +48,9 @@ type Session struct {
 	// Stateless CSRF nonce issued for this response (csrf_stateless.go); a
 	// pointer, so the per-request allocation keeps its size class.
 	csrfNonce *string
+
+	// legacy is the legacy cookie to expire at commit (Config.Import).
+	legacy *http.Cookie
 }
 
 // FromContext returns the session of the request whose context is ctx. Under
@@ -69,6 +72,7 @@ func (s *Session) load() {
 	}
 	s.loaded = true
 	s.m.carrier.load(s)
+	s.importLegacy() // Config.Import (import.go)
 }
 
 // load is Session.load with a server store: the request's token names the
