@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
 // Events of [Config.Import].
@@ -168,7 +170,7 @@ func (s *Session) commitLegacyCookie(h http.Header) bool {
 	}
 	s.legacy = nil
 	if !validCookieName(c.Name) {
-		s.m.logger.LogAttrs(s.req.Context(), slog.LevelWarn, "session: importer returned an invalid legacy cookie name", slog.String("name", clientString(c.Name)))
+		s.m.logger.LogAttrs(s.req.Context(), slog.LevelWarn, "session: importer returned an invalid legacy cookie name", slog.String("name", clientstr.Clean(c.Name)))
 		return false
 	}
 	exp := http.Cookie{
