@@ -73,6 +73,9 @@ var eventReasons = map[string][]string{
 	session.EventBindingChanged: nil,
 	session.EventBruteForce:     nil,
 	session.EventRefreshReused:  {"ended", "already_ended"},
+	// An import's Reason names the legacy keys it dropped: not a label.
+	session.EventImported:     nil,
+	session.EventImportFailed: {"importer_error", "importer_panic", "login_failed"},
 	// The Manager's name of the failed step.
 	session.EventStoreError: storeSteps,
 	session.EventCapacity:   storeSteps,
