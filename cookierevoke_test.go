@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testkit"
 )
 
 // revocationList is a revocation store that counts Loads and fails them on demand.
@@ -187,7 +188,7 @@ func TestCookieStoreRevocationOutlivesRememberedCookies(t *testing.T) {
 // one resolution, rounding towards revoking), and the session RevokeOthers
 // keeps, re-stamped in that millisecond, stays live.
 func TestCookieStoreRevocationSameMillisecond(t *testing.T) {
-	clk := &fakeClock{t: time.Now().Truncate(time.Millisecond).Add(300 * time.Microsecond)}
+	clk := testkit.NewClock(time.Now().Truncate(time.Millisecond).Add(300 * time.Microsecond))
 	list := session.NewRedisStore(miniredisClient(t), session.WithKeyPrefix(randomPrefix()))
 	app := cookieApp()
 	var revokeErr error
