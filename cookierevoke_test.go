@@ -234,3 +234,37 @@ func TestCookieStoreRevocationListOnTheManagersClock(t *testing.T) {
 	_, err = list.Load(ctx, key)
 	require.ErrorIs(t, err, session.ErrNotFound, "the list does not run on the Manager's clock")
 }
+
+// Promise: "A revocation outlives what it revokes" and "Losing an item ends
+// sessions, never keeps one alive". The cookie revocation list is a record
+// in an ordinary Store (WithRevocations: "one shared by every instance").
+// Its time is the record's CreatedAt, so the store's RevokeAll cutoff (a
+// server-mode Manager on the same store, an admin's "log out everyone")
+// makes the revocation record read as not found: every cookie it revoked
+// is live again. RevokeAll is itself a revocation; it must never undo one.
+func TestRedteam23CookieRevocationUndoneByRevokeAll(t *testing.T) {
+	clk := newFakeClock()
+	shared := session.NewMemoryStore(session.WithMemoryClockForTest(clk.Now))
+	t.Cleanup(func() { _ = shared.Close() })
+	cs := newCookieStore(t, newKey(t)).WithRevocations(shared)
+	e := newEnv(t, session.Config{Store: cs, Clock: clk.Now}, cookieApp())
+	// A server-mode Manager (another app, or the API) on the same store.
+	server, err := session.New(session.Config{Store: shared, Clock: clk.Now, Logger: testLogger()})
+	require.NoError(t, err)
+
+	a := e.client()
+	a.post("/login?u=kim")
+	stolen := a.token()
+
+	clk.Advance(time.Second)
+	require.NoError(t, e.m.RevokeUser(context.Background(), "kim"))
+	a.setToken(stolen)
+	_, body := a.get("/whoami")
+	require.Empty(t, body, "precondition: the revoked cookie is refused")
+
+	clk.Advance(time.Second)
+	require.NoError(t, server.RevokeAll(context.Background()))
+	a.setToken(stolen)
+	_, body = a.get("/whoami")
+	assert.Empty(t, body, "a RevokeAll on the store that holds the revocation list made a revoked cookie live again")
+}

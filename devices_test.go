@@ -1,10 +1,15 @@
 package session_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/session"
 	"github.com/stretchr/testify/assert"
@@ -189,4 +194,126 @@ func TestDeviceOperationsNeedAnIndex(t *testing.T) {
 	assert.ErrorIs(t, m.RevokeUser(t.Context(), "alice"), session.ErrNoIndex)
 	_, err = session.New(session.Config{Store: plain{mem}, MaxSessionsPerUser: 3})
 	assert.ErrorIs(t, err, session.ErrInvalidConfig)
+}
+
+// Promise: Manager.Revoke "ends one of the user's sessions" and never
+// answers success while it lives (fail closed). Revoke resolves the
+// handle (here: the live key itself), then ends the family; when
+// EndFamily answers ErrNotFound it reports success without ending the key
+// it just found live (storeCarrier.end falls back to deleting the key,
+// Revoke does not). With a lost family pointer on a Cluster (see above)
+// the device is reported revoked and stays logged in.
+func TestRedteam23RevokeSucceedsWhileSessionLives(t *testing.T) {
+	c := sharedCluster(t)(t)
+	ctx := t.Context()
+	prefix := randomPrefix()
+	st := session.NewRedisStore(c, session.WithKeyPrefix(prefix))
+	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+	require.NoError(t, err)
+	r := httptest.NewRequest("POST", "/token", nil)
+
+	first := issued(t)(m.Issue(ctx, r, "dev-user", session.Lifetimes{Idle: time.Hour, Absolute: 24 * time.Hour}))
+	live := issued(t)(m.Rotate(ctx, r, first.Token, 0))
+	fam := rtHeaderFamily(first.Token)
+	require.NoError(t, c.Del(ctx, prefix+"{"+fam+"}:f").Err())
+
+	list, err := m.Sessions(ctx, "dev-user")
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the device is listed")
+	if err := m.Revoke(ctx, "dev-user", list[0].Handle); err != nil {
+		// The store already counts the session as ended (its pointer is
+		// gone): not found, never success while it lives.
+		require.ErrorIs(t, err, session.ErrNotFound)
+	}
+	_, err = m.Rotate(ctx, r, live.Token, 0)
+	assert.ErrorIs(t, err, session.ErrNotFound, "Revoke returned nil but the device's session is still live")
+}
+
+// TestRedteamProbeCapMixed (a probe that held): 24 clients of one user run
+// Login, Renew, Reauthenticate and RevokeOthers concurrently, 12 rounds
+// each, against MaxSessionsPerUser 2; afterwards at most 2 of them are
+// logged in and the device list holds at most 2.
+func TestRedteamProbeCapMixed(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		for _, policy := range []session.LimitPolicy{session.EvictOldest, session.RefuseNew} {
+			t.Run(fmt.Sprint(policy), func(t *testing.T) {
+				e, _ := lifecycleEnv(t, sc, session.Config{MaxSessionsPerUser: 2, OnLimit: policy})
+				const n = 24
+				clients := make([]*client, n)
+				for i := range clients {
+					clients[i] = e.client()
+				}
+				paths := []string{"/login?u=erin", "/renew", "/reauth", "/revoke-others", "/login?u=erin"}
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i, c := range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						for r := range 12 {
+							c.post(paths[(i+r*7)%len(paths)])
+						}
+					}()
+				}
+				close(start)
+				wg.Wait()
+				live := 0
+				for _, c := range clients {
+					if _, body := c.get("/whoami"); body == "erin" {
+						live++
+					}
+				}
+				infos, err := e.m.Sessions(context.Background(), "erin")
+				require.NoError(t, err)
+				assert.LessOrEqual(t, live, 2, "more clients logged in than the cap")
+				assert.LessOrEqual(t, len(infos), 2, "device list over the cap")
+			})
+		}
+	})
+}
+
+// TestRedteamRevokeHandleLosesToRenewal breaks "A logout ... that lands at
+// any moment during a renewal wins" for Manager.Revoke (one device, the
+// "your devices" page), the ASVS 7.5.2 control the demo app is built on.
+//
+// Manager.Revoke is two store steps: Load(handle) to check the owner, then
+// Delete(handle). Sequence: the user opens "your devices" and revokes the
+// thief's device (handle K); between Revoke's Load and its Delete the
+// thief's request on K calls Renew (or Login/Reauthenticate: any route
+// that renews; a thief can loop one). The renewal moves the session to a
+// new ID N and leaves only a rotation tombstone at K; Revoke's Delete then
+// ends nothing, and Revoke returns nil and emits session.revoked.
+// Observed: Revoke succeeded, the thief is still logged in under N.
+// Promised: the revocation wins (or Revoke reports that the device moved,
+// ErrNotFound, so the caller can list again). A fix: delete only if the
+// record is live and owned by userID in one store step (the Redis end.lua
+// already takes an owner), and report a miss; or make Revoke fail when the
+// Delete found a rotation tombstone.
+func TestRedteamRevokeHandleLosesToRenewal(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		h := &hookStore{Store: sc.newStore(t)}
+		d := &deleteHookStore{hookStore: h}
+		var e *env
+		e = newEnv(t, session.Config{Store: d}, lifecycleApp(func() *session.Manager { return e.m }))
+		thief := e.client()
+		res, _ := thief.post("/login?u=victim")
+		require.Equal(t, 200, res.StatusCode)
+		handle := hashToken(thief.token())
+
+		f := func(string) {
+			for range longChain { // lands between Revoke's load and its end
+				res, _ := thief.post("/renew")
+				require.Equal(t, 200, res.StatusCode)
+			}
+		}
+		d.beforeDelete.Store(&f)
+		err := e.m.Revoke(context.Background(), "victim", handle)
+		require.NoError(t, err, "the device renewed mid-revoke: its family is ended all the same")
+		_, who := thief.get("/whoami")
+		assert.Empty(t, who, "Revoke(handle) returned nil but the revoked device is still logged in (it renewed mid-revoke)")
+		infos, lerr := e.m.Sessions(context.Background(), "victim")
+		require.NoError(t, lerr)
+		assert.Empty(t, infos, "after a successful Revoke the device list still shows the thief's session")
+	})
 }

@@ -1,9 +1,14 @@
 package session_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/session"
 	"github.com/stretchr/testify/assert"
@@ -78,4 +83,52 @@ func TestEventKeyMakesHashesStable(t *testing.T) {
 	}
 	require.NotEmpty(t, login)
 	assert.Equal(t, login, logout)
+}
+
+// TestRedteamBindingEventUnderSessionLock breaks "Events are emitted after
+// the session's lock is released: an OnEvent hook or a context-aware
+// slog.Handler may call any Session method".
+//
+// checkBinding (binding.go) runs inside load, under s.mu, and calls m.emit
+// directly instead of s.queue. Sequence: Config.Binding = BindLog (or
+// BindReauth/BindDestroy) and an OnEvent hook that calls
+// FromContext(ctx).UserID(); log in with User-Agent A; send one request
+// with User-Agent B that reads the session. The hook blocks on s.mu, held
+// by the same goroutine: the request hangs forever. A thief replaying a
+// stolen cookie from another browser is enough to hang a worker per
+// request. (A context-aware slog.Handler that reads the session hangs the
+// same way.)
+//
+// Fix (one line): binding.go: m.emit(ctx, s.event(...)) -> s.queue(s.event(...)).
+func TestRedteamBindingEventUnderSessionLock(t *testing.T) {
+	for _, policy := range []session.BindingPolicy{session.BindLog, session.BindReauth, session.BindDestroy} {
+		t.Run(fmt.Sprint(policy), func(t *testing.T) {
+			m, err := session.New(session.Config{
+				Logger:  testLogger(),
+				Binding: policy,
+				OnEvent: func(ctx context.Context, e session.Event) {
+					if s := session.FromContext(ctx); s != nil {
+						_ = s.UserID() // any Session method
+					}
+				},
+			})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = m.Close() })
+			h := m.Handler(testApp())
+
+			login := httptest.NewRequest("POST", "https://example.com/login?u=alice", nil)
+			login.Header.Set("User-Agent", "browser-A")
+			w := serveWithin(h, login, 5*time.Second)
+			require.NotNil(t, w, "login hung")
+			require.Equal(t, 200, w.Code)
+			ck := sessionCookie(w.Result())
+			require.NotNil(t, ck)
+
+			other := httptest.NewRequest("GET", "https://example.com/whoami", nil)
+			other.Header.Set("User-Agent", "browser-B") // binding change
+			other.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+			w = serveWithin(h, other, 3*time.Second)
+			assert.NotNil(t, w, "request deadlocked: EventBindingChanged is emitted under the session lock and the OnEvent hook called a Session method")
+		})
+	}
 }

@@ -2,13 +2,17 @@ package session_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,4 +189,83 @@ func sessionCookie(res *http.Response) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+// rtStoreKey mirrors the package's storeKey (SHA-256, base64url).
+func rtStoreKey(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// rtHeaderFamily mirrors headerFamily: the family of a header token.
+func rtHeaderFamily(token string) string { return rtStoreKey("hdrfam:" + token[:24]) }
+
+// serveWithin runs one request through h and reports the recorder, or nil
+// when it did not finish within d (the handler goroutine is leaked: it is
+// stuck on a lock, which is the finding).
+func serveWithin(h http.Handler, r *http.Request, d time.Duration) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, r)
+	}()
+	select {
+	case <-done:
+		return w
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// deleteHookStore is hookStore plus a hook that runs once just before a
+// Delete or an EndFamily reaches the store (it lands another request
+// between the two store steps of Manager.Revoke or Destroy: the load and
+// the end).
+type deleteHookStore struct {
+	*hookStore
+	beforeDelete atomic.Pointer[func(key string)]
+}
+
+func (d *deleteHookStore) Delete(ctx context.Context, key string) error {
+	if f := d.beforeDelete.Swap(nil); f != nil {
+		(*f)(key)
+	}
+	return d.hookStore.Delete(ctx, key)
+}
+
+func (d *deleteHookStore) EndFamily(ctx context.Context, family string) (*session.IndexedRecord, error) {
+	if f := d.beforeDelete.Swap(nil); f != nil {
+		(*f)(family)
+	}
+	return d.hookStore.EndFamily(ctx, family)
+}
+
+// longChain is more renewals than any hop limit the Manager once had (8
+// when following a logout, 256 for a reused refresh token).
+const longChain = 12
+
+// flakyStore is a memory store whose Update fails while failUpdate is set.
+type flakyStore struct {
+	session.Store
+	failUpdate atomic.Bool
+}
+
+func newFlakyStore() *flakyStore { return &flakyStore{Store: session.NewMemoryStore()} }
+
+func (f *flakyStore) Update(ctx context.Context, key string, d *session.Delta) error {
+	if f.failUpdate.Load() {
+		return fmt.Errorf("%w: %w", session.ErrStore, errBackend)
+	}
+	return f.Store.Update(ctx, key, d)
+}
+
+func storeErrorEvents(e *env) []session.Event {
+	var out []session.Event
+	for _, ev := range e.events.all() {
+		if ev.Kind == session.EventStoreError {
+			out = append(out, ev)
+		}
+	}
+	return out
 }

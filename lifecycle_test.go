@@ -673,3 +673,122 @@ func TestRenewalDuringAWriteKeepsTheNewCookie(t *testing.T) {
 		assert.Equal(t, "ann", who)
 	})
 }
+
+// TestRedteamGracedLogoutExpiresNewCookie breaks "for a short grace period
+// after a renewal, a request still carrying the old ID is answered as
+// anonymous without expiring the browser's cookie (no Max-Age=0 that could
+// overwrite the new cookie)" and "Logout ... never a 2xx while the record
+// still lives".
+//
+// Sequence: tab 1 logs in (the ID rotates from OLD to NEW; the browser now
+// holds NEW). Tab 2's request, sent with OLD before the login response
+// arrived, calls Destroy (a logout button, or any handler that destroys on
+// error). load marks it graced, but Destroy ignores s.graced: it deletes
+// the key of OLD (only the rotation tombstone), answers 200 "bye" and sends
+// Set-Cookie Max-Age=0, which the browser applies to the cookie holding
+// NEW. Observed: 200 + Max-Age=0 while NEW still lives on the server (the
+// logout ended nothing; the user's new session survives a "successful"
+// logout, or, depending on response order, the login is lost). Promised:
+// no cookie expiry from a graced request, and a logout that ends nothing
+// is not a 2xx success (e.g. ErrRotated like Set, so the app can tell the
+// user to retry).
+func TestRedteamGracedLogoutExpiresNewCookie(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		e, _ := lifecycleEnv(t, sc, session.Config{})
+		c := e.client()
+		res, _ := c.post("/set?k=a&v=1")
+		require.Equal(t, 200, res.StatusCode)
+		old := c.token()
+		res, _ = c.post("/login?u=grace")
+		require.Equal(t, 200, res.StatusCode)
+		fresh := c.token()
+
+		inflight := e.client()
+		inflight.setToken(old)
+		res, body := inflight.post("/logout")
+		ck := sessionCookie(res)
+		if ck != nil {
+			assert.False(t, ck.MaxAge < 0 || ck.Value == "",
+				"graced request (old ID) sent %q: it overwrites the new cookie; status %d %q", res.Header.Values("Set-Cookie"), res.StatusCode, body)
+		}
+		probe := e.client()
+		probe.setToken(fresh)
+		_, who := probe.get("/whoami")
+		if res.StatusCode == 200 {
+			assert.Empty(t, who, "logout answered 200 while the session the browser holds still lives")
+		}
+	})
+}
+
+// TestRedteamLogoutLosesToRenewalInOtherTab is the Destroy twin of
+// TestRedteamRevokeHandleLosesToRenewal: Destroy loads the session (its
+// lock covers only this request), then deletes its key. Sequence: tab 1
+// posts /logout with ID K; after its load and before its Delete, tab 2
+// (same cookie K, or a thief holding K) calls Renew: K -> N. Destroy's
+// Delete(K) hits the rotation tombstone, returns nil, and the logout
+// answers 200 with Max-Age=0 while N lives and tab 2 got N in Set-Cookie.
+// Promised: "A logout ... that lands at any moment during a renewal wins",
+// "never a 2xx while the record still lives". A fix: the store's Delete
+// reports whether it ended a live record (or Destroy deletes with a
+// compare: only if still live), and Destroy fails (or retries with the
+// user's RevokeUser) when the record had been renewed meanwhile.
+func TestRedteamLogoutLosesToRenewalInOtherTab(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		h := &hookStore{Store: sc.newStore(t)}
+		d := &deleteHookStore{hookStore: h}
+		var e *env
+		e = newEnv(t, session.Config{Store: d}, lifecycleApp(func() *session.Manager { return e.m }))
+		tab1 := e.client()
+		res, _ := tab1.post("/login?u=carol")
+		require.Equal(t, 200, res.StatusCode)
+		tab2 := e.client()
+		tab2.setToken(tab1.token())
+		f := func(string) {
+			for range longChain {
+				res, _ := tab2.post("/renew")
+				require.Equal(t, 200, res.StatusCode)
+			}
+		}
+		d.beforeDelete.Store(&f)
+		res, _ = tab1.post("/logout")
+		require.Equal(t, 200, res.StatusCode, "the logout ends the family, whatever ID it has now")
+		_, who := tab2.get("/whoami")
+		assert.Empty(t, who, "logout answered 200 but the session lives on under the ID a concurrent renewal gave it")
+	})
+}
+
+// TestRedteamRenewAnonymousPanicsMemory breaks "Store failures are errors,
+// not panics" (and Renew's documented behaviour on any stored session) on
+// the memory store, deterministically, with no race.
+//
+// Sequence: a visitor stores a value (anonymous stored session), then the
+// app calls Renew (e.g. on a privilege change before login, or a
+// "regenerate on every form" policy). MemoryStore.Rotate ends with
+// `if old != nil && old.UserID == userID { u.remove(rot.OldKey) }`, and u
+// is nil when userID == "" (only set for a logged-in rotation): nil
+// pointer dereference in memUser.remove (store_memory_users.go), the
+// request's connection is dropped by net/http's recover. The store has by
+// then already written the new record and the old key's tombstone while
+// the Session never learns the new token, so the visitor also loses the
+// session. Any client can trigger it repeatedly wherever an app renews
+// anonymous sessions (a panic per request, a stack trace per request in
+// the log).
+//
+// Fix (one line): store_memory_users.go: `if old != nil && u != nil &&
+// old.UserID == userID {`.
+func TestRedteamRenewAnonymousPanicsMemory(t *testing.T) {
+	lifecycleStores(t, func(t *testing.T, sc storeCase) {
+		e, _ := lifecycleEnv(t, sc, session.Config{})
+		c := e.client()
+		res, _ := c.post("/set?k=a&v=1")
+		require.Equal(t, 200, res.StatusCode)
+		req, err := http.NewRequest("POST", e.srv.URL+"/renew", nil)
+		require.NoError(t, err)
+		res2, err := c.http.Do(req)
+		require.NoError(t, err, "the server dropped the connection (handler panicked)")
+		defer res2.Body.Close()
+		assert.Equal(t, 200, res2.StatusCode)
+		_, v := c.get("/get?k=a")
+		assert.Equal(t, "1", v, "renewed anonymous session lost its value")
+	})
+}

@@ -549,3 +549,33 @@ func TestCancelledContextIsAnError(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, m.RevokeUser(ctx, "alice"), context.Canceled)
 }
+
+// Invariant: "An error response (store failure) keeps the headers that outer
+// middleware set before the handler ran (CSP, frame and referrer policies)
+// and drops only what the handler added."
+//
+// The wrapper remembers only the *names* of the outer headers (as 32-bit
+// hashes), not their values. A handler that relaxes a policy for its own
+// page (an embeddable widget: CSP frame-ancestors *, no X-Frame-Options)
+// and then hits a store failure has its relaxed values served on the error
+// page: the outer CSP is replaced by the handler's, and the outer
+// X-Frame-Options is gone.
+func TestRedteam2ErrorResponseServesHandlerModifiedOuterHeaders(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// This page may be framed by anyone.
+		w.Header().Set("Content-Security-Policy", "frame-ancestors *")
+		w.Header().Del("X-Frame-Options")
+		w.Header().Add("Referrer-Policy", "unsafe-url")
+		_ = session.FromContext(r.Context()).Set("a", "1")
+		fmt.Fprint(w, "widget")
+	})
+	e := newOuterEnv(t, session.Config{Store: failingStore{}}, app, withSecurityHeaders)
+	res, body := e.client().get("/")
+	require.Equal(t, http.StatusInternalServerError, res.StatusCode, body)
+	assert.Equal(t, securityHeaders["Content-Security-Policy"], res.Header.Get("Content-Security-Policy"),
+		"the error page carries the handler's CSP, not the one outer middleware set")
+	assert.Equal(t, securityHeaders["X-Frame-Options"], res.Header.Get("X-Frame-Options"),
+		"the outer X-Frame-Options is missing from the error page")
+	assert.Equal(t, []string{securityHeaders["Referrer-Policy"]}, res.Header.Values("Referrer-Policy"),
+		"the error page carries a value the handler added to an outer header")
+}

@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/examples/webapp/app"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -127,4 +131,64 @@ func TestRequireRecentAuthFailsClosed(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 		assert.Equal(t, http.StatusUnauthorized, rec.Code, "maxAge %v", maxAge)
 	}
+}
+
+// The demo app (examples/webapp/app) asks for the password before any
+// session can be ended (ASVS 7.5.2) and throttles password checks per
+// account. Both share one per-account Limiter, keyed by the account name
+// alone, and fed by anonymous POST /login attempts from anywhere.
+//
+// So whoever holds a stolen session cookie keeps the owner from ever
+// logging them out: ten wrong passwords for the owner's name per window,
+// from one address of the thief's (the per-IP limit is 20, so one address
+// suffices), and the owner's own re-authentication (and password change)
+// from the owner's own address is answered 429. "Log out everywhere else"
+// and "revoke this device" sit behind that re-authentication, so the
+// stolen session lives on for as long as the thief keeps knocking.
+func TestRedteam2DemoThiefBlocksOwnerReauth(t *testing.T) {
+	const pw = "correct horse battery staple"
+	clk := newFakeClock()
+	a, err := app.New(app.Config{Password: pw, Iterations: 1000, Clock: clk.Now, Logger: testLogger()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	// Distinct client addresses, as distinct machines would have.
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get("X-Test-Remote"); v != "" {
+			r.RemoteAddr = v
+		}
+		a.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, m: a.Manager(), srv: srv, events: &eventLog{}}
+	csrfRE := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	form := func(c *client, remote, page, action string, v url.Values) *http.Response {
+		t.Helper()
+		_, body := c.do("GET", page, nil, "X-Test-Remote", remote)
+		m := csrfRE.FindStringSubmatch(body)
+		require.NotNil(t, m, "no CSRF token on %s", page)
+		v.Set("csrf_token", m[1])
+		res, _ := c.do("POST", action, strings.NewReader(v.Encode()),
+			"Content-Type", "application/x-www-form-urlencoded", "X-Test-Remote", remote)
+		return res
+	}
+	const ownerIP, thiefIP = "198.51.100.7:40000", "203.0.113.9:50000"
+
+	owner := e.client()
+	res := form(owner, ownerIP, "/login", "/login", url.Values{"username": {"demo"}, "password": {pw}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, "/profile", res.Header.Get("Location"))
+
+	// Later: the owner notices a device they do not know (a stolen cookie).
+	clk.Advance(app.RecentAuth + time.Minute)
+	thief := e.client()
+	for range app.DefaultLoginPerAccount { // nine guesses fill it: the owner's login counted
+		res = form(thief, thiefIP, "/login", "/login", url.Values{"username": {"demo"}, "password": {"guess"}})
+		require.Contains(t, []int{http.StatusUnauthorized, http.StatusTooManyRequests}, res.StatusCode)
+	}
+
+	// The owner, from their own address, with the right password.
+	res = form(owner, ownerIP, "/reauth", "/reauth", url.Values{"password": {pw}})
+	assert.Equal(t, http.StatusSeeOther, res.StatusCode,
+		"the owner's re-authentication (the gate to logging the thief out) is refused: %d Retry-After %q",
+		res.StatusCode, res.Header.Get("Retry-After"))
 }

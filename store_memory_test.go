@@ -1,8 +1,10 @@
 package session_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,4 +77,93 @@ func TestMemoryStoreCapacityUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 90, st.Len(), "anonymous records fill exactly 90%% of the bound")
+}
+
+// memFNV32 and memEpochBucket mirror store_memory.go's fnv32/epochBucket so
+// the test can pick a user whose revocation makes alice's records' epoch
+// stale (it does not touch alice's sessions).
+func memFNV32(k string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(k); i++ {
+		h ^= uint32(k[i])
+		h *= 16777619
+	}
+	return h
+}
+
+func memEpochBucket(u string) uint32 { return (memFNV32(u) >> 8) % 1024 }
+
+func bucketMate(u string) string {
+	for i := 0; ; i++ {
+		v := fmt.Sprintf("mate%d", i)
+		if v != u && memEpochBucket(v) == memEpochBucket(u) {
+			return v
+		}
+	}
+}
+
+// TestRedteamMemoryUpdateRotateDeadlock breaks "Store failures are errors,
+// not panics" and the memory store's liveness: it can deadlock under two
+// ordinary concurrent requests of one session.
+//
+// Lock order inversion in the memory store:
+//   - Update (store_memory.go) takes the record's shard lock, then calls
+//     check, which on a stale epoch calls generation(user) and takes the
+//     user shard's RLock: shard -> user.
+//   - Rotate (store_memory_users.go) takes the user shard's Lock for the
+//     whole renewal and then the shard locks of the old and new keys:
+//     user -> shard.
+//
+// Sequence: alice has a session K. Any RevokeUser of a user in the same
+// epoch bucket (1 in 1024 users, e.g. any "log out everywhere" on a busy
+// site) makes K's epoch stale. Then request 1 commits a value on K
+// (Update) while request 2 on the same K calls Renew/Login/RevokeOthers
+// (Rotate). Update holds shard(K) and waits for user(alice); Rotate holds
+// user(alice) and waits for shard(K). Both requests hang forever, and so
+// does every later request touching shard(K) (1/256 of all sessions) or
+// any session of a user on that user shard (the sweeper too).
+func TestRedteamMemoryUpdateRotateDeadlock(t *testing.T) {
+	st := session.NewMemoryStore(session.WithSweepInterval(0))
+	ctx := context.Background()
+	alice := "alice"
+	mate := bucketMate(alice)
+	const rounds = 20000
+	var progress atomic.Int64
+	go func() {
+		for i := range rounds {
+			progress.Store(int64(i))
+			now := time.Now()
+			key := fmt.Sprintf("k%06d", i)
+			meta := session.Meta{UserID: alice, CreatedAt: now, LastSeen: now, Expires: now.Add(time.Hour), Linger: time.Minute}
+			if err := st.Create(ctx, key, &session.Record{Meta: meta}); err != nil {
+				panic(err)
+			}
+			_ = st.RevokeUser(ctx, mate) // alice's epoch bucket moves: K is "stale"
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_ = st.Update(ctx, key, &session.Delta{Set: map[string][]byte{"cart": []byte(`"x"`)}})
+			}()
+			go func() {
+				defer wg.Done()
+				_, _ = st.Rotate(ctx, &session.Rotation{OldKey: key, NewKey: key + "-new", Meta: meta})
+			}()
+			wg.Wait()
+			_ = st.Delete(ctx, key+"-new")
+		}
+		progress.Store(rounds)
+	}()
+	last := int64(-1)
+	for {
+		time.Sleep(3 * time.Second)
+		p := progress.Load()
+		if p == rounds {
+			return
+		}
+		if p == last {
+			t.Fatalf("memory store deadlocked at round %d (no progress for 3s): Update (shard lock -> user lock) against Rotate (user lock -> shard lock) on one session", p)
+		}
+		last = p
+	}
 }

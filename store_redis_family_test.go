@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -604,4 +605,39 @@ func TestRedisEndUnknownFamilyWritesNothing(t *testing.T) {
 		require.ErrorIs(t, err, session.ErrNotFound)
 		assert.Equal(t, before, dumpRedis(t, c, prefix), "EndFamily of unknown families wrote keys")
 	})
+}
+
+// Promise: "Losing an item ends sessions, never keeps one alive ... nor
+// hide a reuse" on a Redis Cluster. rotateSharded writes the renewed
+// record and the family pointer in different slots (different masters),
+// neither through the durable path: a failover of the pointer's master
+// can lose the pointer write while the record's master keeps the new
+// record. The renewed record is then live but out of its family's reach:
+// the owner presenting the retired token gets ErrReused, yet the thief's
+// token keeps rotating. The DEL of the pointer below stands for that lost
+// write (the state a replica promoted before it received it holds).
+func TestRedteam23ClusterLostPointerHidesReuse(t *testing.T) {
+	c := sharedCluster(t)(t)
+	ctx := t.Context()
+	prefix := randomPrefix()
+	st := session.NewRedisStore(c, session.WithKeyPrefix(prefix))
+	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+	require.NoError(t, err)
+	r := httptest.NewRequest("POST", "/token", nil)
+
+	owner := issued(t)(m.Issue(ctx, r, "victim", session.Lifetimes{Idle: time.Hour, Absolute: 24 * time.Hour}))
+	thief := issued(t)(m.Rotate(ctx, r, owner.Token, 0)) // the stolen token, used first
+
+	// The promoted replica never saw the pointer write of that renewal.
+	lose := func() {
+		fam := rtHeaderFamily(owner.Token)
+		ptr := prefix + "{" + fam + "}:f"
+		require.NoError(t, c.Del(ctx, ptr).Err())
+	}
+	lose()
+
+	_, err = m.Rotate(ctx, r, owner.Token, 0)
+	require.ErrorIs(t, err, session.ErrReused, "the owner's retired token is reported as reuse")
+	_, err = m.Rotate(ctx, r, thief.Token, 0)
+	assert.ErrorIs(t, err, session.ErrNotFound, "reuse was reported, yet the thief's session is still live")
 }
