@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-
-	"github.com/sessionkit/session/internal/storekit"
 )
 
 // add indexes key under u. The caller holds the user shard lock.
@@ -190,77 +188,137 @@ func (s *MemoryStore) endRevoked(userID string, keys []string, gen uint64, now i
 	}
 }
 
-// Rotate implements Rotator. It holds the lock of the new record's user for
-// the whole step, so renewals, revocations and the cap of one user are
-// serialized, and the locks of the old and new keys' shards while it checks
-// the old record and replaces it.
+// Rotate implements Rotator, applying the steps of Rotation with the
+// shared rules of internal/storekit. It holds the lock of the new record's
+// user for the whole step, so renewals, revocations and the cap of one user
+// are serialized, and the locks of the old and new keys' shards while it
+// checks the old record and replaces it.
 func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
-	const op = "rotate"
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory store: %s: %w", op, err)
+		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
-	now := s.now().UnixNano()
-	userID := rot.Meta.UserID
-	if err := s.admit(userID != ""); err != nil {
-		return nil, fmt.Errorf("memory store: %s: %w", op, err)
+	if err := s.admit(rot.Meta.UserID != ""); err != nil {
+		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
 	defer s.admitted()
-	// The old record's generation, when it belongs to another user, is read
-	// before any lock (locks are taken user first, then shards). A
-	// revocation of that user landing meanwhile is harmless: the old ID
-	// ends here anyway, and the new record is the new user's.
-	var otherGen uint64
-	var otherUser string
-	if rot.OldKey != "" {
-		sh := s.shard(rot.OldKey)
-		sh.mu.RLock()
-		e, ok := sh.m[rot.OldKey]
-		sh.mu.RUnlock()
-		if ok && e.hasUser && e.state == stateLive {
-			if u, _ := entryUser(&e, len(rot.OldKey)); u != userID {
-				otherUser, otherGen = u, s.generation(u)
-			}
-		}
+	now := s.now().UnixNano()
+	other := s.oldOwner(rot)
+	ru, err := s.lockRotationUser(rot, now)
+	defer ru.finish()
+	if err != nil {
+		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
-
-	var u *memUser
-	var prevGen uint64
-	var victims []IndexedRecord
-	if userID != "" {
-		us := s.userShard(userID)
-		us.mu.Lock()
-		defer us.mu.Unlock()
-		u = us.user(userID)
-		prevGen = u.gen
-		if rot.RevokeUser {
-			revoked := s.revokeLocked(u, userID)
-			defer s.endRevoked(userID, revoked, u.gen, now)
-		}
-		if rot.MaxSessions > 0 {
-			live, dead := s.liveSessions(userID, u.list(), now, true)
-			for _, k := range dead {
-				u.remove(k)
-			}
-			var err error
-			if victims, err = rot.Victims(live); err != nil {
-				return nil, fmt.Errorf("memory store: %s: %w", op, err)
-			}
-			if len(victims) > 0 {
-				defer func() { s.evict(userID, u, victims, now) }()
-			}
-		}
-	}
-
-	// The family's lock, then the old and new shards in index order.
-	family := storekit.FamilyOf(rot.NewKey, &rot.Meta)
+	family := rot.Family()
 	fs := s.lockFamily(family, rot.NewKey)
 	defer unlockFamily(fs)
-	newSh := s.shard(rot.NewKey)
+	unlock := s.lockShards(rot.OldKey, rot.NewKey)
+	old, err := s.rotationOld(rot, now, ru.prevGen, other)
+	if err != nil {
+		unlock()
+		ru.victims = nil
+		return nil, fmt.Errorf("memory store: rotate: %w", err)
+	}
+	s.writeRotation(rot, ru, old, family)
+	setFamily(fs, family, rot.NewKey)
+	unlock()
+	if old != nil && ru.u != nil && old.UserID == ru.id {
+		ru.u.remove(rot.OldKey)
+	} // another user's index entry is pruned by its next listing
+	return slices.Clone(ru.victims), nil
+}
+
+// owner is a user and the generation read for it.
+type owner struct {
+	user string
+	gen  uint64
+}
+
+// oldOwner returns the old record's user and generation when it belongs to
+// another user than the new one, read before any lock (locks are taken user
+// first, then shards). A revocation of that user landing meanwhile is
+// harmless: the old ID ends here anyway, and the new record is the new
+// user's.
+func (s *MemoryStore) oldOwner(rot *Rotation) owner {
+	if rot.OldKey == "" {
+		return owner{}
+	}
+	sh := s.shard(rot.OldKey)
+	sh.mu.RLock()
+	e, ok := sh.m[rot.OldKey]
+	sh.mu.RUnlock()
+	if ok && e.hasUser && e.state == stateLive {
+		if u, _ := entryUser(&e, len(rot.OldKey)); u != rot.Meta.UserID {
+			return owner{u, s.generation(u)}
+		}
+	}
+	return owner{}
+}
+
+// rotUser is the new record's user while Rotate holds its lock: steps 2
+// and 3 of Rotation, and what finish does once the renewal is done.
+type rotUser struct {
+	s       *MemoryStore
+	us      *userShard
+	u       *memUser // nil for an anonymous record
+	id      string
+	now     int64
+	prevGen uint64 // before this rotation's own revocation
+	revoked []string
+	revoke  bool
+	victims []IndexedRecord // evicted by finish unless cleared
+}
+
+// lockRotationUser takes the lock of the new record's user, revokes its
+// sessions (RevokeUser) and picks the victims of the cap. The caller calls
+// finish in every case.
+func (s *MemoryStore) lockRotationUser(rot *Rotation, now int64) (*rotUser, error) {
+	ru := &rotUser{s: s, id: rot.Meta.UserID, now: now}
+	if ru.id == "" {
+		return ru, nil
+	}
+	ru.us = s.userShard(ru.id)
+	ru.us.mu.Lock()
+	ru.u = ru.us.user(ru.id)
+	ru.prevGen = ru.u.gen
+	if rot.RevokeUser {
+		ru.revoke, ru.revoked = true, s.revokeLocked(ru.u, ru.id)
+	}
+	if rot.MaxSessions <= 0 {
+		return ru, nil
+	}
+	live, dead := s.liveSessions(ru.id, ru.u.list(), now, true)
+	for _, k := range dead {
+		ru.u.remove(k)
+	}
+	var err error
+	ru.victims, err = rot.Victims(live)
+	return ru, err
+}
+
+// finish evicts the victims, ends the revoked sessions and releases the
+// user's lock.
+func (ru *rotUser) finish() {
+	if ru.u == nil {
+		return
+	}
+	if len(ru.victims) > 0 {
+		ru.s.evict(ru.id, ru.u, ru.victims, ru.now)
+	}
+	if ru.revoke {
+		ru.s.endRevoked(ru.id, ru.revoked, ru.u.gen, ru.now)
+	}
+	ru.us.mu.Unlock()
+}
+
+// lockShards locks the shards of oldKey ("" for none) and newKey in index
+// order and returns the function that unlocks them.
+func (s *MemoryStore) lockShards(oldKey, newKey string) (unlock func()) {
+	newSh := s.shard(newKey)
 	shards := []*memShard{newSh}
-	if rot.OldKey != "" {
-		if oldSh := s.shard(rot.OldKey); oldSh != newSh {
+	if oldKey != "" {
+		if oldSh := s.shard(oldKey); oldSh != newSh {
 			shards = append(shards, oldSh)
-			if fnv32(rot.OldKey)%memShards < fnv32(rot.NewKey)%memShards {
+			if fnv32(oldKey)%memShards < fnv32(newKey)%memShards {
 				shards[0], shards[1] = oldSh, newSh
 			}
 		}
@@ -268,76 +326,76 @@ func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecor
 	for _, sh := range shards {
 		sh.mu.Lock()
 	}
-	unlock := func() {
+	return func() {
 		for _, sh := range shards {
 			sh.mu.Unlock()
 		}
 	}
+}
 
-	var old *Record
-	if rot.OldKey != "" {
-		e, ok := s.shard(rot.OldKey).m[rot.OldKey]
-		if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(rot.OldKey)) {
-			unlock()
-			victims = nil
-			return nil, fmt.Errorf("memory store: %s: %w", op, ErrNotFound)
-		}
-		old = &Record{}
-		rd, nv := decodeMeta(&e, len(rot.OldKey), &old.Meta)
-		var cur uint64
-		switch old.UserID {
-		case "":
-		case userID:
-			cur = prevGen // before this rotation's own revocation
-		case otherUser:
-			cur = otherGen
-		default:
-			cur = old.Generation + 1 // replaced meanwhile by another user's record
-		}
-		if old.Generation < cur {
-			unlock()
-			victims = nil
-			return nil, fmt.Errorf("memory store: %s: revoked: %w", op, ErrNotFound)
-		}
-		old.Values = make(map[string][]byte, nv)
-		for range nv {
-			k, v := rd.Next()
-			old.Values[k] = []byte(v)
-		}
+// rotationOld reads and checks the old record (step 1); the caller holds
+// its shard's lock. prevGen is the new user's generation before this
+// rotation's revocation, other the old record's user when another one.
+func (s *MemoryStore) rotationOld(rot *Rotation, now int64, prevGen uint64, other owner) (*Record, error) {
+	if rot.OldKey == "" {
+		return nil, nil
 	}
-	r := rot.NewRecord(old)
+	e, ok := s.shard(rot.OldKey).m[rot.OldKey]
+	if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(rot.OldKey)) {
+		return nil, rot.CheckOld(nil, 0)
+	}
+	old := &Record{}
+	rd, nv := decodeMeta(&e, len(rot.OldKey), &old.Meta)
+	var cur uint64
+	switch old.UserID {
+	case "":
+	case rot.Meta.UserID:
+		cur = prevGen
+	case other.user:
+		cur = other.gen
+	default:
+		cur = old.Generation + 1 // replaced meanwhile by another user's record
+	}
+	if err := rot.CheckOld(old, cur); err != nil {
+		return nil, err
+	}
+	old.Values = make(map[string][]byte, nv)
+	for range nv {
+		k, v := rd.Next()
+		old.Values[k] = []byte(v)
+	}
+	return old, nil
+}
+
+// writeRotation stores the renewed record and the old one's tombstone
+// (steps 4 and 5); the caller holds both shards' locks.
+func (s *MemoryStore) writeRotation(rot *Rotation, ru *rotUser, old *Record, family string) {
+	var userGen uint64
+	if ru.u != nil {
+		userGen = ru.u.gen
+		ru.u.add(rot.NewKey)
+	}
+	r := rot.Renewed(old, userGen)
 	r.Family = ""
 	if family != rot.NewKey {
 		r.Family = family // a family that is its own key is stored as ""
 	}
-	if userID != "" {
-		if old == nil || old.UserID != userID || rot.RevokeUser {
-			r.Generation = u.gen
-		}
-		u.add(rot.NewKey)
-	}
 	ne := encodeRecord(rot.NewKey, &r.Meta, r.Values)
-	if userID != "" {
+	if ru.u != nil {
 		ne.epoch = s.epochs[ne.bucket].Load()
-		if r.Generation < u.gen {
+		if r.Generation < userGen {
 			ne.epoch-- // stale on arrival: make check look it up
 		}
 	}
-	s.put(newSh, rot.NewKey, ne)
-	if rot.OldKey != "" {
-		oldSh := s.shard(rot.OldKey)
-		s.drop(oldSh, rot.OldKey)
-		if at := rot.Meta.LastSeen; old.Linger > 0 {
-			s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, at, at.Add(old.Linger), &Meta{Family: family}, rot.NewKey))
-		}
+	s.put(s.shard(rot.NewKey), rot.NewKey, ne)
+	if rot.OldKey == "" {
+		return
 	}
-	setFamily(fs, family, rot.NewKey)
-	unlock()
-	if old != nil && u != nil && old.UserID == userID {
-		u.remove(rot.OldKey)
-	} // another user's index entry is pruned by its next listing
-
-	return slices.Clone(victims), nil
+	oldSh := s.shard(rot.OldKey)
+	s.drop(oldSh, rot.OldKey)
+	if t, until, ok := rot.Tombstone(old); ok {
+		s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, t.At, until, &Meta{Family: t.Family}, t.Next))
+	}
 }
 
 // evict ends the sessions of userID in victims (the cap). The caller holds
