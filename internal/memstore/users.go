@@ -1,8 +1,9 @@
-package session
+package memstore
 
 import (
 	"context"
 	"fmt"
+	"github.com/sessionkit/session/internal/storekit"
 	"slices"
 )
 
@@ -73,7 +74,7 @@ func (u *memUser) list() []string {
 	return out
 }
 
-func (s *MemoryStore) unindex(userID, key string) {
+func (s *Store) unindex(userID, key string) {
 	us := s.userShard(userID)
 	us.mu.Lock()
 	if u := us.m[userID]; u != nil {
@@ -94,8 +95,8 @@ func (us *userShard) user(userID string) *memUser {
 	return u
 }
 
-// UserSessions implements UserIndex.
-func (s *MemoryStore) UserSessions(ctx context.Context, userID string) ([]IndexedRecord, error) {
+// UserSessions implements session.UserIndex.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.IndexedRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory store: user sessions: %w", err)
 	}
@@ -116,14 +117,14 @@ func (s *MemoryStore) UserSessions(ctx context.Context, userID string) ([]Indexe
 // liveSessions returns the records of keys that are live sessions of
 // userID, and the keys that are not. With locked, the caller holds the user
 // shard's lock, and the generation is read from it directly.
-func (s *MemoryStore) liveSessions(userID string, keys []string, now int64, locked bool) (live []IndexedRecord, dead []string) {
-	live = make([]IndexedRecord, 0, len(keys))
+func (s *Store) liveSessions(userID string, keys []string, now int64, locked bool) (live []storekit.IndexedRecord, dead []string) {
+	live = make([]storekit.IndexedRecord, 0, len(keys))
 	for _, k := range keys {
 		sh := s.shard(k)
 		sh.mu.RLock()
 		e, ok := sh.m[k]
 		sh.mu.RUnlock()
-		var meta Meta
+		var meta storekit.Meta
 		if ok && e.state == stateLive {
 			decodeMeta(&e, len(k), &meta)
 		}
@@ -140,15 +141,15 @@ func (s *MemoryStore) liveSessions(userID string, keys []string, now int64, lock
 			dead = append(dead, k)
 			continue
 		}
-		live = append(live, IndexedRecord{Key: k, Meta: meta})
+		live = append(live, storekit.IndexedRecord{Key: k, Meta: meta})
 	}
 	return live, dead
 }
 
-// RevokeUser implements UserIndex: the generation bump makes every earlier
+// RevokeUser implements session.UserIndex: the generation bump makes every earlier
 // session of the user unloadable at once; the indexed ones are also replaced
 // by EndRevoked tombstones.
-func (s *MemoryStore) RevokeUser(ctx context.Context, userID string) error {
+func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory store: revoke user: %w", err)
 	}
@@ -164,7 +165,7 @@ func (s *MemoryStore) RevokeUser(ctx context.Context, userID string) error {
 
 // revokeLocked bumps u's generation and empties its index, returning the
 // keys it held. The caller holds the user shard's lock.
-func (s *MemoryStore) revokeLocked(u *memUser, userID string) []string {
+func (s *Store) revokeLocked(u *memUser, userID string) []string {
 	u.gen++
 	// After the generation: see check.
 	s.epochs[epochBucket(userID)].Add(1)
@@ -175,7 +176,7 @@ func (s *MemoryStore) revokeLocked(u *memUser, userID string) []string {
 
 // endRevoked replaces the sessions of userID among keys whose generation is
 // older than gen by tombstones.
-func (s *MemoryStore) endRevoked(userID string, keys []string, gen uint64, now int64) {
+func (s *Store) endRevoked(userID string, keys []string, gen uint64, now int64) {
 	for _, k := range keys {
 		sh := s.shard(k)
 		sh.mu.Lock()
@@ -188,12 +189,12 @@ func (s *MemoryStore) endRevoked(userID string, keys []string, gen uint64, now i
 	}
 }
 
-// Rotate implements Rotator, applying the steps of Rotation with the
+// Rotate implements session.Rotator, applying the steps of Rotation with the
 // shared rules of internal/storekit. It holds the lock of the new record's
 // user for the whole step, so renewals, revocations and the cap of one user
 // are serialized, and the locks of the old and new keys' shards while it
 // checks the old record and replaces it.
-func (s *MemoryStore) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRecord, error) {
+func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.IndexedRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
@@ -238,7 +239,7 @@ type owner struct {
 // first, then shards). A revocation of that user landing meanwhile is
 // harmless: the old ID ends here anyway, and the new record is the new
 // user's.
-func (s *MemoryStore) oldOwner(rot *Rotation) owner {
+func (s *Store) oldOwner(rot *storekit.Rotation) owner {
 	if rot.OldKey == "" {
 		return owner{}
 	}
@@ -257,7 +258,7 @@ func (s *MemoryStore) oldOwner(rot *Rotation) owner {
 // rotUser is the new record's user while Rotate holds its lock: steps 2
 // and 3 of Rotation, and what finish does once the renewal is done.
 type rotUser struct {
-	s       *MemoryStore
+	s       *Store
 	us      *userShard
 	u       *memUser // nil for an anonymous record
 	id      string
@@ -265,13 +266,13 @@ type rotUser struct {
 	prevGen uint64 // before this rotation's own revocation
 	revoked []string
 	revoke  bool
-	victims []IndexedRecord // evicted by finish unless cleared
+	victims []storekit.IndexedRecord // evicted by finish unless cleared
 }
 
 // lockRotationUser takes the lock of the new record's user, revokes its
 // sessions (RevokeUser) and picks the victims of the cap. The caller calls
 // finish in every case.
-func (s *MemoryStore) lockRotationUser(rot *Rotation, now int64) (*rotUser, error) {
+func (s *Store) lockRotationUser(rot *storekit.Rotation, now int64) (*rotUser, error) {
 	ru := &rotUser{s: s, id: rot.Meta.UserID, now: now}
 	if ru.id == "" {
 		return ru, nil
@@ -312,7 +313,7 @@ func (ru *rotUser) finish() {
 
 // lockShards locks the shards of oldKey ("" for none) and newKey in index
 // order and returns the function that unlocks them.
-func (s *MemoryStore) lockShards(oldKey, newKey string) (unlock func()) {
+func (s *Store) lockShards(oldKey, newKey string) (unlock func()) {
 	newSh := s.shard(newKey)
 	shards := []*memShard{newSh}
 	if oldKey != "" {
@@ -336,7 +337,7 @@ func (s *MemoryStore) lockShards(oldKey, newKey string) (unlock func()) {
 // rotationOld reads and checks the old record (step 1); the caller holds
 // its shard's lock. prevGen is the new user's generation before this
 // rotation's revocation, other the old record's user when another one.
-func (s *MemoryStore) rotationOld(rot *Rotation, now int64, prevGen uint64, other owner) (*Record, error) {
+func (s *Store) rotationOld(rot *storekit.Rotation, now int64, prevGen uint64, other owner) (*storekit.Record, error) {
 	if rot.OldKey == "" {
 		return nil, nil
 	}
@@ -344,7 +345,7 @@ func (s *MemoryStore) rotationOld(rot *Rotation, now int64, prevGen uint64, othe
 	if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(rot.OldKey)) {
 		return nil, rot.CheckOld(nil, 0)
 	}
-	old := &Record{}
+	old := &storekit.Record{}
 	rd, nv := decodeMeta(&e, len(rot.OldKey), &old.Meta)
 	var cur uint64
 	switch old.UserID {
@@ -369,7 +370,7 @@ func (s *MemoryStore) rotationOld(rot *Rotation, now int64, prevGen uint64, othe
 
 // writeRotation stores the renewed record and the old one's tombstone
 // (steps 4 and 5); the caller holds both shards' locks.
-func (s *MemoryStore) writeRotation(rot *Rotation, ru *rotUser, old *Record, family string) {
+func (s *Store) writeRotation(rot *storekit.Rotation, ru *rotUser, old *storekit.Record, family string) {
 	var userGen uint64
 	if ru.u != nil {
 		userGen = ru.u.gen
@@ -394,13 +395,13 @@ func (s *MemoryStore) writeRotation(rot *Rotation, ru *rotUser, old *Record, fam
 	oldSh := s.shard(rot.OldKey)
 	s.drop(oldSh, rot.OldKey)
 	if t, until, ok := rot.Tombstone(old); ok {
-		s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, t.At, until, &Meta{Family: t.Family}, t.Next))
+		s.put(oldSh, rot.OldKey, encodeTomb(rot.OldKey, stateRotated, t.At, until, &storekit.Meta{Family: t.Family}, t.Next))
 	}
 }
 
 // evict ends the sessions of userID in victims (the cap). The caller holds
 // the user shard's lock.
-func (s *MemoryStore) evict(userID string, u *memUser, victims []IndexedRecord, now int64) {
+func (s *Store) evict(userID string, u *memUser, victims []storekit.IndexedRecord, now int64) {
 	for _, v := range victims {
 		k := v.Key
 		sh := s.shard(k)
