@@ -80,10 +80,21 @@ func (s *Store) refreshEpoch(sh *memShard, key string, e *memEntry, ep uint32) {
 // put stores e under key; the caller holds sh's lock. It keeps the entry
 // counts and reports the entry it replaced.
 func (s *Store) put(sh *memShard, key string, e memEntry) (old memEntry, had bool) {
+	return s.putHeld(sh, key, e, nil)
+}
+
+// putHeld is put for a create holding a reservation of admit (held, nil
+// for none): a new entry takes the reserved place instead of a new one.
+func (s *Store) putHeld(sh *memShard, key string, e memEntry, held *bool) (old memEntry, had bool) {
 	old, had = sh.m[key]
 	sh.m[e.blob[:len(key)]] = e // the map's key shares the block
 	if !had {
 		s.count.Add(1)
+		if held != nil && *held {
+			*held = false // the reserved place is now this entry
+		} else {
+			s.used.Add(1)
+		}
 	} else if old.state != stateLive {
 		s.tombs.Add(-1)
 	}
@@ -99,6 +110,7 @@ func (s *Store) drop(sh *memShard, key string) (old memEntry, had bool) {
 	if had {
 		delete(sh.m, key)
 		s.count.Add(-1)
+		s.used.Add(-1)
 		if old.state != stateLive {
 			s.tombs.Add(-1)
 		}

@@ -71,9 +71,12 @@ type Store struct {
 
 	// count is the number of entries (records and tombstones); maxEntries
 	// bounds it (see WithMaxRecords).
-	count      atomic.Int64
-	tombs      atomic.Int64
-	inflight   atomic.Int64 // creates between admit and their put
+	count atomic.Int64
+	tombs atomic.Int64
+	// used is count plus the places admit has reserved for creates not
+	// stored yet: the one number admit compares with the bound, changed
+	// by compare-and-swap there (see admit).
+	used       atomic.Int64
 	maxEntries int64
 
 	sweepEvery time.Duration
@@ -291,10 +294,11 @@ func (s *Store) Create(ctx context.Context, key string, r *storekit.Record) erro
 	if !s.now().Before(r.Expires) {
 		return s.Delete(ctx, key) // a past deadline deletes, never stores
 	}
-	if err := s.admit(r.UserID != ""); err != nil {
+	held, err := s.admit(r.UserID != "")
+	if err != nil {
 		return fmt.Errorf("memory store: create: %w", err)
 	}
-	defer s.admitted()
+	defer s.admitted(&held)
 	meta := r.Meta
 	if meta.Family == key {
 		meta.Family = "" // its own key: see familyOf
@@ -314,7 +318,7 @@ func (s *Store) Create(ctx context.Context, key string, r *storekit.Record) erro
 	fs := s.lockFamily(meta.Family, key)
 	sh := s.shard(key)
 	sh.mu.Lock()
-	old, had := s.put(sh, key, e)
+	old, had := s.putHeld(sh, key, e, &held)
 	sh.mu.Unlock()
 	setFamily(fs, meta.Family, key)
 	unlockFamily(fs)

@@ -117,3 +117,44 @@ func TestMergeValues(t *testing.T) {
 		t.Fatalf("merged %v, want %v", got, want)
 	}
 }
+
+// TestReservationsReleased: every place admit reserves becomes an entry or
+// is released, whatever the create or renewal did (stored a new entry,
+// replaced one, failed), so the bound's count never drifts from the
+// entries held.
+func TestReservationsReleased(t *testing.T) {
+	s := New(WithSweepInterval(0), WithMaxRecords(100))
+	defer s.Close()
+	ctx := t.Context()
+	now := time.Now()
+	r := func(user string) *storekit.Record {
+		return &storekit.Record{Meta: storekit.Meta{UserID: user, CreatedAt: now, LastSeen: now, Expires: now.Add(time.Hour), Linger: time.Minute}}
+	}
+	for _, step := range []func() error{
+		func() error { return s.Create(ctx, "a", r("")) },
+		func() error { return s.Create(ctx, "a", r("")) }, // replaces: no new entry
+		func() error { return s.Create(ctx, "b", r("alice")) },
+		func() error {
+			_, err := s.Rotate(ctx, &storekit.Rotation{OldKey: "b", NewKey: "c", Meta: r("alice").Meta})
+			return err
+		},
+		func() error {
+			_, err := s.Rotate(ctx, &storekit.Rotation{OldKey: "gone", NewKey: "d", Meta: r("alice").Meta})
+			if !errors.Is(err, storekit.ErrNotFound) {
+				return fmt.Errorf("renewal of a missing record: %w", err)
+			}
+			return nil
+		},
+		func() error { return s.Delete(ctx, "a") },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		if used, count := s.used.Load(), s.count.Load(); used != count {
+			t.Fatalf("%d places used for %d entries", used, count)
+		}
+	}
+	if c := s.count.Load(); c != 3 { // a's and b's tombstones, c
+		t.Fatalf("%d entries, want 3", c)
+	}
+}

@@ -198,10 +198,11 @@ func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
-	if err := s.admit(rot.Meta.UserID != ""); err != nil {
+	held, err := s.admit(rot.Meta.UserID != "")
+	if err != nil {
 		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
-	defer s.admitted()
+	defer s.admitted(&held)
 	now := s.now().UnixNano()
 	other := s.oldOwner(rot)
 	ru, err := s.lockRotationUser(rot, now)
@@ -219,7 +220,7 @@ func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.
 		ru.victims = nil
 		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
-	s.writeRotation(rot, ru, old, family)
+	s.writeRotation(rot, ru, old, family, &held)
 	setFamily(fs, family, rot.NewKey)
 	unlock()
 	if old != nil && ru.u != nil && old.UserID == ru.id {
@@ -369,8 +370,9 @@ func (s *Store) rotationOld(rot *storekit.Rotation, now int64, prevGen uint64, o
 }
 
 // writeRotation stores the renewed record and the old one's tombstone
-// (steps 4 and 5); the caller holds both shards' locks.
-func (s *Store) writeRotation(rot *storekit.Rotation, ru *rotUser, old *storekit.Record, family string) {
+// (steps 4 and 5); the caller holds both shards' locks and, in held, the
+// place admit reserved.
+func (s *Store) writeRotation(rot *storekit.Rotation, ru *rotUser, old *storekit.Record, family string, held *bool) {
 	var userGen uint64
 	if ru.u != nil {
 		userGen = ru.u.gen
@@ -388,7 +390,7 @@ func (s *Store) writeRotation(rot *storekit.Rotation, ru *rotUser, old *storekit
 			ne.epoch-- // stale on arrival: make check look it up
 		}
 	}
-	s.put(s.shard(rot.NewKey), rot.NewKey, ne)
+	s.putHeld(s.shard(rot.NewKey), rot.NewKey, ne, held)
 	if rot.OldKey == "" {
 		return
 	}
