@@ -88,7 +88,7 @@ func TestRedteamBindingEventUnderSessionLock(t *testing.T) {
 	}
 }
 
-// memFNV32 and memEpochBucket mirror store_memory.go's fnv32/epochBucket so
+// memFNV32 and memEpochBucket mirror internal/memstore's fnv32/epochBucket so
 // the test can pick a user whose revocation makes alice's records' epoch
 // stale (it does not touch alice's sessions).
 func memFNV32(k string) uint32 {
@@ -116,10 +116,10 @@ func bucketMate(u string) string {
 // ordinary concurrent requests of one session.
 //
 // Lock order inversion in the memory store:
-//   - Update (store_memory.go) takes the record's shard lock, then calls
+//   - Update (internal/memstore/memstore.go) takes the record's shard lock, then calls
 //     check, which on a stale epoch calls generation(user) and takes the
 //     user shard's RLock: shard -> user.
-//   - Rotate (store_memory_users.go) takes the user shard's Lock for the
+//   - Rotate (internal/memstore/users.go) takes the user shard's Lock for the
 //     whole renewal and then the shard locks of the old and new keys:
 //     user -> shard.
 //
@@ -344,7 +344,7 @@ func TestRedteamLogoutLosesToRenewalInOtherTab(t *testing.T) {
 // "regenerate on every form" policy). MemoryStore.Rotate ends with
 // `if old != nil && old.UserID == userID { u.remove(rot.OldKey) }`, and u
 // is nil when userID == "" (only set for a logged-in rotation): nil
-// pointer dereference in memUser.remove (store_memory_users.go), the
+// pointer dereference in memUser.remove (internal/memstore/users.go), the
 // request's connection is dropped by net/http's recover. The store has by
 // then already written the new record and the old key's tombstone while
 // the Session never learns the new token, so the visitor also loses the
@@ -352,7 +352,7 @@ func TestRedteamLogoutLosesToRenewalInOtherTab(t *testing.T) {
 // anonymous sessions (a panic per request, a stack trace per request in
 // the log).
 //
-// Fix (one line): store_memory_users.go: `if old != nil && u != nil &&
+// Fix (one line): internal/memstore/users.go: `if old != nil && u != nil &&
 // old.UserID == userID {`.
 func TestRedteamRenewAnonymousPanicsMemory(t *testing.T) {
 	lifecycleStores(t, func(t *testing.T, sc storeCase) {
