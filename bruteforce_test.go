@@ -218,7 +218,7 @@ func TestBruteForceBlockAnswers429BeforeAnyStoreLookup(t *testing.T) {
 			var clock atomic.Int64
 			clock.Store(bfT0.UnixNano())
 			now := func() time.Time { return time.Unix(0, clock.Load()) }
-			mem := NewMemoryStore(withMemoryClock(now))
+			mem := NewMemoryStore(WithMemoryClockForTest(now))
 			t.Cleanup(func() { _ = mem.Close() })
 			st := &bfCountingStore{Store: mem}
 			ev := &bfEvents{}

@@ -42,9 +42,7 @@ func newCookieCarrier(m *Manager) (*cookieCarrier, error) {
 		return nil, fmt.Errorf("%w: a CookieStore carries the session in the cookie: TokenHeader cannot be used with it", ErrInvalidConfig)
 	}
 	rv := sealer.revocationList()
-	if ms := memoryStoreOf(rv); ms != nil {
-		ms.useClock(m.cfg.Clock) // one clock for the Manager and its stores
-	}
+	shareClock(rv, m.cfg.Clock) // one clock for the Manager and its stores
 	return &cookieCarrier{m: m, sealer: sealer, revocations: rv}, nil
 }
 

@@ -47,9 +47,7 @@ func New(cfg Config) (*Manager, error) {
 		ms := NewMemoryStore()
 		m.store, m.owned = ms, ms
 	}
-	if ms := memoryStoreOf(m.store); ms != nil {
-		ms.useClock(cfg.Clock) // one clock for the Manager and its store
-	}
+	shareClock(m.store, cfg.Clock)
 	c, err := newCarrier(m)
 	if err != nil {
 		return nil, err
@@ -83,22 +81,6 @@ func (m *Manager) Close() error {
 func (m *Manager) Store() Store { return m.store }
 
 func (m *Manager) now() time.Time { return m.cfg.Clock() }
-
-// memoryStoreOf returns the MemoryStore st is, or wraps (a wrapper such as
-// SealValues' has an Unwrap() Store method), or nil.
-func memoryStoreOf(st Store) *MemoryStore {
-	for range 8 {
-		switch v := st.(type) {
-		case *MemoryStore:
-			return v
-		case interface{ Unwrap() Store }:
-			st = v.Unwrap()
-		default:
-			return nil
-		}
-	}
-	return nil
-}
 
 // limits returns the effective idle and absolute timeouts of a record: its own
 // when set, the Manager's otherwise. Own limits longer than the Manager's

@@ -95,7 +95,7 @@ func TestUntouchedAndReadOnlyAnonymousRequestsGetNoCookie(t *testing.T) {
 		res, _ := c.get(p)
 		assert.Empty(t, res.Header.Values("Set-Cookie"), p)
 	}
-	assert.Equal(t, 0, e.m.Store().(*session.MemoryStore).Len(), "an untouched anonymous session was stored")
+	assert.Equal(t, 0, memCount(t, e.m.Store().(*session.MemoryStore)), "an untouched anonymous session was stored")
 	res, _ := c.get("/noop")
 	assert.Empty(t, res.Header.Values("Vary"), "a request that never touched the session does not vary on cookies")
 }
@@ -226,7 +226,7 @@ func TestLogoutDeletesRecordAndExpiresCookie(t *testing.T) {
 	assert.Contains(t, raw, "Secure")
 	assert.Contains(t, raw, "HttpOnly")
 	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
-	assert.Equal(t, 0, e.m.Store().(*session.MemoryStore).Len(), "server record survived logout")
+	assert.Equal(t, 0, memCount(t, e.m.Store().(*session.MemoryStore)), "server record survived logout")
 
 	replay := e.client()
 	replay.setToken(tok)
@@ -271,7 +271,7 @@ func TestCommitAfterLogoutInAnotherTabDoesNotResurrect(t *testing.T) {
 	replay.setToken(tok)
 	_, body := replay.get("/whoami")
 	assert.Empty(t, body, "the logged-out session came back")
-	assert.Equal(t, 0, e.m.Store().(*session.MemoryStore).Len())
+	assert.Equal(t, 0, memCount(t, e.m.Store().(*session.MemoryStore)))
 	ck := sessionCookie(slowRes)
 	require.NotNil(t, ck, "the late request should clear the dead cookie")
 	assert.Empty(t, ck.Value)

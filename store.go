@@ -182,10 +182,3 @@ type endingCreator interface {
 	// through the store's durable path (WithDurability).
 	CreateEnding(ctx context.Context, key string, r *Record) error
 }
-
-// Compile-time checks of the memory store (the Redis store's are in
-// store_redis.go).
-var (
-	_ Rotator = (*MemoryStore)(nil)
-	_ Fleet   = (*MemoryStore)(nil)
-)

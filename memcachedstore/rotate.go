@@ -132,9 +132,7 @@ func (s *base) retire(ctx context.Context, rot *session.Rotation, oldIt *memcach
 		now := s.now()
 		t := &tomb{Until: rot.Meta.LastSeen.Add(max(old.Linger, 0))}
 		t.Reason, t.At, t.Next = session.EndRotated, rot.Meta.LastSeen, rot.NewKey
-		if t.Family = rot.Meta.Family; t.Family == "" {
-			t.Family = rot.NewKey // a new family, named after its first key
-		}
+		t.Family = rot.Family() // a new family is named after its first key
 		next := tombItem(oldKey, t, now)
 		next.CasID = oldIt.CasID
 		if err := ctxErr(ctx, op); err != nil {

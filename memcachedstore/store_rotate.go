@@ -140,10 +140,11 @@ func (x *Store) Rotate(ctx context.Context, rot *session.Rotation) ([]session.In
 			}
 		}
 		// Step 4.
-		r := rot.NewRecord(old)
-		if user != "" && (old == nil || old.UserID != user || rot.RevokeUser) {
-			r.Generation = u.Gen
+		var userGen uint64
+		if u != nil {
+			userGen = u.Gen
 		}
+		r := rot.Renewed(old, userGen)
 		if err := x.s.addRotated(ctx, newKey, r, x.s.now()); err != nil {
 			return nil, err
 		}

@@ -25,8 +25,9 @@ func Example() {
 
 	store := session.NewMemoryStore()
 	defer store.Close()
-	in, err := otelsession.New(mp, otelsession.WithLiveSessions(func(context.Context) (int64, error) {
-		return int64(store.Len()), nil
+	in, err := otelsession.New(mp, otelsession.WithLiveSessions(func(ctx context.Context) (int64, error) {
+		n, err := store.Count(ctx)
+		return int64(n), err
 	}))
 	if err != nil {
 		panic(err)

@@ -43,8 +43,9 @@ func (l *eventLog) all() []session.Event {
 func TestThroughHandler(t *testing.T) {
 	ms := session.NewMemoryStore()
 	t.Cleanup(func() { _ = ms.Close() })
-	in, reader := newInstruments(t, otelsession.WithLiveSessions(func(context.Context) (int64, error) {
-		return int64(ms.Len()), nil
+	in, reader := newInstruments(t, otelsession.WithLiveSessions(func(ctx context.Context) (int64, error) {
+		n, err := ms.Count(ctx)
+		return int64(n), err
 	}))
 	var log eventLog
 	m := newManager(t, ms, in, log.add)
@@ -64,7 +65,9 @@ func TestThroughHandler(t *testing.T) {
 	gauge, ok := live.Data.(metricdata.Gauge[int64])
 	require.True(t, ok, "session.live is an int64 gauge")
 	require.Len(t, gauge.DataPoints, 1)
-	assert.Equal(t, int64(ms.Len()), gauge.DataPoints[0].Value)
+	n, err := ms.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(n), gauge.DataPoints[0].Value)
 	assert.Positive(t, gauge.DataPoints[0].Value, "alice's session is live")
 
 	infos, err := m.Sessions(ctx, "alice") // user_sessions ok

@@ -85,14 +85,15 @@ type options struct {
 // keeps. An error skips that observation, the other instruments are still
 // collected, and the reader returns the error (a periodic reader or the
 // Prometheus exporter hands it to the OpenTelemetry error handler). For a
-// [session.MemoryStore]:
+// [session.MemoryStore] (or any [session.Fleet]):
 //
-//	otelsession.WithLiveSessions(func(context.Context) (int64, error) {
-//		return int64(ms.Len()), nil
+//	otelsession.WithLiveSessions(func(ctx context.Context) (int64, error) {
+//		n, err := ms.Count(ctx)
+//		return int64(n), err
 //	})
 //
-// ([session.MemoryStore.Len] counts records not yet swept as well as live
-// ones, anonymous sessions included.)
+// ([session.MemoryStore.Count] visits every record: O(n), once per
+// collection, anonymous sessions included.)
 func WithLiveSessions(count func(ctx context.Context) (int64, error)) Option {
 	return func(o *options) { o.live = count }
 }

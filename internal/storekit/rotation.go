@@ -1,6 +1,7 @@
 package storekit
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -96,4 +97,50 @@ func (rot *Rotation) NewRecord(old *Record) *Record {
 	d.LastSeen, d.Expires = time.Time{}, time.Time{} // Meta has them
 	d.Apply(r)
 	return r
+}
+
+// Family returns the renewed record's family (step 4): Meta.Family, or
+// NewKey when it is "".
+func (rot *Rotation) Family() string { return FamilyOf(rot.NewKey, &rot.Meta) }
+
+// CheckOld applies step 1 once the store has read the old record: old is
+// nil when OldKey names no live record (missing, ended, expired or cut off
+// by a Fleet revocation), and cur is the current generation of old's user
+// as it was before this rotation's own revocation. It returns nil when
+// OldKey is "" or names a renewable record, and an error wrapping
+// ErrNotFound otherwise.
+func (rot *Rotation) CheckOld(old *Record, cur uint64) error {
+	switch {
+	case rot.OldKey == "":
+		return nil
+	case old == nil:
+		return ErrNotFound
+	case old.UserID != "" && old.Generation < cur:
+		return fmt.Errorf("revoked: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// Renewed is NewRecord with step 4's generation set: the old record's when
+// the user is unchanged and not revoked by this rotation, userGen (the
+// current generation of Meta.UserID, after this rotation's own revocation)
+// otherwise.
+func (rot *Rotation) Renewed(old *Record, userGen uint64) *Record {
+	r := rot.NewRecord(old)
+	if r.UserID != "" && (old == nil || old.UserID != r.UserID || rot.RevokeUser) {
+		r.Generation = userGen
+	}
+	return r
+}
+
+// Tombstone returns step 5's EndRotated tombstone of OldKey, renewed from
+// old, and the time until which it is kept; ok is false when nothing is
+// kept (no old record, or one without Linger).
+func (rot *Rotation) Tombstone(old *Record) (t *Tombstone, until time.Time, ok bool) {
+	if rot.OldKey == "" || old == nil || old.Linger <= 0 {
+		return nil, time.Time{}, false
+	}
+	at := rot.Meta.LastSeen
+	t = &Tombstone{Reason: EndRotated, At: at, Next: rot.NewKey, Family: rot.Family()}
+	return t, at.Add(old.Linger), true
 }

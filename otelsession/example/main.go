@@ -47,8 +47,9 @@ func newHandler() (h http.Handler, closeAll func(), err error) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
 
 	store := session.NewMemoryStore()
-	in, err := otelsession.New(mp, otelsession.WithLiveSessions(func(context.Context) (int64, error) {
-		return int64(store.Len()), nil
+	in, err := otelsession.New(mp, otelsession.WithLiveSessions(func(ctx context.Context) (int64, error) {
+		n, err := store.Count(ctx)
+		return int64(n), err
 	}))
 	if err != nil {
 		return nil, nil, errors.Join(err, store.Close(), mp.Shutdown(context.Background()))

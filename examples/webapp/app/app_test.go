@@ -183,7 +183,7 @@ func TestLoginPageStoresNothing(t *testing.T) {
 			t.Fatalf("login page: %d, token present %v", resp.StatusCode, csrfRE.Match(body))
 		}
 	}
-	if n := a.Manager().Store().(*session.MemoryStore).Len(); n != 0 {
+	if n, _ := a.Manager().Store().(*session.MemoryStore).Count(t.Context()); n != 0 {
 		t.Fatalf("500 login pages left %d session records", n)
 	}
 	// The form still works: a wrong password re-renders it, still without
@@ -192,7 +192,7 @@ func TestLoginPageStoresNothing(t *testing.T) {
 	b.get("/login")
 	b.post("/login", url.Values{"username": {"demo"}, "password": {"wrong"}})
 	b.expect(401, "/login", "Invalid username or password.")
-	if n := a.Manager().Store().(*session.MemoryStore).Len(); n != 0 {
+	if n, _ := a.Manager().Store().(*session.MemoryStore).Count(t.Context()); n != 0 {
 		t.Fatalf("a failed login left %d session records", n)
 	}
 	b.post("/login", url.Values{"username": {"demo"}, "password": {password}})

@@ -1,4 +1,4 @@
-package session
+package memstore
 
 import (
 	"time"
@@ -20,7 +20,7 @@ func fromUnixNano(n int64) time.Time { return memblock.FromUnixNano(n) }
 
 // encodeEntry packs key, meta and values into an entry. keys and vals are
 // parallel.
-func encodeEntry(key string, meta *Meta, keys []string, vals []memblock.Val) memEntry {
+func encodeEntry(key string, meta *storekit.Meta, keys []string, vals []memblock.Val) memEntry {
 	e := memEntry{expires: unixNano(meta.Expires), hasUser: meta.UserID != ""}
 	if e.hasUser {
 		e.bucket = epochBucket(meta.UserID)
@@ -32,7 +32,7 @@ func encodeEntry(key string, meta *Meta, keys []string, vals []memblock.Val) mem
 // decodeMeta reads the metadata of e, stored under a key of length klen,
 // and returns a reader positioned at the values and their count. The
 // strings it sets share the entry's block.
-func decodeMeta(e *memEntry, klen int, meta *Meta) (memblock.Reader, int) {
+func decodeMeta(e *memEntry, klen int, meta *storekit.Meta) (memblock.Reader, int) {
 	return memblock.DecodeMeta(e.blob, klen, e.expires, (*memblock.Meta)(meta))
 }
 
@@ -51,13 +51,13 @@ const (
 	stateRevoked
 )
 
-var stateReason = [...]string{stateExpired: EndExpired, stateRotated: EndRotated, stateDestroyed: EndDestroyed, stateRevoked: EndRevoked}
+var stateReason = [...]string{stateExpired: storekit.EndExpired, stateRotated: storekit.EndRotated, stateDestroyed: storekit.EndDestroyed, stateRevoked: storekit.EndRevoked}
 
 // encodeTomb packs a tombstone for key, ending at at and kept until until.
 // meta is used for an expiry (see tombstoneMeta) and, for a renewal, for
 // its family.
-func encodeTomb(key string, state uint8, at, until time.Time, meta *Meta, next string) memEntry {
-	var m Meta
+func encodeTomb(key string, state uint8, at, until time.Time, meta *storekit.Meta, next string) memEntry {
+	var m storekit.Meta
 	switch state {
 	case stateExpired:
 		m = storekit.TombstoneMeta(meta)
@@ -68,8 +68,8 @@ func encodeTomb(key string, state uint8, at, until time.Time, meta *Meta, next s
 }
 
 // decodeTomb reads a tombstone entry stored under a key of length klen.
-func decodeTomb(e *memEntry, klen int) *Tombstone {
-	t := &Tombstone{Reason: stateReason[e.state]}
+func decodeTomb(e *memEntry, klen int) *storekit.Tombstone {
+	t := &storekit.Tombstone{Reason: stateReason[e.state]}
 	t.At, t.Next = memblock.DecodeTomb(e.blob, klen, (*memblock.Meta)(&t.Meta))
 	t.Family, t.Meta.Family = t.Meta.Family, ""
 	return t
@@ -79,7 +79,7 @@ func decodeTomb(e *memEntry, klen int) *Tombstone {
 // into its expiry tombstone, or reports false when its Linger has passed
 // too by now.
 func expiredTomb(key string, e *memEntry, now int64) (memEntry, bool) {
-	var meta Meta
+	var meta storekit.Meta
 	decodeMeta(e, len(key), &meta)
 	until := meta.Expires.Add(meta.Linger)
 	if now >= unixNano(until) {

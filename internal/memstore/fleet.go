@@ -1,4 +1,4 @@
-package session
+package memstore
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// RevokeAll implements Fleet: one atomic store of the cutoff; from then on
+// RevokeAll implements session.Fleet: one atomic store of the cutoff; from then on
 // every check of a record (Load, Update, Rotate, UserSessions) compares its
 // creation time with it.
-func (s *MemoryStore) RevokeAll(ctx context.Context, cutoff time.Time) error {
+func (s *Store) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory store: revoke all: %w", err)
 	}
@@ -22,10 +22,10 @@ func (s *MemoryStore) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	}
 }
 
-// Count implements Fleet: the live records (not tombstones, not expired or
+// Count implements session.Fleet: the live records (not tombstones, not expired or
 // revoked ones the sweeper has not removed yet), counted shard by shard
 // under each shard's read lock: O(n), for an admin page, not a request.
-func (s *MemoryStore) Count(ctx context.Context) (int, error) {
+func (s *Store) Count(ctx context.Context) (int, error) {
 	now := s.now().UnixNano()
 	n := 0
 	for i := range s.shards {
@@ -49,7 +49,7 @@ func (s *MemoryStore) Count(ctx context.Context) (int, error) {
 // revokedByAll reports whether the live entry e (key length klen) was
 // created before RevokeAll's cutoff. Its creation time is the first field
 // of the block after the key (see internal/memblock).
-func (s *MemoryStore) revokedByAll(e *memEntry, klen int) bool {
+func (s *Store) revokedByAll(e *memEntry, klen int) bool {
 	c := s.cutoff.Load()
 	if c == 0 || e.state != stateLive || len(e.blob) < klen+8 {
 		return false

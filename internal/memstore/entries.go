@@ -1,6 +1,10 @@
-package session
+package memstore
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/sessionkit/session/internal/storekit"
+)
 
 // Liveness and replacement of the memory store's entries: whether an entry
 // is live, expired or revoked, the Tombstone a Load reports for one that is
@@ -16,7 +20,7 @@ const (
 // check reports whether e (stored under a key of length klen, not a
 // tombstone) is live at now, expired or revoked, and whether its epoch may be
 // refreshed to ep (the generation was verified the slow way).
-func (s *MemoryStore) check(e *memEntry, klen int, now int64) (state int, refresh bool, ep uint32) {
+func (s *Store) check(e *memEntry, klen int, now int64) (state int, refresh bool, ep uint32) {
 	if now >= e.expires {
 		return entryExpired, false, 0
 	}
@@ -42,8 +46,8 @@ func (s *MemoryStore) check(e *memEntry, klen int, now int64) (state int, refres
 
 // gone returns the error for an entry that is not live: its Tombstone while
 // it lingers, plain ErrNotFound after.
-func (s *MemoryStore) gone(op, key string, e *memEntry, state int, now int64) error {
-	var t *Tombstone
+func (s *Store) gone(op, key string, e *memEntry, state int, now int64) error {
+	var t *storekit.Tombstone
 	switch {
 	case e.state != stateLive:
 		if now < e.expires {
@@ -54,17 +58,17 @@ func (s *MemoryStore) gone(op, key string, e *memEntry, state int, now int64) er
 			t = decodeTomb(&te, len(key))
 		}
 	case state == entryRevoked:
-		t = &Tombstone{Reason: EndRevoked}
+		t = &storekit.Tombstone{Reason: storekit.EndRevoked}
 	}
 	if t == nil {
-		return fmt.Errorf("memory store: %s: %w", op, ErrNotFound)
+		return fmt.Errorf("memory store: %s: %w", op, storekit.ErrNotFound)
 	}
 	return fmt.Errorf("memory store: %s: %w", op, t)
 }
 
 // refreshEpoch records that e's generation was found current at epoch ep,
 // if the entry under key still holds the same record.
-func (s *MemoryStore) refreshEpoch(sh *memShard, key string, e *memEntry, ep uint32) {
+func (s *Store) refreshEpoch(sh *memShard, key string, e *memEntry, ep uint32) {
 	sh.mu.Lock()
 	if cur, ok := sh.m[key]; ok && cur.blob == e.blob {
 		cur.epoch = ep
@@ -75,11 +79,22 @@ func (s *MemoryStore) refreshEpoch(sh *memShard, key string, e *memEntry, ep uin
 
 // put stores e under key; the caller holds sh's lock. It keeps the entry
 // counts and reports the entry it replaced.
-func (s *MemoryStore) put(sh *memShard, key string, e memEntry) (old memEntry, had bool) {
+func (s *Store) put(sh *memShard, key string, e memEntry) (old memEntry, had bool) {
+	return s.putHeld(sh, key, e, nil)
+}
+
+// putHeld is put for a create holding a reservation of admit (held, nil
+// for none): a new entry takes the reserved place instead of a new one.
+func (s *Store) putHeld(sh *memShard, key string, e memEntry, held *bool) (old memEntry, had bool) {
 	old, had = sh.m[key]
 	sh.m[e.blob[:len(key)]] = e // the map's key shares the block
 	if !had {
 		s.count.Add(1)
+		if held != nil && *held {
+			*held = false // the reserved place is now this entry
+		} else {
+			s.used.Add(1)
+		}
 	} else if old.state != stateLive {
 		s.tombs.Add(-1)
 	}
@@ -90,11 +105,12 @@ func (s *MemoryStore) put(sh *memShard, key string, e memEntry) (old memEntry, h
 }
 
 // drop deletes key; the caller holds sh's lock.
-func (s *MemoryStore) drop(sh *memShard, key string) (old memEntry, had bool) {
+func (s *Store) drop(sh *memShard, key string) (old memEntry, had bool) {
 	old, had = sh.m[key]
 	if had {
 		delete(sh.m, key)
 		s.count.Add(-1)
+		s.used.Add(-1)
 		if old.state != stateLive {
 			s.tombs.Add(-1)
 		}
@@ -106,7 +122,7 @@ func (s *MemoryStore) drop(sh *memShard, key string) (old memEntry, had bool) {
 // dated at and kept for the entry's Linger (or deletes it when it has none,
 // or the store is near its bound). The caller holds sh's lock. It returns
 // the replaced entry's user, "" if none.
-func (s *MemoryStore) end(sh *memShard, key string, state uint8, at int64) string {
+func (s *Store) end(sh *memShard, key string, state uint8, at int64) string {
 	e, ok := sh.m[key]
 	if !ok || e.state != stateLive {
 		return ""
@@ -115,7 +131,7 @@ func (s *MemoryStore) end(sh *memShard, key string, state uint8, at int64) strin
 	if e.hasUser {
 		user, _ = entryUser(&e, len(key))
 	}
-	var meta Meta
+	var meta storekit.Meta
 	decodeMeta(&e, len(key), &meta)
 	if meta.Linger <= 0 || s.count.Load() >= s.anonLimit() {
 		s.drop(sh, key)

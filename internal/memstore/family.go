@@ -1,4 +1,4 @@
-package session
+package memstore
 
 import (
 	"context"
@@ -21,7 +21,7 @@ type famShard struct {
 }
 
 // famShard returns the stripe of family.
-func (s *MemoryStore) famShard(family string) *famShard {
+func (s *Store) famShard(family string) *famShard {
 	return &s.fams[fnv32(family)%memShards]
 }
 
@@ -30,7 +30,7 @@ func (s *MemoryStore) famShard(family string) *famShard {
 // returns the stripe, nil for a family that is its own key (no entry, no
 // lock). The caller points the family with setFamily on success and
 // unlocks with unlockFamily.
-func (s *MemoryStore) lockFamily(family, key string) *famShard {
+func (s *Store) lockFamily(family, key string) *famShard {
 	if family == "" || family == key {
 		return nil
 	}
@@ -58,7 +58,7 @@ func unlockFamily(fs *famShard) {
 }
 
 // familyKey returns the key the family's live record would be under.
-func (s *MemoryStore) familyKey(family string) string {
+func (s *Store) familyKey(family string) string {
 	fs := s.famShard(family)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -68,32 +68,32 @@ func (s *MemoryStore) familyKey(family string) string {
 	return family
 }
 
-// Family implements Rotator.
-func (s *MemoryStore) Family(ctx context.Context, family string) (string, *Record, error) {
+// Family implements session.Rotator.
+func (s *Store) Family(ctx context.Context, family string) (string, *storekit.Record, error) {
 	if family == "" {
-		return "", nil, fmt.Errorf("memory store: family: empty family: %w", ErrNotFound)
+		return "", nil, fmt.Errorf("memory store: family: empty family: %w", storekit.ErrNotFound)
 	}
 	key := s.familyKey(family)
 	r, err := s.Load(ctx, key)
 	if err != nil {
-		return "", nil, fmt.Errorf("memory store: family: %w", ErrNotFound)
+		return "", nil, fmt.Errorf("memory store: family: %w", storekit.ErrNotFound)
 	}
 	if storekit.FamilyOf(key, &r.Meta) != family {
-		return "", nil, fmt.Errorf("memory store: family: %w", ErrNotFound)
+		return "", nil, fmt.Errorf("memory store: family: %w", storekit.ErrNotFound)
 	}
 	return key, r, nil
 }
 
-// EndFamily implements Rotator. It holds the family's lock while it ends
+// EndFamily implements session.Rotator. It holds the family's lock while it ends
 // the live record, so a Rotate of the family (which takes the same lock)
 // runs wholly before it, and is ended, or wholly after, and finds its old
 // record gone.
-func (s *MemoryStore) EndFamily(ctx context.Context, family string) (*IndexedRecord, error) {
+func (s *Store) EndFamily(ctx context.Context, family string) (*storekit.IndexedRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory store: end family: %w", err)
 	}
 	if family == "" {
-		return nil, fmt.Errorf("memory store: end family: empty family: %w", ErrNotFound)
+		return nil, fmt.Errorf("memory store: end family: empty family: %w", storekit.ErrNotFound)
 	}
 	now := s.now().UnixNano()
 	fs := s.famShard(family)
@@ -105,14 +105,14 @@ func (s *MemoryStore) EndFamily(ctx context.Context, family string) (*IndexedRec
 	sh := s.shard(key)
 	sh.mu.Lock()
 	e, ok := sh.m[key]
-	var meta Meta
+	var meta storekit.Meta
 	if ok && e.state == stateLive {
 		decodeMeta(&e, len(key), &meta)
 	}
 	if !ok || e.state != stateLive || now >= e.expires || s.revokedByAll(&e, len(key)) || storekit.FamilyOf(key, &meta) != family {
 		sh.mu.Unlock()
 		fs.mu.Unlock()
-		return nil, fmt.Errorf("memory store: end family: %w", ErrNotFound)
+		return nil, fmt.Errorf("memory store: end family: %w", storekit.ErrNotFound)
 	}
 	user := s.end(sh, key, stateDestroyed, now)
 	sh.mu.Unlock()
@@ -124,15 +124,15 @@ func (s *MemoryStore) EndFamily(ctx context.Context, family string) (*IndexedRec
 		s.unindex(user, key)
 		if meta.Generation < s.generation(user) {
 			// Revoked already: ended now for good, but nothing was live.
-			return nil, fmt.Errorf("memory store: end family: revoked: %w", ErrNotFound)
+			return nil, fmt.Errorf("memory store: end family: revoked: %w", storekit.ErrNotFound)
 		}
 	}
-	return &IndexedRecord{Key: key, Meta: meta}, nil
+	return &storekit.IndexedRecord{Key: key, Meta: meta}, nil
 }
 
 // sweepFamilies drops the family entries of stripe i whose key no longer
 // holds a live record of the family.
-func (s *MemoryStore) sweepFamilies(i int) {
+func (s *Store) sweepFamilies(i int) {
 	fs := &s.fams[i]
 	now := s.now().UnixNano()
 	fs.mu.Lock()

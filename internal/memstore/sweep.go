@@ -1,8 +1,9 @@
-package session
+package memstore
 
 import (
 	"bufio"
 	"fmt"
+	"github.com/sessionkit/session/internal/storekit"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -19,8 +20,8 @@ import (
 // make room. The default is sized for the machine: a record of a few
 // hundred bytes, in an eighth of GOMEMLIMIT or, without one, of the
 // physical memory (Linux), else one million. n <= 0 keeps the default.
-func WithMaxRecords(n int) MemoryOption {
-	return func(s *MemoryStore) {
+func WithMaxRecords(n int) Option {
+	return func(s *Store) {
 		if n > 0 {
 			s.maxEntries = int64(n)
 		}
@@ -66,32 +67,45 @@ func physicalMemory() int64 {
 
 // anonLimit is the entry count past which anonymous records and tombstones
 // are refused: 90% of the bound.
-func (s *MemoryStore) anonLimit() int64 { return s.maxEntries - s.maxEntries/10 }
+func (s *Store) anonLimit() int64 { return s.maxEntries - s.maxEntries/10 }
 
-// admit reports ErrCapacity when the store cannot take a new record.
-// A create in flight holds a place (inflight) until it has stored its
-// entry, so concurrent creates cannot all pass the check together; the
-// caller calls admitted once the entry is stored (or not).
-func (s *MemoryStore) admit(loggedIn bool) (err error) {
-	n := s.count.Load() + s.inflight.Add(1) - 1 // entries and the other creates in flight
-	switch {
-	case n >= s.maxEntries:
-		err = fmt.Errorf("%w: %d entries", ErrCapacity, n)
-	case !loggedIn && n >= s.anonLimit():
-		err = fmt.Errorf("%w: %d entries, new anonymous sessions refused", ErrCapacity, n)
+// admit reserves a place for a new entry, or reports ErrCapacity when the
+// store cannot take one. The check and the reservation are one
+// compare-and-swap of used (entries stored plus places reserved), so
+// concurrent creates can never pass the bound together, and a place is
+// counted once: putHeld turns the reservation into the stored entry, and
+// admitted releases one that was not used (the create failed or replaced
+// an entry). held is the caller's reservation, true on success.
+func (s *Store) admit(loggedIn bool) (held bool, err error) {
+	limit := s.maxEntries
+	if !loggedIn {
+		limit = s.anonLimit()
 	}
-	if err != nil {
-		s.inflight.Add(-1)
+	for {
+		n := s.used.Load()
+		switch {
+		case n >= s.maxEntries:
+			return false, fmt.Errorf("%w: %d entries", storekit.ErrCapacity, n)
+		case n >= limit:
+			return false, fmt.Errorf("%w: %d entries, new anonymous sessions refused", storekit.ErrCapacity, n)
+		}
+		if s.used.CompareAndSwap(n, n+1) {
+			return true, nil
+		}
 	}
-	return err
 }
 
-// admitted releases the place admit held.
-func (s *MemoryStore) admitted() { s.inflight.Add(-1) }
+// admitted releases the place admit reserved if putHeld did not use it.
+func (s *Store) admitted(held *bool) {
+	if *held {
+		*held = false
+		s.used.Add(-1)
+	}
+}
 
 // sweeper removes expired records one shard at a time, so no lock is held
 // for long and requests on other shards never wait.
-func (s *MemoryStore) sweeper() {
+func (s *Store) sweeper() {
 	defer close(s.done)
 	t := time.NewTicker(max(s.sweepEvery/memShards, time.Millisecond))
 	defer t.Stop()
@@ -112,7 +126,7 @@ func (s *MemoryStore) sweeper() {
 // deletes them once their Linger has passed too), and drops them from their
 // users' indexes. It releases the shard lock every memSweepBatch entries, so
 // a mass expiry delays a request on this shard by one batch at most.
-func (s *MemoryStore) sweepShard(i int) {
+func (s *Store) sweepShard(i int) {
 	now := s.now().UnixNano()
 	sh := &s.shards[i]
 	type gone struct{ user, key string }
