@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/internal/sealing"
+	"github.com/sessionkit/session/internal/wire"
 )
 
 // The golden tests pin the formats users already hold: a cookie sealed by
@@ -58,9 +61,9 @@ func golden(t *testing.T, name string, make func() []byte) []byte {
 
 func TestGoldenCookieRecordBytes(t *testing.T) {
 	want := golden(t, "cookie_record_v1.hex", func() []byte {
-		return []byte(hex.EncodeToString(encodeCookieRecord(nil, goldenToken, goldenRecord())) + "\n")
+		return []byte(hex.EncodeToString(wire.AppendCookie(nil, goldenToken, goldenRecord())) + "\n")
 	})
-	got := hex.EncodeToString(encodeCookieRecord(nil, goldenToken, goldenRecord()))
+	got := hex.EncodeToString(wire.AppendCookie(nil, goldenToken, goldenRecord()))
 	if got != strings.TrimSpace(string(want)) {
 		t.Fatalf("the cookie record encoding changed:\n got %s\nwant %s", got, want)
 	}
@@ -101,7 +104,7 @@ func TestGoldenCookieOpens(t *testing.T) {
 func TestGoldenSealedValuesOpen(t *testing.T) {
 	const key = "golden-store-key"
 	line := strings.TrimSpace(string(golden(t, "sealed_value_v1.hex", func() []byte {
-		ring, err := newKeyRing("golden", [][]byte{goldenKey})
+		ring, err := sealing.NewRing("golden", [][]byte{goldenKey}, ErrInvalidConfig)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session/internal/clientstr"
+	"github.com/sessionkit/session/internal/sealing"
 )
 
 // SealValues wraps a server store so that every session value is encrypted
@@ -35,7 +36,7 @@ import (
 //
 // Value names beginning with a NUL byte are reserved for those entries.
 func SealValues(inner Store, keys ...[]byte) (Store, error) {
-	ring, err := newKeyRing("sealed values", keys)
+	ring, err := sealing.NewRing("sealed values", keys, ErrInvalidConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ type (
 // way out.
 type sealedStore struct {
 	inner Store
-	ring  *keyRing
+	ring  *sealing.Ring
 }
 
 // Unwrap returns the inner store (New gives a MemoryStore under it the
@@ -116,9 +117,9 @@ const bindTagLen = 4
 
 // sealValue seals v as the value name of the session under key.
 func (s *sealedStore) sealValue(key, name string, v []byte) []byte {
-	out := make([]byte, 0, bindTagLen+sealedLen(len(v)))
+	out := make([]byte, 0, bindTagLen+sealing.SealedLen(len(v)))
 	out = append(out, tagOf(key)...)
-	return s.ring.seal(out, v, sealAD(valuePurpose, key, "\x00", name))
+	return s.ring.Seal(out, v, sealing.AD(valuePurpose, key, "\x00", name))
 }
 
 func tagOf(key string) string { return key[:min(bindTagLen, len(key))] }
@@ -174,7 +175,7 @@ func (s *sealedStore) renewalChain(key string, vals map[string][]byte) []string 
 			if !ok || old == "" || contains(chain, old) || !contains(chain, renewed) {
 				continue
 			}
-			if _, _, err := s.ring.open(nil, env, sealAD(valuePurpose, name)); err == nil {
+			if _, _, err := s.ring.Open(nil, env, sealing.AD(valuePurpose, name)); err == nil {
 				chain = append(chain, old)
 				grew = true
 			}
@@ -204,10 +205,10 @@ func (s *sealedStore) openValue(chain []string, name string, env []byte, ad *[]b
 		*ad = append(append(append(append((*ad)[:0], valuePurpose...), 0), k...), 0)
 		*ad = append(*ad, name...)
 		var dst []byte
-		if matches == 1 && len(env) > sealHeader {
-			dst = env[sealHeader:sealHeader] // a failed Open may clobber it: one try only
+		if matches == 1 && len(env) > sealing.Header {
+			dst = env[sealing.Header:sealing.Header] // a failed Open may clobber it: one try only
 		}
-		if plain, _, err := s.ring.open(dst, env, *ad); err == nil {
+		if plain, _, err := s.ring.Open(dst, env, *ad); err == nil {
 			return plain, true
 		}
 	}
@@ -262,7 +263,7 @@ func (s *sealedRotator) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRec
 			c.Delta.Set = make(map[string][]byte, 1)
 		}
 		name := renewalPrefix + rot.OldKey + "\x00" + rot.NewKey
-		c.Delta.Set[name] = s.ring.seal(nil, nil, sealAD(valuePurpose, name))
+		c.Delta.Set[name] = s.ring.Seal(nil, nil, sealing.AD(valuePurpose, name))
 	}
 	return s.rot.Rotate(ctx, &c)
 }
