@@ -70,7 +70,6 @@ func TestExpiration(t *testing.T) {
 
 // TestWithPrefixIsWithKeyPrefix: the deprecated name keeps working.
 func TestWithPrefixIsWithKeyPrefix(t *testing.T) {
-	//lint:ignore SA1019 the deprecated option is what this test checks
 	old := newBase(nil, []Option{WithPrefix("old:")})
 	assert.Equal(t, newBase(nil, []Option{WithKeyPrefix("old:")}).itemKey("k"), old.itemKey("k"))
 }

@@ -212,70 +212,39 @@ type w31[S any] struct {
 
 // build returns the combination of p's parts that p.mask selects.
 func build[S any](base *Base[S], p *Parts[S]) any {
-	switch p.mask() {
-	case 0:
-		return &w0[S]{base}
-	case 1:
-		return &w1[S]{base, p.UserIndex}
-	case 2:
-		return &w2[S]{base, p.Fleet}
-	case 3:
-		return &w3[S]{base, p.UserIndex, p.Fleet}
-	case 4:
-		return &w4[S]{base, p.Rotator}
-	case 5:
-		return &w5[S]{base, p.UserIndex, p.Rotator}
-	case 6:
-		return &w6[S]{base, p.Fleet, p.Rotator}
-	case 7:
-		return &w7[S]{base, p.UserIndex, p.Fleet, p.Rotator}
-	case 8:
-		return &w8[S]{base, p.Refresher}
-	case 9:
-		return &w9[S]{base, p.UserIndex, p.Refresher}
-	case 10:
-		return &w10[S]{base, p.Fleet, p.Refresher}
-	case 11:
-		return &w11[S]{base, p.UserIndex, p.Fleet, p.Refresher}
-	case 12:
-		return &w12[S]{base, p.Rotator, p.Refresher}
-	case 13:
-		return &w13[S]{base, p.UserIndex, p.Rotator, p.Refresher}
-	case 14:
-		return &w14[S]{base, p.Fleet, p.Rotator, p.Refresher}
-	case 15:
-		return &w15[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.Refresher}
-	case 16:
-		return &w16[S]{base, p.EndingCreator}
-	case 17:
-		return &w17[S]{base, p.UserIndex, p.EndingCreator}
-	case 18:
-		return &w18[S]{base, p.Fleet, p.EndingCreator}
-	case 19:
-		return &w19[S]{base, p.UserIndex, p.Fleet, p.EndingCreator}
-	case 20:
-		return &w20[S]{base, p.Rotator, p.EndingCreator}
-	case 21:
-		return &w21[S]{base, p.UserIndex, p.Rotator, p.EndingCreator}
-	case 22:
-		return &w22[S]{base, p.Fleet, p.Rotator, p.EndingCreator}
-	case 23:
-		return &w23[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.EndingCreator}
-	case 24:
-		return &w24[S]{base, p.Refresher, p.EndingCreator}
-	case 25:
-		return &w25[S]{base, p.UserIndex, p.Refresher, p.EndingCreator}
-	case 26:
-		return &w26[S]{base, p.Fleet, p.Refresher, p.EndingCreator}
-	case 27:
-		return &w27[S]{base, p.UserIndex, p.Fleet, p.Refresher, p.EndingCreator}
-	case 28:
-		return &w28[S]{base, p.Rotator, p.Refresher, p.EndingCreator}
-	case 29:
-		return &w29[S]{base, p.UserIndex, p.Rotator, p.Refresher, p.EndingCreator}
-	case 30:
-		return &w30[S]{base, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator}
-	default: // every part
-		return &w31[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator}
+	combos := [...]func() any{
+		func() any { return &w0[S]{base} },
+		func() any { return &w1[S]{base, p.UserIndex} },
+		func() any { return &w2[S]{base, p.Fleet} },
+		func() any { return &w3[S]{base, p.UserIndex, p.Fleet} },
+		func() any { return &w4[S]{base, p.Rotator} },
+		func() any { return &w5[S]{base, p.UserIndex, p.Rotator} },
+		func() any { return &w6[S]{base, p.Fleet, p.Rotator} },
+		func() any { return &w7[S]{base, p.UserIndex, p.Fleet, p.Rotator} },
+		func() any { return &w8[S]{base, p.Refresher} },
+		func() any { return &w9[S]{base, p.UserIndex, p.Refresher} },
+		func() any { return &w10[S]{base, p.Fleet, p.Refresher} },
+		func() any { return &w11[S]{base, p.UserIndex, p.Fleet, p.Refresher} },
+		func() any { return &w12[S]{base, p.Rotator, p.Refresher} },
+		func() any { return &w13[S]{base, p.UserIndex, p.Rotator, p.Refresher} },
+		func() any { return &w14[S]{base, p.Fleet, p.Rotator, p.Refresher} },
+		func() any { return &w15[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.Refresher} },
+		func() any { return &w16[S]{base, p.EndingCreator} },
+		func() any { return &w17[S]{base, p.UserIndex, p.EndingCreator} },
+		func() any { return &w18[S]{base, p.Fleet, p.EndingCreator} },
+		func() any { return &w19[S]{base, p.UserIndex, p.Fleet, p.EndingCreator} },
+		func() any { return &w20[S]{base, p.Rotator, p.EndingCreator} },
+		func() any { return &w21[S]{base, p.UserIndex, p.Rotator, p.EndingCreator} },
+		func() any { return &w22[S]{base, p.Fleet, p.Rotator, p.EndingCreator} },
+		func() any { return &w23[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.EndingCreator} },
+		func() any { return &w24[S]{base, p.Refresher, p.EndingCreator} },
+		func() any { return &w25[S]{base, p.UserIndex, p.Refresher, p.EndingCreator} },
+		func() any { return &w26[S]{base, p.Fleet, p.Refresher, p.EndingCreator} },
+		func() any { return &w27[S]{base, p.UserIndex, p.Fleet, p.Refresher, p.EndingCreator} },
+		func() any { return &w28[S]{base, p.Rotator, p.Refresher, p.EndingCreator} },
+		func() any { return &w29[S]{base, p.UserIndex, p.Rotator, p.Refresher, p.EndingCreator} },
+		func() any { return &w30[S]{base, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator} },
+		func() any { return &w31[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator} },
 	}
+	return combos[p.mask()]()
 }

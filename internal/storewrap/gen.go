@@ -26,22 +26,19 @@ func main() {
 		}
 		b.WriteString("}\n\n")
 	}
-	b.WriteString("// build returns the combination of p's parts that p.mask selects.\nfunc build[S any](base *Base[S], p *Parts[S]) any {\nswitch p.mask() {\n")
+	b.WriteString("// build returns the combination of p's parts that p.mask selects.\n")
+	b.WriteString("func build[S any](base *Base[S], p *Parts[S]) any {\n")
+	b.WriteString("combos := [...]func() any{\n")
 	for m := 0; m < 1<<len(names); m++ {
-		if m == 1<<len(names)-1 {
-			b.WriteString("default: // every part\n")
-		} else {
-			fmt.Fprintf(&b, "case %d:\n", m)
-		}
-		fmt.Fprintf(&b, "return &w%d[S]{base", m)
+		fmt.Fprintf(&b, "func() any { return &w%d[S]{base", m)
 		for i, n := range names {
 			if m&(1<<i) != 0 {
 				fmt.Fprintf(&b, ", p.%s", n)
 			}
 		}
-		b.WriteString("}\n")
+		b.WriteString("} },\n")
 	}
-	b.WriteString("}\n}\n")
+	b.WriteString("}\nreturn combos[p.mask()]()\n}\n")
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		log.Fatal(err)
