@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/sessionkit/session/internal/wire"
 )
 
 // Cookie mode: the Manager's side of a CookieStore, the carrier (see
@@ -240,7 +242,7 @@ func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error
 	stampLogin(&stamped) // as sendToken will seal it
 	meta = &stamped
 	hasCSRF := false
-	plain := cookieRecordLen(tokenLen, meta, func(yield func(string, []byte) bool) {
+	plain := wire.CookieLen(tokenLen, meta, func(yield func(string, []byte) bool) {
 		values(func(k string, v []byte) bool {
 			hasCSRF = hasCSRF || k == csrfSessionKey
 			return yield(k, v)

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/sessionkit/session/internal/sealing"
+	"github.com/sessionkit/session/internal/wire"
 )
 
 // MaxCookieSize bounds a Set-Cookie header of a [CookieStore] session
@@ -60,7 +63,7 @@ const MaxCookieSize = 4096
 // keeps nothing), Create an error wrapping [errors.ErrUnsupported], Delete
 // nothing.
 type CookieStore struct {
-	ring        *keyRing
+	ring        *sealing.Ring
 	ad          atomic.Pointer[cookieAD] // of the last cookie name used
 	revocations Store                    // see WithRevocations; nil: none
 }
@@ -76,7 +79,7 @@ func (c *CookieStore) adFor(name string) []byte {
 	if a := c.ad.Load(); a != nil && a.name == name {
 		return a.ad
 	}
-	a := &cookieAD{name: name, ad: sealAD(cookiePurpose, name)}
+	a := &cookieAD{name: name, ad: sealing.AD(cookiePurpose, name)}
 	c.ad.Store(a)
 	return a.ad
 }
@@ -86,7 +89,7 @@ func (c *CookieStore) adFor(name string) []byte {
 // older key is skipped (pass nil when there is no old key). It returns an
 // error wrapping [ErrInvalidConfig] for a missing, short or repeated key.
 func NewCookieStore(keys ...[]byte) (*CookieStore, error) {
-	ring, err := newKeyRing("cookie store", keys)
+	ring, err := sealing.NewRing("cookie store", keys, ErrInvalidConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +122,7 @@ type cookieSealer interface {
 	// the cookie called name.
 	sealCookie(name, token string, r *Record) string
 	// openCookie opens a cookie value; primary is false when an older key
-	// sealed it. Any failure is errUnsealable.
+	// sealed it. Any failure is [sealing.ErrUnsealable].
 	openCookie(name, value string) (token string, r *Record, primary bool, err error)
 	// revocationList returns the store of the revocation list, or nil
 	// (see CookieStore.WithRevocations).
@@ -136,14 +139,14 @@ var cookieB64 = base64.RawURLEncoding.Strict()
 func (c *CookieStore) revocationList() Store { return c.revocations }
 
 func (c *CookieStore) sealCookie(name, token string, r *Record) string {
-	plain := encodeCookieRecord(make([]byte, 0, 256), token, r)
-	env := c.ring.seal(make([]byte, 0, sealedLen(len(plain))), plain, c.adFor(name))
+	plain := wire.AppendCookie(make([]byte, 0, 256), token, r)
+	env := c.ring.Seal(make([]byte, 0, sealing.SealedLen(len(plain))), plain, c.adFor(name))
 	return cookieB64.EncodeToString(env)
 }
 
 func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, error) {
-	if len(value) > MaxCookieSize || len(value) < cookieB64.EncodedLen(sealOverhead) {
-		return "", nil, false, errUnsealable
+	if len(value) > MaxCookieSize || len(value) < cookieB64.EncodedLen(sealing.Overhead) {
+		return "", nil, false, sealing.ErrUnsealable
 	}
 	// One buffer: the value's bytes, then the envelope decoded from them,
 	// opened in place.
@@ -151,19 +154,19 @@ func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, err
 	src, env := buf[:copy(buf, value)], buf[len(value):]
 	n, err := cookieB64.Decode(env, src)
 	if err != nil {
-		return "", nil, false, errUnsealable
+		return "", nil, false, sealing.ErrUnsealable
 	}
-	plain, primary, err := c.ring.open(env[sealHeader:sealHeader], env[:n], c.adFor(name))
+	plain, primary, err := c.ring.Open(env[sealing.Header:sealing.Header], env[:n], c.adFor(name))
 	if err != nil {
 		return "", nil, false, err
 	}
-	token, r, ok := decodeCookieRecord(plain)
-	if !ok {
-		return "", nil, false, errUnsealable
+	token, r, ok := wire.DecodeCookie(plain)
+	if !ok || !validToken(token) {
+		return "", nil, false, sealing.ErrUnsealable
 	}
 	return token, r, primary, nil
 }
 
 // sealedCookieLen is the length of the cookie value sealing a plaintext of
 // n bytes.
-func sealedCookieLen(n int) int { return cookieB64.EncodedLen(sealedLen(n)) }
+func sealedCookieLen(n int) int { return cookieB64.EncodedLen(sealing.SealedLen(n)) }

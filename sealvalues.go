@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sessionkit/session/internal/clientstr"
+	"github.com/sessionkit/session/internal/sealing"
+	"github.com/sessionkit/session/internal/storewrap"
 )
 
 // SealValues wraps a server store so that every session value is encrypted
@@ -25,80 +27,72 @@ import (
 // seals, all open; a value sealed under an older key is re-sealed when it is
 // next written.
 //
-// The result implements [UserIndex] and [Rotator] exactly when inner does,
-// and passes package storetest wherever inner does. A renewal (Rotator)
-// moves the sealed values as they are; the wrapper adds a small sealed
-// entry recording the renewal (about 150 bytes each time the ID changes),
-// so the renewed session still opens them and no other session can. It
+// The result implements exactly the optional interfaces inner does
+// ([UserIndex], [Fleet], [Rotator], [Refresher]: the wrapper is built by one
+// helper that forwards each), and passes package storetest wherever inner
+// does. A renewal (Rotator) moves the sealed values as they are; the
+// wrapper adds a small sealed entry recording the renewal (about 150 bytes
+// each time the ID changes), so the renewed session still opens them and
+// no other session can. Refresher's one-step renewal cannot write that
+// entry, so the wrapper's Refresh answers errors.ErrUnsupported and the
+// Manager renews a header session with a Load and a Rotate instead. It
 // returns an error wrapping [ErrInvalidConfig] for a missing, short or
 // repeated key (an empty older key is skipped).
 //
 // Value names beginning with a NUL byte are reserved for those entries.
 func SealValues(inner Store, keys ...[]byte) (Store, error) {
-	ring, err := newKeyRing("sealed values", keys)
+	ring, err := sealing.NewRing("sealed values", keys, ErrInvalidConfig)
 	if err != nil {
 		return nil, err
 	}
 	s := &sealedStore{inner: inner, ring: ring}
-	idx, indexed := inner.(UserIndex)
-	rot, rotates := inner.(Rotator)
-	switch {
-	case indexed && rotates:
-		return &sealedIndexedRotator{sealedRotator{s, rot}, idx}, nil
-	case rotates:
-		return &sealedRotator{s, rot}, nil
-	case indexed:
-		return &sealedIndexed{s, idx}, nil
+	p := storewrap.Parts[Store]{Inner: inner, Store: s, Refresher: s}
+	if idx, ok := inner.(UserIndex); ok {
+		p.UserIndex = idx // user indexes hold no values
 	}
-	return s, nil
+	if f, ok := inner.(Fleet); ok {
+		p.Fleet = f // values play no part in RevokeAll and Count
+	}
+	if rot, ok := inner.(Rotator); ok {
+		p.Rotator = &sealedRotator{s, rot}
+	}
+	if ec, ok := inner.(endingCreator); ok {
+		p.EndingCreator = &sealedEnding{s, ec}
+	}
+	return storewrap.Wrap(p), nil
 }
 
-// The four shapes SealValues returns, so type assertions on the result
-// find exactly the optional interfaces of the inner store.
-type (
-	sealedRotator struct {
-		*sealedStore
-		rot Rotator
-	}
-	sealedIndexed struct {
-		*sealedStore
-		UserIndex
-	}
-	sealedIndexedRotator struct {
-		sealedRotator
-		UserIndex
-	}
-)
+// sealedRotator is the Rotator of a SealValues store.
+type sealedRotator struct {
+	*sealedStore
+	rot Rotator
+}
+
+// sealedEnding is the endingCreator of a SealValues store.
+type sealedEnding struct {
+	s  *sealedStore
+	ec endingCreator
+}
+
+// CreateEnding implements endingCreator: r's values (an ending record has
+// none, but the contract is Create's) are sealed for key.
+func (e *sealedEnding) CreateEnding(ctx context.Context, key string, r *Record) error {
+	return e.ec.CreateEnding(ctx, key, &Record{Meta: r.Meta, Values: e.s.sealAll(key, r.Values)})
+}
 
 // sealedStore seals values on their way into inner and opens them on the
 // way out.
 type sealedStore struct {
 	inner Store
-	ring  *keyRing
+	ring  *sealing.Ring
 }
 
-// Unwrap returns the inner store (New gives a MemoryStore under it the
-// Manager's clock).
-func (s *sealedStore) Unwrap() Store { return s.inner }
-
-// RevokeAll implements Fleet when the inner store does (errors.ErrUnsupported
-// otherwise): values play no part in it.
-func (s *sealedStore) RevokeAll(ctx context.Context, cutoff time.Time) error {
-	f, ok := s.inner.(Fleet)
-	if !ok {
-		return fmt.Errorf("session: sealed values: RevokeAll: %w", errors.ErrUnsupported)
-	}
-	return f.RevokeAll(ctx, cutoff)
-}
-
-// Count implements Fleet when the inner store does (errors.ErrUnsupported
-// otherwise).
-func (s *sealedStore) Count(ctx context.Context) (int, error) {
-	f, ok := s.inner.(Fleet)
-	if !ok {
-		return 0, fmt.Errorf("session: sealed values: Count: %w", errors.ErrUnsupported)
-	}
-	return f.Count(ctx)
+// Refresh implements Refresher when the inner store does, and always
+// answers errors.ErrUnsupported: a one-step renewal copies the values
+// sealed for the old key without the renewal entry that lets the new key
+// open them (Rotate writes it), so the Manager must renew with a Rotate.
+func (s *sealedStore) Refresh(context.Context, string, string, time.Time) (*Meta, error) {
+	return nil, fmt.Errorf("session: sealed values: Refresh: values are bound to the key, only Rotate renews them: %w", errors.ErrUnsupported)
 }
 
 // valuePurpose separates sealed values from sealed cookies.
@@ -116,9 +110,9 @@ const bindTagLen = 4
 
 // sealValue seals v as the value name of the session under key.
 func (s *sealedStore) sealValue(key, name string, v []byte) []byte {
-	out := make([]byte, 0, bindTagLen+sealedLen(len(v)))
+	out := make([]byte, 0, bindTagLen+sealing.SealedLen(len(v)))
 	out = append(out, tagOf(key)...)
-	return s.ring.seal(out, v, sealAD(valuePurpose, key, "\x00", name))
+	return s.ring.Seal(out, v, sealing.AD(valuePurpose, key, "\x00", name))
 }
 
 func tagOf(key string) string { return key[:min(bindTagLen, len(key))] }
@@ -174,7 +168,7 @@ func (s *sealedStore) renewalChain(key string, vals map[string][]byte) []string 
 			if !ok || old == "" || contains(chain, old) || !contains(chain, renewed) {
 				continue
 			}
-			if _, _, err := s.ring.open(nil, env, sealAD(valuePurpose, name)); err == nil {
+			if _, _, err := s.ring.Open(nil, env, sealing.AD(valuePurpose, name)); err == nil {
 				chain = append(chain, old)
 				grew = true
 			}
@@ -204,10 +198,10 @@ func (s *sealedStore) openValue(chain []string, name string, env []byte, ad *[]b
 		*ad = append(append(append(append((*ad)[:0], valuePurpose...), 0), k...), 0)
 		*ad = append(*ad, name...)
 		var dst []byte
-		if matches == 1 && len(env) > sealHeader {
-			dst = env[sealHeader:sealHeader] // a failed Open may clobber it: one try only
+		if matches == 1 && len(env) > sealing.Header {
+			dst = env[sealing.Header:sealing.Header] // a failed Open may clobber it: one try only
 		}
-		if plain, _, err := s.ring.open(dst, env, *ad); err == nil {
+		if plain, _, err := s.ring.Open(dst, env, *ad); err == nil {
 			return plain, true
 		}
 	}
@@ -262,7 +256,7 @@ func (s *sealedRotator) Rotate(ctx context.Context, rot *Rotation) ([]IndexedRec
 			c.Delta.Set = make(map[string][]byte, 1)
 		}
 		name := renewalPrefix + rot.OldKey + "\x00" + rot.NewKey
-		c.Delta.Set[name] = s.ring.seal(nil, nil, sealAD(valuePurpose, name))
+		c.Delta.Set[name] = s.ring.Seal(nil, nil, sealing.AD(valuePurpose, name))
 	}
 	return s.rot.Rotate(ctx, &c)
 }

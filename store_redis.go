@@ -24,7 +24,7 @@ import (
 //
 // The writes that end sessions can wait for replicas: see [WithDurability]
 // (on by default for a Sentinel failover client). Errors are prefixed
-// "redis store: " and wrap [ErrStore] for a failure of Redis, [ErrCorrupt]
+// "session: redis store: " and wrap [ErrStore] for a failure of Redis, [ErrCorrupt]
 // too for a record that does not decode, [ErrNotFound] (or a [Tombstone])
 // for a missing session. The key layout is documented in the engine's
 // package, internal/redisstore.

@@ -27,7 +27,7 @@ func BenchmarkMemcached(b *testing.B) {
 	srv := memcachedtest.Start(b, memcachedtest.Options{})
 	var trips tripCounter
 	mc := countingClient(srv, &trips)
-	st := memcachedstore.NewUnindexed(mc, memcachedstore.WithPrefix("bench:"))
+	st := memcachedstore.NewUnindexed(mc, memcachedstore.WithKeyPrefix("bench:"))
 	ctx := context.Background()
 
 	report := func(b *testing.B, before int64) {
@@ -81,7 +81,7 @@ func BenchmarkMemcached(b *testing.B) {
 
 	b.Run("UnindexedStore", func(b *testing.B) { benchRequests(b, st, &trips) })
 	b.Run("Store", func(b *testing.B) {
-		benchRequests(b, memcachedstore.New(mc, memcachedstore.WithPrefix("benchix:")), &trips)
+		benchRequests(b, memcachedstore.New(mc, memcachedstore.WithKeyPrefix("benchix:")), &trips)
 	})
 }
 

@@ -2,11 +2,11 @@ package memcachedstore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/wire"
 )
 
 // The value of an item is one of four kinds, in a compact versioned binary
@@ -43,9 +43,9 @@ var (
 	reasonNames = [...]string{1: session.EndExpired, 2: session.EndRotated, 3: session.EndDestroyed, 4: session.EndRevoked}
 )
 
-// errCorrupt is the cause of every decoding failure; the store wraps it in
-// session.ErrStore.
-var errCorrupt = errors.New("corrupt item")
+// errCorrupt is the cause of every decoding failure (shared with the
+// record codec of package wire); the store wraps it in session.ErrStore.
+var errCorrupt = wire.ErrCorrupt
 
 // tomb is a stored tombstone: the session.Tombstone and when it is
 // forgotten.
@@ -91,19 +91,19 @@ type item struct {
 // encodeAnchor appends the encoding of a to b.
 func encodeAnchor(b []byte, a *anchor) []byte {
 	b = append(b, magic, version2, kindAnchor)
-	b = appendString(b, a.Live)
-	b = appendBool(b, a.Ended)
-	return appendTime(b, a.Until)
+	b = wire.AppendString(b, a.Live)
+	b = wire.AppendBool(b, a.Ended)
+	return wire.AppendTime(b, a.Until)
 }
 
 // encodeUser appends the encoding of u to b.
 func encodeUser(b []byte, u *userItem) []byte {
 	b = append(b, magic, version1, kindUser)
 	b = binary.AppendUvarint(b, u.Gen)
-	b = appendTime(b, u.RevokedAt)
+	b = wire.AppendTime(b, u.RevokedAt)
 	b = binary.AppendUvarint(b, uint64(len(u.Keys)))
 	for _, k := range u.Keys {
-		b = appendString(b, k)
+		b = wire.AppendString(b, k)
 	}
 	return b
 }
@@ -111,25 +111,7 @@ func encodeUser(b []byte, u *userItem) []byte {
 // encodeRecord appends the encoding of r to b.
 func encodeRecord(b []byte, r *session.Record) []byte {
 	b = append(b, magic, version2, kindRecord)
-	b = appendString(b, r.Family)
-	b = appendString(b, r.UserID)
-	b = binary.AppendUvarint(b, r.Generation)
-	b = appendTime(b, r.CreatedAt)
-	b = appendTime(b, r.LastSeen)
-	b = appendTime(b, r.AuthenticatedAt)
-	b = appendTime(b, r.Expires)
-	b = appendString(b, r.UserAgent)
-	b = appendString(b, r.IP)
-	b = binary.AppendVarint(b, int64(r.IdleTimeout))
-	b = binary.AppendVarint(b, int64(r.AbsoluteTimeout))
-	b = binary.AppendVarint(b, int64(r.Linger))
-	b = appendBool(b, r.Persist)
-	b = binary.AppendUvarint(b, uint64(len(r.Values)))
-	for k, v := range r.Values {
-		b = appendString(b, k)
-		b = appendBytes(b, v)
-	}
-	return b
+	return wire.AppendRecord(b, r)
 }
 
 // encodeTomb appends the encoding of t to b. Only the fields a
@@ -137,15 +119,15 @@ func encodeRecord(b []byte, r *session.Record) []byte {
 // tombstone's family is Tombstone.Family).
 func encodeTomb(b []byte, t *tomb) []byte {
 	b = append(b, magic, version2, kindTomb)
-	b = appendString(b, t.Family)
+	b = wire.AppendString(b, t.Family)
 	b = append(b, reasonCodes[t.Reason])
-	b = appendTime(b, t.At)
-	b = appendTime(b, t.Until)
-	b = appendTime(b, t.Meta.CreatedAt)
-	b = appendTime(b, t.Meta.LastSeen)
+	b = wire.AppendTime(b, t.At)
+	b = wire.AppendTime(b, t.Until)
+	b = wire.AppendTime(b, t.Meta.CreatedAt)
+	b = wire.AppendTime(b, t.Meta.LastSeen)
 	b = binary.AppendVarint(b, int64(t.Meta.IdleTimeout))
 	b = binary.AppendVarint(b, int64(t.Meta.AbsoluteTimeout))
-	b = appendString(b, t.Next)
+	b = wire.AppendString(b, t.Next)
 	return b
 }
 
@@ -160,11 +142,11 @@ func decode(b []byte) (item, error) {
 	if v != version1 && v != version2 {
 		return item{}, fmt.Errorf("%w: unknown version %d", errCorrupt, v)
 	}
-	d := decoder{b: b[3:]}
+	d := decoder{wire.NewDecoder(b[3:])}
 	var it item
 	switch b[2] {
 	case kindRecord:
-		it.rec = d.record(v)
+		it.rec = d.Record(v >= version2)
 	case kindTomb:
 		it.tomb = d.tomb(v)
 	case kindUser:
@@ -173,189 +155,50 @@ func decode(b []byte) (item, error) {
 		if v < version2 {
 			return item{}, fmt.Errorf("%w: anchor of version %d", errCorrupt, v)
 		}
-		it.anchor = &anchor{Live: d.string(), Ended: d.bool(), Until: d.time()}
+		it.anchor = &anchor{Live: d.String(), Ended: d.Bool(), Until: d.Time()}
 	default:
 		return item{}, fmt.Errorf("%w: unknown kind %d", errCorrupt, b[2])
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return item{}, d.err
+	if err := d.End(); err != nil {
+		return item{}, err
 	}
 	return it, nil
 }
 
-// decoder reads fields from b; the first failure sticks in err and every
-// later read returns zero values.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", errCorrupt, what)
-	}
-	d.b = nil
-}
-
-func (d *decoder) record(v byte) *session.Record {
-	r := &session.Record{}
-	if v >= version2 {
-		r.Family = d.string()
-	}
-	r.UserID = d.string()
-	r.Generation = d.uvarint()
-	r.CreatedAt = d.time()
-	r.LastSeen = d.time()
-	r.AuthenticatedAt = d.time()
-	r.Expires = d.time()
-	r.UserAgent = d.string()
-	r.IP = d.string()
-	r.IdleTimeout = time.Duration(d.varint())
-	r.AbsoluteTimeout = time.Duration(d.varint())
-	r.Linger = time.Duration(d.varint())
-	r.Persist = d.bool()
-	n := d.uvarint()
-	if n > uint64(len(d.b))/2 { // each value takes at least two length bytes
-		d.fail("value count")
-		return r
-	}
-	r.Values = make(map[string][]byte, n)
-	for range n {
-		k := d.string()
-		v := d.bytes()
-		if d.err != nil {
-			return r
-		}
-		if _, dup := r.Values[k]; dup {
-			d.fail("duplicate value key")
-			return r
-		}
-		r.Values[k] = append(make([]byte, 0, len(v)), v...)
-	}
-	return r
-}
+// decoder reads the kinds of item that are memcachedstore's own.
+type decoder struct{ *wire.Decoder }
 
 func (d *decoder) tomb(v byte) *tomb {
 	t := &tomb{}
 	if v >= version2 {
-		t.Family = d.string()
+		t.Family = d.String()
 	}
-	code := d.byte()
+	code := d.Byte()
 	if int(code) >= len(reasonNames) || reasonNames[code] == "" {
-		d.fail("tombstone reason")
+		d.Fail("tombstone reason")
 		return t
 	}
 	t.Reason = reasonNames[code]
-	t.At = d.time()
-	t.Until = d.time()
-	t.Meta.CreatedAt = d.time()
-	t.Meta.LastSeen = d.time()
-	t.Meta.IdleTimeout = time.Duration(d.varint())
-	t.Meta.AbsoluteTimeout = time.Duration(d.varint())
-	t.Next = d.string()
+	t.At = d.Time()
+	t.Until = d.Time()
+	t.Meta.CreatedAt = d.Time()
+	t.Meta.LastSeen = d.Time()
+	t.Meta.IdleTimeout = time.Duration(d.Varint())
+	t.Meta.AbsoluteTimeout = time.Duration(d.Varint())
+	t.Next = d.String()
 	return t
 }
 
 func (d *decoder) user() *userItem {
-	u := &userItem{Gen: d.uvarint(), RevokedAt: d.time()}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // each key takes at least its length byte
-		d.fail("key count")
+	u := &userItem{Gen: d.Uvarint(), RevokedAt: d.Time()}
+	n := d.Uvarint()
+	if n > uint64(d.Len()) { // each key takes at least its length byte
+		d.Fail("key count")
 		return u
 	}
 	u.Keys = make([]string, 0, n)
 	for range n {
-		u.Keys = append(u.Keys, d.string())
+		u.Keys = append(u.Keys, d.String())
 	}
 	return u
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) < 1 {
-		d.fail("short")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) bool() bool {
-	switch d.byte() {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	d.fail("bool")
-	return false
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("length")
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string { return string(d.bytes()) }
-
-func (d *decoder) time() time.Time {
-	if !d.bool() {
-		return time.Time{}
-	}
-	return time.Unix(0, d.varint())
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}
-
-// appendTime keeps a zero time as zero; any other time as its Unix
-// nanoseconds (times outside 1678..2262 are clamped by UnixNano).
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, 0)
-	}
-	return binary.AppendVarint(append(b, 1), t.UnixNano())
 }

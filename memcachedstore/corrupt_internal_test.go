@@ -19,7 +19,7 @@ import (
 func TestCorruptItem(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
-	s := NewUnindexed(c, WithPrefix("corrupt:"))
+	s := NewUnindexed(c, WithKeyPrefix("corrupt:"))
 	ctx := context.Background()
 	for _, v := range [][]byte{[]byte("not a session"), encodeRecord(nil, sampleRecord())[:20], {}} {
 		key := "k"

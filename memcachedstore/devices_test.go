@@ -17,7 +17,7 @@ import (
 // touched.
 func TestDevices(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
-	a := newApp(t, memcachedstore.New(client(srv), memcachedstore.WithPrefix("devices:")))
+	a := newApp(t, memcachedstore.New(client(srv), memcachedstore.WithKeyPrefix("devices:")))
 	m := a.m
 	ctx := t.Context()
 	alice := make([]*browser, 3)
@@ -94,7 +94,7 @@ func TestDevices(t *testing.T) {
 // UnindexedStore refuses it and has no devices.
 func TestDevicesCap(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
-	a := newAppConfig(t, session.Config{Store: memcachedstore.New(client(srv), memcachedstore.WithPrefix("cap:")), MaxSessionsPerUser: 2})
+	a := newAppConfig(t, session.Config{Store: memcachedstore.New(client(srv), memcachedstore.WithKeyPrefix("cap:")), MaxSessionsPerUser: 2})
 	bs := []*browser{a.browser(), a.browser(), a.browser()}
 	for _, b := range bs {
 		status, _ := b.do("POST", "/login?u=carol")

@@ -29,10 +29,10 @@ func TestFamilyEvictionReal(t *testing.T) {
 		var s session.Rotator
 		var b *base
 		if indexed {
-			x := New(c, WithPrefix("ev:"), WithMaxItemSize(512<<10))
+			x := New(c, WithKeyPrefix("ev:"), WithMaxItemSize(512<<10))
 			s, b = x, x.s
 		} else {
-			u := NewUnindexed(c, WithPrefix("ev:"), WithMaxItemSize(512<<10))
+			u := NewUnindexed(c, WithKeyPrefix("ev:"), WithMaxItemSize(512<<10))
 			s, b = u, u.s
 		}
 		st := s.(session.Store)

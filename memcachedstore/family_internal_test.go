@@ -22,10 +22,10 @@ func familyPair(t *testing.T, indexed bool) (hooked, other session.Rotator, hs *
 	c = memcache.New(srv.Addr)
 	c.Timeout = 2 * time.Second
 	if indexed {
-		a, b := New(c, WithPrefix("fam:")), New(c, WithPrefix("fam:"))
+		a, b := New(c, WithKeyPrefix("fam:")), New(c, WithKeyPrefix("fam:"))
 		return a, b, a.s, c
 	}
-	a, b := NewUnindexed(c, WithPrefix("fam:")), NewUnindexed(c, WithPrefix("fam:"))
+	a, b := NewUnindexed(c, WithKeyPrefix("fam:")), NewUnindexed(c, WithKeyPrefix("fam:"))
 	return a, b, a.s, c
 }
 
@@ -250,7 +250,7 @@ func TestFamilyEvictedAnchor(t *testing.T) {
 func TestFamilyAnchorOutlivesRecord(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
-	s := NewUnindexed(c, WithPrefix("keep:"), WithMaxSessionLifetime(time.Second))
+	s := NewUnindexed(c, WithKeyPrefix("keep:"), WithMaxSessionLifetime(time.Second))
 	ctx := context.Background()
 	require.NoError(t, s.Create(ctx, "f", userRecord("")))
 	k := renewIn(t, s, "f", "", "f")
@@ -265,7 +265,7 @@ func TestFamilyAnchorOutlivesRecord(t *testing.T) {
 	require.NotNil(t, a)
 	assert.True(t, a.a.Until.After(time.Now().Add(4*time.Second)), "the anchor lives as long as the record")
 
-	long := NewUnindexed(c, WithPrefix("keep:"), WithMaxSessionLifetime(90*24*time.Hour))
+	long := NewUnindexed(c, WithKeyPrefix("keep:"), WithMaxSessionLifetime(90*24*time.Hour))
 	require.NoError(t, long.Create(ctx, "g", userRecord("")))
 	k = renewIn(t, long, "g", "", "g")
 	_, err = long.Load(ctx, k)

@@ -29,13 +29,13 @@ func client(srv *memcachedtest.Server) *memcache.Client {
 // server never see each other's keys.
 func newStore(t testing.TB, srv *memcachedtest.Server, opts ...memcachedstore.Option) *memcachedstore.Store {
 	t.Helper()
-	opts = append([]memcachedstore.Option{memcachedstore.WithPrefix("t" + t.Name() + ":")}, opts...)
+	opts = append([]memcachedstore.Option{memcachedstore.WithKeyPrefix("t" + t.Name() + ":")}, opts...)
 	return memcachedstore.New(client(srv), opts...)
 }
 
 // newUnindexed is newStore for an UnindexedStore.
 func newUnindexed(t testing.TB, srv *memcachedtest.Server, opts ...memcachedstore.Option) *memcachedstore.UnindexedStore {
 	t.Helper()
-	opts = append([]memcachedstore.Option{memcachedstore.WithPrefix("t" + t.Name() + ":")}, opts...)
+	opts = append([]memcachedstore.Option{memcachedstore.WithKeyPrefix("t" + t.Name() + ":")}, opts...)
 	return memcachedstore.NewUnindexed(client(srv), opts...)
 }

@@ -16,7 +16,7 @@ func TestItemKeyAnyPrefix(t *testing.T) {
 	keys := []string{"", "k", strings.Repeat("k", 300), "with space", "\x00\x01", "é"}
 	seen := map[string]string{}
 	for _, p := range prefixes {
-		s := newBase(nil, []Option{WithPrefix(p)})
+		s := newBase(nil, []Option{WithKeyPrefix(p)})
 		for _, k := range keys {
 			mk := s.itemKey(k)
 			assert.LessOrEqual(t, len(mk), maxKeyLen, "prefix %q key %q", p, k)
@@ -30,7 +30,7 @@ func TestItemKeyAnyPrefix(t *testing.T) {
 	}
 	// A short, legal prefix is kept as it is, so keys stay recognisable.
 	assert.True(t, strings.HasPrefix(newBase(nil, nil).itemKey("k"), DefaultPrefix))
-	assert.True(t, strings.HasPrefix(newBase(nil, []Option{WithPrefix(strings.Repeat("p", 207))}).itemKey("k"), strings.Repeat("p", 207)))
+	assert.True(t, strings.HasPrefix(newBase(nil, []Option{WithKeyPrefix(strings.Repeat("p", 207))}).itemKey("k"), strings.Repeat("p", 207)))
 }
 
 // TestExpiration: Memcached reads an expiration over 30 days as an absolute
@@ -66,4 +66,10 @@ func TestExpiration(t *testing.T) {
 	got, ok := expiration(now.Add(100*365*24*time.Hour), now)
 	require.True(t, ok)
 	assert.Equal(t, int32(1<<31-1), got, "past 2038 the field saturates")
+}
+
+// TestWithPrefixIsWithKeyPrefix: the deprecated name keeps working.
+func TestWithPrefixIsWithKeyPrefix(t *testing.T) {
+	old := newBase(nil, []Option{WithPrefix("old:")})
+	assert.Equal(t, newBase(nil, []Option{WithKeyPrefix("old:")}).itemKey("k"), old.itemKey("k"))
 }

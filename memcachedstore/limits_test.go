@@ -41,7 +41,7 @@ func TestAnyPrefix(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
 	ctx := context.Background()
 	for _, p := range []string{"with space:", strings.Repeat("long", 100), "ctl\r\n", ""} {
-		s := memcachedstore.New(client(srv), memcachedstore.WithPrefix(p))
+		s := memcachedstore.New(client(srv), memcachedstore.WithKeyPrefix(p))
 		k := storetest.Key()
 		require.NoError(t, s.Create(ctx, k, storetest.Record(time.Minute, map[string][]byte{"p": []byte(p)})), "prefix %q", p)
 		r, err := s.Load(ctx, k)

@@ -44,13 +44,20 @@ type config struct {
 // Option configures a store (see New and NewUnindexed).
 type Option func(*config)
 
-// WithPrefix sets the prefix of every key the store writes (default
+// WithKeyPrefix sets the prefix of every key the store writes (default
 // DefaultPrefix), so several applications can share one Memcached. Any
 // string works: one that is not a legal key fragment, or too long, is
-// replaced by a short hash of itself.
-func WithPrefix(prefix string) Option {
+// replaced by a short hash of itself. It has the name of the Redis store's
+// option, [session.WithKeyPrefix].
+func WithKeyPrefix(prefix string) Option {
 	return func(c *config) { c.prefix = prefix }
 }
+
+// WithPrefix is [WithKeyPrefix].
+//
+// Deprecated: use [WithKeyPrefix], named as the Redis store's option; this
+// name will be removed in a later minor release.
+func WithPrefix(prefix string) Option { return WithKeyPrefix(prefix) }
 
 // WithMaxItemSize sets the largest item the store writes, in bytes
 // (default DefaultMaxItemSize): set it to the server's -I. A session that

@@ -31,10 +31,10 @@ func pair(t *testing.T, indexed bool) (hooked, other session.Store, hookedStore 
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
 	if indexed {
-		a, b := New(c, WithPrefix("race:")), New(c, WithPrefix("race:"))
+		a, b := New(c, WithKeyPrefix("race:")), New(c, WithKeyPrefix("race:"))
 		return a, b, a.s
 	}
-	a, b := NewUnindexed(c, WithPrefix("race:")), NewUnindexed(c, WithPrefix("race:"))
+	a, b := NewUnindexed(c, WithKeyPrefix("race:")), NewUnindexed(c, WithKeyPrefix("race:"))
 	return a, b, a.s
 }
 

@@ -149,7 +149,7 @@ func TestFamilyRoundTrips(t *testing.T) {
 	srv := server(t, memcachedtest.Options{})
 	var trips tripCounter
 	s := memcachedstore.New(countingClient(srv, &trips))
-	u := memcachedstore.NewUnindexed(countingClient(srv, &trips), memcachedstore.WithPrefix("u:"))
+	u := memcachedstore.NewUnindexed(countingClient(srv, &trips), memcachedstore.WithKeyPrefix("u:"))
 	ctx := context.Background()
 	count := func(name string, want int64, fn func()) {
 		t.Helper()

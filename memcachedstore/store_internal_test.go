@@ -28,7 +28,7 @@ func userRecord(user string) *session.Record {
 func TestIndexedFailsClosed(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
-	x := New(c, WithPrefix("closed:"))
+	x := New(c, WithKeyPrefix("closed:"))
 	ctx := context.Background()
 	evict := func(user string) {
 		t.Helper()
@@ -89,7 +89,7 @@ func TestIndexedFailsClosed(t *testing.T) {
 // user's item.
 func TestIndexedManySessions(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
-	x := New(memcache.New(srv.Addr), WithPrefix("many:"))
+	x := New(memcache.New(srv.Addr), WithKeyPrefix("many:"))
 	ctx := context.Background()
 	const n = 300
 	for i := range n {
@@ -118,7 +118,7 @@ func TestIndexedManySessions(t *testing.T) {
 func TestSwitchStores(t *testing.T) {
 	srv := memcachedtest.Start(t, memcachedtest.Options{})
 	c := memcache.New(srv.Addr)
-	ix, un := New(c, WithPrefix("switch:")), NewUnindexed(c, WithPrefix("switch:"))
+	ix, un := New(c, WithKeyPrefix("switch:")), NewUnindexed(c, WithKeyPrefix("switch:"))
 	ctx := context.Background()
 
 	require.NoError(t, ix.Create(ctx, "a", userRecord("alice")))

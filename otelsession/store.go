@@ -3,10 +3,10 @@ package otelsession
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/storewrap"
 )
 
 // Store operations (session.store.operation).
@@ -22,10 +22,12 @@ const (
 	opCount
 	opFamily
 	opEndFamily
+	opRefresh
+	opCreateEnding
 	numOps
 )
 
-var opNames = [numOps]string{"load", "create", "update", "delete", "rotate", "revoke_user", "user_sessions", "revoke_all", "count", "family", "end_family"}
+var opNames = [numOps]string{"load", "create", "update", "delete", "rotate", "revoke_user", "user_sessions", "revoke_all", "count", "family", "end_family", "refresh", "create_ending"}
 
 // Outcomes of a store call (session.store.outcome).
 const (
@@ -57,48 +59,36 @@ func outcome(err error) int {
 // WrapStore returns st with every call timed into the session.store.duration
 // histogram of in. Errors and results pass through unchanged (a
 // [session.Tombstone] from Load still matches with errors.As), and the
-// returned store implements [session.UserIndex] and [session.Rotator]
-// exactly when st does, so the Manager keeps devices, log-out-everywhere,
-// atomic renewal and the per-user cap; it implements [session.Fleet]
-// always, answering errors.ErrUnsupported when st lacks it (as the Manager
-// does). A nil in returns st itself. Its Unwrap method returns st, so a
-// [session.MemoryStore] behind it still runs on the Manager's Config.Clock;
-// it stays the caller's to Close.
+// returned store implements exactly the optional interfaces st does
+// ([session.UserIndex], [session.Fleet], [session.Rotator],
+// [session.Refresher], and the durable path of the Redis store): one helper
+// builds it and forwards each, so the Manager keeps devices,
+// log-out-everywhere, atomic renewal, the per-user cap and one-round-trip
+// header renewal. A nil in returns st itself. Its Unwrap method returns st,
+// so a [session.MemoryStore] behind it still runs on the Manager's
+// Config.Clock; it stays the caller's to Close.
 func WrapStore(st session.Store, in *Instruments) session.Store {
 	if in == nil || st == nil {
 		return st
 	}
-	base := &store{st: st, in: in}
-	ix, isIndex := st.(session.UserIndex)
-	rot, isRotator := st.(session.Rotator)
-	switch {
-	case isIndex && isRotator:
-		return &indexRotatorStore{base, &userIndex{ix, in}, &rotator{rot, in}}
-	case isIndex:
-		return &indexStore{base, &userIndex{ix, in}}
-	case isRotator:
-		return &rotatorStore{base, &rotator{rot, in}}
+	p := storewrap.Parts[session.Store]{Inner: st, Store: &store{st: st, in: in}}
+	if ix, ok := st.(session.UserIndex); ok {
+		p.UserIndex = &userIndex{ix, in}
 	}
-	return base
+	if f, ok := st.(session.Fleet); ok {
+		p.Fleet = &fleet{f, in}
+	}
+	if rot, ok := st.(session.Rotator); ok {
+		p.Rotator = &rotator{rot, in}
+	}
+	if rf, ok := st.(session.Refresher); ok {
+		p.Refresher = &refresher{rf, in}
+	}
+	if ec, ok := st.(storewrap.EndingCreator); ok {
+		p.EndingCreator = &endingCreator{ec, in}
+	}
+	return storewrap.Wrap(p)
 }
-
-// The four shapes of a wrapped store: a type assertion on the result of
-// WrapStore finds an optional interface exactly when the inner store has it.
-type (
-	indexRotatorStore struct {
-		*store
-		*userIndex
-		*rotator
-	}
-	indexStore struct {
-		*store
-		*userIndex
-	}
-	rotatorStore struct {
-		*store
-		*rotator
-	}
-)
 
 // record adds one duration measurement.
 func (in *Instruments) record(ctx context.Context, op int, start time.Time, err error) {
@@ -139,35 +129,51 @@ func (s *store) Delete(ctx context.Context, key string) error {
 	return err
 }
 
-// Unwrap returns the wrapped store: session.New looks through it for a
-// MemoryStore to give the Manager's clock.
-func (s *store) Unwrap() session.Store { return s.st }
+// fleet times the methods of session.Fleet.
+type fleet struct {
+	f  session.Fleet
+	in *Instruments
+}
 
-// RevokeAll times session.Fleet's RevokeAll when the wrapped store has it
-// (session.Manager.RevokeAll); otherwise it returns an error wrapping
-// errors.ErrUnsupported, as the Manager does for a store without Fleet.
-func (s *store) RevokeAll(ctx context.Context, cutoff time.Time) error {
-	f, ok := s.st.(session.Fleet)
-	if !ok {
-		return fmt.Errorf("otelsession: RevokeAll: %w", errors.ErrUnsupported)
-	}
+func (f *fleet) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	start := time.Now()
-	err := f.RevokeAll(ctx, cutoff)
-	s.in.record(ctx, opRevokeAll, start, err)
+	err := f.f.RevokeAll(ctx, cutoff)
+	f.in.record(ctx, opRevokeAll, start, err)
 	return err
 }
 
-// Count times session.Fleet's Count when the wrapped store has it (see
-// RevokeAll).
-func (s *store) Count(ctx context.Context) (int, error) {
-	f, ok := s.st.(session.Fleet)
-	if !ok {
-		return 0, fmt.Errorf("otelsession: Count: %w", errors.ErrUnsupported)
-	}
+func (f *fleet) Count(ctx context.Context) (int, error) {
 	start := time.Now()
-	n, err := f.Count(ctx)
-	s.in.record(ctx, opCount, start, err)
+	n, err := f.f.Count(ctx)
+	f.in.record(ctx, opCount, start, err)
 	return n, err
+}
+
+// refresher times session.Refresher.
+type refresher struct {
+	rf session.Refresher
+	in *Instruments
+}
+
+func (r *refresher) Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*session.Meta, error) {
+	start := time.Now()
+	meta, err := r.rf.Refresh(ctx, oldKey, newKey, at)
+	r.in.record(ctx, opRefresh, start, err)
+	return meta, err
+}
+
+// endingCreator times the durable Create of the Redis store (the Manager
+// reaches it to write a revocation that a failover must not undo).
+type endingCreator struct {
+	ec storewrap.EndingCreator
+	in *Instruments
+}
+
+func (e *endingCreator) CreateEnding(ctx context.Context, key string, r *session.Record) error {
+	start := time.Now()
+	err := e.ec.CreateEnding(ctx, key, r)
+	e.in.record(ctx, opCreateEnding, start, err)
+	return err
 }
 
 // userIndex times the methods of session.UserIndex.

@@ -113,7 +113,7 @@ func (s *Store) checkSharded(ctx context.Context, op, key string, r *storekit.Re
 			return corrupt(op, "generation")
 		}
 		if r.Generation < cur {
-			return fmt.Errorf("redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
+			return fmt.Errorf("session: redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
 		}
 	}
 	if pointed && ptr.Val() != "="+key {
@@ -122,7 +122,7 @@ func (s *Store) checkSharded(ctx context.Context, op, key string, r *storekit.Re
 		// WithDurability) must end the session, not leave it live where
 		// no logout or reuse can find it. A renewal in flight points the
 		// family at its new key last, before anyone holds that key.
-		return fmt.Errorf("redis store: %s: family pointer lost or moved: %w", op, storekit.ErrNotFound)
+		return fmt.Errorf("session: redis store: %s: family pointer lost or moved: %w", op, storekit.ErrNotFound)
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func (s *Store) rotateSharded(ctx context.Context, rot *storekit.Rotation) ([]st
 		}
 	}
 	if rot.OldKey != "" && old == nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, storekit.ErrNotFound)
 	}
 	gen, err := s.renewalGeneration(ctx, op, rot, old)
 	if err != nil {
@@ -213,7 +213,7 @@ func (s *Store) lockAndCount(ctx context.Context, op string, rot *storekit.Rotat
 	victims, err := rot.Victims(live)
 	if err != nil {
 		unlock()
-		return nil, nil, fmt.Errorf("redis store: %s: %w", op, err)
+		return nil, nil, fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	return victims, unlock, nil
 }
@@ -267,7 +267,7 @@ func (s *Store) renewalGeneration(ctx context.Context, op string, rot *storekit.
 			}
 		}
 		if old.Generation < cur && !(rot.RevokeUser && old.UserID == user) {
-			return 0, fmt.Errorf("redis store: %s: revoked: %w", op, storekit.ErrNotFound)
+			return 0, fmt.Errorf("session: redis store: %s: revoked: %w", op, storekit.ErrNotFound)
 		}
 	}
 	if old.UserID == user && !rot.RevokeUser {
@@ -326,7 +326,7 @@ func (s *Store) recheckGeneration(ctx context.Context, op string, rot *storekit.
 	}
 	if cur, ok := parseGen(genCmd.Val()); !ok || cur > r.Generation {
 		_ = s.client.Del(context.WithoutCancel(ctx), s.sessionKey(rot.NewKey)).Err()
-		return fmt.Errorf("redis store: %s: revoked meanwhile: %w", op, storekit.ErrNotFound)
+		return fmt.Errorf("session: redis store: %s: revoked meanwhile: %w", op, storekit.ErrNotFound)
 	}
 	return nil
 }
@@ -357,12 +357,12 @@ func (s *Store) lockUser(ctx context.Context, op, user string) (func(), error) {
 		}
 		select {
 		case <-giveUp.C:
-			return nil, fmt.Errorf("redis store: %s: %w: the user's renewal lock stayed taken", op, storekit.ErrStore)
+			return nil, fmt.Errorf("session: redis store: %s: %w: the user's renewal lock stayed taken", op, storekit.ErrStore)
 		default:
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("redis store: %s: %w", op, ctx.Err())
+			return nil, fmt.Errorf("session: redis store: %s: %w", op, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 50*time.Millisecond)

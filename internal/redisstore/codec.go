@@ -179,7 +179,7 @@ func parseMs(v string) (time.Duration, bool) {
 // the session does not exist.
 func decodeFound(op string, fields map[string]string) (*storekit.Record, error) {
 	if len(fields) == 0 {
-		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, storekit.ErrNotFound)
 	}
 	return decodeHash(op, fields)
 }
@@ -296,17 +296,17 @@ func tombAt(ms int64) time.Time {
 // tomb, read at now, when the store kept one.
 func notFound(op, tomb string, now time.Time) error {
 	if t, ok := parseTomb(tomb, now); ok {
-		return fmt.Errorf("redis store: %s: %w", op, t)
+		return fmt.Errorf("session: redis store: %s: %w", op, t)
 	}
-	return fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
+	return fmt.Errorf("session: redis store: %s: %w", op, storekit.ErrNotFound)
 }
 
 // wrapErr wraps a Redis failure with ErrStore; a missing key is ErrNotFound.
 func wrapErr(op string, err error) error {
 	if errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
+		return fmt.Errorf("session: redis store: %s: %w", op, storekit.ErrNotFound)
 	}
-	return fmt.Errorf("redis store: %s: %w: %w", op, storekit.ErrStore, err)
+	return fmt.Errorf("session: redis store: %s: %w: %w", op, storekit.ErrStore, err)
 }
 
 // pipelineErr returns the error of a pipeline that failed as a whole (no
@@ -331,7 +331,7 @@ func pipelineErr(err error, cmds ...redis.Cmder) error {
 // both storekit.ErrStore and storekit.ErrCorrupt, so that a caller can tell
 // an undecodable record from an outage.
 func corrupt(op, what string) error {
-	return fmt.Errorf("redis store: %s: %w: %w: corrupt %s", op, storekit.ErrStore, storekit.ErrCorrupt, what)
+	return fmt.Errorf("session: redis store: %s: %w: %w: corrupt %s", op, storekit.ErrStore, storekit.ErrCorrupt, what)
 }
 
 // isReplyError reports whether err is an error reply from the server, as

@@ -103,13 +103,13 @@ func (s *Store) CreateEnding(ctx context.Context, key string, r *storekit.Record
 	if r.UserID != "" || needsPointer(key, r.Family) {
 		// Create indexes a user's record and points a family at it; a
 		// revocation has neither.
-		return fmt.Errorf("redis store: %s: a record with a user or a family: %w", op, errors.ErrUnsupported)
+		return fmt.Errorf("session: redis store: %s: a record with a user or a family: %w", op, errors.ErrUnsupported)
 	}
 	if s.durable.replicas == 0 {
 		return s.Create(ctx, key, r)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
+		return fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	args := make([]any, 0, 3+metaFieldArgs+2*len(r.Values))
 	args = append(args, unixMs(r.Expires), fieldGen, 0)
@@ -215,7 +215,7 @@ func (s *Store) durableNode(ctx context.Context, key string) (redis.Cmdable, err
 	}
 	cc, ok := s.client.(*redis.ClusterClient)
 	if !ok {
-		return nil, fmt.Errorf("redis store: durability: %w: WAIT on a sharded client needs a *redis.ClusterClient", storekit.ErrStore)
+		return nil, fmt.Errorf("session: redis store: durability: %w: WAIT on a sharded client needs a *redis.ClusterClient", storekit.ErrStore)
 	}
 	node, err := cc.MasterForKey(ctx, key)
 	if err != nil {
@@ -245,7 +245,7 @@ func (s *Store) checkAcked(ctx context.Context, c redis.Cmdable, op string, wait
 			return nil // the replicas went away: nothing to wait for
 		}
 	}
-	return fmt.Errorf("redis store: %s: %w: %d of %d replicas acknowledged within %v",
+	return fmt.Errorf("session: redis store: %s: %w: %d of %d replicas acknowledged within %v",
 		op, storekit.ErrStore, n, s.durable.replicas, s.durable.timeout)
 }
 

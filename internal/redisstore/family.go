@@ -80,7 +80,7 @@ func (s *Store) familyUntil(now time.Time, m *storekit.Meta) time.Time {
 // live record. It is never a Tombstone: a family has no tombstone of its
 // own, and the Manager must not read one as the state of a key.
 func familyNotFound(op, why string) error {
-	return fmt.Errorf("redis store: %s: %s: %w", op, why, storekit.ErrNotFound)
+	return fmt.Errorf("session: redis store: %s: %s: %w", op, why, storekit.ErrNotFound)
 }
 
 // Family implements session.Rotator: on a single server or Sentinel one script
@@ -90,7 +90,7 @@ func familyNotFound(op, why string) error {
 func (s *Store) Family(ctx context.Context, family string) (string, *storekit.Record, error) {
 	const op = "family"
 	if err := ctx.Err(); err != nil {
-		return "", nil, fmt.Errorf("redis store: %s: %w", op, err)
+		return "", nil, fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	if family == "" {
 		return "", nil, familyNotFound(op, "no family")
@@ -210,7 +210,7 @@ func (s *Store) checkMember(op, family, key string, r *storekit.Record) error {
 func (s *Store) EndFamily(ctx context.Context, family string) (*storekit.IndexedRecord, error) {
 	const op = "end family"
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	if family == "" {
 		return nil, familyNotFound(op, "no family")
@@ -363,7 +363,7 @@ func (s *Store) pointFamily(ctx context.Context, op, newKey string, r *storekit.
 		return wrapErr(op, err)
 	}
 	if ok != 1 {
-		return fmt.Errorf("redis store: %s: family ended meanwhile: %w", op, storekit.ErrNotFound)
+		return fmt.Errorf("session: redis store: %s: family ended meanwhile: %w", op, storekit.ErrNotFound)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func (s *Store) allKey() string { return s.prefix + "all" }
 func (s *Store) RevokeAll(ctx context.Context, cutoff time.Time) error {
 	const op = "revoke all"
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
+		return fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	c := cutoff.UnixMilli()
 	if cutoff.Sub(time.UnixMilli(c)) > 0 {
@@ -79,7 +79,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	case sharded:
 		// A client wrapping a Cluster (an AutoPipeliner) cannot reach
 		// each master.
-		return 0, fmt.Errorf("redis store: %s: counting a Cluster needs a *redis.ClusterClient: %w", op, errors.ErrUnsupported)
+		return 0, fmt.Errorf("session: redis store: %s: counting a Cluster needs a *redis.ClusterClient: %w", op, errors.ErrUnsupported)
 	default:
 		err = scan(ctx, s.client)
 	}
@@ -100,7 +100,7 @@ func revokedByAll(op string, r *storekit.Record, cutoff string) error {
 		return corrupt(op, "revoke-all cutoff")
 	}
 	if r.CreatedAt.UnixMilli() < c {
-		return fmt.Errorf("redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
+		return fmt.Errorf("session: redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
 	}
 	return nil
 }

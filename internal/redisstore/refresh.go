@@ -20,14 +20,14 @@ var refreshScript = redisScript("refresh.lua")
 func (s *Store) Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*storekit.Meta, error) {
 	const op = "refresh"
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	sharded, err := s.sharded(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if sharded {
-		return nil, fmt.Errorf("redis store: %s on a Cluster: %w", op, errors.ErrUnsupported)
+		return nil, fmt.Errorf("session: redis store: %s on a Cluster: %w", op, errors.ErrUnsupported)
 	}
 	keys := []string{s.sessionKey(oldKey), s.tombKey(oldKey), s.sessionKey(newKey), s.tombKey(newKey)}
 	now := s.now()
@@ -49,7 +49,7 @@ func (s *Store) Refresh(ctx context.Context, oldKey, newKey string, at time.Time
 		}
 		return nil, notFound(op, tomb, now)
 	case 2:
-		return nil, fmt.Errorf("redis store: %s: not a header session: %w", op, storekit.ErrNotFound)
+		return nil, fmt.Errorf("session: redis store: %s: not a header session: %w", op, storekit.ErrNotFound)
 	default:
 		return nil, corrupt(op, "reply")
 	}

@@ -108,7 +108,7 @@ func (s *Store) now() time.Time { return time.Now() }
 func (s *Store) Load(ctx context.Context, key string) (*storekit.Record, error) {
 	const op = "load"
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	sharded, err := s.sharded(ctx)
 	if err != nil {
@@ -170,7 +170,7 @@ func (s *Store) checkCurrent(op string, r *storekit.Record, gen *redis.Cmd) (*st
 		return nil, corrupt(op, "generation")
 	}
 	if r.Generation < cur {
-		return nil, fmt.Errorf("redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})
 	}
 	return r, revokedByAll(op, r, cutoff)
 }
@@ -198,7 +198,7 @@ func (s *Store) loadTomb(ctx context.Context, op, key string) error {
 func (s *Store) Create(ctx context.Context, key string, r *storekit.Record) error {
 	const op = "create"
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
+		return fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	now := s.now()
 	if !now.Before(r.Expires) {
@@ -289,7 +289,7 @@ func (s *Store) writeHash(ctx context.Context, key string, r *storekit.Record, g
 func (s *Store) Update(ctx context.Context, key string, d *storekit.Delta) error {
 	const op = "update"
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
+		return fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	sharded, err := s.sharded(ctx)
 	if err != nil {
@@ -356,7 +356,7 @@ func updateArgs(genPrefix string, d *storekit.Delta) []any {
 func (s *Store) Delete(ctx context.Context, key string) error {
 	const op = "delete"
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
+		return fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	err := s.runEnding(ctx, op, endScript, []string{s.sessionKey(key), s.tombKey(key)}, "d", s.now().UnixMilli(), "").Err()
 	if err != nil {
@@ -371,7 +371,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 func (s *Store) Ping(ctx context.Context) error {
 	const op = "ping"
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
+		return fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	var err error
 	if cc, ok := s.client.(*redis.ClusterClient); ok {

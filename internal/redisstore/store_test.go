@@ -72,7 +72,7 @@ func TestCorruptWrapsBoth(t *testing.T) {
 	if !errors.Is(err, storekit.ErrStore) || !errors.Is(err, storekit.ErrCorrupt) {
 		t.Fatalf("corrupt: %v", err)
 	}
-	if got, want := err.Error(), "redis store: op: "+storekit.ErrStore.Error()+": "+storekit.ErrCorrupt.Error()+": corrupt thing"; got != want {
+	if got, want := err.Error(), "session: redis store: op: "+storekit.ErrStore.Error()+": "+storekit.ErrCorrupt.Error()+": corrupt thing"; got != want {
 		t.Errorf("corrupt: %q, want %q", got, want)
 	}
 }

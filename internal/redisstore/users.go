@@ -19,7 +19,7 @@ import (
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.IndexedRecord, error) {
 	const op = "user sessions"
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	keys, cur, err := s.readIndex(ctx, op, userID)
 	if err != nil || len(keys) == 0 {
@@ -114,7 +114,7 @@ func (s *Store) generation(ctx context.Context, op, userID string) (uint64, erro
 func (s *Store) RevokeUser(ctx context.Context, userID string) error {
 	const op = "revoke user"
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
+		return fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	now := s.now()
 	keys, err := s.runEnding(ctx, op, revokeScript, []string{s.genKey(userID), s.indexKey(userID)},
@@ -152,7 +152,7 @@ func (s *Store) endAll(ctx context.Context, op string, keys []string, kind, user
 func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.IndexedRecord, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, err)
 	}
 	sharded, err := s.sharded(ctx)
 	if err != nil {
@@ -227,9 +227,9 @@ func rotateResult(op string, res []any) ([]storekit.IndexedRecord, error) {
 	}
 	switch code, _ := res[0].(int64); code {
 	case 1:
-		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrNotFound)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, storekit.ErrNotFound)
 	case 2:
-		return nil, fmt.Errorf("redis store: %s: %w", op, storekit.ErrTooManySessions)
+		return nil, fmt.Errorf("session: redis store: %s: %w", op, storekit.ErrTooManySessions)
 	}
 	var out []storekit.IndexedRecord
 	for i := 1; i+3 < len(res); i += 4 {
