@@ -766,7 +766,7 @@ func TestRedteamLogoutLosesToRenewalInOtherTab(t *testing.T) {
 // "regenerate on every form" policy). MemoryStore.Rotate ends with
 // `if old != nil && old.UserID == userID { u.remove(rot.OldKey) }`, and u
 // is nil when userID == "" (only set for a logged-in rotation): nil
-// pointer dereference in memUser.remove (store_memory_users.go), the
+// pointer dereference in memUser.remove (internal/memstore/users.go), the
 // request's connection is dropped by net/http's recover. The store has by
 // then already written the new record and the old key's tombstone while
 // the Session never learns the new token, so the visitor also loses the
@@ -774,7 +774,7 @@ func TestRedteamLogoutLosesToRenewalInOtherTab(t *testing.T) {
 // anonymous sessions (a panic per request, a stack trace per request in
 // the log).
 //
-// Fix (one line): store_memory_users.go: `if old != nil && u != nil &&
+// Fix (one line): internal/memstore/users.go: `if old != nil && u != nil &&
 // old.UserID == userID {`.
 func TestRedteamRenewAnonymousPanicsMemory(t *testing.T) {
 	lifecycleStores(t, func(t *testing.T, sc storeCase) {

@@ -95,7 +95,7 @@ func TestMemoryStoreCapacityUnderConcurrency(t *testing.T) {
 	}
 }
 
-// memFNV32 and memEpochBucket mirror store_memory.go's fnv32/epochBucket so
+// memFNV32 and memEpochBucket mirror internal/memstore's fnv32/epochBucket so
 // the test can pick a user whose revocation makes alice's records' epoch
 // stale (it does not touch alice's sessions).
 func memFNV32(k string) uint32 {
@@ -123,10 +123,10 @@ func bucketMate(u string) string {
 // ordinary concurrent requests of one session.
 //
 // Lock order inversion in the memory store:
-//   - Update (store_memory.go) takes the record's shard lock, then calls
+//   - Update (internal/memstore/memstore.go) takes the record's shard lock, then calls
 //     check, which on a stale epoch calls generation(user) and takes the
 //     user shard's RLock: shard -> user.
-//   - Rotate (store_memory_users.go) takes the user shard's Lock for the
+//   - Rotate (internal/memstore/users.go) takes the user shard's Lock for the
 //     whole renewal and then the shard locks of the old and new keys:
 //     user -> shard.
 //
