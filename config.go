@@ -68,6 +68,15 @@ type Config struct {
 	// Logger receives security events and store errors. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// EventLevels overrides the slog level of event kinds (keys are the
+	// Event* constants, such as [EventCreated]); a kind not listed keeps
+	// its default: [EventCreated] DEBUG; login, logout, renewal, expiry,
+	// revocation, eviction and import INFO; rejected IDs, CSRF and
+	// cross-origin refusals, binding changes, [EventBruteForce], refresh
+	// reuse and refused logins or imports WARN; [EventStoreError] and
+	// [EventCapacity] ERROR. [New] refuses an unknown kind. The level only
+	// filters the log line: OnEvent receives every event.
+	EventLevels map[string]slog.Level
 	// OnEvent, if set, is called for every security event (for metrics).
 	// It must be fast and safe for concurrent use.
 	OnEvent func(ctx context.Context, e Event)
