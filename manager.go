@@ -158,10 +158,14 @@ func (m *Manager) touchInterval(meta *Meta) time.Duration {
 }
 
 // linger is how long a store keeps the tombstone of a session with meta:
-// its idle limit, and at least the rotation grace period.
+// its idle limit, and at least the rotation grace period; for a logged-in
+// session at least Config.TombstonePeriod too.
 func (m *Manager) linger(meta *Meta) time.Duration {
 	idle, _ := m.limits(meta)
-	return max(idle, m.cfg.RotationGrace)
+	if meta.UserID == "" {
+		return max(idle, m.cfg.RotationGrace)
+	}
+	return max(idle, m.cfg.RotationGrace, m.cfg.TombstonePeriod)
 }
 
 // expiryKind tells an idle expiry from an absolute one by which deadline

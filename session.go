@@ -123,7 +123,10 @@ func (s *Session) loadFailed(token string, err error) {
 	case errors.As(err, &tomb):
 		s.ended(token, tomb)
 	case errors.Is(err, ErrNotFound):
-		s.reject(token, "unknown", true)
+		// Well-formed (and, with SigningKeys, signed by us) but unknown:
+		// a session lost to a flush or an expiry past its tombstone as
+		// often as a guess, so never counted as brute force.
+		s.reject(token, "unknown", false)
 	default:
 		s.err = err // a failure, wrapped and reported by storeLoad
 	}
@@ -152,7 +155,8 @@ func (s *Session) ended(token string, t *Tombstone) {
 }
 
 // reject records a refused ID: an event, the brute-force count when the ID
-// may be a guess, and the browser's cookie expired. The caller holds s.mu.
+// was certainly never issued (guess: malformed, or its signature failed),
+// and the browser's cookie expired. The caller holds s.mu.
 func (s *Session) reject(token, reason string, guess bool) {
 	m := s.m
 	s.queue(s.event(EventRejected, token, "", reason))
