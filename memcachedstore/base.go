@@ -388,3 +388,14 @@ func (s *base) end(ctx context.Context, op, key string, first *memcache.Item, ac
 	}
 	return nil, item{}, fmt.Errorf("memcachedstore: %s: %d attempts: %w", op, s.maxRetries, ErrContention)
 }
+
+// ping checks ctx, then asks every server for its version.
+func (b *base) ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return storeErr("ping", err)
+	}
+	if err := b.client.Ping(); err != nil {
+		return storeErr("ping", err)
+	}
+	return nil
+}

@@ -354,3 +354,12 @@ func (s *Store) wrap(op string, err error) error {
 
 // corrupt reports a row whose content the store did not write.
 func corrupt(what string) error { return fmt.Errorf("corrupt %s in session_records", what) }
+
+// Ping checks that the database answers (PingContext, bounded by
+// [WithTimeout]), for [session.Manager.Ping]. A failure wraps
+// [session.ErrStore].
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.wrap("ping", s.db.PingContext(ctx))
+}
