@@ -68,6 +68,23 @@ type Config struct {
 	// Logger receives security events and store errors. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// TombstonePeriod is how long, at least, a store remembers a
+	// logged-in session after it ended (expired, renewed, revoked), so
+	// that its user coming back is told "expired" rather than "unknown".
+	// Anonymous sessions are remembered for their idle timeout only.
+	// Every store in this module keeps tombstones for the period given;
+	// Redis and Memcached may evict them earlier under memory pressure.
+	// Default 72 hours (a user back from a weekend); negative is an error.
+	TombstonePeriod time.Duration
+	// EventLevels overrides the slog level of event kinds (keys are the
+	// Event* constants, such as [EventCreated]); a kind not listed keeps
+	// its default: [EventCreated] DEBUG; login, logout, renewal, expiry,
+	// revocation, eviction and import INFO; rejected IDs, CSRF and
+	// cross-origin refusals, binding changes, [EventBruteForce], refresh
+	// reuse and refused logins or imports WARN; [EventStoreError] and
+	// [EventCapacity] ERROR. [New] refuses an unknown kind. The level only
+	// filters the log line: OnEvent receives every event.
+	EventLevels map[string]slog.Level
 	// OnEvent, if set, is called for every security event (for metrics).
 	// It must be fast and safe for concurrent use.
 	OnEvent func(ctx context.Context, e Event)
@@ -113,7 +130,8 @@ type Config struct {
 	// login. Default BindNone.
 	Binding BindingPolicy
 	// BruteForce configures the signal raised when one client IP presents
-	// many unknown or malformed session IDs. On by default (events only).
+	// many session IDs that were never issued. On by default (events
+	// only).
 	BruteForce BruteForceConfig
 	// CSRFMaxFormBytes bounds the request body [Manager.CSRF] reads when it
 	// looks for the [CSRFField] form field (requests that send the
@@ -136,10 +154,18 @@ type Config struct {
 	Clock func() time.Time
 }
 
-// BruteForceConfig configures the brute-force signal: rejected session IDs
-// are counted per client IP in a sliding window; past Threshold an
-// EventBruteForce is emitted and, with Block, that IP is answered 429 before
-// any store lookup until its count falls back.
+// BruteForceConfig configures the brute-force signal: session IDs that were
+// never issued are counted per client IP in a sliding window; past
+// Threshold an EventBruteForce is emitted and, with Block, that IP is
+// answered 429 before any store lookup until its count falls back.
+//
+// Only what an attacker produces counts. With [Config.SigningKeys] a
+// forged ID fails its MAC: certain, and counted. Without them a
+// well-formed ID the store does not know is ambiguous (a guess, or a
+// session lost to a store flush or forgotten past its tombstone), so only
+// malformed IDs count: guessing well-formed IDs goes unsignalled, which is
+// a reason to set SigningKeys. A store outage, a flushed store, an expired
+// session or a tombstone (a renewed, revoked or logged-out ID) never counts.
 type BruteForceConfig struct {
 	// Threshold of rejected IDs per IP within Window. Default 20; negative
 	// disables the signal.
@@ -435,9 +461,16 @@ func (ck *CookieConfig) checkScope() error {
 	return nil
 }
 
-// validateBruteForce fills the brute-force signal's defaults.
+// validateBruteForce fills the defaults of the brute-force signal and of
+// the tombstone period that keeps returning users out of it.
 func (c *Config) validateBruteForce() error {
 	bf := &c.BruteForce
+	if c.TombstonePeriod < 0 {
+		return invalid("TombstonePeriod must not be negative")
+	}
+	if c.TombstonePeriod == 0 {
+		c.TombstonePeriod = 72 * time.Hour
+	}
 	if bf.Threshold == 0 {
 		bf.Threshold = 20
 	}

@@ -70,13 +70,7 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	}
 	// Client strings are bounded here, whatever the caller passed.
 	e.IP, e.UserAgent, e.Reason = clientstr.Clean(e.IP), clientstr.Clean(e.UserAgent), clientstr.Clean(e.Reason)
-	level := slog.LevelInfo
-	switch e.Kind {
-	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused, EventImportFailed:
-		level = slog.LevelWarn
-	case EventBruteForce, EventStoreError, EventCapacity, EventRefreshReused:
-		level = slog.LevelError
-	}
+	level := m.eventLevel(e.Kind)
 	if m.logger.Enabled(ctx, level) {
 		attrs := make([]slog.Attr, 0, 6)
 		attrs = append(attrs, slog.String("session", e.Session))

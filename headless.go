@@ -125,7 +125,7 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 	if r != nil { // no request (a job, a test): no device to show
 		meta.UserAgent, meta.IP = clientstr.Clean(r.UserAgent()), clientstr.Clean(m.clientIP(r))
 	}
-	meta.Linger = max(lt.Idle, m.cfg.RotationGrace)
+	meta.Linger = max(lt.Idle, m.cfg.RotationGrace, m.cfg.TombstonePeriod)
 	if _, ok := m.store.(Rotator); !ok {
 		// A reused token must end its whole session (EndFamily).
 		return nil, fmt.Errorf("session: issue: the store does not implement Rotator: %w", errors.ErrUnsupported)

@@ -19,6 +19,7 @@ type Manager struct {
 	carrier  carrier   // how sessions travel: chosen by New (carrier.go)
 	index    UserIndex // nil when the store keeps no per-user index
 	logger   *slog.Logger
+	levels   map[string]slog.Level // the level of each event kind (eventlevels.go)
 	eventKey []byte
 	cop      *http.CrossOriginProtection // nil when disabled
 	owned    io.Closer                   // the store New created, closed by Close
@@ -34,7 +35,11 @@ func New(cfg Config) (*Manager, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, store: cfg.Store, logger: cfg.Logger, eventKey: cfg.EventKey}
+	levels, err := eventLevels(cfg.EventLevels)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, store: cfg.Store, logger: cfg.Logger, levels: levels, eventKey: cfg.EventKey}
 	if !cfg.DisableCrossOriginProtection {
 		m.cop = http.NewCrossOriginProtection()
 		for _, o := range cfg.TrustedOrigins {
@@ -135,10 +140,14 @@ func (m *Manager) touchInterval(meta *Meta) time.Duration {
 }
 
 // linger is how long a store keeps the tombstone of a session with meta:
-// its idle limit, and at least the rotation grace period.
+// its idle limit, and at least the rotation grace period; for a logged-in
+// session at least Config.TombstonePeriod too.
 func (m *Manager) linger(meta *Meta) time.Duration {
 	idle, _ := m.limits(meta)
-	return max(idle, m.cfg.RotationGrace)
+	if meta.UserID == "" {
+		return max(idle, m.cfg.RotationGrace)
+	}
+	return max(idle, m.cfg.RotationGrace, m.cfg.TombstonePeriod)
 }
 
 // expiryKind tells an idle expiry from an absolute one by which deadline

@@ -122,11 +122,34 @@ func (s *Session) loadFailed(token string, err error) {
 	switch {
 	case errors.As(err, &tomb):
 		s.ended(token, tomb)
+	case errors.Is(err, ErrCorrupt):
+		s.corrupt(token)
 	case errors.Is(err, ErrNotFound):
-		s.reject(token, "unknown", true)
+		// Well-formed (and, with SigningKeys, signed by us) but unknown:
+		// a session lost to a flush or an expiry past its tombstone as
+		// often as a guess, so never counted as brute force.
+		s.reject(token, "unknown", false)
 	default:
 		s.err = err // a failure, wrapped and reported by storeLoad
 	}
+}
+
+// reasonCorrupt is the Reason of the EventRejected of an ID whose record
+// does not decode.
+const reasonCorrupt = "corrupt"
+
+// corrupt handles a record the store cannot decode (a codec change, a
+// partial write, a hand edit): it is deleted and the ID rejected with reason
+// "corrupt", so the browser starts afresh instead of meeting a store error
+// on every request until the record's TTL. A delete the corrupt record
+// itself defeats is left to the TTL; an outage is reported as one.
+func (s *Session) corrupt(token string) {
+	err := s.m.store.Delete(s.req.Context(), storeKey(token))
+	if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
+		s.err = s.storeErr("delete corrupt", err)
+		return
+	}
+	s.reject(token, reasonCorrupt, false)
 }
 
 // ended handles an ID whose session ended recently (its store kept a
@@ -152,7 +175,8 @@ func (s *Session) ended(token string, t *Tombstone) {
 }
 
 // reject records a refused ID: an event, the brute-force count when the ID
-// may be a guess, and the browser's cookie expired. The caller holds s.mu.
+// was certainly never issued (guess: malformed, or its signature failed),
+// and the browser's cookie expired. The caller holds s.mu.
 func (s *Session) reject(token, reason string, guess bool) {
 	m := s.m
 	s.queue(s.event(EventRejected, token, "", reason))

@@ -28,6 +28,9 @@ func storeAnswer(err error) bool {
 // storeLoad loads the record under key. The caller holds s.mu.
 func (s *Session) storeLoad(ctx context.Context, key string) (*Record, error) {
 	rec, err := s.m.store.Load(ctx, key)
+	if errors.Is(err, ErrCorrupt) {
+		return nil, err // a verdict on the record, not an outage: see corrupt
+	}
 	if !storeAnswer(err) {
 		return nil, s.storeErr("load", err)
 	}

@@ -102,14 +102,15 @@ func (s *base) get(ctx context.Context, op, mkey string, cached bool) (*memcache
 type checkFunc func(ctx context.Context, op, key string, r *session.Record, now time.Time) (*anchorRef, error)
 
 // decodeItem decodes a session's item (a record or a tombstone), wrapping
-// a corrupt value in session.ErrStore.
+// a corrupt value in session.ErrStore and session.ErrCorrupt (the Manager
+// then deletes it and starts the browser afresh).
 func decodeItem(op string, it *memcache.Item) (item, error) {
 	d, err := decode(it.Value)
 	if err == nil && d.rec == nil && d.tomb == nil {
 		err = fmt.Errorf("%w: not a session", errCorrupt)
 	}
 	if err != nil {
-		return item{}, storeErr(op, err)
+		return item{}, storeErr(op, fmt.Errorf("%w: %w", session.ErrCorrupt, err))
 	}
 	return d, nil
 }
@@ -387,4 +388,15 @@ func (s *base) end(ctx context.Context, op, key string, first *memcache.Item, ac
 		}
 	}
 	return nil, item{}, fmt.Errorf("memcachedstore: %s: %d attempts: %w", op, s.maxRetries, ErrContention)
+}
+
+// ping checks ctx, then asks every server for its version.
+func (b *base) ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return storeErr("ping", err)
+	}
+	if err := b.client.Ping(); err != nil {
+		return storeErr("ping", err)
+	}
+	return nil
 }

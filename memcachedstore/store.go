@@ -449,3 +449,7 @@ var (
 	_ session.UserIndex = (*Store)(nil)
 	_ session.Rotator   = (*Store)(nil)
 )
+
+// Ping checks that every server of the client answers (a version round
+// trip), for [session.Manager.Ping]. A failure wraps [session.ErrStore].
+func (s *Store) Ping(ctx context.Context) error { return s.s.ping(ctx) }

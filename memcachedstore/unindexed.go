@@ -131,3 +131,7 @@ var (
 	_ session.Store   = (*UnindexedStore)(nil)
 	_ session.Rotator = (*UnindexedStore)(nil)
 )
+
+// Ping checks that every server of the client answers (a version round
+// trip), for [session.Manager.Ping]. A failure wraps [session.ErrStore].
+func (s *UnindexedStore) Ping(ctx context.Context) error { return s.s.ping(ctx) }

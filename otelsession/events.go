@@ -64,7 +64,7 @@ var eventReasons = map[string][]string{
 	session.EventExpiredIdle:     nil,
 	session.EventExpiredAbsolute: nil,
 	session.EventRejected: {"unknown", "malformed", "bad_signature", "rotated", "gone_at_commit",
-		"renewed_at_commit", "unsealable", session.EndExpired, session.EndDestroyed, session.EndRevoked},
+		"renewed_at_commit", "unsealable", "corrupt", session.EndExpired, session.EndDestroyed, session.EndRevoked},
 	session.EventRevoked:        {"revoke", "revoke_user", "revoke_others", "revoke_all"},
 	session.EventEvicted:        {"max_sessions"},
 	session.EventLoginRefused:   {"max_sessions"},

@@ -155,7 +155,7 @@ func (w *row) meta() session.Meta {
 // ErrStore.
 func (w *row) check(now int64) error {
 	if w.state < stateLive || w.state > stateRevoked || w.gen < 0 || w.cur < 0 || w.linger < 0 {
-		return corrupt("state")
+		return corruptRow("state")
 	}
 	switch {
 	case w.state != stateLive:

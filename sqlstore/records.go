@@ -258,16 +258,41 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return s.wrap(op, err)
 	}
+	var err error
 	switch s.d {
 	case MySQL:
-		return s.wrap(op, s.endMySQL(ctx, key))
+		err = s.endMySQL(ctx, key)
 	case Postgres:
-		_, err := s.db.ExecContext(ctx, `SELECT session_end($1::text, $2::smallint, $3::bigint)`, key, stateDestroyed, s.now().UnixNano())
-		return s.wrap(op, err)
+		_, err = s.db.ExecContext(ctx, `SELECT session_end($1::text, $2::smallint, $3::bigint)`, key, stateDestroyed, s.now().UnixNano())
+	default:
+		err = s.tx(ctx, func(q querier) error {
+			return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "", nil, true)
+		})
 	}
-	return s.wrap(op, s.tx(ctx, func(q querier) error {
-		return s.end(ctx, q, key, stateDestroyed, s.now().UnixNano(), "", nil, true)
-	}))
+	if err == nil {
+		err = s.purgeCorrupt(ctx, key)
+	}
+	return s.wrap(op, err)
+}
+
+// purgeCorrupt removes the row under key, and its values, when its state
+// is one the store cannot have written (Load reports it wrapping
+// [session.ErrCorrupt]): ending it as a live row would leave it in place.
+func (s *Store) purgeCorrupt(ctx context.Context, key string) error {
+	q := `DELETE FROM session_records WHERE skey = ? AND (state < ? OR state > ? OR gen < 0 OR linger_ns < 0)`
+	if s.d == Postgres {
+		q = `DELETE FROM session_records WHERE skey = $1 AND (state < $2 OR state > $3 OR gen < 0 OR linger_ns < 0)`
+	}
+	n, err := affected(s.db.ExecContext(ctx, q, key, stateLive, stateRevoked))
+	if err != nil || n == 0 {
+		return err
+	}
+	q = `DELETE FROM session_values WHERE skey = ?`
+	if s.d == Postgres {
+		q = `DELETE FROM session_values WHERE skey = $1`
+	}
+	_, err = s.db.ExecContext(ctx, q, key)
+	return err
 }
 
 // end turns the live row under key into a tombstone of state, dated at,
@@ -304,7 +329,7 @@ func (s *Store) nameOf(stored string) (string, error) {
 	}
 	b, err := hex.DecodeString(stored[len(nameEscape):])
 	if err != nil {
-		return "", corrupt("value name")
+		return "", corruptRow("value name")
 	}
 	return string(b), nil
 }

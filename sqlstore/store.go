@@ -352,5 +352,22 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w: %w", op, session.ErrStore, err)
 }
 
-// corrupt reports a row whose content the store did not write.
+// corrupt reports a reply whose content the store did not write.
 func corrupt(what string) error { return fmt.Errorf("corrupt %s in session_records", what) }
+
+// corruptRow reports a session row whose content the store did not write:
+// it wraps [session.ErrCorrupt] (and, through wrap, [session.ErrStore]), so
+// the Manager deletes the row (see purgeCorrupt) and starts the browser
+// afresh.
+func corruptRow(what string) error {
+	return fmt.Errorf("%w: corrupt %s in session_records", session.ErrCorrupt, what)
+}
+
+// Ping checks that the database answers (PingContext, bounded by
+// [WithTimeout]), for [session.Manager.Ping]. A failure wraps
+// [session.ErrStore].
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.wrap("ping", s.db.PingContext(ctx))
+}

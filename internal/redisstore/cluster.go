@@ -110,7 +110,7 @@ func (s *Store) checkSharded(ctx context.Context, op, key string, r *storekit.Re
 	if gen != nil {
 		cur, ok := parseGen(gen.Val())
 		if !ok {
-			return corrupt(op, "generation")
+			return broken(op, "generation")
 		}
 		if r.Generation < cur {
 			return fmt.Errorf("session: redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})

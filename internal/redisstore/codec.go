@@ -327,11 +327,20 @@ func pipelineErr(err error, cmds ...redis.Cmder) error {
 	return err
 }
 
-// corrupt reports a record or key that the store cannot decode. It wraps
+// corrupt reports a session record that the store cannot decode. It wraps
 // both storekit.ErrStore and storekit.ErrCorrupt, so that a caller can tell
-// an undecodable record from an outage.
+// an undecodable record (the Manager deletes it and starts afresh) from an
+// outage.
 func corrupt(op, what string) error {
 	return fmt.Errorf("session: redis store: %s: %w: %w: corrupt %s", op, storekit.ErrStore, storekit.ErrCorrupt, what)
+}
+
+// broken reports a key shared by many sessions (a user's generation, the
+// revoke-all cutoff, a family pointer) or a script reply that does not
+// decode. It wraps storekit.ErrStore only: deleting the session that met
+// it would not repair it, so requests fail closed until it is fixed.
+func broken(op, what string) error {
+	return fmt.Errorf("redis store: %s: %w: corrupt %s", op, storekit.ErrStore, what)
 }
 
 // isReplyError reports whether err is an error reply from the server, as

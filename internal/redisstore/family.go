@@ -118,7 +118,7 @@ func (s *Store) Family(ctx context.Context, family string) (string, *storekit.Re
 // checks the record is current and a live member of family.
 func (s *Store) familyReply(op, family string, res []string) (string, *storekit.Record, error) {
 	if len(res) < 3 || len(res)%2 == 0 {
-		return "", nil, corrupt(op, "reply")
+		return "", nil, broken(op, "reply")
 	}
 	key, g, cutoff := res[0], res[1], res[2]
 	r, err := decodeHash(op, pairs(res[3:]))
@@ -127,7 +127,7 @@ func (s *Store) familyReply(op, family string, res []string) (string, *storekit.
 	}
 	cur, ok := parseGen(g)
 	if !ok {
-		return "", nil, corrupt(op, "generation")
+		return "", nil, broken(op, "generation")
 	}
 	if r.UserID != "" && r.Generation < cur {
 		return "", nil, familyNotFound(op, "revoked")
@@ -180,7 +180,7 @@ func (s *Store) familyPointer(ctx context.Context, op, family string) (string, e
 	case len(v) > 1 && v[0] == '!':
 		return "", familyNotFound(op, "ended")
 	}
-	return "", corrupt(op, "family pointer")
+	return "", broken(op, "family pointer")
 }
 
 // checkMember checks that r, read under key, is a live record of family:
@@ -233,7 +233,7 @@ func (s *Store) EndFamily(ctx context.Context, family string) (*storekit.Indexed
 		return nil, wrapErr(op, err)
 	}
 	if len(res)%2 == 0 {
-		return nil, corrupt(op, "reply")
+		return nil, broken(op, "reply")
 	}
 	r, err := decodeHash(op, pairs(res[1:]))
 	if err != nil {

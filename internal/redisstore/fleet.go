@@ -97,7 +97,7 @@ func revokedByAll(op string, r *storekit.Record, cutoff string) error {
 	}
 	c, err := strconv.ParseInt(cutoff, 10, 64)
 	if err != nil {
-		return corrupt(op, "revoke-all cutoff")
+		return broken(op, "revoke-all cutoff")
 	}
 	if r.CreatedAt.UnixMilli() < c {
 		return fmt.Errorf("session: redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})

@@ -38,7 +38,7 @@ func (s *Store) Refresh(ctx context.Context, oldKey, newKey string, at time.Time
 		return nil, wrapErr(op, err)
 	}
 	if len(res) == 0 {
-		return nil, corrupt(op, "reply")
+		return nil, broken(op, "reply")
 	}
 	switch code, _ := res[0].(int64); code {
 	case 0:
@@ -51,14 +51,14 @@ func (s *Store) Refresh(ctx context.Context, oldKey, newKey string, at time.Time
 	case 2:
 		return nil, fmt.Errorf("session: redis store: %s: not a header session: %w", op, storekit.ErrNotFound)
 	default:
-		return nil, corrupt(op, "reply")
+		return nil, broken(op, "reply")
 	}
 	fields := make(map[string]string, len(res)/2)
 	for i := 1; i+1 < len(res); i += 2 {
 		k, ok1 := res[i].(string)
 		v, ok2 := res[i+1].(string)
 		if !ok1 || !ok2 {
-			return nil, corrupt(op, "reply")
+			return nil, broken(op, "reply")
 		}
 		fields[k] = v
 	}

@@ -167,7 +167,7 @@ func (s *Store) checkCurrent(op string, r *storekit.Record, gen *redis.Cmd) (*st
 	g, cutoff, _ := strings.Cut(g, " ")
 	cur, ok := parseGen(g)
 	if !ok {
-		return nil, corrupt(op, "generation")
+		return nil, broken(op, "generation")
 	}
 	if r.Generation < cur {
 		return nil, fmt.Errorf("session: redis store: %s: %w", op, &storekit.Tombstone{Reason: storekit.EndRevoked})

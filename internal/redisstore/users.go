@@ -89,7 +89,7 @@ func (s *Store) readIndex(ctx context.Context, op, userID string) (keys []string
 	}
 	cur, ok := parseGen(genCmd.Val())
 	if !ok {
-		return nil, 0, corrupt(op, "generation")
+		return nil, 0, broken(op, "generation")
 	}
 	return keys, cur, nil
 }
@@ -102,7 +102,7 @@ func (s *Store) generation(ctx context.Context, op, userID string) (uint64, erro
 	}
 	g, ok := parseGen(v)
 	if !ok {
-		return 0, corrupt(op, "generation")
+		return 0, broken(op, "generation")
 	}
 	return g, nil
 }
@@ -223,7 +223,7 @@ func (s *Store) rotateKeys(rot *storekit.Rotation) []string {
 // rotateResult decodes the reply of rotateScript.
 func rotateResult(op string, res []any) ([]storekit.IndexedRecord, error) {
 	if len(res) == 0 {
-		return nil, corrupt(op, "reply")
+		return nil, broken(op, "reply")
 	}
 	switch code, _ := res[0].(int64); code {
 	case 1:
