@@ -7,7 +7,8 @@ import (
 
 // Pinger is implemented by stores that can check they reach their server:
 // [RedisStore] (a PING, on a Cluster to every master), the SQL store
-// (PingContext) and the Memcached store (a version round trip). Ping
+// (PingContext), the Memcached store (a version round trip) and the
+// [MemoryStore] (ready until closed). Ping
 // returns nil when the store can serve, and otherwise an error wrapping
 // [ErrStore]. [Manager.Ping] calls it for readiness probes.
 type Pinger interface {
@@ -17,21 +18,38 @@ type Pinger interface {
 // Ping reports whether m can serve sessions, for a readiness probe
 // (/readyz): it calls the store's Ping, and in cookie mode ([CookieStore])
 // the revocation list's (see [CookieStore.WithRevocations]); a cookie
-// store without one needs no server and is always ready. A store that
-// does not implement [Pinger] (the [MemoryStore] for now, or a store of
-// your own) is treated as ready. The error wraps [ErrStore] when the store
-// says so.
+// store without one needs no server and is always ready. A wrapper
+// ([SealValues], otelsession.WrapStore, or yours) is looked through with
+// its Unwrap() Store method until a [Pinger] is found; a store that
+// implements neither is treated as ready. The error wraps [ErrStore] when
+// the store says so.
 func (m *Manager) Ping(ctx context.Context) error {
 	st := m.store
 	if c, ok := m.carrier.(*cookieCarrier); ok {
 		st = c.revocations
 	}
-	p, ok := st.(Pinger)
-	if !ok {
+	p := pingerOf(st)
+	if p == nil {
 		return nil // also a nil revocation list
 	}
 	if err := p.Ping(ctx); err != nil {
 		return fmt.Errorf("session: ping: %w", err)
+	}
+	return nil
+}
+
+// pingerOf returns st, or the first store its Unwrap chain reaches, that
+// implements Pinger; nil if none does.
+func pingerOf(st Store) Pinger {
+	for range 16 { // a wrapper chain longer than this is a cycle
+		if p, ok := st.(Pinger); ok {
+			return p
+		}
+		u, ok := st.(interface{ Unwrap() Store })
+		if !ok {
+			return nil
+		}
+		st = u.Unwrap()
 	}
 	return nil
 }
