@@ -74,7 +74,7 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	switch e.Kind {
 	case EventRejected, EventCSRFFailure, EventCrossOrigin, EventBindingChanged, EventLoginRefused, EventImportFailed:
 		level = slog.LevelWarn
-	case EventBruteForce, EventStoreError, EventCapacity, EventRefreshReused:
+	case EventBruteForce, EventStoreError, EventCapacity, EventRefreshReused, EventUncommitted:
 		level = slog.LevelError
 	}
 	if m.logger.Enabled(ctx, level) {

@@ -333,13 +333,20 @@ func (s *Session) needsNewCookie() bool {
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // finish runs after the handler returns. If nothing was written yet, it
-// commits (a failure becomes the error handler's response). If the headers
-// are gone, changes made since are still saved when the ID did not change;
-// a failure then is too late for an error response, so it is logged and
-// emitted as EventStoreError with Reason "final_commit" (see Session.Save).
+// commits (a failure becomes the error handler's response), unless the
+// response went out through the wrapped writer instead (see
+// EventUncommitted). If the headers are gone, changes made since are still
+// saved when the ID did not change; a failure then is too late for an error
+// response, so it is logged and emitted as EventStoreError with Reason
+// "final_commit" (see Session.Save).
 func (w *responseWriter) finish() {
 	if !w.wroteHeader {
-		_ = w.commit() // the handler wrote nothing: commit with the headers
+		if w.writtenElsewhere() {
+			w.wroteHeader = true
+			w.s.uncommitted()
+		} else {
+			_ = w.commit() // the handler wrote nothing: commit with the headers
+		}
 	}
 	if pending := w.s.finish(); !pending || w.failed {
 		return // the common case: nothing changed after the headers
