@@ -16,6 +16,7 @@ package sessiontest
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,9 +38,14 @@ type Harness struct {
 
 // New returns a Harness around a Manager built from cfg (the memory store
 // when cfg.Store is nil). cfg.OnEvent, when set, still receives every
-// event. It fails t if cfg is invalid, and closes the Manager when t ends.
+// event. Without cfg.Logger nothing is logged (the events are in each
+// [Result]). It fails t if cfg is invalid, and closes the Manager when t
+// ends.
 func New(t testing.TB, cfg session.Config) *Harness {
 	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	h := &Harness{t: t, cookie: cookieName(&cfg.Cookie)}
 	next := cfg.OnEvent
 	cfg.OnEvent = func(ctx context.Context, e session.Event) {
