@@ -64,10 +64,11 @@ type Session struct {
 //	if err := session.FromContext(ctx).Err(); errors.Is(err, session.ErrNoSession) { ... }
 //
 // Why not nil or a panic: a method called on nil would panic with a bare
-// nil-pointer dereference, and a panic in a request handler takes down the
-// process unless something recovers it. One misrouted handler must not do
-// that; a clear error that says what to do (and is logged wherever the
-// handler logs errors) does not.
+// nil-pointer dereference that says nothing about the cause; net/http
+// recovers a handler's panic only by dropping the connection, and a panic
+// in a goroutine the handler started ends the process. One misrouted
+// handler must not do that; an error that says what to do, returned where
+// the handler already handles errors, does not.
 func FromContext(ctx context.Context) *Session {
 	if s := fromContext(ctx); s != nil {
 		return s
