@@ -65,7 +65,7 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s := FromContext(r.Context())
+		s := fromContext(r.Context())
 		if s == nil {
 			m.logger.LogAttrs(r.Context(), slog.LevelError, errCSRFNoSession.Error())
 			m.cfg.ErrorHandler(w, r, errCSRFNoSession)
@@ -125,7 +125,7 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 // cookie that must back the token can no longer be sent, and outside
 // Manager.Handler or when the session cannot load (store failure).
 func CSRFToken(r *http.Request) string {
-	s := FromContext(r.Context())
+	s := fromContext(r.Context())
 	if s == nil {
 		return ""
 	}

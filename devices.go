@@ -36,7 +36,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 		return nil, err
 	}
 	current := ""
-	if s := FromContext(ctx); s != nil {
+	if s := fromContext(ctx); s != nil {
 		current = s.Handle()
 	}
 	out := make([]SessionInfo, 0, len(recs))
@@ -152,6 +152,9 @@ func (c *storeCarrier) revokeUser(ctx context.Context, userID string) error {
 // returns an error wrapping ErrNotFound with the request going on
 // anonymous; the user must log in again.
 func (s *Session) RevokeOthers(ctx context.Context) error {
+	if s.detached() {
+		return s.err
+	}
 	return s.m.carrier.revokeOthers(ctx, s)
 }
 

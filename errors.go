@@ -61,6 +61,11 @@ var (
 	// cookie would overwrite the renewed one in the browser. The request
 	// can read nothing but may still Login.
 	ErrRotated = errors.New("session: ID renewed by a concurrent request")
+	// ErrNoSession is returned by every method of the detached Session
+	// that [FromContext] returns for a context that did not come through
+	// [Manager.Handler]: the handler is mounted outside the middleware, or
+	// its router replaced the request's context.
+	ErrNoSession = errors.New("session: no session in this context: wrap the handler with Manager.Handler (gin: use ginsession)")
 	// ErrReused is wrapped (together with [ErrNotFound]) by the error of
 	// [Manager.Rotate] when the token was already rotated: presented again
 	// after the grace period, or a second time within it. The whole session

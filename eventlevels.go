@@ -30,6 +30,7 @@ var defaultEventLevels = map[string]slog.Level{
 	EventImportFailed:    slog.LevelWarn,
 	EventStoreError:      slog.LevelError,
 	EventCapacity:        slog.LevelError,
+	EventUncommitted:     slog.LevelError,
 }
 
 // eventLevels merges the configured overrides into the defaults. An

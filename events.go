@@ -34,6 +34,16 @@ const (
 	// EventRefreshReused reports a rotated header-session token (a refresh
 	// token) presented again: its session was ended (see ErrReused).
 	EventRefreshReused = "session.refresh_reused"
+	// EventUncommitted reports a request whose session changed (a value set, a
+	// Login, a Destroy, a CSRF nonce issued...) but whose response went out
+	// through another ResponseWriter than the one [Manager.Handler] passed to
+	// its handler: the Set-Cookie and cache headers of the commit never reached
+	// the client. The usual cause is a router that writes through its own
+	// writer, such as gin mounted with `c.Request = r; c.Next()`; use the
+	// router's adapter (package ginsession for gin). It is logged at ERROR.
+	// Changes to the values of an already stored session are still saved; a
+	// new session is not stored (no client could present its ID).
+	EventUncommitted = "session.uncommitted"
 )
 
 // Event is a security event. It never holds a session token: Session is a

@@ -24,6 +24,9 @@ import (
 //
 // With [Remember], the session is a remembered one (see [RememberConfig]).
 func (s *Session) Login(ctx context.Context, userID string, opts ...LoginOption) error {
+	if s.detached() {
+		return s.err
+	}
 	if userID == "" {
 		return ErrNoUser
 	}
@@ -144,6 +147,9 @@ func (s *Session) Destroy(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.unlock()
 	s.load()
+	if s.detached() {
+		return s.err
+	}
 	if s.headersSent {
 		return ErrHeadersSent
 	}

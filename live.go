@@ -97,7 +97,9 @@ func (c *storeCarrier) check(ctx context.Context, s *Session) error {
 // connection, so a logout or a revocation in another browser reaches an
 // open socket within one interval. A failed check (the store unreachable)
 // does not end the session: Watch tries again at the next tick. Call the
-// returned cancel when the connection closes, to stop the checks.
+// returned cancel when the connection closes, to stop the checks. On the
+// detached Session that [FromContext] returns outside [Manager.Handler], the
+// context is done at once, its cause [ErrNoSession].
 //
 //	ctx, cancel := s.Watch(r.Context(), 10*time.Second)
 //	defer cancel()
@@ -112,6 +114,10 @@ func (c *storeCarrier) check(ctx context.Context, s *Session) error {
 func (s *Session) Watch(ctx context.Context, interval time.Duration) (context.Context, context.CancelFunc) {
 	interval = max(interval, time.Second)
 	ctx, cancel := context.WithCancelCause(ctx)
+	if s.detached() {
+		cancel(s.err) // nothing to watch: done at once, with the reason
+		return ctx, func() { cancel(context.Canceled) }
+	}
 	go func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()

@@ -92,6 +92,9 @@ func (s *Session) SetPersist(persist bool) error {
 // cannot put the old ones back, and the throttled touch follows a shorter
 // idle limit.
 func (s *Session) SetTimeouts(idle, absolute time.Duration) error {
+	if s.detached() {
+		return s.err
+	}
 	if idle < 0 || absolute < 0 {
 		return fmt.Errorf("session: negative timeout")
 	}

@@ -333,13 +333,20 @@ func (s *Session) needsNewCookie() bool {
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // finish runs after the handler returns. If nothing was written yet, it
-// commits (a failure becomes the error handler's response). If the headers
-// are gone, changes made since are still saved when the ID did not change;
-// a failure then is too late for an error response, so it is logged and
-// emitted as EventStoreError with Reason "final_commit" (see Session.Save).
+// commits (a failure becomes the error handler's response), unless the
+// response went out through the wrapped writer instead (see
+// EventUncommitted). If the headers are gone, changes made since are still
+// saved when the ID did not change; a failure then is too late for an error
+// response, so it is logged and emitted as EventStoreError with Reason
+// "final_commit" (see Session.Save).
 func (w *responseWriter) finish() {
 	if !w.wroteHeader {
-		_ = w.commit() // the handler wrote nothing: commit with the headers
+		if w.writtenElsewhere() {
+			w.wroteHeader = true
+			w.s.uncommitted()
+		} else {
+			_ = w.commit() // the handler wrote nothing: commit with the headers
+		}
 	}
 	if pending := w.s.finish(); !pending || w.failed {
 		return // the common case: nothing changed after the headers
@@ -349,4 +356,50 @@ func (w *responseWriter) finish() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.req.Context()), finalCommitTimeout)
 	defer cancel()
 	_ = w.s.commitCtx(ctx, nil, false, "final_commit")
+}
+
+// uncommittedReason is the Reason of EventUncommitted: the likely cause.
+const uncommittedReason = "response written through another ResponseWriter than Manager.Handler's " +
+	"(gin's c.Writer?): Set-Cookie lost; mount gin with ginsession.Middleware"
+
+// writtenElsewhere reports whether the response was written through the
+// writer that Handler wrapped rather than through the wrapper: the writer,
+// or one it unwraps to, reports so with a Written method (gin's
+// ResponseWriter, negroni's, and other routers' writers have one).
+func (w *responseWriter) writtenElsewhere() bool {
+	rw := w.ResponseWriter
+	for rw != nil {
+		if wr, ok := rw.(interface{ Written() bool }); ok {
+			return wr.Written()
+		}
+		u, ok := rw.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		rw = u.Unwrap()
+	}
+	return false
+}
+
+// uncommitted runs when the handler returned and the response went out
+// around the wrapper: the headers are gone, so nothing that needs a
+// Set-Cookie can be committed any more. It emits one EventUncommitted when
+// the session changed.
+func (s *Session) uncommitted() {
+	s.mu.Lock()
+	defer s.unlock()
+	s.headersSent = true
+	if !s.loaded || s.err != nil {
+		return
+	}
+	changed := (s.pend != nil && !s.pend.Empty()) || s.sendCookie || s.expireCookie ||
+		s.csrfNonce != nil || s.legacy != nil
+	if !changed {
+		return
+	}
+	user := ""
+	if s.rec != nil {
+		user = s.rec.UserID
+	}
+	s.queue(s.event(EventUncommitted, s.token, user, uncommittedReason))
 }

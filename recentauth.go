@@ -27,7 +27,7 @@ func RequireRecentAuth(maxAge time.Duration, onStale http.Handler) func(http.Han
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if recentlyAuthenticated(FromContext(r.Context()), maxAge) {
+			if recentlyAuthenticated(fromContext(r.Context()), maxAge) {
 				next.ServeHTTP(w, r)
 				return
 			}

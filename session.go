@@ -53,12 +53,38 @@ type Session struct {
 	legacy *http.Cookie
 }
 
-// FromContext returns the session of the request whose context is ctx. Under
-// Manager.Handler it is never nil. Outside it, it returns nil.
+// FromContext returns the session of the request whose context is ctx. It
+// never returns nil. Under [Manager.Handler] it is the request's session.
+// Outside it (a context that did not come from the middleware, such as
+// gin's *gin.Context without ContextWithFallback, or a test that calls a
+// handler directly) it is a detached Session: every method that returns an
+// error returns one wrapping [ErrNoSession], getters return zero values, and
+// nothing is ever stored. Check for it with Session.Err:
+//
+//	if err := session.FromContext(ctx).Err(); errors.Is(err, session.ErrNoSession) { ... }
+//
+// Why not nil or a panic: a method called on nil would panic with a bare
+// nil-pointer dereference that says nothing about the cause; net/http
+// recovers a handler's panic only by dropping the connection, and a panic
+// in a goroutine the handler started ends the process. One misrouted
+// handler must not do that; an error that says what to do, returned where
+// the handler already handles errors, does not.
 func FromContext(ctx context.Context) *Session {
+	if s := fromContext(ctx); s != nil {
+		return s
+	}
+	return &Session{loaded: true, err: ErrNoSession}
+}
+
+// fromContext returns the request's session, or nil outside Manager.Handler.
+func fromContext(ctx context.Context) *Session {
 	s, _ := ctx.Value(ctxKey{}).(*Session)
 	return s
 }
+
+// detached reports whether s came from FromContext outside Manager.Handler:
+// it has no Manager, and every change fails with ErrNoSession.
+func (s *Session) detached() bool { return s.m == nil }
 
 type ctxKey struct{}
 

@@ -71,6 +71,9 @@ func (s *Session) GetInt(key string) int {
 // JSONCodec, so the typed getters can decode the common shapes without
 // encoding/json (which allocates its decoder state and the destination).
 func (s *Session) jsonRaw(key string) ([]byte, bool) {
+	if s.detached() {
+		return nil, false
+	}
 	if _, ok := s.m.cfg.Codec.(JSONCodec); !ok {
 		return nil, false
 	}
@@ -127,6 +130,9 @@ func (s *Session) Keys() []string {
 // returned (a goroutine that outlived it: nothing would save the value), and
 // ErrRotated on a request whose ID another request just renewed.
 func (s *Session) Set(key string, v any) error {
+	if s.detached() {
+		return s.err
+	}
 	b, err := encode(s.m.cfg.Codec, key, v)
 	if err != nil {
 		return err

@@ -76,6 +76,8 @@ var eventReasons = map[string][]string{
 	// An import's Reason names the legacy keys it dropped: not a label.
 	session.EventImported:     nil,
 	session.EventImportFailed: {"importer_error", "importer_panic", "login_failed"},
+	// The Reason names the likely cause: one fixed text.
+	session.EventUncommitted: nil,
 	// The Manager's name of the failed step.
 	session.EventStoreError: storeSteps,
 	session.EventCapacity:   storeSteps,
