@@ -525,3 +525,82 @@ func validCookieName(name string) bool {
 func defaultErrorHandler(w http.ResponseWriter, _ *http.Request, _ error) {
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
+
+// Importer adopts a session of the system this library replaces (scs,
+// gorilla/sessions, express-session behind a proxy, ...), so that switching
+// logs nobody out. It is [Config.Import]; package
+// github.com/sessionkit/session/migrate has importers for scs and
+// gorilla/sessions.
+//
+// The Manager calls it at most once per request, when the request's session
+// is first used and only if the request carries no live session of ours (no
+// cookie of ours, or one that was refused, expired or ended), never after
+// the response headers went out and never on a request carrying an ID
+// renewed a moment ago by another request (see Config.RotationGrace). It
+// runs under the request's session lock: it must not use the request's
+// [Session].
+//
+// It returns:
+//
+//   - a zero Imported and nil when the request carries no legacy cookie:
+//     nothing happens;
+//   - Imported.Legacy set and no user or values when it carries one whose
+//     session is gone (expired, already adopted): the legacy cookie is
+//     expired;
+//   - Imported.Legacy with UserID and/or Values: the session is adopted.
+//
+// Import must consume the legacy session: return it at most once, across
+// concurrent requests and across the application's instances, deleting it
+// before it returns or atomically with reading it (Redis GETDEL, a DELETE
+// ... RETURNING). That is what stops two requests carrying the same legacy
+// cookie from both adopting it: the Manager cannot see the legacy store.
+//
+// An error (or a panic) means "nothing imported": the request goes on as a
+// new anonymous session, an [EventImportFailed] is emitted, and the legacy
+// cookie in Imported.Legacy, if set, is still expired. Set Legacy together
+// with an error only when trying again cannot help (a cookie that does not
+// decode); leave it nil for a transient failure (the legacy store down), so
+// that a later request can still adopt the session.
+type Importer func(ctx context.Context, r *http.Request) (Imported, error)
+
+// Imported is what an [Importer] found for one request.
+//
+// The adopted session is a Login: its ID is new (the legacy ID is never
+// reused and the request cannot choose it), UserID is bound with the
+// authentication time and device of this request, the user's index and
+// [Config.MaxSessionsPerUser] apply, and the values are encoded with
+// [Config.Codec] and checked as [Session.Set] checks them (a value that
+// cannot be encoded or that does not fit a sealed cookie is dropped and
+// named in the event). With no UserID, the values start a new anonymous
+// session.
+type Imported struct {
+	// Legacy is the legacy session's cookie as the legacy system set it:
+	// Name, Path and Domain (and Secure, SameSite) as configured there, since
+	// a browser overwrites a cookie only with the same name, path and
+	// domain. The Manager expires it in the response. nil: the request
+	// carried none, and the rest of Imported is ignored.
+	Legacy *http.Cookie
+	// UserID is the legacy session's authenticated user; "" for an
+	// anonymous one.
+	UserID string
+	// Values are the legacy session's values to keep, by key.
+	Values map[string]any
+	// Remember makes the adopted login a remembered one (see [Remember]).
+	Remember bool
+}
+
+// Event is a security event. It never holds a session token: Session is a
+// keyed hash prefix of it, stable for one token under one Manager (or across
+// Managers sharing Config.EventKey), so log lines about one session can be
+// correlated without the lines being usable to hijack it. IP, UserAgent and
+// Reason may carry client-supplied text: they are always valid UTF-8 and at
+// most 256 bytes (cut at a character boundary), in records and events alike.
+type Event struct {
+	Kind      string
+	Time      time.Time
+	Session   string // keyed hash prefix of the token, "" if none
+	UserID    string
+	IP        string
+	UserAgent string
+	Reason    string // detail such as "unknown", "malformed", "max_sessions", or the store operation that failed
+}

@@ -6,7 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
-	"time"
+	"sort"
+	"strings"
 
 	"github.com/sessionkit/session/internal/clientstr"
 )
@@ -45,22 +46,6 @@ const (
 	// new session is not stored (no client could present its ID).
 	EventUncommitted = "session.uncommitted"
 )
-
-// Event is a security event. It never holds a session token: Session is a
-// keyed hash prefix of it, stable for one token under one Manager (or across
-// Managers sharing Config.EventKey), so log lines about one session can be
-// correlated without the lines being usable to hijack it. IP, UserAgent and
-// Reason may carry client-supplied text: they are always valid UTF-8 and at
-// most 256 bytes (cut at a character boundary), in records and events alike.
-type Event struct {
-	Kind      string
-	Time      time.Time
-	Session   string // keyed hash prefix of the token, "" if none
-	UserID    string
-	IP        string
-	UserAgent string
-	Reason    string // detail such as "unknown", "malformed", "max_sessions", or the store operation that failed
-}
 
 // eventHash returns the keyed hash prefix of a token for logs (ASVS 16.2.5).
 func (m *Manager) eventHash(token string) string {
@@ -152,3 +137,75 @@ func (s *Session) storeErr(op string, err error) error {
 	}
 	return werr
 }
+
+// defaultEventLevels is the slog level of each event kind unless
+// [Config.EventLevels] says otherwise: routine anonymous traffic at DEBUG,
+// a user's own lifecycle at INFO, what an attacker or a broken client
+// produces at WARN, what an operator must fix at ERROR.
+var defaultEventLevels = map[string]slog.Level{
+	EventCreated:         slog.LevelDebug,
+	EventLogin:           slog.LevelInfo,
+	EventRenewed:         slog.LevelInfo,
+	EventDestroyed:       slog.LevelInfo,
+	EventExpiredIdle:     slog.LevelInfo,
+	EventExpiredAbsolute: slog.LevelInfo,
+	EventRevoked:         slog.LevelInfo,
+	EventEvicted:         slog.LevelInfo,
+	EventImported:        slog.LevelInfo,
+	EventRejected:        slog.LevelWarn,
+	EventLoginRefused:    slog.LevelWarn,
+	EventCSRFFailure:     slog.LevelWarn,
+	EventCrossOrigin:     slog.LevelWarn,
+	EventBindingChanged:  slog.LevelWarn,
+	EventBruteForce:      slog.LevelWarn,
+	EventRefreshReused:   slog.LevelWarn,
+	EventImportFailed:    slog.LevelWarn,
+	EventStoreError:      slog.LevelError,
+	EventCapacity:        slog.LevelError,
+	EventUncommitted:     slog.LevelError,
+}
+
+// eventLevels merges the configured overrides into the defaults. An
+// unknown kind is refused: a misspelt kind would silently keep its default.
+func eventLevels(overrides map[string]slog.Level) (map[string]slog.Level, error) {
+	levels := make(map[string]slog.Level, len(defaultEventLevels))
+	for k, l := range defaultEventLevels {
+		levels[k] = l
+	}
+	var unknown []string
+	for k, l := range overrides {
+		if _, ok := defaultEventLevels[k]; !ok {
+			unknown = append(unknown, k)
+			continue
+		}
+		levels[k] = l
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, invalid("EventLevels names unknown event kinds: %s", strings.Join(unknown, ", "))
+	}
+	return levels, nil
+}
+
+// eventLevel is the level e is logged at; a kind without a level (none
+// today) is logged at INFO.
+func (m *Manager) eventLevel(kind string) slog.Level {
+	if l, ok := m.levels[kind]; ok {
+		return l
+	}
+	return slog.LevelInfo
+}
+
+// Events of [Config.Import].
+const (
+	// EventImported reports a legacy session adopted by [Config.Import]:
+	// its user was logged in under a new ID of ours (Event.Session is the
+	// new session's hash). Reason lists the values that could not be
+	// adopted ("dropped:cart,theme"), if any.
+	EventImported = "session.imported"
+	// EventImportFailed reports an [Importer] error or panic, or a legacy
+	// session that could not be logged in (Reason "importer_error",
+	// "importer_panic" or "login_failed"; the detail is in the log line
+	// only). The request goes on with a new anonymous session.
+	EventImportFailed = "session.import_failed"
+)

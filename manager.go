@@ -19,7 +19,7 @@ type Manager struct {
 	carrier  carrier   // how sessions travel: chosen by New (carrier.go)
 	index    UserIndex // nil when the store keeps no per-user index
 	logger   *slog.Logger
-	levels   map[string]slog.Level // the level of each event kind (eventlevels.go)
+	levels   map[string]slog.Level // the level of each event kind (events.go)
 	eventKey []byte
 	cop      *http.CrossOriginProtection // nil when disabled
 	owned    io.Closer                   // the store New created, closed by Close

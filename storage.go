@@ -150,7 +150,7 @@ func (s *Session) revocationLoad(ctx context.Context, rv Store, key string) (tim
 // revocationSet records, in cookie mode, a revocation under key in the
 // CookieStore's revocation list.
 func (m *Manager) revocationSet(ctx context.Context, rv Store, key string, r *Record) error {
-	if err := createEnding(ctx, rv, key, r); err != nil { // durable, as every write that ends sessions (cookierevoke.go)
+	if err := createEnding(ctx, rv, key, r); err != nil { // durable, as every write that ends sessions (cookiemode.go, the revocation list)
 		return m.storeErr(ctx, "revoke user", fmt.Errorf("revocation list: %w", err))
 	}
 	return nil

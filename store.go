@@ -175,7 +175,7 @@ type Refresher interface {
 // endingCreator is a store with a durable path for the writes that end
 // sessions ([RedisStore]: with [WithDurability] it waits for its replicas).
 // A revocation of a [CookieStore]'s revocation list takes it
-// (cookierevoke.go): one that a failover could undo must not be reported as
+// (cookiemode.go, the revocation list): one that a failover could undo must not be reported as
 // done.
 type endingCreator interface {
 	// CreateEnding is Create of a record without a user or a family,
