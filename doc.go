@@ -64,7 +64,11 @@
 //     never the ID, merging each request's [Delta] atomically. Optional
 //     interfaces add the per-user index ([UserIndex]) and atomic renewal
 //     ([Rotator]), and whole-fleet operations ([Fleet]). [MemoryStore] and
-//     [RedisStore] implement all of them.
+//     [RedisStore] implement all of them. Their engines live in leaf
+//     packages (internal/memstore, internal/redisstore with its Lua) that
+//     import only the store data model (internal/storekit) and their
+//     driver; the sealed-cookie codec is internal/sealing and internal/wire,
+//     shared with the Memcached store.
 //
 // # Where each feature lives
 //
