@@ -204,14 +204,24 @@ func (c *cookieCarrier) setFits(s *Session, key string, b []byte) error {
 	if s.rec != nil {
 		meta = s.rec.Meta
 	}
+	if err := c.fits(&meta, valuesAfterSet(s, key, b)); err != nil {
+		return fmt.Errorf("session: set %q: %w", key, err)
+	}
+	return nil
+}
+
+// valuesAfterSet yields the values s would hold after key = b: the
+// record's, less those the pending changes delete or replace (all of them
+// after a Clear), then the pending sets, then key. The caller holds s.mu.
+func valuesAfterSet(s *Session, key string, b []byte) iter.Seq2[string, []byte] {
 	d := s.pend
-	values := func(yield func(string, []byte) bool) {
+	kept := func(k string) bool {
+		return k != key && (d == nil || !hasKey(d.Set, k) && !slices.Contains(d.Delete, k))
+	}
+	return func(yield func(string, []byte) bool) {
 		if s.rec != nil && (d == nil || !d.Clear) {
 			for k, v := range s.rec.Values {
-				if k == key || d != nil && (hasKey(d.Set, k) || slices.Contains(d.Delete, k)) {
-					continue
-				}
-				if !yield(k, v) {
+				if kept(k) && !yield(k, v) {
 					return
 				}
 			}
@@ -225,10 +235,6 @@ func (c *cookieCarrier) setFits(s *Session, key string, b []byte) error {
 		}
 		yield(key, b)
 	}
-	if err := c.fits(&meta, values); err != nil {
-		return fmt.Errorf("session: set %q: %w", key, err)
-	}
-	return nil
 }
 
 // csrfReserve is room kept for the CSRF secret the first commit of a
