@@ -205,7 +205,8 @@ func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.
 	defer s.admitted(&held)
 	now := s.now().UnixNano()
 	other := s.oldOwner(rot)
-	ru, err := s.lockRotationUser(rot, now)
+	var ru rotUser // on the stack: Rotate is on the login path
+	err = s.lockRotationUser(&ru, rot, now)
 	defer ru.finish()
 	if err != nil {
 		return nil, fmt.Errorf("memory store: rotate: %w", err)
@@ -213,16 +214,16 @@ func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.
 	family := rot.Family()
 	fs := s.lockFamily(family, rot.NewKey)
 	defer unlockFamily(fs)
-	unlock := s.lockShards(rot.OldKey, rot.NewKey)
+	shards := s.lockShards(rot.OldKey, rot.NewKey)
 	old, err := s.rotationOld(rot, now, ru.prevGen, other)
 	if err != nil {
-		unlock()
+		shards.unlock()
 		ru.victims = nil
 		return nil, fmt.Errorf("memory store: rotate: %w", err)
 	}
-	s.writeRotation(rot, ru, old, family, &held)
+	s.writeRotation(rot, &ru, old, family, &held)
 	setFamily(fs, family, rot.NewKey)
-	unlock()
+	shards.unlock()
 	if old != nil && ru.u != nil && old.UserID == ru.id {
 		ru.u.remove(rot.OldKey)
 	} // another user's index entry is pruned by its next listing
@@ -273,10 +274,10 @@ type rotUser struct {
 // lockRotationUser takes the lock of the new record's user, revokes its
 // sessions (RevokeUser) and picks the victims of the cap. The caller calls
 // finish in every case.
-func (s *Store) lockRotationUser(rot *storekit.Rotation, now int64) (*rotUser, error) {
-	ru := &rotUser{s: s, id: rot.Meta.UserID, now: now}
+func (s *Store) lockRotationUser(ru *rotUser, rot *storekit.Rotation, now int64) error {
+	*ru = rotUser{s: s, id: rot.Meta.UserID, now: now}
 	if ru.id == "" {
-		return ru, nil
+		return nil
 	}
 	ru.us = s.userShard(ru.id)
 	ru.us.mu.Lock()
@@ -286,7 +287,7 @@ func (s *Store) lockRotationUser(rot *storekit.Rotation, now int64) (*rotUser, e
 		ru.revoke, ru.revoked = true, s.revokeLocked(ru.u, ru.id)
 	}
 	if rot.MaxSessions <= 0 {
-		return ru, nil
+		return nil
 	}
 	live, dead := s.liveSessions(ru.id, ru.u.list(), now, true)
 	for _, k := range dead {
@@ -294,7 +295,7 @@ func (s *Store) lockRotationUser(rot *storekit.Rotation, now int64) (*rotUser, e
 	}
 	var err error
 	ru.victims, err = rot.Victims(live)
-	return ru, err
+	return err
 }
 
 // finish evicts the victims, ends the revoked sessions and releases the
@@ -314,22 +315,32 @@ func (ru *rotUser) finish() {
 
 // lockShards locks the shards of oldKey ("" for none) and newKey in index
 // order and returns the function that unlocks them.
-func (s *Store) lockShards(oldKey, newKey string) (unlock func()) {
+func (s *Store) lockShards(oldKey, newKey string) shardLocks {
 	newSh := s.shard(newKey)
-	shards := []*memShard{newSh}
+	l := shardLocks{newSh}
 	if oldKey != "" {
 		if oldSh := s.shard(oldKey); oldSh != newSh {
-			shards = append(shards, oldSh)
+			l[1] = oldSh
 			if fnv32(oldKey)%memShards < fnv32(newKey)%memShards {
-				shards[0], shards[1] = oldSh, newSh
+				l[0], l[1] = oldSh, newSh
 			}
 		}
 	}
-	for _, sh := range shards {
-		sh.mu.Lock()
+	for _, sh := range l {
+		if sh != nil {
+			sh.mu.Lock()
+		}
 	}
-	return func() {
-		for _, sh := range shards {
+	return l
+}
+
+// shardLocks is the one or two shards lockShards locked, in lock order; a
+// value, so Rotate allocates nothing for it.
+type shardLocks [2]*memShard
+
+func (l shardLocks) unlock() {
+	for _, sh := range l {
+		if sh != nil {
 			sh.mu.Unlock()
 		}
 	}
