@@ -20,7 +20,7 @@ func (m *Manager) RevokeAll(ctx context.Context) error {
 	if err := m.revokeAll(ctx, m.now()); err != nil {
 		return err
 	}
-	m.emit(ctx, Event{Kind: EventRevoked, Reason: "revoke_all"})
+	m.emit(ctx, m.actor(ctx, Event{Kind: EventRevoked, Reason: "revoke_all"}))
 	return nil
 }
 

@@ -603,4 +603,12 @@ type Event struct {
 	IP        string
 	UserAgent string
 	Reason    string // detail such as "unknown", "malformed", "max_sessions", or the store operation that failed
+	// TargetIP and TargetUserAgent are the recorded device of the session
+	// acted on, when that is not the acting request's: the device a
+	// [Manager.Revoke] ended. IP and UserAgent are always the acting
+	// request's (empty when the call came with no request in its
+	// context, an admin job), so an audit reader can tell who acted from
+	// where and whom it hit.
+	TargetIP        string
+	TargetUserAgent string
 }

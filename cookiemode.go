@@ -419,7 +419,7 @@ func (c *cookieCarrier) revokeUser(ctx context.Context, userID string) error {
 	if _, err := c.writeRevocation(ctx, userID); err != nil {
 		return err
 	}
-	c.m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"})
+	c.m.emit(ctx, c.m.actor(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"}))
 	return nil
 }
 

@@ -114,7 +114,8 @@ func (c *storeCarrier) revoke(ctx context.Context, userID, handle string) error 
 	} else if err := m.deleteRecord(ctx, "revoke", key); err != nil {
 		return err
 	}
-	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8], IP: rec.IP, UserAgent: rec.UserAgent, Reason: "revoke"})
+	m.emit(ctx, m.actor(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8],
+		TargetIP: rec.IP, TargetUserAgent: rec.UserAgent, Reason: "revoke"}))
 	return nil
 }
 
@@ -138,7 +139,7 @@ func (c *storeCarrier) revokeUser(ctx context.Context, userID string) error {
 	if err := m.revokeUser(ctx, userID); err != nil {
 		return err
 	}
-	m.emit(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"})
+	m.emit(ctx, m.actor(ctx, Event{Kind: EventRevoked, UserID: userID, Reason: "revoke_user"}))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -316,4 +317,70 @@ func TestRedteamRevokeHandleLosesToRenewal(t *testing.T) {
 		require.NoError(t, lerr)
 		assert.Empty(t, infos, "after a successful Revoke the device list still shows the thief's session")
 	})
+}
+
+// A device revoked from another device's request: the event names the
+// acting request's device and IP (who did it, from where) and, apart, the
+// revoked session's (whom it hit); from no request, only the target's.
+func TestRevokeEventNamesActorAndTarget(t *testing.T) {
+	var m *session.Manager
+	mux := http.NewServeMux()
+	mux.Handle("/", testApp())
+	mux.HandleFunc("POST /revoke-device", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		if err := m.Revoke(r.Context(), s.UserID(), r.URL.Query().Get("h")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	e := newEnv(t, session.Config{Store: session.NewMemoryStore()}, mux)
+	m = e.m
+	ctx := context.Background()
+	phone, laptop := e.client(), e.client()
+	phone.ua, laptop.ua = "Phone/1", "Laptop/2"
+	for _, c := range []*client{phone, laptop} {
+		res, _ := c.post("/login?u=alice")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+	}
+	handleOf := func(ua string) string {
+		infos, err := m.Sessions(ctx, "alice")
+		require.NoError(t, err)
+		for _, in := range infos {
+			if in.UserAgent == ua {
+				return in.Handle
+			}
+		}
+		t.Fatalf("no session for %s", ua)
+		return ""
+	}
+	revoked := func() session.Event {
+		var last session.Event
+		for _, ev := range e.events.all() {
+			if ev.Kind == session.EventRevoked {
+				last = ev
+			}
+		}
+		require.Equal(t, session.EventRevoked, last.Kind)
+		return last
+	}
+
+	res, body := laptop.post("/revoke-device?h=" + url.QueryEscape(handleOf("Phone/1")))
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	ev := revoked()
+	assert.Equal(t, "Laptop/2", ev.UserAgent, "the acting request's device")
+	assert.Equal(t, "127.0.0.1", ev.IP)
+	assert.Equal(t, "Phone/1", ev.TargetUserAgent, "the revoked device")
+	assert.Equal(t, "127.0.0.1", ev.TargetIP)
+	assert.Equal(t, "revoke", ev.Reason)
+	assert.Contains(t, suiteLog.String(), `"target_user_agent":"Phone/1"`)
+
+	// An admin job (no request in ctx): no actor, the target still named.
+	res, _ = phone.post("/login?u=alice")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.NoError(t, m.Revoke(ctx, "alice", handleOf("Phone/1")))
+	ev = revoked()
+	assert.Empty(t, ev.UserAgent)
+	assert.Empty(t, ev.IP)
+	assert.Equal(t, "Phone/1", ev.TargetUserAgent)
 }

@@ -65,6 +65,7 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	}
 	// Client strings are bounded here, whatever the caller passed.
 	e.IP, e.UserAgent, e.Reason = clientstr.Clean(e.IP), clientstr.Clean(e.UserAgent), clientstr.Clean(e.Reason)
+	e.TargetIP, e.TargetUserAgent = clientstr.Clean(e.TargetIP), clientstr.Clean(e.TargetUserAgent)
 	level := m.eventLevel(e.Kind)
 	if m.logger.Enabled(ctx, level) {
 		attrs := make([]slog.Attr, 0, 6)
@@ -81,12 +82,25 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 		if e.Reason != "" {
 			attrs = append(attrs, slog.String("reason", e.Reason))
 		}
+		if e.TargetIP != "" || e.TargetUserAgent != "" {
+			attrs = append(attrs, slog.String("target_ip", e.TargetIP), slog.String("target_user_agent", e.TargetUserAgent))
+		}
 		attrs = append(attrs, extra...)
 		m.logger.LogAttrs(ctx, level, e.Kind, attrs...)
 	}
 	if m.cfg.OnEvent != nil {
 		m.cfg.OnEvent(ctx, e)
 	}
+}
+
+// actor returns e with IP and UserAgent set to those of the request whose
+// session ctx carries (the one that called a Manager method from a
+// handler); e is unchanged when ctx carries none.
+func (m *Manager) actor(ctx context.Context, e Event) Event {
+	if s := fromContext(ctx); s != nil && s.req != nil {
+		e.IP, e.UserAgent = m.clientIP(s.req), s.req.UserAgent()
+	}
+	return e
 }
 
 // pendingEvent is an event queued under a session's lock, with the detail
