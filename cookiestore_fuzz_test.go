@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/session/internal/testkit"
 	"github.com/sessionkit/session/internal/wire"
 )
 
@@ -50,29 +51,10 @@ func FuzzOpenCookie(f *testing.F) {
 		}
 		again := cs.sealCookie("__Host-sid", token, r)
 		token2, r2, primary, err := cs.openCookie("__Host-sid", again)
-		if err != nil || !primary || token2 != token || !sameRecord(r, r2) {
+		if err != nil || !primary || token2 != token || !testkit.SameRecord(r, r2) {
 			t.Fatalf("re-sealed record does not round-trip: %v", err)
 		}
 	})
-}
-
-func sameRecord(a, b *Record) bool {
-	am, bm := a.Meta, b.Meta
-	if !am.CreatedAt.Equal(bm.CreatedAt) || !am.LastSeen.Equal(bm.LastSeen) || !am.AuthenticatedAt.Equal(bm.AuthenticatedAt) {
-		return false
-	}
-	am.CreatedAt, am.LastSeen, am.AuthenticatedAt = time.Time{}, time.Time{}, time.Time{}
-	bm.CreatedAt, bm.LastSeen, bm.AuthenticatedAt = time.Time{}, time.Time{}, time.Time{}
-	if am != bm || len(a.Values) != len(b.Values) {
-		return false
-	}
-	for k, v := range a.Values {
-		w, ok := b.Values[k]
-		if !ok || !bytes.Equal(v, w) {
-			return false
-		}
-	}
-	return true
 }
 
 // The size the Manager checks before a Set is the size it then sends.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session/internal/sealing"
+	"github.com/sessionkit/session/internal/testkit"
 	"github.com/sessionkit/session/internal/wire"
 )
 
@@ -91,7 +92,7 @@ func TestGoldenCookieOpens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("a cookie sealed by an earlier release no longer opens: %v", err)
 			}
-			if token != goldenToken || !sameRecord(r, goldenRecord()) || primary != tc.primary {
+			if token != goldenToken || !testkit.SameRecord(r, goldenRecord()) || primary != tc.primary {
 				t.Fatalf("opened %q %+v primary=%v, want %q %+v primary=%v", token, r, primary, goldenToken, goldenRecord(), tc.primary)
 			}
 			if _, _, _, err := c.openCookie("other", value); err == nil {

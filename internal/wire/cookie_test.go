@@ -1,12 +1,12 @@
 package wire
 
 import (
-	"bytes"
 	"maps"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/session/internal/storekit"
+	"github.com/sessionkit/session/internal/testkit"
 )
 
 const fuzzToken = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
@@ -20,25 +20,6 @@ func fuzzRecord() *storekit.Record {
 		Values: map[string][]byte{"cart": []byte(`{"n":1}`), "": nil, "flash": []byte(`"hi"`)}}
 }
 
-func sameRecord(a, b *storekit.Record) bool {
-	am, bm := a.Meta, b.Meta
-	if !am.CreatedAt.Equal(bm.CreatedAt) || !am.LastSeen.Equal(bm.LastSeen) || !am.AuthenticatedAt.Equal(bm.AuthenticatedAt) {
-		return false
-	}
-	am.CreatedAt, am.LastSeen, am.AuthenticatedAt = time.Time{}, time.Time{}, time.Time{}
-	bm.CreatedAt, bm.LastSeen, bm.AuthenticatedAt = time.Time{}, time.Time{}, time.Time{}
-	if am != bm || len(a.Values) != len(b.Values) {
-		return false
-	}
-	for k, v := range a.Values {
-		w, ok := b.Values[k]
-		if !ok || !bytes.Equal(v, w) {
-			return false
-		}
-	}
-	return true
-}
-
 func TestCookieRoundTrip(t *testing.T) {
 	for _, r := range []*storekit.Record{fuzzRecord(), {}} {
 		b := AppendCookie(nil, fuzzToken, r)
@@ -46,7 +27,7 @@ func TestCookieRoundTrip(t *testing.T) {
 			t.Fatalf("CookieLen %d, encoding %d", n, len(b))
 		}
 		token, got, ok := DecodeCookie(b)
-		if !ok || token != fuzzToken || !sameRecord(r, got) {
+		if !ok || token != fuzzToken || !testkit.SameRecord(r, got) {
 			t.Fatalf("round trip: ok=%v token=%q record=%+v", ok, token, got)
 		}
 		for i := range b {
@@ -74,7 +55,7 @@ func FuzzDecodeCookieRecord(f *testing.F) {
 			return
 		}
 		token2, r2, ok := DecodeCookie(AppendCookie(nil, token, r))
-		if !ok || token2 != token || !sameRecord(r, r2) {
+		if !ok || token2 != token || !testkit.SameRecord(r, r2) {
 			t.Fatal("decoded record does not round-trip")
 		}
 		if n := CookieLen(len(token), &r.Meta, maps.All(r.Values)); n != len(AppendCookie(nil, token, r)) {
@@ -100,7 +81,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		if !withFamily {
 			want.Family = ""
 		}
-		if !sameRecord(&want, got) || !got.Expires.Equal(r.Expires) {
+		if !testkit.SameRecord(&want, got) || !got.Expires.Equal(r.Expires) {
 			t.Fatalf("round trip (family %v): %+v", withFamily, got)
 		}
 		for i := range b {
@@ -133,7 +114,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		d2 := NewDecoder(again)
 		got2 := d2.Record(withFamily)
-		if d2.End() != nil || !sameRecord(got, got2) || got.Family != got2.Family || !got.Expires.Equal(got2.Expires) {
+		if d2.End() != nil || !testkit.SameRecord(got, got2) || got.Family != got2.Family || !got.Expires.Equal(got2.Expires) {
 			t.Fatal("decoded record does not round-trip")
 		}
 	})
