@@ -7,6 +7,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/sessionkit/session/internal/csrfform"
 )
 
 const (
@@ -71,11 +73,11 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			m.cfg.ErrorHandler(w, r, errCSRFNoSession)
 			return
 		}
-		f := m.csrfFromRequest(r)
-		reason := f.reason
+		f := csrfform.Read(r, m.cfg.CSRFMaxFormBytes)
+		reason := f.Reason
 		if reason == "" {
 			var err error
-			if reason, err = s.checkCSRF(f.token); err != nil {
+			if reason, err = s.checkCSRF(f.Token); err != nil {
 				// The session could not load: the middleware replaces
 				// this response with the error handler's.
 				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -83,7 +85,7 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			}
 		}
 		if reason != "" {
-			if !f.drained && r.ContentLength != 0 {
+			if !f.Drained && r.ContentLength != 0 {
 				// Do not let the server read the rest of a refused body
 				// to keep the connection alive.
 				w.Header().Set("Connection", "close")
@@ -91,7 +93,7 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			s.csrfFailure(w, reason)
 			return
 		}
-		next.ServeHTTP(w, f.req)
+		next.ServeHTTP(w, f.Req)
 	})
 }
 

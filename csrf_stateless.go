@@ -7,6 +7,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+
+	"github.com/sessionkit/session/internal/csrfform"
 )
 
 // Stateless CSRF tokens for visitors whose session is not stored (signed
@@ -33,7 +35,7 @@ const csrfSessionKey = "_csrf"
 
 const (
 	// csrfTooLarge is the failure reason for a body past the bound.
-	csrfTooLarge = "too_large"
+	csrfTooLarge = csrfform.TooLarge
 	// csrfKeyLabel separates the CSRF key derived from a signing key from
 	// the signing key's own use.
 	csrfKeyLabel = "sessionkit/session: anonymous CSRF key v1"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionkit/session/internal/sealing"
 	"github.com/sessionkit/session/internal/testkit"
+	"github.com/sessionkit/session/internal/valueseal"
 	"github.com/sessionkit/session/internal/wire"
 )
 
@@ -109,8 +110,7 @@ func TestGoldenSealedValuesOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &sealedStore{ring: ring}
-		return []byte(hex.EncodeToString(s.sealValue(key, "cart", []byte(`{"n":3}`))) + "\n")
+		return []byte(hex.EncodeToString(valueseal.Seal(ring, key, "cart", []byte(`{"n":3}`))) + "\n")
 	})))
 	env, err := hex.DecodeString(line)
 	if err != nil {

@@ -1,4 +1,4 @@
-package session
+package csrfform
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ func FuzzCSRFFormField(f *testing.F) {
 	var mp bytes.Buffer
 	mw := multipart.NewWriter(&mp)
 	_ = mw.SetBoundary(boundary)
-	_ = mw.WriteField(CSRFField, "tok")
+	_ = mw.WriteField(Field, "tok")
 	fw, _ := mw.CreateFormFile("file", "f")
 	_, _ = fw.Write([]byte("contents"))
 	_ = mw.Close()
@@ -43,14 +43,14 @@ func FuzzCSRFFormField(f *testing.F) {
 			if (err != nil) != bad {
 				t.Fatalf("bad=%v, ParseQuery error %v", bad, err)
 			}
-			if err == nil && vals.Has(CSRFField) != found {
+			if err == nil && vals.Has(Field) != found {
 				t.Fatalf("found=%v, ParseQuery %v", found, vals)
 			}
-			if found && tok != vals.Get(CSRFField) {
-				t.Fatalf("token %q, ParseQuery %q", tok, vals.Get(CSRFField))
+			if found && tok != vals.Get(Field) {
+				t.Fatalf("token %q, ParseQuery %q", tok, vals.Get(Field))
 			}
 		}
-		if tok, found, _ := multipartField(prefix, boundary, complete); found && len(tok) > csrfMaxField+1 {
+		if tok, found, _ := multipartField(prefix, boundary, complete); found && len(tok) > maxField+1 {
 			t.Fatalf("field value of %d bytes", len(tok))
 		}
 		_, _, _ = multipartField(prefix, "", complete)
