@@ -16,7 +16,6 @@ func (s *Session) checkBinding(ctx context.Context) {
 	if clientstr.Clean(ua) == s.rec.UserAgent && samePrefix(ip, s.rec.IP) {
 		return
 	}
-	s.bindingChanged = true
 	s.queue(s.event(EventBindingChanged, s.token, s.rec.UserID, "was "+s.rec.IP))
 	switch m.cfg.Binding {
 	case BindReauth:
@@ -29,15 +28,6 @@ func (s *Session) checkBinding(ctx context.Context) {
 		s.reset()
 		s.expireCookie = true
 	}
-}
-
-// BindingChanged reports whether this request came from another device or
-// network than the login (see Config.Binding; always false with BindNone).
-func (s *Session) BindingChanged() bool {
-	s.mu.Lock()
-	defer s.unlock()
-	s.load()
-	return s.bindingChanged
 }
 
 // samePrefix reports whether two addresses share their /24 (IPv4) or /64

@@ -18,14 +18,14 @@ type Codec interface {
 	Unmarshal(data []byte, dst any) error
 }
 
-// JSONCodec is the default Codec, based on encoding/json.
-type JSONCodec struct{}
+// jsonCodec is the default Codec, based on encoding/json.
+type jsonCodec struct{}
 
 // Marshal encodes v as JSON.
-func (JSONCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+func (jsonCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // Unmarshal decodes JSON data into dst.
-func (JSONCodec) Unmarshal(data []byte, dst any) error { return json.Unmarshal(data, dst) }
+func (jsonCodec) Unmarshal(data []byte, dst any) error { return json.Unmarshal(data, dst) }
 
 // encode wraps codec failures so callers can tell them apart.
 func encode(c Codec, key string, v any) ([]byte, error) {

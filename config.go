@@ -13,26 +13,15 @@ import (
 	"github.com/sessionkit/session/internal/signing"
 )
 
-// Default timeouts: OWASP's guidance for applications of ordinary risk.
+// The default timeouts: OWASP's guidance for applications of ordinary risk.
 const (
-	DefaultIdleTimeout     = 30 * time.Minute
-	DefaultAbsoluteTimeout = 8 * time.Hour
+	defaultIdleTimeout     = 30 * time.Minute
+	defaultAbsoluteTimeout = 8 * time.Hour
 )
 
 // defaultCSRFMaxFormBytes is the default of [Config.CSRFMaxFormBytes]: room
 // for a login or settings form, far from a memory-exhausting upload.
 const defaultCSRFMaxFormBytes = 64 << 10
-
-// LimitPolicy says what Login does when a user already has
-// Config.MaxSessionsPerUser sessions.
-type LimitPolicy int
-
-const (
-	// EvictOldest ends the user's least recently used session (the default).
-	EvictOldest LimitPolicy = iota
-	// RefuseNew makes Login fail with ErrTooManySessions.
-	RefuseNew
-)
 
 // Config configures a Manager. The zero value is safe: in-memory store, idle
 // timeout 30m, absolute timeout 8h, a __Host-sid cookie that is Secure,
@@ -63,7 +52,7 @@ type Config struct {
 	// Remember is the policy of sessions logged in with [Remember] ("remember
 	// me"). Default: 7 days idle, 30 days absolute, a new ID daily.
 	Remember RememberConfig
-	// Codec encodes values. Default JSONCodec.
+	// Codec encodes values. Default: encoding/json.
 	Codec Codec
 	// Logger receives security events and store errors. Default
 	// slog.Default().
@@ -109,8 +98,10 @@ type Config struct {
 	// MaxSessionsPerUser caps the concurrent sessions of one user (0: no
 	// cap). Requires a store implementing UserIndex.
 	MaxSessionsPerUser int
-	// OnLimit chooses what happens past the cap. Default EvictOldest.
-	OnLimit LimitPolicy
+	// RefuseOverLimit makes a login past the cap fail with
+	// [ErrTooManySessions]. By default the login succeeds and ends the
+	// user's least recently used session instead.
+	RefuseOverLimit bool
 	// SigningKeys, when set, sign every issued ID with HMAC-SHA256 under
 	// the first key and accept IDs signed by any of them, so keys rotate
 	// without logging anybody out: put the new key first, keep the old one
@@ -339,10 +330,10 @@ func invalid(format string, args ...any) error {
 // rotation-grace durations, filling their defaults.
 func (c *Config) validateTimeouts() error {
 	if c.IdleTimeout == 0 {
-		c.IdleTimeout = DefaultIdleTimeout
+		c.IdleTimeout = defaultIdleTimeout
 	}
 	if c.AbsoluteTimeout == 0 {
-		c.AbsoluteTimeout = DefaultAbsoluteTimeout
+		c.AbsoluteTimeout = defaultAbsoluteTimeout
 	}
 	if c.IdleTimeout < 0 || c.AbsoluteTimeout < 0 {
 		return invalid("timeouts must be positive (idle %v, absolute %v)", c.IdleTimeout, c.AbsoluteTimeout)
@@ -373,9 +364,6 @@ func (c *Config) validateTimeouts() error {
 func (c *Config) validateLimits() error {
 	if c.MaxSessionsPerUser < 0 {
 		return invalid("MaxSessionsPerUser %d is negative", c.MaxSessionsPerUser)
-	}
-	if c.OnLimit != EvictOldest && c.OnLimit != RefuseNew {
-		return invalid("unknown OnLimit policy %d", c.OnLimit)
 	}
 	for i, k := range c.SigningKeys {
 		if len(k) < minSigningKey {
@@ -490,7 +478,7 @@ func (c *Config) validateBruteForce() error {
 // left unset.
 func (c *Config) fillDefaults() {
 	if c.Codec == nil {
-		c.Codec = JSONCodec{}
+		c.Codec = jsonCodec{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

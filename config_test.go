@@ -27,7 +27,6 @@ func TestNewRejectsUnsafeOrContradictorySettings(t *testing.T) {
 		"absolute shorter than idle":   {IdleTimeout: time.Hour, AbsoluteTimeout: time.Minute},
 		"touch not shorter than idle":  {IdleTimeout: time.Minute, TouchInterval: time.Minute},
 		"negative cap":                 {MaxSessionsPerUser: -1},
-		"unknown limit policy":         {OnLimit: 7},
 	} {
 		m, err := session.New(cfg)
 		assert.ErrorIs(t, err, session.ErrInvalidConfig, name)

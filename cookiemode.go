@@ -60,7 +60,7 @@ const reasonUnsealable = "unsealable"
 // holds s.mu.
 func (c *cookieCarrier) load(s *Session) {
 	m := c.m
-	v, ok := readCookieLimit(s.req.Header, m.cfg.Cookie.Name, MaxCookieSize)
+	v, ok := readCookieLimit(s.req.Header, m.cfg.Cookie.Name, maxCookieSize)
 	if !ok {
 		return
 	}
@@ -141,7 +141,7 @@ func (c *cookieCarrier) sendToken(s *Session, h http.Header, maxAge time.Duratio
 	m := c.m
 	stampLogin(&s.rec.Meta) // the login stamp a revocation list compares (below)
 	v := m.cookieHeader(c.sealer.sealCookie(m.cfg.Cookie.Name, s.token, s.rec), maxAge)
-	if len(v) > MaxCookieSize {
+	if len(v) > maxCookieSize {
 		// The checks of Set and the door keep this from happening; if it
 		// does, the browser keeps its previous cookie rather than none.
 		m.logger.Error("session: sealed cookie over the size limit, not sent", slog.Int("bytes", len(v)))
@@ -163,7 +163,7 @@ func (c *cookieCarrier) needsSend(s *Session) bool {
 	if !s.sendCookie {
 		return false
 	}
-	v, _ := readCookieLimit(s.req.Header, s.m.cfg.Cookie.Name, MaxCookieSize)
+	v, _ := readCookieLimit(s.req.Header, s.m.cfg.Cookie.Name, maxCookieSize)
 	token, _, _, err := c.sealer.openCookie(s.m.cfg.Cookie.Name, v)
 	return err != nil || token != s.token
 }
@@ -242,7 +242,7 @@ func valuesAfterSet(s *Session, key string, b []byte) iter.Seq2[string, []byte] 
 const csrfReserve = 96
 
 // fits reports, as an error wrapping ErrTooLarge, whether a record with
-// meta and values would seal into a Set-Cookie longer than MaxCookieSize
+// meta and values would seal into a Set-Cookie longer than maxCookieSize
 // (with the longest Max-Age its cookie can be sent with).
 func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error {
 	m := c.m
@@ -260,8 +260,8 @@ func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error
 		plain += csrfReserve
 	}
 	n := len(m.cookieHeader("", c.longestMaxAge(meta))) + sealedCookieLen(plain)
-	if n > MaxCookieSize {
-		return fmt.Errorf("%w: the cookie would be %d bytes, over %d", ErrTooLarge, n, MaxCookieSize)
+	if n > maxCookieSize {
+		return fmt.Errorf("%w: the cookie would be %d bytes, over %d", ErrTooLarge, n, maxCookieSize)
 	}
 	return nil
 }

@@ -11,11 +11,11 @@ import (
 	"github.com/sessionkit/session/internal/wire"
 )
 
-// MaxCookieSize bounds a Set-Cookie header of a [CookieStore] session
+// maxCookieSize bounds a Set-Cookie header of a [CookieStore] session
 // (name, value and attributes): the 4096 bytes every browser keeps
 // (RFC 6265 section 6.1). A change that would pass it fails with
 // [ErrTooLarge] instead of producing a cookie the browser drops.
-const MaxCookieSize = 4096
+const maxCookieSize = 4096
 
 // CookieStore keeps no session on the server: the whole record (random
 // session ID, user, timestamps, per-session settings, values) travels in
@@ -46,7 +46,7 @@ const MaxCookieSize = 4096
 //     configuration error.
 //   - Concurrent requests of one session are last-writer-wins on the whole
 //     cookie: each response carries the record as its request saw it.
-//   - The cookie holds at most [MaxCookieSize] bytes; Set returns an error
+//   - The cookie holds at most 4096 bytes; Set returns an error
 //     wrapping [ErrTooLarge] past it.
 //   - Changes can only be sent before the response headers go out (Set then
 //     returns [ErrHeadersSent]).
@@ -145,7 +145,7 @@ func (c *CookieStore) sealCookie(name, token string, r *Record) string {
 }
 
 func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, error) {
-	if len(value) > MaxCookieSize || len(value) < cookieB64.EncodedLen(sealing.Overhead) {
+	if len(value) > maxCookieSize || len(value) < cookieB64.EncodedLen(sealing.Overhead) {
 		return "", nil, false, sealing.ErrUnsealable
 	}
 	// One buffer: the value's bytes, then the envelope decoded from them,

@@ -119,7 +119,7 @@ func TestCookieStoreNewSessionFilledToTheLimit(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.ErrorIs(t, setErr, session.ErrTooLarge)
 	for _, raw := range res.Header.Values("Set-Cookie") {
-		assert.LessOrEqual(t, len(raw), session.MaxCookieSize)
+		assert.LessOrEqual(t, len(raw), cookieLimit)
 	}
 	_, body := c.get("/get?k=k0")
 	assert.Equal(t, strings.Repeat("z", 37), body)

@@ -157,7 +157,7 @@ func RunCapScenario(t *testing.T, newStore func(t *testing.T) session.Store) {
 		app.HandleFunc("POST /login2", func(w http.ResponseWriter, r *http.Request) {
 			loginErr = session.FromContext(r.Context()).Login(r.Context(), "dave")
 		})
-		e := newEnv(t, session.Config{Store: newStore(t), MaxSessionsPerUser: 2, OnLimit: session.RefuseNew}, app)
+		e := newEnv(t, session.Config{Store: newStore(t), MaxSessionsPerUser: 2, RefuseOverLimit: true}, app)
 		a, b, c := e.client(), e.client(), e.client()
 		a.post("/login?u=dave")
 		b.post("/login?u=dave")
@@ -236,9 +236,9 @@ func TestRedteam23RevokeSucceedsWhileSessionLives(t *testing.T) {
 // logged in and the device list holds at most 2.
 func TestRedteamProbeCapMixed(t *testing.T) {
 	lifecycleStores(t, func(t *testing.T, sc storeCase) {
-		for _, policy := range []session.LimitPolicy{session.EvictOldest, session.RefuseNew} {
-			t.Run(fmt.Sprint(policy), func(t *testing.T) {
-				e, _ := lifecycleEnv(t, sc, session.Config{MaxSessionsPerUser: 2, OnLimit: policy})
+		for i, policy := range []bool{false, true} { // subtests 0 and 1: evict oldest, refuse new
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				e, _ := lifecycleEnv(t, sc, session.Config{MaxSessionsPerUser: 2, RefuseOverLimit: policy})
 				const n = 24
 				clients := make([]*client, n)
 				for i := range clients {

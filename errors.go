@@ -27,7 +27,7 @@ var (
 	// it as [EventCapacity].
 	ErrCapacity = storekit.ErrCapacity
 	// ErrTooManySessions is returned by Login when the user already has
-	// Config.MaxSessionsPerUser sessions and the policy is RefuseNew.
+	// Config.MaxSessionsPerUser sessions and Config.RefuseOverLimit is set.
 	ErrTooManySessions = storekit.ErrTooManySessions
 
 	// ErrInvalidConfig is wrapped by every error [New] returns for an
@@ -40,7 +40,7 @@ var (
 	// ErrTooLarge is wrapped by the errors of changes that would make a
 	// session larger than where it is kept allows: Session.Set, Login and
 	// the other changes that would make a sealed cookie (see
-	// [CookieStore]) longer than [MaxCookieSize] (nothing is changed: the
+	// [CookieStore]) longer than 4096 bytes (nothing is changed: the
 	// previous values stay), and a store's writes past its item size limit
 	// (memcachedstore).
 	ErrTooLarge = errors.New("session: too large")

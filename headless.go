@@ -132,7 +132,7 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 	}
 	token := newHeaderToken()
 	meta.Family = headerFamily(token)
-	rot := &Rotation{NewKey: headlessKey(token), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.OnLimit == RefuseNew}
+	rot := &Rotation{NewKey: headlessKey(token), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.RefuseOverLimit}
 	rot.Meta.Expires = ownExpiry(&rot.Meta)
 	rot.Delta.Timeouts = &Timeouts{Idle: lt.Idle, Absolute: lt.Absolute, Linger: meta.Linger}
 	evicted, err := m.rotateKey(ctx, "issue", rot)

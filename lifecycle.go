@@ -122,7 +122,6 @@ func (s *Session) renew(ctx context.Context, reauth bool) error {
 	if reauth {
 		meta.AuthenticatedAt = meta.LastSeen
 		meta.UserAgent, meta.IP = clientstr.Clean(s.req.UserAgent()), clientstr.Clean(m.clientIP(s.req))
-		s.bindingChanged = false
 		reason = "reauthenticate"
 	}
 	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
@@ -200,7 +199,7 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	rot.Meta.Expires = m.expiry(&rot.Meta)
 	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
 	if rot.Meta.UserID != "" {
-		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.OnLimit == RefuseNew
+		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.RefuseOverLimit
 	}
 	var old *Record
 	if s.key != "" {

@@ -130,7 +130,7 @@ func lifecycleApp(m func() *session.Manager) http.Handler {
 	handle("POST /persist", func(s *session.Session, r *http.Request) error { return s.SetPersist(true) })
 	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromContext(r.Context())
-		fmt.Fprintf(w, "%s|%v|%v", s.UserID(), s.BindingChanged(), s.AuthenticatedAt().IsZero())
+		fmt.Fprintf(w, "%s|%v", s.UserID(), s.AuthenticatedAt().IsZero())
 	})
 	return mux
 }
@@ -178,8 +178,8 @@ func TestLifecycleUnderRaces(t *testing.T) {
 		t.Run("LogoutDuringReauthWins", func(t *testing.T) { testLogoutDuringRenewal(t, sc, "/reauth") })
 		t.Run("RevokeUserDuringRenewalWins", testRevokeDuringRenewal(sc))
 		t.Run("RevokeOthersRevokesEvenIfOwnSessionEnded", testRevokeOthersFirst(sc))
-		t.Run("CapHoldsUnderConcurrentLogins", testCapConcurrent(sc, session.EvictOldest))
-		t.Run("CapRefuseNewUnderConcurrentLogins", testCapConcurrent(sc, session.RefuseNew))
+		t.Run("CapHoldsUnderConcurrentLogins", testCapConcurrent(sc, false))
+		t.Run("CapRefuseNewUnderConcurrentLogins", testCapConcurrent(sc, true))
 		t.Run("ThiefRenewingLoopDiesWithRevokeUser", testThiefLoop(sc))
 		t.Run("LogoutFailsClosed", testLogoutFailsClosed(sc))
 		t.Run("OldTabAfterLoginKeepsNewCookie", testRotationGrace(sc))
@@ -262,9 +262,9 @@ func testRevokeOthersFirst(sc storeCase) func(t *testing.T) {
 }
 
 // testCapConcurrent fires 32 simultaneous logins of one user at a cap of 2.
-func testCapConcurrent(sc storeCase, policy session.LimitPolicy) func(t *testing.T) {
+func testCapConcurrent(sc storeCase, refuse bool) func(t *testing.T) {
 	return func(t *testing.T) {
-		e, _ := lifecycleEnv(t, sc, session.Config{MaxSessionsPerUser: 2, OnLimit: policy})
+		e, _ := lifecycleEnv(t, sc, session.Config{MaxSessionsPerUser: 2, RefuseOverLimit: refuse})
 		const n = 32
 		clients := make([]*client, n)
 		codes := make([]int, n)
@@ -297,7 +297,7 @@ func testCapConcurrent(sc storeCase, policy session.LimitPolicy) func(t *testing
 		require.NoError(t, err)
 		assert.LessOrEqual(t, len(infos), 2, "the cap was bypassed")
 		assert.LessOrEqual(t, live, 2, "more clients logged in than the cap")
-		if policy == session.RefuseNew {
+		if refuse {
 			assert.Equal(t, 2, ok, "RefuseNew admits exactly the cap")
 		} else {
 			assert.Equal(t, n, ok, "EvictOldest admits every login")
@@ -536,14 +536,14 @@ func TestReauthenticateRebindsTheDevice(t *testing.T) {
 	res, _ := c.post("/login?u=jane")
 	require.Equal(t, 200, res.StatusCode)
 	_, body := c.get("/meta")
-	assert.Equal(t, "jane|false|false", body)
+	assert.Equal(t, "jane|false", body)
 	c.ua = "phone/2"
 	_, body = c.get("/meta")
-	assert.Equal(t, "jane|true|true", body, "another device must ask for the password")
+	assert.Equal(t, "jane|true", body, "another device must ask for the password")
 	res, _ = c.post("/reauth")
 	require.Equal(t, 200, res.StatusCode)
 	_, body = c.get("/meta")
-	assert.Equal(t, "jane|false|false", body, "re-authenticated on this device, yet asked again")
+	assert.Equal(t, "jane|false", body, "re-authenticated on this device, yet asked again")
 }
 
 // TestShortIdleMovesTheTouch: a per-session idle limit shorter than the

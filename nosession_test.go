@@ -61,7 +61,6 @@ func TestFromContextOutsideHandlerReturnsNoSessionErrors(t *testing.T) {
 	assert.True(t, s.CreatedAt().IsZero())
 	assert.True(t, s.AuthenticatedAt().IsZero())
 	assert.True(t, s.LastSeen().IsZero())
-	assert.False(t, s.BindingChanged())
 
 	wctx, cancel := s.Watch(ctx, time.Hour)
 	defer cancel()

@@ -38,8 +38,7 @@ type Session struct {
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
 
-	bindingChanged bool // see Config.Binding
-	finished       bool // the handler returned: nothing more can be saved
+	finished bool // the handler returned: nothing more can be saved
 
 	// events collected under mu, emitted by unlock once it is released,
 	// so that an OnEvent hook or a log handler may call any method of s.

@@ -68,13 +68,13 @@ func (s *Session) GetInt(key string) int {
 }
 
 // jsonRaw returns the encoded value under key when the codec is the default
-// JSONCodec, so the typed getters can decode the common shapes without
+// the default JSON codec, so the typed getters can decode the common shapes without
 // encoding/json (which allocates its decoder state and the destination).
 func (s *Session) jsonRaw(key string) ([]byte, bool) {
 	if s.detached() {
 		return nil, false
 	}
-	if _, ok := s.m.cfg.Codec.(JSONCodec); !ok {
+	if _, ok := s.m.cfg.Codec.(jsonCodec); !ok {
 		return nil, false
 	}
 	s.mu.Lock()

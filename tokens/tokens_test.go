@@ -219,7 +219,7 @@ func TestFamilyLimits(t *testing.T) {
 // TestCapCountsFamilies: a family counts under MaxSessionsPerUser.
 func TestCapCountsFamilies(t *testing.T) {
 	clock := newFakeClock()
-	m, err := session.New(session.Config{Clock: clock.Now, Logger: testLogger(), MaxSessionsPerUser: 2, OnLimit: session.RefuseNew})
+	m, err := session.New(session.Config{Clock: clock.Now, Logger: testLogger(), MaxSessionsPerUser: 2, RefuseOverLimit: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
 	tk, err := tokens.New(m, tokens.Config{SigningKeys: []crypto.Signer{testKey}, Clock: clock.Now})

@@ -28,7 +28,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/examples/webapp/app"
 	"github.com/sessionkit/session/sqlstore"
 )
@@ -63,8 +62,8 @@ func open(url string) (*sql.DB, sqlstore.Dialect, error) {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	idle := flag.Duration("idle", session.DefaultIdleTimeout, "idle timeout of a session")
-	absolute := flag.Duration("absolute", session.DefaultAbsoluteTimeout, "absolute timeout of a session")
+	idle := flag.Duration("idle", 30*time.Minute, "idle timeout of a session")
+	absolute := flag.Duration("absolute", 8*time.Hour, "absolute timeout of a session")
 	user := flag.String("user", "demo", "demo user name")
 	flag.Parse()
 	url := os.Getenv("DATABASE_URL")

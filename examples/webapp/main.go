@@ -21,8 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/examples/webapp/app"
 )
 
@@ -35,8 +35,8 @@ func main() {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	idle := flag.Duration("idle", session.DefaultIdleTimeout, "idle timeout of a session")
-	absolute := flag.Duration("absolute", session.DefaultAbsoluteTimeout, "absolute timeout of a session")
+	idle := flag.Duration("idle", 30*time.Minute, "idle timeout of a session")
+	absolute := flag.Duration("absolute", 8*time.Hour, "absolute timeout of a session")
 	user := flag.String("user", "demo", "demo user name")
 	storeKind := flag.String("store", "", `session store: "memory", "redis" (REDIS_URL), "cookie" (SESSION_KEYS) or "sql" (DATABASE_URL); default sql when DATABASE_URL is set, else redis when REDIS_URL is set, else memory`)
 	flag.Parse()
