@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/slidingwindow"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -243,7 +244,7 @@ func TestBruteForceBlockAnswers429BeforeAnyStoreLookup(t *testing.T) {
 			assert.Equal(t, 3, ev.count(EventRejected))
 			assert.Equal(t, 1, ev.count(EventBruteForce))
 
-			rec := bfServe(h, attacker, newToken())
+			rec := bfServe(h, attacker, sid.New())
 			if !block {
 				assert.Equal(t, http.StatusOK, rec.Code, "events only")
 				assert.EqualValues(t, 1, st.loads.Load())
@@ -260,12 +261,12 @@ func TestBruteForceBlockAnswers429BeforeAnyStoreLookup(t *testing.T) {
 			// The same address without a cookie still uses the site, and
 			// other addresses are untouched.
 			assert.Equal(t, http.StatusOK, bfServe(h, attacker, "").Code)
-			assert.Equal(t, http.StatusOK, bfServe(h, "198.51.100.20", newToken()).Code)
+			assert.Equal(t, http.StatusOK, bfServe(h, "198.51.100.20", sid.New()).Code)
 			assert.EqualValues(t, 1, st.loads.Load())
 
 			// Once the window has slid past, the address is served again.
 			clock.Add(int64(2 * time.Minute))
-			assert.Equal(t, http.StatusOK, bfServe(h, attacker, newToken()).Code)
+			assert.Equal(t, http.StatusOK, bfServe(h, attacker, sid.New()).Code)
 			assert.EqualValues(t, 2, st.loads.Load())
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/storekit"
 )
 
@@ -92,8 +93,8 @@ func (s *Session) commitCreate(ctx context.Context, now time.Time, phase string)
 	d := s.pending()
 	storekit.Merge(&d, r, false) // the pending changes are dropped once stored
 	r.Expires = m.expiry(&r.Meta)
-	token := newToken()
-	key := storeKey(token)
+	token := sid.New()
+	key := sid.Key(token)
 	if err := s.storeCreate(ctx, commitOp(phase, "create"), key, r); err != nil {
 		return err
 	}

@@ -5,17 +5,19 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sessionkit/session/internal/sid"
 )
 
 // FuzzReadToken feeds arbitrary Cookie and header values through the
 // transport, signed and unsigned: it must never panic, and whatever it
 // accepts must be a canonical 256-bit token.
 func FuzzReadToken(f *testing.F) {
-	good := newToken()
-	s := &signer{keys: [][]byte{[]byte(strings.Repeat("k", 32)), []byte(strings.Repeat("o", 32))}}
+	good := sid.New()
+	s := &sid.Signer{Keys: [][]byte{[]byte(strings.Repeat("k", 32)), []byte(strings.Repeat("o", 32))}}
 	for _, seed := range []string{
 		"__Host-sid=" + good,
-		"__Host-sid=" + s.sign(good),
+		"__Host-sid=" + s.Sign(good),
 		"a=b; __Host-sid=" + good + "; c=d",
 		`__Host-sid="` + good + `"`,
 		"__Host-sid=",
@@ -31,7 +33,7 @@ func FuzzReadToken(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	signed, err := New(Config{SigningKeys: s.keys})
+	signed, err := New(Config{SigningKeys: s.Keys})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func FuzzReadToken(f *testing.F) {
 				continue
 			}
 			raw, err := base64.RawURLEncoding.Strict().DecodeString(p.token)
-			if err != nil || len(raw) != tokenBytes || base64.RawURLEncoding.EncodeToString(raw) != p.token {
+			if err != nil || len(raw) != sid.Bytes || base64.RawURLEncoding.EncodeToString(raw) != p.token {
 				t.Fatalf("accepted a non-canonical token %q", p.token)
 			}
 		}

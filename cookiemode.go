@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/wire"
 )
 
@@ -60,7 +61,7 @@ const reasonUnsealable = "unsealable"
 // holds s.mu.
 func (c *cookieCarrier) load(s *Session) {
 	m := c.m
-	v, ok := readCookieLimit(s.req.Header, m.cfg.Cookie.Name, maxCookieSize)
+	v, ok := sid.ReadCookie(s.req.Header, m.cfg.Cookie.Name, maxCookieSize)
 	if !ok {
 		return
 	}
@@ -86,7 +87,7 @@ func (c *cookieCarrier) load(s *Session) {
 		return
 	}
 	rec.Expires = m.expiry(&rec.Meta)
-	s.token, s.key, s.rec = token, storeKey(token), rec
+	s.token, s.key, s.rec = token, sid.Key(token), rec
 	s.sendCookie = !primary // re-seal under the first key
 	if rec.UserID != "" && m.cfg.Binding != BindNone {
 		s.checkBinding(s.req.Context())
@@ -163,7 +164,7 @@ func (c *cookieCarrier) needsSend(s *Session) bool {
 	if !s.sendCookie {
 		return false
 	}
-	v, _ := readCookieLimit(s.req.Header, s.m.cfg.Cookie.Name, maxCookieSize)
+	v, _ := sid.ReadCookie(s.req.Header, s.m.cfg.Cookie.Name, maxCookieSize)
 	token, _, _, err := c.sealer.openCookie(s.m.cfg.Cookie.Name, v)
 	return err != nil || token != s.token
 }
@@ -250,7 +251,7 @@ func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error
 	stampLogin(&stamped) // as sendToken will seal it
 	meta = &stamped
 	hasCSRF := false
-	plain := wire.CookieLen(tokenLen, meta, func(yield func(string, []byte) bool) {
+	plain := wire.CookieLen(sid.Len, meta, func(yield func(string, []byte) bool) {
 		values(func(k string, v []byte) bool {
 			hasCSRF = hasCSRF || k == csrfSessionKey
 			return yield(k, v)

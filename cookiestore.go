@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sessionkit/session/internal/sealing"
+	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/wire"
 )
 
@@ -161,7 +162,7 @@ func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, err
 		return "", nil, false, err
 	}
 	token, r, ok := wire.DecodeCookie(plain)
-	if !ok || !validToken(token) {
+	if !ok || !sid.Valid(token) {
 		return "", nil, false, sealing.ErrUnsealable
 	}
 	return token, r, primary, nil

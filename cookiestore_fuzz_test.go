@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/testkit"
 	"github.com/sessionkit/session/internal/wire"
 )
@@ -31,7 +32,7 @@ func FuzzOpenCookie(f *testing.F) {
 		f.Fatal(err)
 	}
 	oldOnly, _ := NewCookieStore(old)
-	tok := newToken()
+	tok := sid.New()
 	for _, seed := range []string{
 		cs.sealCookie("__Host-sid", tok, fuzzRecord()),
 		cs.sealCookie("__Host-sid", tok, &Record{}),
@@ -46,7 +47,7 @@ func FuzzOpenCookie(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !validToken(token) {
+		if !sid.Valid(token) {
 			t.Fatalf("opened a malformed token %q", token)
 		}
 		again := cs.sealCookie("__Host-sid", token, r)
@@ -60,7 +61,7 @@ func FuzzOpenCookie(f *testing.F) {
 // The size the Manager checks before a Set is the size it then sends.
 func TestCookieRecordLenMatchesEncoding(t *testing.T) {
 	for _, r := range []*Record{fuzzRecord(), {}, {Values: map[string][]byte{strings.Repeat("k", 200): bytes.Repeat([]byte("v"), 3000)}}} {
-		tok := newToken()
+		tok := sid.New()
 		got := wire.CookieLen(len(tok), &r.Meta, maps.All(r.Values))
 		if want := len(wire.AppendCookie(nil, tok, r)); got != want {
 			t.Errorf("cookieRecordLen = %d, encoding is %d", got, want)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/sessionkit/session/internal/csrfform"
+	"github.com/sessionkit/session/internal/sid"
 )
 
 // Stateless CSRF tokens for visitors whose session is not stored (signed
@@ -92,8 +93,8 @@ func (s *Session) requestNonce() string {
 	if s.hadCookie {
 		return ""
 	}
-	v, ok := readCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie))
-	if !ok || !validToken(v) {
+	v, ok := sid.ReadCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie), sid.MaxValue)
+	if !ok || !sid.Valid(v) {
 		return ""
 	}
 	return v
@@ -122,7 +123,7 @@ func (s *Session) anonCSRFSecret() []byte {
 		if s.headersSent {
 			return nil
 		}
-		nonce = newToken()
+		nonce = sid.New()
 		s.csrfNonce = &nonce
 	}
 	return nonceSecret(s.m.csrfKeys[0], nonce)
@@ -171,7 +172,7 @@ func (s *Session) commitCSRFCookie(h http.Header) bool {
 		h.Add("Set-Cookie", s.m.csrfCookieHeader(nonce))
 		return true
 	case s.key != "" && s.sendCookie:
-		if _, ok := readCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie)); ok {
+		if _, ok := sid.ReadCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie), sid.MaxValue); ok {
 			h.Add("Set-Cookie", s.m.csrfCookieHeader(""))
 			return true
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/storekit"
 )
 
@@ -90,7 +91,7 @@ func (m *Manager) Revoke(ctx context.Context, userID, handle string) error {
 // revoke is Manager.Revoke with a server store.
 func (c *storeCarrier) revoke(ctx context.Context, userID, handle string) error {
 	m := c.m
-	if !validToken(handle) {
+	if !sid.Valid(handle) {
 		return fmt.Errorf("session: revoke: malformed handle: %w", ErrNotFound)
 	}
 	// A handle the device renewed since the list was read still names it:

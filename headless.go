@@ -2,14 +2,13 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/sessionkit/session/internal/clientstr"
+	"github.com/sessionkit/session/internal/sid"
 )
 
 // Sessions without a cookie: a client that keeps its token itself (a mobile
@@ -51,51 +50,6 @@ type Issued struct {
 	SessionInfo
 }
 
-// A header session's token is its family's part (familyPartLen random
-// characters, the same for every token of the session) followed by a
-// fresh 256-bit secret (tokenLen characters). The family part is how a
-// retired token is recognised as its session's for as long as the session
-// can live, with nothing kept per retired token: only someone who held a
-// token of the session knows it. The store sees only hashes of both.
-const (
-	familyPartBytes = 18 // a multiple of 3: no stray bits in its encoding
-	familyPartLen   = familyPartBytes / 3 * 4
-	headerTokenLen  = familyPartLen + tokenLen
-)
-
-// newHeaderToken returns the first token of a new header session.
-func newHeaderToken() string {
-	var b [familyPartBytes]byte
-	_, _ = rand.Read(b[:]) // never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:]) + newToken()
-}
-
-// nextHeaderToken returns the token that succeeds token in its session.
-func nextHeaderToken(token string) string { return token[:familyPartLen] + newToken() }
-
-// validHeaderToken reports whether s has the exact shape of a header
-// session's token. It allocates nothing.
-func validHeaderToken(s string) bool {
-	if len(s) != headerTokenLen {
-		return false
-	}
-	for i := range familyPartLen {
-		if !isB64(s[i]) {
-			return false
-		}
-	}
-	return validToken(s[familyPartLen:])
-}
-
-// headlessKey is the store key of a header session's token: a hash in its
-// own domain, so that a cookie token and a header token never name the same
-// record.
-func headlessKey(token string) string { return storeKey("hdr:" + token) }
-
-// headerFamily is the family (Meta.Family) of the header session token
-// belongs to: a hash of its family part, in its own domain.
-func headerFamily(token string) string { return storeKey("hdrfam:" + token[:familyPartLen]) }
-
 // Issue starts a header session for userID, authenticated now, with its own
 // limits, and returns its first token. The device (User-Agent, client IP)
 // is taken from r (none when r is nil). It is one atomic store step (see [Rotator]), under
@@ -130,9 +84,9 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 		// A reused token must end its whole session (EndFamily).
 		return nil, fmt.Errorf("session: issue: the store does not implement Rotator: %w", errors.ErrUnsupported)
 	}
-	token := newHeaderToken()
-	meta.Family = headerFamily(token)
-	rot := &Rotation{NewKey: headlessKey(token), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.RefuseOverLimit}
+	token := sid.NewHeader()
+	meta.Family = sid.HeaderFamily(token)
+	rot := &Rotation{NewKey: sid.HeaderKey(token), Meta: meta, MaxSessions: m.cfg.MaxSessionsPerUser, RefuseNew: m.cfg.RefuseOverLimit}
 	rot.Meta.Expires = ownExpiry(&rot.Meta)
 	rot.Delta.Timeouts = &Timeouts{Idle: lt.Idle, Absolute: lt.Absolute, Linger: meta.Linger}
 	evicted, err := m.rotateKey(ctx, "issue", rot)
@@ -167,10 +121,10 @@ func (m *Manager) Issue(ctx context.Context, r *http.Request, userID string, lt 
 // On a store implementing [Refresher] (Redis, single server or Sentinel) it
 // costs one round trip; otherwise a Load and a Rotate.
 func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, grace time.Duration) (*Issued, error) {
-	if !validHeaderToken(token) {
+	if !sid.ValidHeader(token) {
 		return nil, fmt.Errorf("session: rotate: malformed token: %w", ErrNotFound)
 	}
-	key := headlessKey(token)
+	key := sid.HeaderKey(token)
 	iss, err := m.renewKey(ctx, r, token, key, "refresh")
 	if !errors.Is(err, ErrNotFound) {
 		return iss, err
@@ -199,8 +153,8 @@ func (m *Manager) Rotate(ctx context.Context, r *http.Request, token string, gra
 // rotation lost to a concurrent one reports the winner's). token is the
 // one the client presented, for events.
 func (m *Manager) renewKey(ctx context.Context, r *http.Request, token, key, reason string) (*Issued, error) {
-	next := nextHeaderToken(token)
-	newKey := headlessKey(next)
+	next := sid.NextHeader(token)
+	newKey := sid.HeaderKey(next)
 	now := m.now()
 	if rf, ok := m.store.(Refresher); ok {
 		meta, err := m.refreshRecord(ctx, rf, key, newKey, now)
@@ -256,7 +210,7 @@ func (m *Manager) renewKey(ctx context.Context, r *http.Request, token, key, rea
 // its tombstone says it was rotated; otherwise it is not found, with
 // notFound, the error of its lookup.
 func (m *Manager) reused(ctx context.Context, r *http.Request, token string, rotated bool, notFound error) error {
-	ended, err := m.endFamily(ctx, "end reused", headerFamily(token))
+	ended, err := m.endFamily(ctx, "end reused", sid.HeaderFamily(token))
 	switch {
 	case err == nil:
 		m.emit(ctx, m.headlessEvent(r, EventRefreshReused, token, ended.Meta.UserID, "ended"))
@@ -275,10 +229,10 @@ func (m *Manager) reused(ctx context.Context, r *http.Request, token string, rot
 // whatever rotation races it. It returns an error wrapping [ErrNotFound]
 // when the session has no live record.
 func (m *Manager) End(ctx context.Context, token string) error {
-	if !validHeaderToken(token) {
+	if !sid.ValidHeader(token) {
 		return fmt.Errorf("session: end: malformed token: %w", ErrNotFound)
 	}
-	ended, err := m.endFamily(ctx, "end", headerFamily(token))
+	ended, err := m.endFamily(ctx, "end", sid.HeaderFamily(token))
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("session: end: %w", err)
@@ -299,7 +253,7 @@ func (m *Manager) CheckLive(ctx context.Context, userID, handle string) error {
 	if userID == "" {
 		return ErrNoUser
 	}
-	if !validToken(handle) {
+	if !sid.Valid(handle) {
 		return fmt.Errorf("session: check: malformed handle: %w", ErrNotFound)
 	}
 	_, rec, err := m.resolveHandle(ctx, "check", handle)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session/internal/clientstr"
+	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/storekit"
 )
 
@@ -161,7 +162,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 	key, presented := s.key, ""
 	if p := s.m.readToken(s.req); key == "" && p.present && p.reason == "" {
 		presented = p.token
-		key = storeKey(presented) // not loaded: delete what the cookie names
+		key = sid.Key(presented) // not loaded: delete what the cookie names
 	}
 	if key != "" {
 		// Another tab may have renewed the ID after this request loaded
@@ -194,8 +195,8 @@ func (s *Session) Destroy(ctx context.Context) error {
 // session continues as a new anonymous one and the cookie is expired.
 func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	m := s.m
-	token := newToken()
-	rot.OldKey, rot.NewKey = s.key, storeKey(token)
+	token := sid.New()
+	rot.OldKey, rot.NewKey = s.key, sid.Key(token)
 	rot.Meta.Expires = m.expiry(&rot.Meta)
 	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
 	if rot.Meta.UserID != "" {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/sessionkit/session/internal/sid"
 )
 
 // Manager issues, loads and commits sessions. Create one with New, wrap your
@@ -24,7 +26,7 @@ type Manager struct {
 	cop      *http.CrossOriginProtection // nil when disabled
 	owned    io.Closer                   // the store New created, closed by Close
 	bf       *bruteForce                 // nil when disabled
-	signer   *signer                     // nil unless Config.SigningKeys
+	signer   *sid.Signer                 // nil unless Config.SigningKeys
 	csrfKeys [][]byte                    // keys of stateless CSRF tokens (csrf_stateless.go)
 }
 
@@ -59,7 +61,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.carrier = c
 	if len(cfg.SigningKeys) > 0 {
-		m.signer = &signer{keys: cfg.SigningKeys}
+		m.signer = &sid.Signer{Keys: cfg.SigningKeys}
 	}
 	m.csrfKeys = newCSRFKeys(cfg.SigningKeys)
 	if cfg.BruteForce.Threshold > 0 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+
+	"github.com/sessionkit/session/internal/sid"
 )
 
 // Session is one request's view of a session. It loads lazily: a handler that
@@ -22,7 +24,7 @@ type Session struct {
 	err    error // load failure, reported by the middleware
 
 	token string  // current token; "" until the session is stored
-	key   string  // storeKey(token)
+	key   string  // sid.Key(token)
 	rec   *Record // stored record as loaded (or as created); nil if none
 
 	// pend holds this request's changes, sent by commit as they are: only
@@ -115,7 +117,7 @@ func (c *storeCarrier) load(s *Session) {
 		s.reject(token, p.reason, true)
 		return
 	}
-	key := storeKey(token)
+	key := sid.Key(token)
 	rec, err := s.storeLoad(ctx, key)
 	if err != nil {
 		s.loadFailed(token, err)
@@ -169,7 +171,7 @@ const reasonCorrupt = "corrupt"
 // on every request until the record's TTL. A delete the corrupt record
 // itself defeats is left to the TTL; an outage is reported as one.
 func (s *Session) corrupt(token string) {
-	err := s.m.store.Delete(s.req.Context(), storeKey(token))
+	err := s.m.store.Delete(s.req.Context(), sid.Key(token))
 	if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
 		s.err = s.storeErr("delete corrupt", err)
 		return
