@@ -8,10 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/sessionkit/session/internal/clientstr"
+	"github.com/sessionkit/session/internal/outerhdr"
 )
 
 // Handler wraps next so that every request carries a *Session (see
@@ -39,7 +39,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.req = r
 		rw := &st.rw
 		rw.ResponseWriter, rw.s, rw.req = w, s, r
-		rw.snapshotOuter(w.Header())
+		rw.outer.Record(w.Header())
 		next.ServeHTTP(rw, r)
 		rw.finish()
 	})
@@ -92,98 +92,20 @@ type responseWriter struct {
 	wroteHeader bool
 	failed      bool
 	hijacked    bool
-	captured    bool // outer header values captured (see Header)
-
-	// The header keys present when Handler was entered, set by outer
-	// middleware (CSP, frame and referrer policies...), which an error
-	// response keeps: as FNV-1a hashes, the first outerN in outerBuf and
-	// any more in outer.more, to keep the per-request allocation small.
-	outerN   uint8
-	outerBuf [6]uint32
-	outer    *outerHeaders
-}
-
-// outerHeaders is what a response writer allocates only when it needs it:
-// the hashes of outer header keys beyond outerBuf, and the outer headers
-// with their values as they were when the handler first asked for the
-// header map (so an error response can restore a value it changed).
-type outerHeaders struct {
-	more []uint32
-	vals []outerHeader
-}
-
-type outerHeader struct {
-	key    string
-	values []string
-}
-
-func (w *responseWriter) outerState() *outerHeaders {
-	if w.outer == nil {
-		w.outer = &outerHeaders{}
-	}
-	return w.outer
-}
-
-// snapshotOuter records the keys of h, the response header as outer
-// middleware left it. It allocates only for more than len(outerBuf) keys.
-func (w *responseWriter) snapshotOuter(h http.Header) {
-	for k := range h {
-		if int(w.outerN) < len(w.outerBuf) {
-			w.outerBuf[w.outerN] = fnv32(k)
-			w.outerN++
-			continue
-		}
-		o := w.outerState()
-		o.more = append(o.more, fnv32(k))
-	}
+	// outer are the headers set by outer middleware (CSP, frame and
+	// referrer policies...) when Handler was entered, which an error
+	// response keeps.
+	outer outerhdr.Set
 }
 
 // Header returns the response header. The first call before the headers
-// go out, when outer middleware set some, keeps a reference to their values
-// (no copy: Set and Del replace a key's slice rather than change it), so an
-// error response can serve them as they were even if the handler changed
-// them for its own page.
+// go out captures the outer middleware's values (see [outerhdr.Set.Capture]).
 func (w *responseWriter) Header() http.Header {
 	h := w.ResponseWriter.Header()
-	if w.outerN > 0 && !w.captured && !w.wroteHeader {
-		w.captured = true
-		o := w.outerState()
-		for k, v := range h {
-			if w.isOuter(k) {
-				o.vals = append(o.vals, outerHeader{k, v})
-			}
-		}
+	if !w.wroteHeader {
+		w.outer.Capture(h)
 	}
 	return h
-}
-
-// isOuter reports whether the header key k was set before Handler ran.
-func (w *responseWriter) isOuter(k string) bool {
-	h := fnv32(k)
-	return slices.Contains(w.outerBuf[:w.outerN], h) || (w.outer != nil && slices.Contains(w.outer.more, h))
-}
-
-// resetHeaders prepares h for an error response: it keeps what outer
-// middleware set, with the values it set, and drops what the handler (or
-// the commit) added, plus any cookie and a length that described another
-// body.
-func (w *responseWriter) resetHeaders(h http.Header) {
-	for k := range h {
-		if k == "Connection" && h.Get(k) == "close" {
-			continue // the handler asked to stop reading the request (a refused body)
-		}
-		if k == "Set-Cookie" || k == "Content-Length" || !w.isOuter(k) {
-			delete(h, k)
-		}
-	}
-	if w.outer != nil {
-		for _, o := range w.outer.vals {
-			if o.key != "Set-Cookie" && o.key != "Content-Length" {
-				h[o.key] = o.values
-			}
-		}
-	}
-	h.Set("Cache-Control", "no-store")
 }
 
 // commit runs the session commit once, before the headers go out. On failure
@@ -198,7 +120,7 @@ func (w *responseWriter) commit() error {
 	err := w.s.commit(h, true)
 	if err != nil {
 		w.failed = true
-		w.resetHeaders(h)
+		w.outer.Reset(h)
 		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
 	}
 	return err
