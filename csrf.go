@@ -1,27 +1,13 @@
 package session
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
 
-	"github.com/sessionkit/session/internal/csrfform"
+	"github.com/sessionkit/session/internal/csrf"
 )
-
-const (
-	// csrfSecretLen is the size of the per-session secret: 256 bits.
-	csrfSecretLen = 32
-	// csrfTokenLen is the length of a masked token: base64url, unpadded, of
-	// a 32-byte pad followed by the 32-byte secret XOR pad.
-	csrfTokenLen = (2*csrfSecretLen*8 + 5) / 6 // 86
-)
-
-// csrfEncoding decodes tokens and secrets strictly: canonical unpadded
-// base64url only. It is never modified.
-var csrfEncoding = base64.RawURLEncoding.Strict()
 
 // errCSRFNoSession is handed to the error handler when the CSRF middleware
 // runs outside Manager.Handler: a wiring mistake, refused rather than
@@ -73,7 +59,7 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			m.cfg.ErrorHandler(w, r, errCSRFNoSession)
 			return
 		}
-		f := csrfform.Read(r, m.cfg.CSRFMaxFormBytes)
+		f := csrf.Read(r, m.cfg.CSRFMaxFormBytes)
 		reason := f.Reason
 		if reason == "" {
 			var err error
@@ -135,14 +121,14 @@ func CSRFToken(r *http.Request) string {
 	if err != nil || secret == nil {
 		return ""
 	}
-	return csrfMask(secret)
+	return csrf.Mask(secret)
 }
 
 // checkCSRF verifies a sent token: against the session's secret when the
 // session is stored, against the request's nonce cookie when it is not. It
 // returns the failure reason ("" when valid), or the session's load error.
 func (s *Session) checkCSRF(sent string) (reason string, err error) {
-	got, ok := csrfUnmask(sent)
+	got, ok := csrf.Unmask(sent)
 	s.mu.Lock()
 	defer s.unlock()
 	s.load()
@@ -157,7 +143,7 @@ func (s *Session) checkCSRF(sent string) (reason string, err error) {
 			return "mismatch", nil
 		}
 		return "", nil
-	case s.m.verifyNonceSecret(s.requestNonce(), got):
+	case csrf.VerifyNonce(s.m.csrfKeys, s.requestNonce(), got):
 		return "", nil
 	}
 	return "mismatch", nil
@@ -176,7 +162,7 @@ func (s *Session) csrfFailure(w http.ResponseWriter, reason string) {
 	s.unlock()
 	s.m.emit(s.req.Context(), s.event(EventCSRFFailure, token, userID, reason))
 	code := http.StatusForbidden
-	if reason == csrfTooLarge {
+	if reason == csrf.TooLarge {
 		code = http.StatusRequestEntityTooLarge
 	}
 	http.Error(w, http.StatusText(code), code)
@@ -193,11 +179,7 @@ func (s *Session) lockedCSRFSecret() []byte {
 	if s.m.cfg.Codec.Unmarshal(b, &enc) != nil {
 		return nil
 	}
-	secret, err := csrfEncoding.DecodeString(enc)
-	if err != nil || len(secret) != csrfSecretLen {
-		return nil
-	}
-	return secret
+	return csrf.DecodeSecret(enc)
 }
 
 // csrfSecret returns the secret this response's tokens mask: the stateless
@@ -234,39 +216,11 @@ func (s *Session) csrfSecret() ([]byte, error) {
 		s.unlock()
 		// Encode outside the lock (the codec is the application's), then
 		// look again.
-		fresh = make([]byte, csrfSecretLen)
-		_, _ = rand.Read(fresh) // never fails (Go 1.24+)
+		var enc string
+		fresh, enc = csrf.NewSecret()
 		var err error
-		if encoded, err = encode(s.m.cfg.Codec, csrfSessionKey, base64.RawURLEncoding.EncodeToString(fresh)); err != nil {
+		if encoded, err = encode(s.m.cfg.Codec, csrfSessionKey, enc); err != nil {
 			return nil, err
 		}
 	}
-}
-
-// csrfMask returns base64url(pad || secret XOR pad) with a fresh random pad.
-func csrfMask(secret []byte) string {
-	var buf [2 * csrfSecretLen]byte
-	pad, masked := buf[:csrfSecretLen], buf[csrfSecretLen:]
-	_, _ = rand.Read(pad) // never fails (Go 1.24+)
-	subtle.XORBytes(masked, secret, pad)
-	return base64.RawURLEncoding.EncodeToString(buf[:])
-}
-
-// csrfUnmask recovers the secret from a masked token. It reports false for
-// anything that is not exactly a canonical 86-character base64url encoding
-// of 64 bytes; it never panics.
-func csrfUnmask(token string) ([]byte, bool) {
-	if len(token) != csrfTokenLen {
-		return nil, false
-	}
-	var buf [2 * csrfSecretLen]byte
-	// The decoder skips '\r' and '\n', so a token holding them decodes short:
-	// the length check below rejects it.
-	n, err := csrfEncoding.Decode(buf[:], []byte(token))
-	if err != nil || n != len(buf) {
-		return nil, false
-	}
-	secret := make([]byte, csrfSecretLen)
-	subtle.XORBytes(secret, buf[:csrfSecretLen], buf[csrfSecretLen:])
-	return secret, true
 }

@@ -1,14 +1,10 @@
 package session
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 
-	"github.com/sessionkit/session/internal/csrfform"
+	"github.com/sessionkit/session/internal/csrf"
 	"github.com/sessionkit/session/internal/sid"
 )
 
@@ -16,7 +12,7 @@ import (
 // double submit). The visitor holds a random nonce in its own cookie; the
 // secret their tokens mask is HMAC-SHA256(key, nonce) under a key of the
 // Manager, so the server keeps nothing until the session is stored. The
-// token format is the session-bound one (csrfMask), so a form does not care
+// token format is the session-bound one (csrf.Mask), so a form does not care
 // which kind it carries.
 //
 // Rules, each one a test in csrf_stateless_test.go:
@@ -33,58 +29,6 @@ import (
 // csrfSessionKey is the reserved session key holding the synchronizer token.
 // Login and Renew drop it, so a new ID gets a new token.
 const csrfSessionKey = "_csrf"
-
-const (
-	// csrfTooLarge is the failure reason for a body past the bound.
-	csrfTooLarge = csrfform.TooLarge
-	// csrfKeyLabel separates the CSRF key derived from a signing key from
-	// the signing key's own use.
-	csrfKeyLabel = "sessionkit/session: anonymous CSRF key v1"
-	// csrfNonceLabel separates the nonce MAC from anything else the key
-	// could ever sign.
-	csrfNonceLabel = "csrf-nonce\x00"
-)
-
-// newCSRFKeys returns the keys of the stateless tokens: one derived from
-// each signing key when there are any (the first signs, all verify, so they
-// rotate with the signing keys and Managers sharing them agree), or one
-// random key for this Manager.
-func newCSRFKeys(signing [][]byte) [][]byte {
-	if len(signing) == 0 {
-		k := make([]byte, sha256.Size)
-		_, _ = rand.Read(k) // never fails (Go 1.24+)
-		return [][]byte{k}
-	}
-	keys := make([][]byte, len(signing))
-	for i, sk := range signing {
-		h := hmac.New(sha256.New, sk)
-		h.Write([]byte(csrfKeyLabel))
-		keys[i] = h.Sum(nil)
-	}
-	return keys
-}
-
-// nonceSecret returns the secret of the tokens bound to nonce under key.
-func nonceSecret(key []byte, nonce string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(csrfNonceLabel))
-	h.Write([]byte(nonce))
-	return h.Sum(nil)
-}
-
-// verifyNonceSecret reports whether got is the secret of nonce under one of
-// the Manager's keys, comparing in constant time. An empty nonce verifies
-// nothing.
-func (m *Manager) verifyNonceSecret(nonce string, got []byte) bool {
-	if nonce == "" {
-		return false
-	}
-	ok := 0
-	for _, k := range m.csrfKeys {
-		ok |= subtle.ConstantTimeCompare(got, nonceSecret(k, nonce))
-	}
-	return ok == 1
-}
 
 // requestNonce returns the nonce cookie of the request, or "" when it has
 // none usable: absent, not a well-formed nonce, or sent by a request that
@@ -126,7 +70,7 @@ func (s *Session) anonCSRFSecret() []byte {
 		nonce = sid.New()
 		s.csrfNonce = &nonce
 	}
-	return nonceSecret(s.m.csrfKeys[0], nonce)
+	return csrf.NonceSecret(s.m.csrfKeys[0], nonce)
 }
 
 // seedCSRF is called by commit just before it creates the record of a
@@ -147,7 +91,7 @@ func (s *Session) seedCSRF() {
 	if nonce == "" {
 		return
 	}
-	secret := nonceSecret(s.m.csrfKeys[0], nonce)
+	secret := csrf.NonceSecret(s.m.csrfKeys[0], nonce)
 	b, err := encode(s.m.cfg.Codec, csrfSessionKey, base64.RawURLEncoding.EncodeToString(secret))
 	if err != nil {
 		return // the session simply starts without a secret

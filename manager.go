@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessionkit/session/internal/csrf"
 	"github.com/sessionkit/session/internal/sid"
 )
 
@@ -63,7 +64,7 @@ func New(cfg Config) (*Manager, error) {
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &sid.Signer{Keys: cfg.SigningKeys}
 	}
-	m.csrfKeys = newCSRFKeys(cfg.SigningKeys)
+	m.csrfKeys = csrf.NewKeys(cfg.SigningKeys)
 	if cfg.BruteForce.Threshold > 0 {
 		m.bf = newBruteForce(cfg.BruteForce)
 	}

@@ -1,7 +1,10 @@
-// Package csrfform finds the CSRF token a request sends: in a header, or
-// in a bounded prefix of a URL-encoded or multipart form body that is put
-// back in front of the rest, so the handler still reads the body whole.
-package csrfform
+// Package csrf holds the mechanics of package session's CSRF defence: the
+// masked token format (token.go), the keys and secrets of the stateless
+// tokens of sessions not yet stored, and finding the token a request sends
+// (form.go): in a header, or in a bounded prefix of a URL-encoded or
+// multipart form body that is put back in front of the rest, so the
+// handler still reads the body whole.
+package csrf
 
 import (
 	"bytes"

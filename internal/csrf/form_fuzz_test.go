@@ -1,4 +1,4 @@
-package csrfform
+package csrf
 
 import (
 	"bytes"
