@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sessionkit/session/internal/cookieseal"
 	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/wire"
 )
@@ -260,7 +261,7 @@ func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error
 	if !hasCSRF {
 		plain += csrfReserve
 	}
-	n := len(m.cookieHeader("", c.longestMaxAge(meta))) + sealedCookieLen(plain)
+	n := len(m.cookieHeader("", c.longestMaxAge(meta))) + cookieseal.Len(plain)
 	if n > maxCookieSize {
 		return fmt.Errorf("%w: the cookie would be %d bytes, over %d", ErrTooLarge, n, maxCookieSize)
 	}
@@ -315,7 +316,7 @@ func hasKey(m map[string][]byte, k string) bool { _, ok := m[k]; return ok }
 // that clock passes the revocation. A [MemoryStore] as st runs on the
 // Manager's [Config.Clock].
 func (c *CookieStore) WithRevocations(st Store) *CookieStore {
-	return &CookieStore{ring: c.ring, revocations: st}
+	return &CookieStore{sealer: c.sealer, revocations: st}
 }
 
 // revocationKey is where st keeps the revocation of userID: a hash, shaped

@@ -2,14 +2,11 @@ package session
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
+	"github.com/sessionkit/session/internal/cookieseal"
 	"github.com/sessionkit/session/internal/sealing"
-	"github.com/sessionkit/session/internal/sid"
-	"github.com/sessionkit/session/internal/wire"
 )
 
 // maxCookieSize bounds a Set-Cookie header of a [CookieStore] session
@@ -64,25 +61,8 @@ const maxCookieSize = 4096
 // keeps nothing), Create an error wrapping [errors.ErrUnsupported], Delete
 // nothing.
 type CookieStore struct {
-	ring        *sealing.Ring
-	ad          atomic.Pointer[cookieAD] // of the last cookie name used
-	revocations Store                    // see WithRevocations; nil: none
-}
-
-// cookieAD is the additional data of cookies called name.
-type cookieAD struct {
-	name string
-	ad   []byte
-}
-
-// adFor returns the additional data binding a cookie to its name.
-func (c *CookieStore) adFor(name string) []byte {
-	if a := c.ad.Load(); a != nil && a.name == name {
-		return a.ad
-	}
-	a := &cookieAD{name: name, ad: sealing.AD(cookiePurpose, name)}
-	c.ad.Store(a)
-	return a.ad
+	sealer      *cookieseal.Sealer
+	revocations Store // see WithRevocations; nil: none
 }
 
 // NewCookieStore returns a CookieStore sealing with the first key and
@@ -94,7 +74,7 @@ func NewCookieStore(keys ...[]byte) (*CookieStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CookieStore{ring: ring}, nil
+	return &CookieStore{sealer: cookieseal.New(ring)}, nil
 }
 
 // Load reports ErrNotFound: a CookieStore keeps nothing on the server.
@@ -130,44 +110,12 @@ type cookieSealer interface {
 	revocationList() Store
 }
 
-// cookiePurpose separates sealed cookies from sealed values, and names the
-// format's version.
-const cookiePurpose = "sessionkit cookie v1"
-
-// cookieB64 encodes sealed cookies: base64url, unpadded, canonical only.
-var cookieB64 = base64.RawURLEncoding.Strict()
-
 func (c *CookieStore) revocationList() Store { return c.revocations }
 
 func (c *CookieStore) sealCookie(name, token string, r *Record) string {
-	plain := wire.AppendCookie(make([]byte, 0, 256), token, r)
-	env := c.ring.Seal(make([]byte, 0, sealing.SealedLen(len(plain))), plain, c.adFor(name))
-	return cookieB64.EncodeToString(env)
+	return c.sealer.Seal(name, token, r)
 }
 
 func (c *CookieStore) openCookie(name, value string) (string, *Record, bool, error) {
-	if len(value) > maxCookieSize || len(value) < cookieB64.EncodedLen(sealing.Overhead) {
-		return "", nil, false, sealing.ErrUnsealable
-	}
-	// One buffer: the value's bytes, then the envelope decoded from them,
-	// opened in place.
-	buf := make([]byte, len(value)+cookieB64.DecodedLen(len(value)))
-	src, env := buf[:copy(buf, value)], buf[len(value):]
-	n, err := cookieB64.Decode(env, src)
-	if err != nil {
-		return "", nil, false, sealing.ErrUnsealable
-	}
-	plain, primary, err := c.ring.Open(env[sealing.Header:sealing.Header], env[:n], c.adFor(name))
-	if err != nil {
-		return "", nil, false, err
-	}
-	token, r, ok := wire.DecodeCookie(plain)
-	if !ok || !sid.Valid(token) {
-		return "", nil, false, sealing.ErrUnsealable
-	}
-	return token, r, primary, nil
+	return c.sealer.Open(name, value, maxCookieSize)
 }
-
-// sealedCookieLen is the length of the cookie value sealing a plaintext of
-// n bytes.
-func sealedCookieLen(n int) int { return cookieB64.EncodedLen(sealing.SealedLen(n)) }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/session/internal/cookieseal"
 	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/testkit"
 	"github.com/sessionkit/session/internal/wire"
@@ -67,8 +68,8 @@ func TestCookieRecordLenMatchesEncoding(t *testing.T) {
 			t.Errorf("cookieRecordLen = %d, encoding is %d", got, want)
 		}
 		cs, _ := NewCookieStore(bytes.Repeat([]byte{9}, 32))
-		if got, want := sealedCookieLen(got), len(cs.sealCookie("n", tok, r)); got != want {
-			t.Errorf("sealedCookieLen = %d, cookie is %d", got, want)
+		if got, want := cookieseal.Len(got), len(cs.sealCookie("n", tok, r)); got != want {
+			t.Errorf("cookieseal.Len = %d, cookie is %d", got, want)
 		}
 	}
 }

@@ -1,0 +1,85 @@
+// Package cookieseal is the format of package session's sealed cookies
+// (CookieStore): a session's token and record (internal/wire), sealed
+// with AES-256-GCM (internal/sealing) and bound to the cookie's name,
+// then base64url. The same plaintext sealed for another cookie name does
+// not open.
+package cookieseal
+
+import (
+	"encoding/base64"
+	"sync/atomic"
+
+	"github.com/sessionkit/session/internal/sealing"
+	"github.com/sessionkit/session/internal/sid"
+	"github.com/sessionkit/session/internal/storekit"
+	"github.com/sessionkit/session/internal/wire"
+)
+
+// purpose separates sealed cookies from sealed values, and names the
+// format's version.
+const purpose = "sessionkit cookie v1"
+
+// b64 encodes sealed cookies: base64url, unpadded, canonical only.
+var b64 = base64.RawURLEncoding.Strict()
+
+// Sealer seals and opens cookies under a key ring. It is safe for
+// concurrent use.
+type Sealer struct {
+	ring *sealing.Ring
+	ad   atomic.Pointer[boundAD] // of the last cookie name used
+}
+
+// boundAD is the additional data of cookies called name.
+type boundAD struct {
+	name string
+	ad   []byte
+}
+
+// New returns a Sealer sealing with ring's first key and opening with any.
+func New(ring *sealing.Ring) *Sealer { return &Sealer{ring: ring} }
+
+// adFor returns the additional data binding a cookie to its name.
+func (s *Sealer) adFor(name string) []byte {
+	if a := s.ad.Load(); a != nil && a.name == name {
+		return a.ad
+	}
+	a := &boundAD{name: name, ad: sealing.AD(purpose, name)}
+	s.ad.Store(a)
+	return a.ad
+}
+
+// Seal returns the value of the cookie called name carrying (token, r).
+func (s *Sealer) Seal(name, token string, r *storekit.Record) string {
+	plain := wire.AppendCookie(make([]byte, 0, 256), token, r)
+	env := s.ring.Seal(make([]byte, 0, sealing.SealedLen(len(plain))), plain, s.adFor(name))
+	return b64.EncodeToString(env)
+}
+
+// Open opens the value of the cookie called name, refusing one longer
+// than limit bytes. primary is false when an older key sealed it. Any
+// failure is [sealing.ErrUnsealable].
+func (s *Sealer) Open(name, value string, limit int) (token string, r *storekit.Record, primary bool, err error) {
+	if len(value) > limit || len(value) < b64.EncodedLen(sealing.Overhead) {
+		return "", nil, false, sealing.ErrUnsealable
+	}
+	// One buffer: the value's bytes, then the envelope decoded from them,
+	// opened in place.
+	buf := make([]byte, len(value)+b64.DecodedLen(len(value)))
+	src, env := buf[:copy(buf, value)], buf[len(value):]
+	n, err := b64.Decode(env, src)
+	if err != nil {
+		return "", nil, false, sealing.ErrUnsealable
+	}
+	plain, primary, err := s.ring.Open(env[sealing.Header:sealing.Header], env[:n], s.adFor(name))
+	if err != nil {
+		return "", nil, false, err
+	}
+	token, r, ok := wire.DecodeCookie(plain)
+	if !ok || !sid.Valid(token) {
+		return "", nil, false, sealing.ErrUnsealable
+	}
+	return token, r, primary, nil
+}
+
+// Len is the length of the cookie value sealing a plaintext of n bytes.
+func Len(n int) int { return b64.EncodedLen(sealing.SealedLen(n)) }
