@@ -109,12 +109,7 @@ func (m *Manager) limits(meta *Meta) (idle, abs time.Duration) {
 // expiry returns the earlier of the idle and absolute deadlines of meta.
 func (m *Manager) expiry(meta *Meta) time.Time {
 	idle, abs := m.limits(meta)
-	idleAt := meta.LastSeen.Add(idle)
-	absAt := meta.CreatedAt.Add(abs)
-	if absAt.Before(idleAt) {
-		return absAt
-	}
-	return idleAt
+	return deadline(meta, idle, abs)
 }
 
 // expiredReason returns the event kind for a record past one of its deadlines
@@ -122,13 +117,7 @@ func (m *Manager) expiry(meta *Meta) time.Time {
 // cookie.
 func (m *Manager) expiredReason(meta *Meta, now time.Time) string {
 	idle, abs := m.limits(meta)
-	switch {
-	case !now.Before(meta.CreatedAt.Add(abs)):
-		return EventExpiredAbsolute
-	case !now.Before(meta.LastSeen.Add(idle)):
-		return EventExpiredIdle
-	}
-	return ""
+	return expiredKind(meta, idle, abs, now)
 }
 
 // touchInterval is how old a session's last-seen time may get before a

@@ -20,19 +20,29 @@ func (m *Manager) ownLimits(meta *Meta) (idle, abs time.Duration) {
 
 // ownExpiry is the earlier of a header session's deadlines (Issue always
 // sets both limits).
-func ownExpiry(meta *Meta) time.Time {
-	idleAt, absAt := meta.LastSeen.Add(meta.IdleTimeout), meta.CreatedAt.Add(meta.AbsoluteTimeout)
-	if absAt.Before(idleAt) {
-		return absAt
-	}
-	return idleAt
-}
+func ownExpiry(meta *Meta) time.Time { return deadline(meta, meta.IdleTimeout, meta.AbsoluteTimeout) }
 
 // ownExpired is expiredReason under meta's own limits: for header sessions,
 // and for the devices list, which holds both kinds (a cookie session is
 // never listed past its own limits; its load applies the Manager's).
 func (m *Manager) ownExpired(meta *Meta, now time.Time) string {
 	idle, abs := m.ownLimits(meta)
+	return expiredKind(meta, idle, abs, now)
+}
+
+// deadline is the earlier of meta's idle and absolute deadlines under the
+// limits idle and abs.
+func deadline(meta *Meta, idle, abs time.Duration) time.Time {
+	idleAt, absAt := meta.LastSeen.Add(idle), meta.CreatedAt.Add(abs)
+	if absAt.Before(idleAt) {
+		return absAt
+	}
+	return idleAt
+}
+
+// expiredKind is the event kind of a record past one of its deadlines under
+// the limits idle and abs at now (the absolute one first), or "".
+func expiredKind(meta *Meta, idle, abs time.Duration, now time.Time) string {
 	switch {
 	case !now.Before(meta.CreatedAt.Add(abs)):
 		return EventExpiredAbsolute
