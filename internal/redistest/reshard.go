@@ -41,47 +41,102 @@ func (c *Cluster) Owner(ctx context.Context, slot int) (int, error) {
 // --cluster reshard does while clients keep running: the target IMPORTING,
 // the source MIGRATING, the keys moved with MIGRATE in batches (clients are
 // sent ASK or TRYAGAIN meanwhile), then every master told the new owner.
+// It also finishes a move that BeginMove started.
 func (c *Cluster) MoveSlot(ctx context.Context, slot, to int) error {
 	from, err := c.Owner(ctx, slot)
 	if err != nil || from == to {
 		return err
 	}
-	src := redis.NewClient(&redis.Options{Addr: c.Addrs[from]})
-	defer src.Close()
-	dst := redis.NewClient(&redis.Options{Addr: c.Addrs[to]})
-	defer dst.Close()
-	srcID, err := src.Do(ctx, "cluster", "myid").Text()
+	mv, err := c.begin(ctx, slot, from, to)
 	if err != nil {
-		return fmt.Errorf("redistest: myid: %w", err)
+		return err
 	}
-	dstID, err := dst.Do(ctx, "cluster", "myid").Text()
-	if err != nil {
-		return fmt.Errorf("redistest: myid: %w", err)
-	}
-	if err := dst.Do(ctx, "cluster", "setslot", slot, "importing", srcID).Err(); err != nil {
-		return fmt.Errorf("redistest: setslot importing: %w", err)
-	}
-	if err := src.Do(ctx, "cluster", "setslot", slot, "migrating", dstID).Err(); err != nil {
-		return fmt.Errorf("redistest: setslot migrating: %w", err)
-	}
-	host, port, _ := net.SplitHostPort(c.Addrs[to])
-	p, _ := strconv.Atoi(port)
+	defer mv.close()
 	for {
-		keys, err := src.ClusterGetKeysInSlot(ctx, slot, 10).Result()
+		keys, err := mv.src.ClusterGetKeysInSlot(ctx, slot, 10).Result()
 		if err != nil {
 			return fmt.Errorf("redistest: getkeysinslot: %w", err)
 		}
 		if len(keys) == 0 {
 			break
 		}
-		args := []any{"migrate", host, p, "", 0, 5000, "keys"}
-		for _, k := range keys {
-			args = append(args, k)
-		}
-		if err := src.Do(ctx, args...).Err(); err != nil {
-			return fmt.Errorf("redistest: migrate: %w", err)
+		if err := mv.migrate(ctx, keys); err != nil {
+			return err
 		}
 	}
+	return c.finish(ctx, slot, from, to, mv.dstID)
+}
+
+// BeginMove starts moving slot to master to and migrates only keys (each in
+// slot), leaving the slot half moved: the target IMPORTING, the source
+// MIGRATING, the slot's other keys still on the source. A command whose
+// keys are now split between the two gets TRYAGAIN until MoveSlot
+// finishes the move.
+func (c *Cluster) BeginMove(ctx context.Context, slot, to int, keys ...string) error {
+	from, err := c.Owner(ctx, slot)
+	if err != nil {
+		return err
+	}
+	if from == to {
+		return fmt.Errorf("redistest: slot %d is on master %d already", slot, to)
+	}
+	mv, err := c.begin(ctx, slot, from, to)
+	if err != nil {
+		return err
+	}
+	defer mv.close()
+	return mv.migrate(ctx, keys)
+}
+
+// move is a slot move under way: clients of its source and target.
+type move struct {
+	src, dst *redis.Client
+	dstID    string
+	host     string
+	port     int
+}
+
+func (mv *move) close() { _ = mv.src.Close(); _ = mv.dst.Close() }
+
+// migrate moves keys from the source to the target with one MIGRATE.
+func (mv *move) migrate(ctx context.Context, keys []string) error {
+	args := []any{"migrate", mv.host, mv.port, "", 0, 5000, "keys"}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	if err := mv.src.Do(ctx, args...).Err(); err != nil {
+		return fmt.Errorf("redistest: migrate: %w", err)
+	}
+	return nil
+}
+
+// begin marks slot IMPORTING on master to and MIGRATING on master from.
+func (c *Cluster) begin(ctx context.Context, slot, from, to int) (*move, error) {
+	mv := &move{src: redis.NewClient(&redis.Options{Addr: c.Addrs[from]}), dst: redis.NewClient(&redis.Options{Addr: c.Addrs[to]})}
+	srcID, err := mv.src.Do(ctx, "cluster", "myid").Text()
+	if err == nil {
+		mv.dstID, err = mv.dst.Do(ctx, "cluster", "myid").Text()
+	}
+	if err != nil {
+		mv.close()
+		return nil, fmt.Errorf("redistest: myid: %w", err)
+	}
+	if err := mv.dst.Do(ctx, "cluster", "setslot", slot, "importing", srcID).Err(); err != nil {
+		mv.close()
+		return nil, fmt.Errorf("redistest: setslot importing: %w", err)
+	}
+	if err := mv.src.Do(ctx, "cluster", "setslot", slot, "migrating", mv.dstID).Err(); err != nil {
+		mv.close()
+		return nil, fmt.Errorf("redistest: setslot migrating: %w", err)
+	}
+	host, port, _ := net.SplitHostPort(c.Addrs[to])
+	mv.host = host
+	mv.port, _ = strconv.Atoi(port)
+	return mv, nil
+}
+
+// finish tells every master that master to owns slot.
+func (c *Cluster) finish(ctx context.Context, slot, from, to int, dstID string) error {
 	// The target first, then the source, then the others (redis-cli's
 	// order): the source stops answering for the slot last.
 	order := []int{to, from}
