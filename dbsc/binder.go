@@ -1,0 +1,185 @@
+package dbsc
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/session"
+)
+
+// Header names of the protocol, as the W3C draft (webappsec-dbsc) and
+// Chromium 156 spell them.
+const (
+	headerRegistration = "Secure-Session-Registration"
+	headerChallenge    = "Secure-Session-Challenge"
+	headerResponse     = "Secure-Session-Response"
+	headerSessionID    = "Sec-Secure-Session-Id"
+)
+
+// valueKey is the session value holding the binding. Application code
+// must not write it.
+const valueKey = "dbsc.binding"
+
+// registrationTTL is how long a registration challenge stays valid: the
+// browser registers right after the login response.
+const registrationTTL = 5 * time.Minute
+
+// registrationGrace is how long after a registration a request of the
+// session may still come without the bound cookie: requests the browser
+// sent before the registration response set it.
+const registrationGrace = 10 * time.Second
+
+// binding is a session's DBSC state, kept in the session's values so that
+// it moves with the session through ID renewals and ends with it (logout,
+// revocation, expiry).
+type binding struct {
+	// ID is the DBSC session identifier the browser sends back in
+	// Sec-Secure-Session-Id.
+	ID string
+	// Key is the public JWK the browser registered (JSON).
+	Key string
+	// Thumbprint is the key's RFC 7638 SHA-256 thumbprint, base64url.
+	Thumbprint string
+	// Seq counts refreshes: a refresh challenge is valid for one Seq only,
+	// so each challenge is used at most once.
+	Seq uint64
+	// BoundAt and RefreshedAt are the registration and the last refresh.
+	BoundAt     time.Time
+	RefreshedAt time.Time
+}
+
+// Binder binds the sessions of a [session.Manager] to the browser's device
+// with DBSC. Build it with [New]; it is safe for concurrent use.
+type Binder struct {
+	m     *session.Manager
+	cfg   Config
+	key   []byte
+	now   func() time.Time
+	log   *slog.Logger
+	locks [64]sync.Mutex // refreshes of one DBSC session, one at a time
+}
+
+// New returns a Binder for the sessions of m. It returns an error wrapping
+// [session.ErrInvalidConfig] for a nil Manager or an invalid Config.
+func New(m *session.Manager, cfg Config) (*Binder, error) {
+	if m == nil {
+		return nil, invalid("nil Manager")
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Binder{m: m, cfg: c, key: c.Key, now: c.Clock, log: c.Logger}, nil
+}
+
+// Handler serves the registration and refresh endpoints and guards every
+// other request: one of a bound session must carry a valid bound cookie,
+// or [Config.OnFailure] applies. Mount it inside the Manager's middleware:
+//
+//	http.ListenAndServe(addr, m.Handler(b.Handler(mux)))
+//
+// A request that carries a session cookie loads its session (one store
+// round trip) before next runs, to learn whether it is bound.
+func (b *Binder) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case b.cfg.RegistrationPath:
+			b.register(w, r)
+		case b.cfg.RefreshPath:
+			b.refresh(w, r)
+		default:
+			if b.guard(w, r) {
+				next.ServeHTTP(w, r)
+			}
+		}
+	})
+}
+
+// guard reports whether the request may go on to the application.
+func (b *Binder) guard(w http.ResponseWriter, r *http.Request) bool {
+	s := session.FromContext(r.Context())
+	bd, ok := session.Get[binding](s, valueKey)
+	if !ok {
+		return true
+	}
+	if b.cookieValid(r, bd) || b.now().Before(bd.BoundAt.Add(registrationGrace)) {
+		return true
+	}
+	if !b.end(w, r, s, "no_bound_cookie") {
+		return false
+	}
+	if b.cfg.OnFailure == Demote {
+		return true
+	}
+	b.cfg.OnRefused.ServeHTTP(w, r)
+	return false
+}
+
+// end ends the session of a failed or stopped proof and logs why. It
+// reports false when the end failed (the response is then an error).
+func (b *Binder) end(w http.ResponseWriter, r *http.Request, s *session.Session, reason string) bool {
+	user := s.UserID()
+	if err := s.Destroy(r.Context()); err != nil {
+		b.log.LogAttrs(r.Context(), slog.LevelError, "dbsc.end_failed",
+			slog.String("user_id", user), slog.String("reason", reason), slog.String("error", err.Error()))
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return false
+	}
+	b.log.LogAttrs(r.Context(), slog.LevelWarn, "dbsc.session_ended",
+		slog.String("user_id", user), slog.String("reason", reason))
+	return true
+}
+
+// Offer asks the browser to bind the session of r to a new key: call it
+// right after [session.Session.Login] (or Reauthenticate) succeeds, before
+// writing the response. It adds the Secure-Session-Registration header with
+// a challenge valid for five minutes, single use, and tied to this session.
+// A browser without DBSC ignores it; its session stays unbound.
+//
+// It returns an error wrapping [session.ErrNoUser] when the session is not
+// logged in, or the session's load error.
+//
+// Why a call and not automatic: the middleware would have to load every
+// session before the handler runs and compare it after, and could not tell
+// a login from a renewal; the application knows when it logged someone in.
+func (b *Binder) Offer(w http.ResponseWriter, r *http.Request) error {
+	s := session.FromContext(r.Context())
+	if err := s.Err(); err != nil {
+		return err
+	}
+	handle := s.Handle()
+	if s.UserID() == "" || handle == "" {
+		return fmt.Errorf("dbsc: offer: %w", session.ErrNoUser)
+	}
+	bd, _ := session.Get[binding](s, valueKey)
+	ch := b.seal(kindRegister, registrationTTL, registerContext(handle, bd.ID))
+	w.Header().Add(headerRegistration,
+		fmt.Sprintf("(ES256);path=%s;challenge=%s", quote(b.cfg.RegistrationPath), quote(ch)))
+	return nil
+}
+
+// Bound reports whether the session of ctx (a request context under the
+// Manager's middleware) is bound to a device key.
+func Bound(ctx context.Context) bool {
+	_, ok := session.Get[binding](session.FromContext(ctx), valueKey)
+	return ok
+}
+
+// registerContext ties a registration challenge to the session's current
+// handle and binding (none: ""), so it dies when either changes.
+func registerContext(handle, bindingID string) string { return handle + "|" + bindingID }
+
+// refreshContext ties a refresh challenge to one refresh of one binding.
+func refreshContext(bd binding) string { return fmt.Sprintf("%s|%d", bd.ID, bd.Seq) }
+
+// lock returns the mutex serializing refreshes of the DBSC session id.
+func (b *Binder) lock(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &b.locks[h.Sum32()%uint32(len(b.locks))]
+}

@@ -1,0 +1,154 @@
+package dbsc
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessionkit/session"
+)
+
+// Policy says what a [Binder] does with a bound session whose proof of
+// possession fails or stops: a refresh whose proof does not verify under
+// the session's key, or a request that comes without a valid bound cookie
+// (the browser did not refresh it, or the request comes from another
+// device that copied the session cookie).
+type Policy int
+
+const (
+	// End ends the session (as [session.Session.Destroy] does: the record is
+	// deleted, the cookie expired) and refuses the request with
+	// [Config.OnRefused]. The default.
+	End Policy = iota
+	// Demote ends the session the same way, then serves the request as an
+	// anonymous one: the user is logged out, the page still loads.
+	Demote
+)
+
+// Defaults of [Config].
+const (
+	DefaultRegistrationPath = "/dbsc/register"
+	DefaultRefreshPath      = "/dbsc/refresh"
+	DefaultCookieName       = "__Host-dbsc"
+	DefaultCookieLifetime   = 10 * time.Minute
+)
+
+// Config configures a [Binder]. The zero value is usable: it serves the
+// endpoints at [DefaultRegistrationPath] and [DefaultRefreshPath] and
+// issues a [DefaultCookieName] cookie living [DefaultCookieLifetime].
+type Config struct {
+	// RegistrationPath and RefreshPath are the paths of the two endpoints
+	// the browser POSTs to. Both must start with "/" and differ.
+	RegistrationPath string
+	RefreshPath      string
+	// CookieName names the short-lived bound cookie. Default
+	// [DefaultCookieName]; "dbsc" with AllowInsecure.
+	CookieName string
+	// CookieLifetime is how long a bound cookie is accepted: the longest a
+	// copied cookie stays useful on another device. Default
+	// [DefaultCookieLifetime]; at least one second.
+	CookieLifetime time.Duration
+	// AllowInsecure drops the cookie's Secure attribute, for local HTTP
+	// (the session's [session.CookieConfig.AllowInsecure] too). Browsers run
+	// DBSC over HTTPS, and over HTTP on localhost only.
+	AllowInsecure bool
+	// OnFailure is what happens to a bound session whose proof fails or
+	// stops. Default [End].
+	OnFailure Policy
+	// OnRefused answers a request refused under [End]. Nil answers 401
+	// Unauthorized with a generic body.
+	OnRefused http.Handler
+	// Key is the HMAC key of challenges and bound cookies: 32 bytes or
+	// more. Servers sharing a store must share it. Nil means a random key
+	// of this Binder: bound cookies and pending challenges then die with
+	// the process (bound browsers refresh; nobody is logged out).
+	Key []byte
+	// Clock returns the current time. Default time.Now. Give it the
+	// [session.Config.Clock] of the Manager.
+	Clock func() time.Time
+	// Logger receives one line per registration, refresh and refusal
+	// (never a proof, cookie or token). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// invalid wraps a reason in [session.ErrInvalidConfig].
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("dbsc: %w: "+format, append([]any{session.ErrInvalidConfig}, a...)...)
+}
+
+// withDefaults fills the zero fields and checks the others.
+func (c Config) withDefaults() (Config, error) {
+	if c.RegistrationPath == "" {
+		c.RegistrationPath = DefaultRegistrationPath
+	}
+	if c.RefreshPath == "" {
+		c.RefreshPath = DefaultRefreshPath
+	}
+	if !strings.HasPrefix(c.RegistrationPath, "/") || !strings.HasPrefix(c.RefreshPath, "/") ||
+		c.RegistrationPath == c.RefreshPath {
+		return c, invalid("RegistrationPath and RefreshPath must start with / and differ")
+	}
+	if c.CookieName == "" {
+		c.CookieName = DefaultCookieName
+		if c.AllowInsecure {
+			c.CookieName = "dbsc"
+		}
+	}
+	if !validCookieName(c.CookieName) {
+		return c, invalid("CookieName %q is not a cookie name", c.CookieName)
+	}
+	if strings.HasPrefix(c.CookieName, "__Host-") && c.AllowInsecure {
+		return c, invalid("a __Host- cookie needs Secure: drop AllowInsecure or rename the cookie")
+	}
+	if c.CookieLifetime == 0 {
+		c.CookieLifetime = DefaultCookieLifetime
+	}
+	if c.CookieLifetime < time.Second {
+		return c, invalid("CookieLifetime must be at least one second")
+	}
+	if c.OnFailure != End && c.OnFailure != Demote {
+		return c, invalid("unknown OnFailure policy %d", c.OnFailure)
+	}
+	return c.withKeyAndHooks()
+}
+
+// withKeyAndHooks checks the key and fills the clock, logger and refusal.
+func (c Config) withKeyAndHooks() (Config, error) {
+	switch {
+	case c.Key == nil:
+		c.Key = make([]byte, 32)
+		_, _ = rand.Read(c.Key) // crypto/rand.Read never fails (Go 1.24+)
+	case len(c.Key) < 32:
+		return c, invalid("Key must be at least 32 bytes")
+	default:
+		c.Key = append([]byte(nil), c.Key...)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.OnRefused == nil {
+		c.OnRefused = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		})
+	}
+	return c, nil
+}
+
+// validCookieName reports whether name is an RFC 6265 token.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
