@@ -3,10 +3,8 @@ package dbsc
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/sessionkit/session"
@@ -56,25 +54,34 @@ type binding struct {
 // Binder binds the sessions of a [session.Manager] to the browser's device
 // with DBSC. Build it with [New]; it is safe for concurrent use.
 type Binder struct {
-	m     *session.Manager
-	cfg   Config
-	key   []byte
-	now   func() time.Time
-	log   *slog.Logger
-	locks [64]sync.Mutex // refreshes of one DBSC session, one at a time
+	m    *session.Manager
+	cfg  Config
+	key  []byte
+	now  func() time.Time
+	log  *slog.Logger
+	used usedChallenges
 }
 
 // New returns a Binder for the sessions of m. It returns an error wrapping
-// [session.ErrInvalidConfig] for a nil Manager or an invalid Config.
+// [session.ErrInvalidConfig] for a nil Manager, a Manager whose store is a
+// [session.CookieStore] (the binding must live on the server), or an
+// invalid Config.
 func New(m *session.Manager, cfg Config) (*Binder, error) {
 	if m == nil {
 		return nil, invalid("nil Manager")
+	}
+	if _, ok := m.Store().(*session.CookieStore); ok {
+		// The binding's state (the refresh counter that makes challenges
+		// single use) would travel in the cookie, and an old cookie would
+		// bring an old state back.
+		return nil, invalid("a CookieStore keeps the session in the cookie: DBSC needs a server store")
 	}
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return &Binder{m: m, cfg: c, key: c.Key, now: c.Clock, log: c.Logger}, nil
+	return &Binder{m: m, cfg: c, key: c.Key, now: c.Clock, log: c.Logger,
+		used: usedChallenges{m: map[string]time.Time{}}}, nil
 }
 
 // Handler serves the registration and refresh endpoints and guards every
@@ -176,10 +183,3 @@ func registerContext(handle, bindingID string) string { return handle + "|" + bi
 
 // refreshContext ties a refresh challenge to one refresh of one binding.
 func refreshContext(bd binding) string { return fmt.Sprintf("%s|%d", bd.ID, bd.Seq) }
-
-// lock returns the mutex serializing refreshes of the DBSC session id.
-func (b *Binder) lock(id string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return &b.locks[h.Sum32()%uint32(len(b.locks))]
-}

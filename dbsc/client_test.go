@@ -50,10 +50,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T, cfg dbsc.Config) *env {
+func newEnv(t *testing.T, cfg dbsc.Config) *env { return newEnvStore(t, nil, cfg) }
+
+// newEnvStore is newEnv on the given store (nil: a memory store).
+func newEnvStore(t *testing.T, st session.Store, cfg dbsc.Config) *env {
 	t.Helper()
 	e := &env{t: t, clock: testkit.NewClock(time.Now()), logs: &syncBuffer{}}
-	m, err := session.New(session.Config{Clock: e.clock.Now, Logger: testLogger(e.logs), Cookie: session.CookieConfig{AllowInsecure: true}})
+	m, err := session.New(session.Config{Store: st, Clock: e.clock.Now, Logger: testLogger(e.logs),
+		Cookie: session.CookieConfig{AllowInsecure: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

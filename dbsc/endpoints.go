@@ -57,7 +57,7 @@ func (b *Binder) register(w http.ResponseWriter, r *http.Request) {
 		b.refuse(w, r, http.StatusBadRequest, user, reasonOf(err))
 		return
 	}
-	if !b.open(kindRegister, p.JTI, registerContext(s.Handle(), old.ID)) {
+	if _, ok := b.open(kindRegister, p.JTI, registerContext(s.Handle(), old.ID)); !ok {
 		b.refuse(w, r, http.StatusBadRequest, user, "register_challenge")
 		return
 	}
@@ -106,9 +106,6 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 		b.refuse(w, r, http.StatusBadRequest, "", "refresh_no_session_id")
 		return
 	}
-	mu := b.lock(id)
-	mu.Lock()
-	defer mu.Unlock()
 	s := session.FromContext(r.Context())
 	if s.Err() != nil {
 		http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
@@ -147,7 +144,7 @@ func (b *Binder) refreshBound(w http.ResponseWriter, r *http.Request, s *session
 		}
 		return
 	}
-	if !b.open(kindRefresh, p.JTI, refreshContext(bd)) {
+	if exp, ok := b.open(kindRefresh, p.JTI, refreshContext(bd)); !ok || !b.used.take(p.JTI, exp, b.now()) {
 		// The right key, an old, used or expired challenge (a replay, or a
 		// race with a newer challenge): ask again.
 		b.log.LogAttrs(r.Context(), slog.LevelInfo, "dbsc.refresh_rechallenged", slog.String("user_id", s.UserID()))
@@ -211,7 +208,7 @@ func (b *Binder) challenge(w http.ResponseWriter, bd binding, status int) {
 // expired.
 func (b *Binder) cookieValid(r *http.Request, bd binding) bool {
 	for _, c := range r.CookiesNamed(b.cfg.CookieName) {
-		if b.open(kindCookie, c.Value, bd.ID) {
+		if _, ok := b.open(kindCookie, c.Value, bd.ID); ok {
 			return true
 		}
 	}

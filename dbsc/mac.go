@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"sync"
 	"time"
 )
 
@@ -49,23 +50,60 @@ func (b *Binder) seal(kind byte, ttl time.Duration, context string) string {
 }
 
 // open reports whether v is a value seal issued for kind and context that
-// has not expired.
-func (b *Binder) open(kind byte, v, context string) bool {
+// has not expired, and its expiry.
+func (b *Binder) open(kind byte, v, context string) (time.Time, bool) {
 	n := 8 + macLen
 	if kind != kindCookie {
 		n += nonceLen
 	}
 	if len(v) != b64.EncodedLen(n) {
-		return false
+		return time.Time{}, false
 	}
 	raw, err := b64.DecodeString(v)
 	if err != nil || len(raw) != n {
-		return false
+		return time.Time{}, false
 	}
 	exp := int64(binary.BigEndian.Uint64(raw[:8]))
 	nonce := raw[8 : n-macLen]
 	if !hmac.Equal(raw[n-macLen:], b.mac(kind, exp, nonce, context)) {
+		return time.Time{}, false
+	}
+	t := time.Unix(exp, 0)
+	return t, b.now().Before(t)
+}
+
+// maxUsed bounds the challenges remembered as used. Each entry is a
+// refresh that a registered key signed, kept until its challenge expires.
+const maxUsed = 1 << 20
+
+// usedChallenges remembers the refresh challenges this process accepted
+// until they expire, so that a proof raced against itself is accepted once
+// even when the racing requests loaded the session before either saved it
+// (the session's refresh counter then makes it single use for good, across
+// processes).
+type usedChallenges struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+// take records ch, valid until exp, as used; it reports false if it
+// already was (or the set is full of live challenges).
+func (u *usedChallenges) take(ch string, exp, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.m[ch]; ok {
 		return false
 	}
-	return b.now().Before(time.Unix(exp, 0))
+	if len(u.m) >= maxUsed/2 {
+		for k, e := range u.m {
+			if !now.Before(e) {
+				delete(u.m, k)
+			}
+		}
+	}
+	if len(u.m) >= maxUsed {
+		return false
+	}
+	u.m[ch] = exp
+	return true
 }
