@@ -84,16 +84,28 @@ func New(m *session.Manager, cfg Config) (*Binder, error) {
 		used: usedChallenges{m: map[string]time.Time{}}}, nil
 }
 
-// Handler serves the registration and refresh endpoints and guards every
-// other request: one of a bound session must carry a valid bound cookie,
-// or [Config.OnFailure] applies. Mount it inside the Manager's middleware:
+// Handler is the Manager's middleware ([session.Manager.Handler]) with DBSC
+// inside it: use it in place of m.Handler, not within it.
 //
-//	http.ListenAndServe(addr, m.Handler(b.Handler(mux)))
+//	http.ListenAndServe(addr, b.Handler(mux))
 //
-// A request that carries a session cookie loads its session (one store
-// round trip) before next runs, to learn whether it is bound.
+// It serves the registration and refresh endpoints and guards every other
+// request: one of a bound session must carry a valid bound cookie, or
+// [Config.OnFailure] applies. A request that carries a session cookie loads
+// its session (one store round trip) before next runs, to learn whether it
+// is bound.
+//
+// The browser sends its registration and refresh POSTs in the context of the
+// request that triggered them, which may come from another site (a login
+// callback posted by an identity provider, a link followed from a mail). The
+// Manager's cross-origin refusal would answer them 403, so Handler lets
+// through those that carry the protocol's headers: Sec-Secure-Session-Id,
+// which no page can set (a forbidden "Sec-" header), and
+// Secure-Session-Response, which a page on another site cannot send without
+// a CORS preflight that these endpoints never grant. Every other request,
+// the endpoints' paths included, meets the refusal as before.
 func (b *Binder) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	inner := b.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case b.cfg.RegistrationPath:
 			b.register(w, r)
@@ -104,7 +116,31 @@ func (b *Binder) Handler(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 			}
 		}
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.protocolRequest(r) {
+			r = r.Clone(r.Context())
+			r.Header.Del("Origin")
+			r.Header.Del("Sec-Fetch-Site")
+		}
+		inner.ServeHTTP(w, r)
 	})
+}
+
+// protocolRequest reports whether r is a browser's DBSC POST: to the
+// refresh endpoint with Sec-Secure-Session-Id, or to the registration
+// endpoint with Secure-Session-Response.
+func (b *Binder) protocolRequest(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	switch r.URL.Path {
+	case b.cfg.RefreshPath:
+		return r.Header.Get(headerSessionID) != ""
+	case b.cfg.RegistrationPath:
+		return r.Header.Get(headerResponse) != ""
+	}
+	return false
 }
 
 // guard reports whether the request may go on to the application.

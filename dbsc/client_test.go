@@ -72,7 +72,7 @@ func newEnvStore(t *testing.T, st session.Store, cfg dbsc.Config) *env {
 		t.Fatal(err)
 	}
 	e.m, e.b = m, b
-	e.srv = httptest.NewServer(m.Handler(b.Handler(e.mux())))
+	e.srv = httptest.NewServer(b.Handler(e.mux()))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -318,7 +318,7 @@ func TestSharedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv2 := httptest.NewServer(e.m.Handler(b2.Handler(e.mux())))
+	srv2 := httptest.NewServer(b2.Handler(e.mux()))
 	defer srv2.Close()
 	d.base, _ = url.Parse(srv2.URL) // same host: the cookies go along
 	e.clock.Advance(time.Minute)
@@ -327,4 +327,54 @@ func TestSharedKey(t *testing.T) {
 	if status, goesOn := d.refresh(); status != http.StatusOK || !goesOn {
 		t.Fatalf("refresh on the second server = %d, %v", status, goesOn)
 	}
+}
+
+// crossSite marks a request as a browser sends it in the context of a page
+// of another site.
+var crossSite = http.Header{"Origin": {"https://idp.example"}, "Sec-Fetch-Site": {"cross-site"}}
+
+func withHeaders(hs ...http.Header) http.Header {
+	out := http.Header{}
+	for _, h := range hs {
+		for k, v := range h {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// The browser's registration and refresh POSTs pass the cross-origin
+// refusal when another site's page triggered them (a login callback posted
+// by an identity provider, a followed link); nothing else does.
+func TestCrossSiteProtocolRequests(t *testing.T) {
+	e := newEnv(t, dbsc.Config{})
+	d := e.newDevice()
+	d.login("alice")
+	resp := d.registerWith(sfQuote(proof(t, d.key, map[string]any{"jti": d.regChallenge}, true)))
+	resp.Body.Close()
+	resp = d.do(http.MethodPost, d.regPath, withHeaders(crossSite, http.Header{
+		"Secure-Session-Response": {sfQuote(proof(t, d.key, map[string]any{"jti": d.regChallenge}, true))}}), nil)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusForbidden {
+		t.Fatal("a cross-site registration POST was refused by the cross-origin check")
+	}
+	d = e.boundDevice()
+	e.clock.Advance(dbsc.DefaultCookieLifetime)
+	resp = d.do(http.MethodPost, d.refreshURL, withHeaders(crossSite, http.Header{
+		"Sec-Secure-Session-Id":   {sfQuote(d.sessionID)},
+		"Secure-Session-Response": {sfQuote(proof(t, d.key, map[string]any{"jti": d.cachedChallenge}, false))},
+	}), nil)
+	in := d.readInstructions(resp)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || in.Continue != nil {
+		t.Fatalf("cross-site refresh = %d %+v, want new instructions", resp.StatusCode, in)
+	}
+	for _, path := range []string{d.refreshURL, d.regPath, "/logout"} {
+		resp = d.do(http.MethodPost, path, crossSite, nil)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s without the protocol's headers = %d, want 403", path, resp.StatusCode)
+		}
+	}
+	wantGet(t, d, http.StatusOK, "alice (bound)")
 }

@@ -28,8 +28,8 @@
 //     [Config.OnFailure]. So does a refresh proof that does not verify under
 //     the registered key.
 //
-// Mount [Binder.Handler] inside the Manager's middleware. [Binder.Sessions]
-// lists a user's sessions with whether each is bound.
+// [Binder.Handler] takes the place of the Manager's middleware (it wraps
+// it). [Binder.Sessions] lists a user's sessions with whether each is bound.
 //
 // What it does not stop: malware running on the device while the user is
 // logged in can use the key as it likes (DBSC makes it act from that

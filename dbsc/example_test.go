@@ -13,7 +13,8 @@ import (
 )
 
 // Bind logged-in sessions to the browser's device: offer the registration
-// after Login, and mount the Binder inside the Manager's middleware.
+// after Login, and serve through the Binder's handler (it wraps the
+// Manager's middleware).
 func ExampleNew() {
 	m, err := session.New(session.Config{})
 	if err != nil {
@@ -35,7 +36,7 @@ func ExampleNew() {
 			log.Print(err)
 		}
 	})
-	handler := m.Handler(b.Handler(mux))
+	handler := b.Handler(mux) // the Manager's middleware, with DBSC inside
 
 	req := httptest.NewRequest(http.MethodPost, "https://example.com/login",
 		strings.NewReader(url.Values{"user": {"alice"}}.Encode()))
