@@ -234,6 +234,7 @@ func (d *device) register() {
 	if resp.StatusCode != http.StatusOK {
 		d.t.Fatalf("register: %d", resp.StatusCode)
 	}
+	d.sessionID, d.cachedChallenge = "", "" // a registration starts a new DBSC session
 	d.readInstructions(resp)
 }
 

@@ -2,6 +2,7 @@ package dbsc_test
 
 import (
 	"context"
+	"crypto/elliptic"
 	"errors"
 	"io"
 	"log/slog"
@@ -377,4 +378,28 @@ func TestCrossSiteProtocolRequests(t *testing.T) {
 		}
 	}
 	wantGet(t, d, http.StatusOK, "alice (bound)")
+}
+
+// A new login of the same user keeps the binding (the values move with the
+// renewed ID) and may bind anew; another user's login drops it with the
+// rest of the values.
+func TestLoginKeepsOrDropsBinding(t *testing.T) {
+	e := newEnv(t, dbsc.Config{})
+	d := e.boundDevice()
+	oldID := d.sessionID
+	e.clock.Advance(11 * time.Second)
+	d.login("alice")
+	wantGet(t, d, http.StatusOK, "alice (bound)")
+	d.key = mustKey(t, elliptic.P256()) // a new key, as a browser makes for a new registration
+	d.register()
+	if d.sessionID == oldID {
+		t.Fatal("re-registration kept the old DBSC session identifier")
+	}
+	e.clock.Advance(dbsc.DefaultCookieLifetime)
+	if status, goesOn := d.refresh(); status != http.StatusOK || !goesOn {
+		t.Fatalf("refresh with the new key = %d, %v", status, goesOn)
+	}
+	d.login("bob")
+	e.clock.Advance(dbsc.DefaultCookieLifetime)
+	wantGet(t, d, http.StatusOK, "bob")
 }
