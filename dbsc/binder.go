@@ -19,9 +19,13 @@ const (
 	headerSessionID    = "Sec-Secure-Session-Id"
 )
 
-// valueKey is the session value holding the binding. Application code
-// must not write it.
-const valueKey = "dbsc.binding"
+// valueKey is the session value holding the binding, pendingKey the one
+// holding the secret of an offered registration. Application code must not
+// write them.
+const (
+	valueKey   = "dbsc.binding"
+	pendingKey = "dbsc.pending"
+)
 
 // registrationTTL is how long a registration challenge stays valid: the
 // browser registers right after the login response.
@@ -43,6 +47,8 @@ type binding struct {
 	Key string
 	// Thumbprint is the key's RFC 7638 SHA-256 thumbprint, base64url.
 	Thumbprint string
+	// Secret keys the MACs of this binding's challenges and bound cookies.
+	Secret []byte
 	// Seq counts refreshes: a refresh challenge is valid for one Seq only,
 	// so each challenge is used at most once.
 	Seq uint64
@@ -181,7 +187,8 @@ func (b *Binder) end(w http.ResponseWriter, r *http.Request, s *session.Session,
 // Offer asks the browser to bind the session of r to a new key: call it
 // right after [session.Session.Login] (or Reauthenticate) succeeds, before
 // writing the response. It adds the Secure-Session-Registration header with
-// a challenge valid for five minutes, single use, and tied to this session.
+// a challenge valid for five minutes, single use, and tied to this session
+// by a secret stored in it (so it is saved with the Login).
 // A browser without DBSC ignores it; its session stays unbound.
 //
 // It returns an error wrapping [session.ErrNoUser] when the session is not
@@ -195,12 +202,15 @@ func (b *Binder) Offer(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
-	handle := s.Handle()
-	if s.UserID() == "" || handle == "" {
+	if s.UserID() == "" {
 		return fmt.Errorf("dbsc: offer: %w", session.ErrNoUser)
 	}
 	bd, _ := session.Get[binding](s, valueKey)
-	ch := b.seal(kindRegister, registrationTTL, registerContext(handle, bd.ID))
+	secret := newSecret()
+	if err := s.Set(pendingKey, secret); err != nil {
+		return err
+	}
+	ch := b.seal(secret, kindRegister, registrationTTL, bd.ID)
 	w.Header().Add(headerRegistration,
 		fmt.Sprintf("(ES256);path=%s;challenge=%s", quote(b.cfg.RegistrationPath), quote(ch)))
 	return nil
@@ -212,10 +222,6 @@ func Bound(ctx context.Context) bool {
 	_, ok := session.Get[binding](session.FromContext(ctx), valueKey)
 	return ok
 }
-
-// registerContext ties a registration challenge to the session's current
-// handle and binding (none: ""), so it dies when either changes.
-func registerContext(handle, bindingID string) string { return handle + "|" + bindingID }
 
 // refreshContext ties a refresh challenge to one refresh of one binding.
 func refreshContext(bd binding) string { return fmt.Sprintf("%s|%d", bd.ID, bd.Seq) }

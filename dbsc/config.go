@@ -1,7 +1,6 @@
 package dbsc
 
 import (
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -61,10 +60,12 @@ type Config struct {
 	// OnRefused answers a request refused under [End]. Nil answers 401
 	// Unauthorized with a generic body.
 	OnRefused http.Handler
-	// Key is the HMAC key of challenges and bound cookies: 32 bytes or
-	// more. Servers sharing a store must share it. Nil means a random key
-	// of this Binder: bound cookies and pending challenges then die with
-	// the process (bound browsers refresh; nobody is logged out).
+	// Key, when set (32 bytes or more), is mixed into the HMAC of every
+	// challenge and bound cookie, which are otherwise keyed by a secret
+	// stored in the session: then a copy of the store alone cannot forge a
+	// bound cookie. Every server must use the same Key, and changing it
+	// invalidates the bound cookies in flight (their sessions end at their
+	// next request, per OnFailure). Nil: the session's secret alone.
 	Key []byte
 	// Clock returns the current time. Default time.Now. Give it the
 	// [session.Config.Clock] of the Manager.
@@ -117,13 +118,10 @@ func (c Config) withDefaults() (Config, error) {
 
 // withKeyAndHooks checks the key and fills the clock, logger and refusal.
 func (c Config) withKeyAndHooks() (Config, error) {
-	switch {
-	case c.Key == nil:
-		c.Key = make([]byte, 32)
-		_, _ = rand.Read(c.Key) // crypto/rand.Read never fails (Go 1.24+)
-	case len(c.Key) < 32:
-		return c, invalid("Key must be at least 32 bytes")
-	default:
+	if c.Key != nil {
+		if len(c.Key) < 32 {
+			return c, invalid("Key must be at least 32 bytes")
+		}
 		c.Key = append([]byte(nil), c.Key...)
 	}
 	if c.Clock == nil {

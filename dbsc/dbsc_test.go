@@ -309,25 +309,41 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// Two Binders sharing a Key accept each other's cookies and challenges
-// (servers behind a load balancer).
-func TestSharedKey(t *testing.T) {
-	key := []byte(strings.Repeat("k", 32))
-	e := newEnv(t, dbsc.Config{Key: key})
+// Another server on the same store, or the same one after a restart (a
+// new Binder), accepts the bound cookies and challenges of the first: they
+// are keyed by a secret kept in the session, mixed with Config.Key when the
+// servers share one.
+func TestAnotherServerOrRestart(t *testing.T) {
+	for name, key := range map[string][]byte{"no Key": nil, "shared Key": []byte(strings.Repeat("k", 32))} {
+		e := newEnv(t, dbsc.Config{Key: key})
+		d := e.boundDevice()
+		b2, err := dbsc.New(e.m, dbsc.Config{Key: key, Clock: e.clock.Now, AllowInsecure: true, Logger: testLogger(io.Discard)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv2 := httptest.NewServer(b2.Handler(e.mux()))
+		d.base, _ = url.Parse(srv2.URL) // same host: the cookies go along
+		e.clock.Advance(time.Minute)
+		wantGet(t, d, http.StatusOK, "alice (bound)")
+		e.clock.Advance(dbsc.DefaultCookieLifetime)
+		if status, goesOn := d.refresh(); status != http.StatusOK || !goesOn {
+			t.Fatalf("%s: refresh on the second server = %d, %v", name, status, goesOn)
+		}
+		srv2.Close()
+	}
+	// A server with another Key refuses the bound cookie.
+	e := newEnv(t, dbsc.Config{Key: []byte(strings.Repeat("a", 32))})
 	d := e.boundDevice()
-	b2, err := dbsc.New(e.m, dbsc.Config{Key: key, Clock: e.clock.Now, AllowInsecure: true, Logger: testLogger(io.Discard)})
+	b2, err := dbsc.New(e.m, dbsc.Config{Key: []byte(strings.Repeat("b", 32)), Clock: e.clock.Now, AllowInsecure: true,
+		Logger: testLogger(io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv2 := httptest.NewServer(b2.Handler(e.mux()))
 	defer srv2.Close()
-	d.base, _ = url.Parse(srv2.URL) // same host: the cookies go along
+	d.base, _ = url.Parse(srv2.URL)
 	e.clock.Advance(time.Minute)
-	wantGet(t, d, http.StatusOK, "alice (bound)")
-	e.clock.Advance(dbsc.DefaultCookieLifetime)
-	if status, goesOn := d.refresh(); status != http.StatusOK || !goesOn {
-		t.Fatalf("refresh on the second server = %d, %v", status, goesOn)
-	}
+	wantGet(t, d, http.StatusUnauthorized, "")
 }
 
 // crossSite marks a request as a browser sends it in the context of a page

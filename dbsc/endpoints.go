@@ -52,12 +52,13 @@ func (b *Binder) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	old, _ := session.Get[binding](s, valueKey)
+	pending, _ := session.Get[[]byte](s, pendingKey)
 	p, err := parseProof(r.Header.Get(headerResponse), nil, endpoint(r))
 	if err != nil {
 		b.refuse(w, r, http.StatusBadRequest, user, reasonOf(err))
 		return
 	}
-	if _, ok := b.open(kindRegister, p.JTI, registerContext(s.Handle(), old.ID)); !ok {
+	if _, ok := b.open(pending, kindRegister, p.JTI, old.ID); !ok {
 		b.refuse(w, r, http.StatusBadRequest, user, "register_challenge")
 		return
 	}
@@ -65,6 +66,7 @@ func (b *Binder) register(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.Set(valueKey, bd)
 	}
+	s.Delete(pendingKey) // the challenge is used
 	if err != nil {
 		b.log.LogAttrs(r.Context(), slog.LevelError, "dbsc.register_failed",
 			slog.String("user_id", user), slog.String("error", err.Error()))
@@ -92,7 +94,7 @@ func newBinding(key *jose.JSONWebKey, now time.Time) (binding, error) {
 	_, _ = rand.Read(id) // crypto/rand.Read never fails (Go 1.24+)
 	t := now.UTC()
 	return binding{ID: b64.EncodeToString(id), Key: string(raw), Thumbprint: b64.EncodeToString(thumb),
-		BoundAt: t, RefreshedAt: t}, nil
+		Secret: newSecret(), BoundAt: t, RefreshedAt: t}, nil
 }
 
 // refresh serves the refresh endpoint: a proof signed with the registered
@@ -144,7 +146,7 @@ func (b *Binder) refreshBound(w http.ResponseWriter, r *http.Request, s *session
 		}
 		return
 	}
-	if exp, ok := b.open(kindRefresh, p.JTI, refreshContext(bd)); !ok || !b.used.take(p.JTI, exp, b.now()) {
+	if exp, ok := b.open(bd.Secret, kindRefresh, p.JTI, refreshContext(bd)); !ok || !b.used.take(p.JTI, exp, b.now()) {
 		// The right key, an old, used or expired challenge (a replay, or a
 		// race with a newer challenge): ask again.
 		b.log.LogAttrs(r.Context(), slog.LevelInfo, "dbsc.refresh_rechallenged", slog.String("user_id", s.UserID()))
@@ -177,7 +179,7 @@ func (b *Binder) refreshBound(w http.ResponseWriter, r *http.Request, s *session
 // session's instructions.
 func (b *Binder) issue(w http.ResponseWriter, bd binding) {
 	http.SetCookie(w, &http.Cookie{
-		Name: b.cfg.CookieName, Value: b.seal(kindCookie, b.cfg.CookieLifetime, bd.ID),
+		Name: b.cfg.CookieName, Value: b.seal(bd.Secret, kindCookie, b.cfg.CookieLifetime, bd.ID),
 		Path: "/", MaxAge: int(b.cfg.CookieLifetime.Seconds()),
 		Secure: !b.cfg.AllowInsecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
@@ -196,7 +198,7 @@ func (b *Binder) issue(w http.ResponseWriter, bd binding) {
 // challenge adds a refresh challenge for bd's next refresh; with a status,
 // it also answers with it (403: "sign this and try again").
 func (b *Binder) challenge(w http.ResponseWriter, bd binding, status int) {
-	ch := b.seal(kindRefresh, b.cfg.CookieLifetime+registrationTTL, refreshContext(bd))
+	ch := b.seal(bd.Secret, kindRefresh, b.cfg.CookieLifetime+registrationTTL, refreshContext(bd))
 	w.Header().Add(headerChallenge, quote(ch)+";id="+quote(bd.ID))
 	if status != 0 {
 		w.Header().Set("Cache-Control", "no-store")
@@ -208,7 +210,7 @@ func (b *Binder) challenge(w http.ResponseWriter, bd binding, status int) {
 // expired.
 func (b *Binder) cookieValid(r *http.Request, bd binding) bool {
 	for _, c := range r.CookiesNamed(b.cfg.CookieName) {
-		if _, ok := b.open(kindCookie, c.Value, bd.ID); ok {
+		if _, ok := b.open(bd.Secret, kindCookie, c.Value, bd.ID); ok {
 			return true
 		}
 	}

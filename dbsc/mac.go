@@ -11,8 +11,11 @@ import (
 )
 
 // Challenges and bound cookies are stateless: each carries its expiry and
-// an HMAC-SHA256, under the Binder's key, of what it is bound to. Nothing
-// is stored to issue one, and neither names the session's token.
+// an HMAC-SHA256 of what it is bound to, under a secret kept in the session
+// (the binding's, or the pending registration's) mixed with Config.Key when
+// one is set. Nothing is stored to issue one, neither names the session's
+// token, and every server reading the same store (or the same server after
+// a restart) accepts them.
 
 const (
 	kindRegister byte = 'r' // a registration challenge
@@ -25,9 +28,27 @@ const (
 
 var b64 = base64.RawURLEncoding
 
-// mac returns HMAC-SHA256(key, kind || exp || nonce || context).
-func (b *Binder) mac(kind byte, exp int64, nonce []byte, context string) []byte {
-	h := hmac.New(sha256.New, b.key)
+// minSecret is the length below which a session's secret is not trusted
+// (a value that is not ours, or damaged).
+const minSecret = 16
+
+// newSecret returns a fresh 32-byte secret.
+func newSecret() []byte {
+	s := make([]byte, 32)
+	_, _ = rand.Read(s) // crypto/rand.Read never fails (Go 1.24+)
+	return s
+}
+
+// mac returns HMAC-SHA256(k, kind || exp || nonce || context), where k is
+// the secret, or HMAC-SHA256(Config.Key, secret) when a Key is set.
+func (b *Binder) mac(secret []byte, kind byte, exp int64, nonce []byte, context string) []byte {
+	key := secret
+	if b.key != nil {
+		h := hmac.New(sha256.New, b.key)
+		h.Write(secret)
+		key = h.Sum(nil)
+	}
+	h := hmac.New(sha256.New, key)
 	h.Write([]byte{kind})
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(exp)))
 	h.Write(nonce)
@@ -37,7 +58,7 @@ func (b *Binder) mac(kind byte, exp int64, nonce []byte, context string) []byte 
 
 // seal returns a base64url value exp || nonce || mac for context, valid
 // until now+ttl. A bound cookie has no nonce.
-func (b *Binder) seal(kind byte, ttl time.Duration, context string) string {
+func (b *Binder) seal(secret []byte, kind byte, ttl time.Duration, context string) string {
 	exp := b.now().Add(ttl).Unix()
 	var nonce []byte
 	if kind != kindCookie {
@@ -46,12 +67,15 @@ func (b *Binder) seal(kind byte, ttl time.Duration, context string) string {
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(exp))
 	v = append(v, nonce...)
-	return b64.EncodeToString(append(v, b.mac(kind, exp, nonce, context)...))
+	return b64.EncodeToString(append(v, b.mac(secret, kind, exp, nonce, context)...))
 }
 
 // open reports whether v is a value seal issued for kind and context that
 // has not expired, and its expiry.
-func (b *Binder) open(kind byte, v, context string) (time.Time, bool) {
+func (b *Binder) open(secret []byte, kind byte, v, context string) (time.Time, bool) {
+	if len(secret) < minSecret {
+		return time.Time{}, false
+	}
 	n := 8 + macLen
 	if kind != kindCookie {
 		n += nonceLen
@@ -65,7 +89,7 @@ func (b *Binder) open(kind byte, v, context string) (time.Time, bool) {
 	}
 	exp := int64(binary.BigEndian.Uint64(raw[:8]))
 	nonce := raw[8 : n-macLen]
-	if !hmac.Equal(raw[n-macLen:], b.mac(kind, exp, nonce, context)) {
+	if !hmac.Equal(raw[n-macLen:], b.mac(secret, kind, exp, nonce, context)) {
 		return time.Time{}, false
 	}
 	t := time.Unix(exp, 0)
