@@ -20,11 +20,14 @@ const (
 )
 
 // valueKey is the session value holding the binding, pendingKey the one
-// holding the secret of an offered registration. Application code must not
-// write them.
+// holding the secret of an offered registration, activeKey the time of the
+// session's last request that was not a refresh (kept apart from the
+// binding, so a write of one never puts back an old copy of the other).
+// Application code must not write them.
 const (
 	valueKey   = "dbsc.binding"
 	pendingKey = "dbsc.pending"
+	activeKey  = "dbsc.active" // the last request other than a refresh
 )
 
 // registrationTTL is how long a registration challenge stays valid: the
@@ -157,6 +160,7 @@ func (b *Binder) guard(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if b.cookieValid(r, bd) || b.now().Before(bd.BoundAt.Add(registrationGrace)) {
+		b.markActive(s)
 		return true
 	}
 	if !b.end(w, r, s, "no_bound_cookie") {
@@ -167,6 +171,25 @@ func (b *Binder) guard(w http.ResponseWriter, r *http.Request) bool {
 	}
 	b.cfg.OnRefused.ServeHTTP(w, r)
 	return false
+}
+
+// markActive records the request as the session's activity, at most once
+// per twentieth of the idle timeout (the session's own touch rate), in the
+// same store write as the touch.
+func (b *Binder) markActive(s *session.Session) {
+	now := b.now()
+	if last, _ := session.Get[time.Time](s, activeKey); now.Sub(last) >= b.cfg.IdleTimeout/20 {
+		// A failed Set (the session did not load, or another request just
+		// renewed its ID) leaves the activity to the next request.
+		_ = s.Set(activeKey, now.UTC())
+	}
+}
+
+// idle reports whether the session saw no request but refreshes for the
+// idle timeout.
+func (b *Binder) idle(s *session.Session) bool {
+	last, ok := session.Get[time.Time](s, activeKey)
+	return ok && !b.now().Before(last.Add(b.cfg.IdleTimeout))
 }
 
 // end ends the session of a failed or stopped proof and logs why. It

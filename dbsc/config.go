@@ -50,6 +50,12 @@ type Config struct {
 	// copied cookie stays useful on another device. Default
 	// [DefaultCookieLifetime]; at least one second.
 	CookieLifetime time.Duration
+	// IdleTimeout is the session's idle timeout: give it the Manager's
+	// [session.Config.IdleTimeout] (default [session.DefaultIdleTimeout]).
+	// The browser's background refreshes are not the user's activity but
+	// would keep the session from its idle timeout, so a refresh after
+	// IdleTimeout without any other request ends the session.
+	IdleTimeout time.Duration
 	// AllowInsecure drops the cookie's Secure attribute, for local HTTP
 	// (the session's [session.CookieConfig.AllowInsecure] too). Browsers run
 	// DBSC over HTTPS, and over HTTP on localhost only.
@@ -104,11 +110,22 @@ func (c Config) withDefaults() (Config, error) {
 	if strings.HasPrefix(c.CookieName, "__Host-") && c.AllowInsecure {
 		return c, invalid("a __Host- cookie needs Secure: drop AllowInsecure or rename the cookie")
 	}
+	return c.withLimits()
+}
+
+// withLimits fills and checks the lifetimes and the policy.
+func (c Config) withLimits() (Config, error) {
 	if c.CookieLifetime == 0 {
 		c.CookieLifetime = DefaultCookieLifetime
 	}
 	if c.CookieLifetime < time.Second {
 		return c, invalid("CookieLifetime must be at least one second")
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = session.DefaultIdleTimeout
+	}
+	if c.IdleTimeout < time.Second {
+		return c, invalid("IdleTimeout must be at least one second")
 	}
 	if c.OnFailure != End && c.OnFailure != Demote {
 		return c, invalid("unknown OnFailure policy %d", c.OnFailure)

@@ -419,3 +419,24 @@ func TestLoginKeepsOrDropsBinding(t *testing.T) {
 	e.clock.Advance(dbsc.DefaultCookieLifetime)
 	wantGet(t, d, http.StatusOK, "bob")
 }
+
+// Background refreshes are not the user's activity: with no other request
+// for the idle timeout, the next refresh ends the session.
+func TestRefreshesDoNotDefeatIdleTimeout(t *testing.T) {
+	e := newEnv(t, dbsc.Config{})
+	d := e.boundDevice()
+	for i := range 2 {
+		e.clock.Advance(dbsc.DefaultCookieLifetime)
+		if status, goesOn := d.refresh(); status != http.StatusOK || !goesOn {
+			t.Fatalf("refresh %d = %d, %v", i, status, goesOn)
+		}
+	}
+	e.clock.Advance(dbsc.DefaultCookieLifetime) // 30 minutes of refreshes alone
+	if _, goesOn := d.refresh(); goesOn {
+		t.Fatal("background refreshes kept an idle session alive")
+	}
+	wantGet(t, d, http.StatusOK, "anonymous")
+	if !strings.Contains(e.logs.String(), "reason=idle") {
+		t.Fatalf("no idle end in the log:\n%s", e.logs)
+	}
+}

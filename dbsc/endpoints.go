@@ -67,6 +67,9 @@ func (b *Binder) register(w http.ResponseWriter, r *http.Request) {
 		err = s.Set(valueKey, bd)
 	}
 	s.Delete(pendingKey) // the challenge is used
+	if err == nil {
+		err = s.Set(activeKey, b.now().UTC())
+	}
 	if err != nil {
 		b.log.LogAttrs(r.Context(), slog.LevelError, "dbsc.register_failed",
 			slog.String("user_id", user), slog.String("error", err.Error()))
@@ -114,6 +117,13 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bd, ok := session.Get[binding](s, valueKey)
+	if ok && bd.ID == id && b.idle(s) {
+		// Only background refreshes since the idle timeout: the user left.
+		if b.end(w, r, s, "idle") {
+			stop(w)
+		}
+		return
+	}
 	if !ok || bd.ID != id {
 		// Logged out, revoked, expired or bound anew: the browser drops
 		// this DBSC session.
