@@ -102,7 +102,9 @@ func New(m *session.Manager, cfg Config) (*Binder, error) {
 // request: one of a bound session must carry a valid bound cookie, or
 // [Config.OnFailure] applies. A request that carries a session cookie loads
 // its session (one store round trip) before next runs, to learn whether it
-// is bound.
+// is bound; a bound session's request also records its activity (see
+// [Config.IdleTimeout]) with a small write at most once per twentieth of
+// the idle timeout.
 //
 // The browser sends its registration and refresh POSTs in the context of the
 // request that triggered them, which may come from another site (a login
@@ -174,8 +176,8 @@ func (b *Binder) guard(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // markActive records the request as the session's activity, at most once
-// per twentieth of the idle timeout (the session's own touch rate), in the
-// same store write as the touch.
+// per twentieth of the idle timeout (the session's default touch rate): one
+// small value write, joined to the request's commit.
 func (b *Binder) markActive(s *session.Session) {
 	now := b.now()
 	if last, _ := session.Get[time.Time](s, activeKey); now.Sub(last) >= b.cfg.IdleTimeout/20 {
