@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-modules=(. bench e2e memcachedstore tokens otelsession sqlstore/drivertest migrate ginsession examples/frameworks)
+modules=(. bench e2e memcachedstore tokens dbsc otelsession sqlstore/drivertest migrate ginsession examples/frameworks)
 for mod in "${modules[@]}"; do
 	echo "== $mod"
 	(cd "$mod" && go test -race ./...)
