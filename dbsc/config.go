@@ -51,7 +51,7 @@ type Config struct {
 	// [DefaultCookieLifetime]; at least one second.
 	CookieLifetime time.Duration
 	// IdleTimeout is the session's idle timeout: give it the Manager's
-	// [session.Config.IdleTimeout] (default [session.DefaultIdleTimeout]).
+	// [session.Config.IdleTimeout] (default 30 minutes, the Manager's default).
 	// The browser's background refreshes are not the user's activity but
 	// would keep the session from its idle timeout, so a refresh after
 	// IdleTimeout without any other request ends the session.
@@ -122,7 +122,7 @@ func (c Config) withLimits() (Config, error) {
 		return c, invalid("CookieLifetime must be at least one second")
 	}
 	if c.IdleTimeout == 0 {
-		c.IdleTimeout = session.DefaultIdleTimeout
+		c.IdleTimeout = 30 * time.Minute // the Manager's default
 	}
 	if c.IdleTimeout < time.Second {
 		return c, invalid("IdleTimeout must be at least one second")
