@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -141,7 +139,7 @@ func (c *cookieCarrier) rotate(_ context.Context, s *Session, rot *Rotation) ([]
 // holds s.mu.
 func (c *cookieCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration) {
 	m := c.m
-	stampLogin(&s.rec.Meta) // the login stamp a revocation list compares (below)
+	cookieseal.StampLogin(&s.rec.Meta) // the login stamp a revocation list compares (below)
 	v := m.cookieHeader(c.sealer.sealCookie(m.cfg.Cookie.Name, s.token, s.rec), maxAge)
 	if len(v) > maxCookieSize {
 		// The checks of Set and the door keep this from happening; if it
@@ -249,7 +247,7 @@ const csrfReserve = 96
 func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error {
 	m := c.m
 	stamped := *meta
-	stampLogin(&stamped) // as sendToken will seal it
+	cookieseal.StampLogin(&stamped) // as sendToken will seal it
 	meta = &stamped
 	hasCSRF := false
 	plain := wire.CookieLen(sid.Len, meta, func(yield func(string, []byte) bool) {
@@ -294,7 +292,7 @@ func hasKey(m map[string][]byte, k string) bool { _, ok := m[k]; return ok }
 // of the store's other such writes (endingCreator), and fails closed. It is
 // kept for as long as a cookie it revokes can live (revocationLifetime),
 // remembered logins included, and its time is compared with the login
-// stamps at one resolution, rounding towards revoking (revokedBy).
+// stamps at one resolution, rounding towards revoking (cookieseal.RevokedBy).
 
 // WithRevocations returns a CookieStore that keeps a revocation list in st
 // (a memory, Redis or SQL store; one shared by every instance), so that
@@ -319,64 +317,17 @@ func (c *CookieStore) WithRevocations(st Store) *CookieStore {
 	return &CookieStore{sealer: c.sealer, revocations: st}
 }
 
-// revocationKey is where st keeps the revocation of userID: a hash, shaped
-// like every other store key, so a dump does not list user IDs.
-func revocationKey(userID string) string {
-	sum := sha256.Sum256([]byte("sessionkit cookie revocation\x00" + userID))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-// stampLogin gives a logged-in record its login stamp (Meta.Generation)
-// when it has none: the time of its Login. Called before every seal.
-func stampLogin(m *Meta) {
-	if m.UserID != "" && m.Generation == 0 && !m.AuthenticatedAt.IsZero() {
-		m.Generation = uint64(m.AuthenticatedAt.UnixNano())
-	}
-}
-
 // revoked reports whether rec was sealed before its user was logged out
 // everywhere; never without a revocation list. The caller holds s.mu.
 func (c *cookieCarrier) revoked(ctx context.Context, s *Session, rec *Record) (bool, error) {
 	if c.revocations == nil || rec.UserID == "" {
 		return false, nil
 	}
-	at, err := s.revocationLoad(ctx, c.revocations, revocationKey(rec.UserID))
+	at, err := s.revocationLoad(ctx, c.revocations, cookieseal.RevocationKey(rec.UserID))
 	if err != nil || at.IsZero() {
 		return false, err
 	}
-	return revokedBy(rec.Generation, at), nil
-}
-
-// revocationTick is the one resolution at which revocation times and login
-// stamps compare: the coarsest a store of this module keeps times at (a
-// RedisStore keeps milliseconds), so that what the store dropped cannot
-// decide.
-const revocationTick = int64(time.Millisecond)
-
-// revokedBy reports whether a cookie whose login was stamped at stamp (Unix
-// nanoseconds) is dead by a revocation at at. Rounding towards revoking: a
-// stamp in the revocation's own tick is revoked, whether it fell before or
-// after it, as the store may have kept the revocation's time truncated.
-func revokedBy(stamp uint64, at time.Time) bool {
-	return int64(stamp)/revocationTick <= at.UnixNano()/revocationTick
-}
-
-// stampAfter returns a login stamp that the revocation at at does not
-// revoke: one in a later tick. It waits (at most a tick, in a rare
-// operation) for the clock to get there rather than stamping ahead of it:
-// a stamp ahead of the clock would escape a revocation landing before the
-// clock reaches it. A clock that does not move (a test's) gets the next
-// tick all the same.
-func (c *cookieCarrier) stampAfter(at time.Time) uint64 {
-	next := (at.UnixNano()/revocationTick + 1) * revocationTick
-	for range 2 {
-		wait := next - c.m.now().UnixNano()
-		if wait <= 0 {
-			break
-		}
-		time.Sleep(time.Duration(wait))
-	}
-	return uint64(max(next, c.m.now().UnixNano()))
+	return cookieseal.RevokedBy(rec.Generation, at), nil
 }
 
 // revocationMargin is added to how long a revocation is kept. A request
@@ -410,7 +361,7 @@ func (c *cookieCarrier) writeRevocation(ctx context.Context, userID string) (tim
 	// no cutoff (at most now) can come before its end while it lives.
 	until := now.Add(c.revocationLifetime())
 	r := &Record{Meta: Meta{CreatedAt: until, LastSeen: now, AuthenticatedAt: now, Expires: until, Linger: m.cfg.RotationGrace}}
-	if err := m.revocationSet(ctx, rv, revocationKey(userID), r); err != nil {
+	if err := m.revocationSet(ctx, rv, cookieseal.RevocationKey(userID), r); err != nil {
 		return time.Time{}, err
 	}
 	return now, nil
@@ -451,7 +402,7 @@ func (c *cookieCarrier) revokeOthers(ctx context.Context, s *Session) error {
 	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
 		return err
 	}
-	s.rec.Generation = c.stampAfter(at) // sealed by sendToken
+	s.rec.Generation = cookieseal.StampAfter(at, c.m.now) // sealed by sendToken
 	s.queue(s.event(EventRevoked, s.token, user, "revoke_others"))
 	return nil
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"time"
 
+	"github.com/sessionkit/session/internal/cookieseal"
 	"github.com/sessionkit/session/internal/memstore"
 )
 
@@ -19,4 +20,4 @@ func MemoryRecordsForTest(s *MemoryStore) int { return memstore.Records(s) }
 
 // RevocationKeyForTest is the key under which a CookieStore's revocation
 // list keeps the revocation of userID.
-func RevocationKeyForTest(userID string) string { return revocationKey(userID) }
+func RevocationKeyForTest(userID string) string { return cookieseal.RevocationKey(userID) }
