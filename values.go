@@ -68,7 +68,7 @@ func (s *Session) GetInt(key string) int {
 }
 
 // jsonRaw returns the encoded value under key when the codec is the default
-// the default JSON codec, so the typed getters can decode the common shapes without
+// JSON codec, so the typed getters can decode the common shapes without
 // encoding/json (which allocates its decoder state and the destination).
 func (s *Session) jsonRaw(key string) ([]byte, bool) {
 	if s.detached() {
