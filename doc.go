@@ -44,7 +44,7 @@
 //
 // Step by step:
 //
-//   - Transport (cookie.go, internal/signing) reads the ID from the cookie (or,
+//   - Transport (cookie.go, internal/sid) reads the ID from the cookie (or,
 //     opt-in, a request header for API clients; never a URL) and writes the
 //     hardened Set-Cookie.
 //   - Middleware ([Manager.Handler], middleware.go) puts a lazy [Session] in
@@ -67,8 +67,9 @@
 //     [RedisStore] implement all of them. Their engines live in leaf
 //     packages (internal/memstore, internal/redisstore with its Lua) that
 //     import only the store data model (internal/storekit) and their
-//     driver; the sealed-cookie codec is internal/sealing and internal/wire,
-//     shared with the Memcached store.
+//     driver; the sealed cookie is internal/cookieseal (over internal/sealing
+//     and internal/wire, the record codec shared with the Memcached store),
+//     and SealValues' engine is internal/valueseal.
 //
 // # Where each feature lives
 //
