@@ -93,6 +93,38 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	}
 }
 
+// watchExpiry registers m with the store (or the first store its Unwrap
+// chain reaches) that implements ExpiryNotifier, so that sessions it drops
+// for expiry are reported (see expired).
+func (m *Manager) watchExpiry() {
+	st := m.store
+	for range 16 { // a wrapper chain longer than this is a cycle
+		if n, ok := st.(ExpiryNotifier); ok {
+			n.NotifyExpired(m.expired)
+			return
+		}
+		u, ok := st.(interface{ Unwrap() Store })
+		if !ok {
+			return
+		}
+		st = u.Unwrap()
+	}
+}
+
+// expired emits the event of a session its store dropped for expiry with
+// no request to see it (ExpiryNotifier): the kind of the deadline that
+// passed, dated at it, Reason "expired", and the recorded user and device
+// as far as the store kept them. The session is named by its handle's
+// prefix: the store never had the token.
+func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
+	e := Event{Kind: m.expiryKind(&r.Meta), Time: r.Meta.Expires, UserID: r.Meta.UserID, Reason: "expired",
+		TargetIP: r.Meta.IP, TargetUserAgent: r.Meta.UserAgent}
+	if r.Key != "" {
+		e.Session = "handle:" + r.Key[:min(8, len(r.Key))]
+	}
+	m.emit(ctx, e)
+}
+
 // actor returns e with IP and UserAgent set to those of the request whose
 // session ctx carries (the one that called a Manager method from a
 // handler); e is unchanged when ctx carries none.
