@@ -355,4 +355,6 @@ var (
 	_ session.UserIndex = (*Store)(nil)
 	_ session.Rotator   = (*Store)(nil)
 	_ session.Fleet     = (*Store)(nil)
+
+	_ session.ExpiryNotifier = (*Store)(nil)
 )
