@@ -605,7 +605,8 @@ type Imported struct {
 // request (IP and UserAgent empty), Session "handle:" and a prefix of the
 // session's handle (the store never had the token), and UserID,
 // TargetIP and TargetUserAgent the recorded user and device where the
-// store keeps them (not on Redis). A session may get both forms.
+// store keeps them (not on Redis); one without a user is logged at DEBUG
+// at most (OnEvent gets every one). A session may get both forms.
 type Event struct {
 	Kind      string
 	Time      time.Time

@@ -2,6 +2,8 @@ package session_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +106,27 @@ func TestExpiryNotifierThroughWrappers(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode)
 	clk.Advance(2 * time.Hour)
 	require.Eventually(t, func() bool { return len(expiryOf(e.events, "wrapped")) == 1 }, 10*time.Second, 10*time.Millisecond)
+}
+
+// TestStoreExpiryOfAnonymousSessionIsQuiet: a store-reported expiry of an
+// anonymous session reaches OnEvent but is logged at DEBUG (routine
+// traffic, like its creation); a logged-in user's is logged at INFO.
+func TestStoreExpiryOfAnonymousSessionIsQuiet(t *testing.T) {
+	var logs lockedBuffer
+	clk := newFakeClock()
+	store := session.NewMemoryStore(session.WithSweepInterval(256 * time.Millisecond))
+	t.Cleanup(func() { _ = store.Close() })
+	e := newEnv(t, session.Config{Store: store, Clock: clk.Now, IdleTimeout: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, testApp())
+	res, _ := e.client().post("/set?k=a&v=1")
+	require.Equal(t, 200, res.StatusCode)
+	res, _ = e.client().post("/login?u=known")
+	require.Equal(t, 200, res.StatusCode)
+	clk.Advance(2 * time.Hour)
+	require.Eventually(t, func() bool { return len(storeExpiries(e.events)) == 2 }, 10*time.Second, 10*time.Millisecond,
+		"both expiries reach OnEvent")
+	require.NoError(t, store.Close())
+	assert.Len(t, expiryOf(e.events, ""), 1)
+	assert.Equal(t, 1, strings.Count(logs.String(), session.EventExpiredIdle), "only the logged-in user's is logged at INFO:\n%s", logs.String())
+	assert.Contains(t, logs.String(), "user=known")
 }
