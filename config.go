@@ -583,6 +583,18 @@ type Imported struct {
 // correlated without the lines being usable to hijack it. IP, UserAgent and
 // Reason may carry client-supplied text: they are always valid UTF-8 and at
 // most 256 bytes (cut at a character boundary), in records and events alike.
+//
+// An expiry comes in two forms. When an expired session's cookie comes
+// back, [EventExpiredIdle] or [EventExpiredAbsolute] is emitted with an
+// empty Reason and the request's IP and UserAgent. When the store itself
+// drops a session nobody came back for (an [ExpiryNotifier]: the memory
+// sweeper, the SQL reaper, Redis keyspace notifications), the same kinds
+// are emitted with Reason "expired", Time the deadline that passed, no
+// request (IP and UserAgent empty), Session "handle:" and a prefix of the
+// session's handle (the store never had the token), and UserID,
+// TargetIP and TargetUserAgent the recorded user and device where the
+// store keeps them (not on Redis); one without a user is logged at DEBUG
+// at most (OnEvent gets every one). A session may get both forms.
 type Event struct {
 	Kind      string
 	Time      time.Time

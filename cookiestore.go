@@ -56,6 +56,10 @@ const maxCookieSize = 4096
 // Put a new key first, keep the old one for one absolute timeout, then drop
 // it.
 //
+// The server keeps nothing, so it cannot see a session expire: it does not
+// implement [ExpiryNotifier], and a sealed session nobody comes back for
+// ends without an event.
+//
 // Its [Store] methods exist so that it can be a Config.Store; the Manager
 // does not call them. Load and Update report [ErrNotFound] (the server
 // keeps nothing), Create an error wrapping [errors.ErrUnsupported], Delete

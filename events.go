@@ -60,13 +60,17 @@ func (m *Manager) eventHash(token string) string {
 // emit logs e at the level its kind deserves and hands it to OnEvent. extra
 // attributes go to the log line only (a store error's detail).
 func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
+	m.emitAt(ctx, m.eventLevel(e.Kind), e, extra...)
+}
+
+// emitAt is emit at the given level.
+func (m *Manager) emitAt(ctx context.Context, level slog.Level, e Event, extra ...slog.Attr) {
 	if e.Time.IsZero() {
 		e.Time = m.now()
 	}
 	// Client strings are bounded here, whatever the caller passed.
 	e.IP, e.UserAgent, e.Reason = clientstr.Clean(e.IP), clientstr.Clean(e.UserAgent), clientstr.Clean(e.Reason)
 	e.TargetIP, e.TargetUserAgent = clientstr.Clean(e.TargetIP), clientstr.Clean(e.TargetUserAgent)
-	level := m.eventLevel(e.Kind)
 	if m.logger.Enabled(ctx, level) {
 		attrs := make([]slog.Attr, 0, 6)
 		attrs = append(attrs, slog.String("session", e.Session))
@@ -91,6 +95,44 @@ func (m *Manager) emit(ctx context.Context, e Event, extra ...slog.Attr) {
 	if m.cfg.OnEvent != nil {
 		m.cfg.OnEvent(ctx, e)
 	}
+}
+
+// watchExpiry registers m with the store (or the first store its Unwrap
+// chain reaches) that implements ExpiryNotifier, so that sessions it drops
+// for expiry are reported (see expired).
+func (m *Manager) watchExpiry() {
+	st := m.store
+	for range 16 { // a wrapper chain longer than this is a cycle
+		if n, ok := st.(ExpiryNotifier); ok {
+			n.NotifyExpired(m.expired)
+			return
+		}
+		u, ok := st.(interface{ Unwrap() Store })
+		if !ok {
+			return
+		}
+		st = u.Unwrap()
+	}
+}
+
+// expired emits the event of a session its store dropped for expiry with
+// no request to see it (ExpiryNotifier): the kind of the deadline that
+// passed, dated at it, Reason "expired", and the recorded user and device
+// as far as the store kept them. The session is named by its handle's
+// prefix: the store never had the token. Without a user (an anonymous
+// session, or a store that keeps none) it is logged at DEBUG at most, like
+// anonymous creation: routine traffic.
+func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
+	e := Event{Kind: m.expiryKind(&r.Meta), Time: r.Meta.Expires, UserID: r.Meta.UserID, Reason: "expired",
+		TargetIP: r.Meta.IP, TargetUserAgent: r.Meta.UserAgent}
+	if r.Key != "" {
+		e.Session = "handle:" + r.Key[:min(8, len(r.Key))]
+	}
+	level := m.eventLevel(e.Kind)
+	if e.UserID == "" {
+		level = min(level, slog.LevelDebug)
+	}
+	m.emitAt(ctx, level, e)
 }
 
 // actor returns e with IP and UserAgent set to those of the request whose

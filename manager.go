@@ -73,6 +73,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxSessionsPerUser > 0 && (m.index == nil || !rotator) {
 		return nil, fmt.Errorf("%w: MaxSessionsPerUser needs a store implementing UserIndex and Rotator", ErrInvalidConfig)
 	}
+	m.watchExpiry()
 	return m, nil
 }
 

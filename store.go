@@ -172,6 +172,27 @@ type Refresher interface {
 	Refresh(ctx context.Context, oldKey, newKey string, at time.Time) (*Meta, error)
 }
 
+// ExpiryNotifier is implemented by stores that can see a session end by
+// expiry when no request comes back for it: the [MemoryStore] (its
+// sweeper), the SQL store (its reaper) and the [RedisStore] with
+// [WithExpiryNotifications]. [New] registers a callback on the store (or
+// on the first store its Unwrap() Store chain reaches that implements
+// it), which reports each such session as an [EventExpiredIdle] or
+// [EventExpiredAbsolute] event with Reason "expired" (see [Event]).
+// The Memcached store and the [CookieStore] cannot observe expiry and do
+// not implement it.
+type ExpiryNotifier interface {
+	// NotifyExpired makes the store call fn, from a goroutine of its own,
+	// once for each record it drops because its expiry passed: not for a
+	// record ended by Delete, a renewal or a revocation, nor for one
+	// whose Expires a later write moved. IndexedRecord.Meta carries what
+	// the store still knows (at least Expires; CreatedAt, LastSeen and
+	// the own limits when kept; UserID and the device when kept). A later
+	// call replaces fn; nil stops the calls. The store stops calling fn
+	// once it is closed.
+	NotifyExpired(fn func(ctx context.Context, r IndexedRecord))
+}
+
 // endingCreator is a store with a durable path for the writes that end
 // sessions ([RedisStore]: with [WithDurability] it waits for its replicas).
 // A revocation of a [CookieStore]'s revocation list takes it

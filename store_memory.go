@@ -11,7 +11,8 @@ import (
 // removed in the background by a sweeper ([WithSweepInterval]) and the
 // number of entries bounded ([WithMaxRecords]). It also implements
 // [UserIndex], [Rotator] (renewal and the per-user cap under the user's
-// lock) and [Fleet], keeps a [Tombstone] of each ended record for its
+// lock), [Fleet] and [ExpiryNotifier] (its sweeper reports the sessions it
+// drops for expiry), keeps a [Tombstone] of each ended record for its
 // Linger, and answers Ping while it is open. Records are lost when the
 // process exits; use the Redis store to share sessions between processes or
 // survive restarts.
@@ -69,4 +70,6 @@ var (
 	_ UserIndex = (*MemoryStore)(nil)
 	_ Rotator   = (*MemoryStore)(nil)
 	_ Fleet     = (*MemoryStore)(nil)
+
+	_ ExpiryNotifier = (*MemoryStore)(nil)
 )

@@ -20,7 +20,9 @@ import (
 // errors.ErrUnsupported and the Manager loads, then rotates). A read-only
 // request costs one round trip, a commit one script. Ping checks the
 // connection (every master of a Cluster). Every key expires by itself:
-// the store needs no sweeper.
+// the store needs no sweeper. It implements [ExpiryNotifier] only with
+// [WithExpiryNotifications] (without it, NotifyExpired does nothing); Close
+// stops that option's subscription and never closes the client.
 //
 // The writes that end sessions can wait for replicas: see [WithDurability]
 // (on by default for a Sentinel failover client). Errors are prefixed
@@ -31,7 +33,8 @@ import (
 type RedisStore = redisstore.Store
 
 // RedisOption configures a [RedisStore]; see [WithKeyPrefix],
-// [WithMaxSessionLifetime], [WithCluster] and [WithDurability].
+// [WithMaxSessionLifetime], [WithCluster], [WithDurability] and
+// [WithExpiryNotifications].
 type RedisOption = redisstore.Option
 
 // NewRedisStore returns a store that keeps sessions in Redis through client.
@@ -82,6 +85,35 @@ func WithDurability(replicas int, timeout time.Duration) RedisOption {
 	return redisstore.WithDurability(replicas, timeout)
 }
 
+// WithExpiryNotifications makes the store report the sessions Redis expires
+// with nobody coming back for them ([ExpiryNotifier]), which the Manager
+// emits as [EventExpiredIdle] or [EventExpiredAbsolute] with Reason
+// "expired". The store subscribes to the keyevent "expired" notifications
+// of the client's database (on a Cluster, on every master known when the
+// Manager is created) once a Manager is built on it, and reads each
+// expired session's tombstone. Redis keeps nothing else of an expired key:
+// the events carry no user ID and no device (UserID, TargetIP and
+// TargetUserAgent are empty), and a session that [Manager.RevokeUser]
+// ended without reaching it is reported as expired.
+//
+// Redis sends the notifications only when its notify-keyspace-events
+// setting holds "E" and "x" (or "A"). With configure, the store adds them
+// with CONFIG SET, keeping the flags already set (on a Cluster, on each
+// master; a replica promoted later needs them in its own configuration).
+// Managed services that refuse CONFIG (ElastiCache, Memorystore, Azure
+// Cache for Redis...) take the setting in their parameter group or
+// console: pass false there. Until the subscription is set up (the store
+// retries), [Manager.Ping] fails with the reason.
+//
+// Redis publishes to every subscriber: each application instance whose
+// store has this option reports each expiry, so enable it on one instance
+// (or count events by Event.Session). Delivery is fire and forget: an
+// expiry while the subscription reconnects is not reported. Call the
+// store's Close to stop the subscription.
+func WithExpiryNotifications(configure bool) RedisOption {
+	return redisstore.WithExpiryNotifications(configure)
+}
+
 // Compile-time checks: RedisStore implements every optional store interface
 // and the durable path of the writes that end sessions.
 var (
@@ -91,4 +123,6 @@ var (
 	_ Fleet         = (*RedisStore)(nil)
 	_ Refresher     = (*RedisStore)(nil)
 	_ endingCreator = (*RedisStore)(nil)
+
+	_ ExpiryNotifier = (*RedisStore)(nil)
 )

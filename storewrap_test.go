@@ -20,27 +20,30 @@ import (
 // store.go declares them. TestOptionalInterfacesAreListed fails when
 // store.go declares one that is missing here or from storewrap.Names.
 var optionalInterfaces = map[string]reflect.Type{
-	"UserIndex":     reflect.TypeFor[UserIndex](),
-	"Fleet":         reflect.TypeFor[Fleet](),
-	"Rotator":       reflect.TypeFor[Rotator](),
-	"Refresher":     reflect.TypeFor[Refresher](),
-	"endingCreator": reflect.TypeFor[endingCreator](),
+	"UserIndex":      reflect.TypeFor[UserIndex](),
+	"Fleet":          reflect.TypeFor[Fleet](),
+	"Rotator":        reflect.TypeFor[Rotator](),
+	"Refresher":      reflect.TypeFor[Refresher](),
+	"endingCreator":  reflect.TypeFor[endingCreator](),
+	"ExpiryNotifier": reflect.TypeFor[ExpiryNotifier](),
 }
 
 // The interfaces of package storewrap are these ones, method for method.
 var (
-	_ storewrap.Store         = Store(nil)
-	_ Store                   = storewrap.Store(nil)
-	_ storewrap.UserIndex     = UserIndex(nil)
-	_ UserIndex               = storewrap.UserIndex(nil)
-	_ storewrap.Fleet         = Fleet(nil)
-	_ Fleet                   = storewrap.Fleet(nil)
-	_ storewrap.Rotator       = Rotator(nil)
-	_ Rotator                 = storewrap.Rotator(nil)
-	_ storewrap.Refresher     = Refresher(nil)
-	_ Refresher               = storewrap.Refresher(nil)
-	_ storewrap.EndingCreator = endingCreator(nil)
-	_ endingCreator           = storewrap.EndingCreator(nil)
+	_ storewrap.Store          = Store(nil)
+	_ Store                    = storewrap.Store(nil)
+	_ storewrap.UserIndex      = UserIndex(nil)
+	_ UserIndex                = storewrap.UserIndex(nil)
+	_ storewrap.Fleet          = Fleet(nil)
+	_ Fleet                    = storewrap.Fleet(nil)
+	_ storewrap.Rotator        = Rotator(nil)
+	_ Rotator                  = storewrap.Rotator(nil)
+	_ storewrap.Refresher      = Refresher(nil)
+	_ Refresher                = storewrap.Refresher(nil)
+	_ storewrap.EndingCreator  = endingCreator(nil)
+	_ endingCreator            = storewrap.EndingCreator(nil)
+	_ storewrap.ExpiryNotifier = ExpiryNotifier(nil)
+	_ ExpiryNotifier           = storewrap.ExpiryNotifier(nil)
 )
 
 // declaredInterfaces parses store.go for its interface types.

@@ -35,6 +35,11 @@ const pruneAt = 64
 // [session.ErrStore] (the Manager answers it with its error handler, a
 // 5xx), never a logout.
 //
+// Memcached cannot tell anyone that an item expired or was evicted: the
+// store does not implement [session.ExpiryNotifier], and a session nobody
+// comes back for ends without an event (one whose cookie comes back is
+// reported as expired while its tombstone lasts).
+//
 // Each user has one more item, holding a random revocation generation and
 // the keys of the user's sessions; each session records the generation it
 // was created under. A session is live only while its user's item exists

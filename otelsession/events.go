@@ -57,12 +57,14 @@ type eventKey struct{ kind, reason string }
 // none: those whose Reason is absent or holds client text (the Origin of a
 // cross-origin request, the previous IP of a binding change).
 var eventReasons = map[string][]string{
-	session.EventCreated:         nil,
-	session.EventLogin:           {"issue"},
-	session.EventRenewed:         {"reauthenticate", "remember", "refresh", "refresh_retry"},
-	session.EventDestroyed:       nil,
-	session.EventExpiredIdle:     nil,
-	session.EventExpiredAbsolute: nil,
+	session.EventCreated:   nil,
+	session.EventLogin:     {"issue"},
+	session.EventRenewed:   {"reauthenticate", "remember", "refresh", "refresh_retry"},
+	session.EventDestroyed: nil,
+	// "expired": a session the store dropped with nobody coming back
+	// (session.ExpiryNotifier); none when an expired cookie came back.
+	session.EventExpiredIdle:     {"expired"},
+	session.EventExpiredAbsolute: {"expired"},
 	session.EventRejected: {"unknown", "malformed", "bad_signature", "rotated", "gone_at_commit",
 		"renewed_at_commit", "unsealable", "corrupt", session.EndExpired, session.EndDestroyed, session.EndRevoked},
 	session.EventRevoked:        {"revoke", "revoke_user", "revoke_others", "revoke_all"},

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sessionkit/session"
 )
 
 // TestEveryEventKindIsKnown reads the session package's source and checks
@@ -62,5 +64,19 @@ func TestEveryEventKindIsKnown(t *testing.T) {
 	}
 	if len(kinds) != len(eventReasons) {
 		t.Errorf("the session package declares %d event kinds, eventReasons lists %d", len(kinds), len(eventReasons))
+	}
+}
+
+// TestStoreExpiryHasItsReason: an expiry the store reported (Reason
+// "expired") is counted apart from an expired cookie that came back (no
+// reason).
+func TestStoreExpiryHasItsReason(t *testing.T) {
+	for _, kind := range []string{session.EventExpiredIdle, session.EventExpiredAbsolute} {
+		if got := eventAttrs(kind, "expired"); got != (eventKey{kind, "expired"}) {
+			t.Errorf("%s with Reason expired is counted as %+v", kind, got)
+		}
+		if got := eventAttrs(kind, ""); got != (eventKey{kind: kind}) {
+			t.Errorf("%s without a reason is counted as %+v", kind, got)
+		}
 	}
 }

@@ -66,8 +66,12 @@ func (a *auditQueue) lastErr() error {
 // keyed hash prefix of the token, never the token), user_id (the whole
 // ID, never cut; on MySQL an ID longer than its 255-byte column, which no
 // session of this store can have, is recorded as no user with
-// "user_id_too_long" in the reason), ip, user_agent and reason. Every
-// login of a user in the last 90 days:
+// "user_id_too_long" in the reason), ip, user_agent and reason (the
+// acting request's device, and the event's detail), target_ip and
+// target_user_agent (Event.TargetIP and Event.TargetUserAgent: the device
+// a revocation ended, or the recorded device of a session the store
+// dropped for expiry; ” otherwise). Every login of a user in the last 90
+// days:
 //
 //	-- PostgreSQL (user_id is BYTEA)
 //	SELECT to_timestamp(at / 1000.0) AS at, ip, user_agent FROM session_audit
@@ -151,7 +155,7 @@ func fill(ch chan session.Event, batch []session.Event) []session.Event {
 func (s *Store) writeAudit(batch []session.Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	args := make([]any, 0, 7*len(batch))
+	args := make([]any, 0, 9*len(batch))
 	for _, e := range batch {
 		at := e.Time
 		if at.IsZero() {
@@ -159,9 +163,10 @@ func (s *Store) writeAudit(batch []session.Event) {
 		}
 		user, reason := s.auditUser(e.UserID, e.Reason)
 		args = append(args, at.UnixMilli(), text(e.Kind, 64), text(e.Session, 64), s.userArg(user),
-			text(e.IP, 255), text(e.UserAgent, 1024), text(reason, 1024))
+			text(e.IP, 255), text(e.UserAgent, 1024), text(reason, 1024), text(e.TargetIP, 255), text(e.TargetUserAgent, 1024))
 	}
-	stmt := s.d.rebind(`INSERT INTO session_audit (at, kind, session, user_id, ip, user_agent, reason) VALUES ` + placeholders(7, len(batch)))
+	stmt := s.d.rebind(`INSERT INTO session_audit (at, kind, session, user_id, ip, user_agent, reason, target_ip, target_user_agent) VALUES ` +
+		placeholders(9, len(batch)))
 	err := s.writeConn(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, stmt, args...)
 		return err
@@ -220,7 +225,8 @@ func trunc(v string, n int) string {
 //	events, err := st.AuditEvents(ctx, userID, session.EventLogin, time.Now().AddDate(0, 0, -90))
 func (s *Store) AuditEvents(ctx context.Context, userID, kind string, since time.Time) ([]session.Event, error) {
 	const op = "audit events"
-	stmt := `SELECT at, kind, session, user_id, ip, user_agent, reason FROM session_audit WHERE user_id = ? AND at >= ?`
+	stmt := `SELECT at, kind, session, user_id, ip, user_agent, reason, target_ip, target_user_agent FROM session_audit
+ WHERE user_id = ? AND at >= ?`
 	args := []any{s.userArg(userID), since.UnixMilli()}
 	if kind != "" {
 		stmt += ` AND kind = ?`
@@ -238,7 +244,7 @@ func (s *Store) AuditEvents(ctx context.Context, userID, kind string, since time
 			var e session.Event
 			var at int64
 			var user []byte
-			if err := rows.Scan(&at, &e.Kind, &e.Session, &user, &e.IP, &e.UserAgent, &e.Reason); err != nil {
+			if err := rows.Scan(&at, &e.Kind, &e.Session, &user, &e.IP, &e.UserAgent, &e.Reason, &e.TargetIP, &e.TargetUserAgent); err != nil {
 				return err
 			}
 			e.Time, e.UserID = time.UnixMilli(at), string(user)

@@ -37,7 +37,8 @@ import (
 //   - session_cutoff: one row, [Store.RevokeAll]'s cutoff: sessions
 //     created before it are revoked.
 //   - session_audit: the append-only audit trail written by [Store.Audit];
-//     at is unix milliseconds.
+//     at is unix milliseconds; target_ip and target_user_agent are the
+//     device a revocation ended (” for other events).
 //   - on PostgreSQL, the function session_rotate: a renewal (Login, Renew)
 //     in one round trip, session_end: a logout in one, and
 //     session_end_family: the end of a family (Rotator.EndFamily) in one;
@@ -54,7 +55,10 @@ import (
 // Tables created before the family column (an unreleased schema) lack it:
 // Migrate adds it and its index (ALTER TABLE session_records ADD COLUMN
 // family, of the type above) and replaces the routines written before it.
-// With your own tool, apply the same before this schema.
+// With your own tool, apply the same before this schema. Likewise an
+// audit table created before target_ip and target_user_agent: Migrate adds
+// them (ALTER TABLE session_audit ADD COLUMN target_ip, target_user_agent,
+// of the types above, NOT NULL DEFAULT ”).
 func Schema(d Dialect) string {
 	return strings.Join(ddl(d), ";\n") + ";\n"
 }
@@ -110,7 +114,9 @@ func ddl(d Dialect) []string {
   user_id BYTEA NOT NULL,
   ip TEXT NOT NULL,
   user_agent TEXT NOT NULL,
-  reason TEXT NOT NULL
+  reason TEXT NOT NULL,
+  target_ip TEXT NOT NULL DEFAULT '',
+  target_user_agent TEXT NOT NULL DEFAULT ''
 )`,
 			`CREATE INDEX IF NOT EXISTS session_audit_user ON session_audit (user_id, at)`,
 			`CREATE INDEX IF NOT EXISTS session_audit_at ON session_audit (at)`,
@@ -165,6 +171,8 @@ func ddl(d Dialect) []string {
   ip VARCHAR(255) CHARACTER SET utf8mb4 NOT NULL,
   user_agent TEXT CHARACTER SET utf8mb4 NOT NULL,
   reason TEXT CHARACTER SET utf8mb4 NOT NULL,
+  target_ip VARCHAR(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+  target_user_agent VARCHAR(1024) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
   INDEX session_audit_user (user_id, at),
   INDEX session_audit_at (at)
 ) ENGINE=InnoDB`,
@@ -218,7 +226,9 @@ func ddl(d Dialect) []string {
   user_id TEXT NOT NULL,
   ip TEXT NOT NULL,
   user_agent TEXT NOT NULL,
-  reason TEXT NOT NULL
+  reason TEXT NOT NULL,
+  target_ip TEXT NOT NULL DEFAULT '',
+  target_user_agent TEXT NOT NULL DEFAULT ''
 )`,
 			`CREATE INDEX IF NOT EXISTS session_audit_user ON session_audit (user_id, at)`,
 			`CREATE INDEX IF NOT EXISTS session_audit_at ON session_audit (at)`,
@@ -293,7 +303,47 @@ func (s *Store) migrate(ctx context.Context, q querier) error {
 	if err := s.addFamily(ctx, q); err != nil {
 		return fmt.Errorf("adding the family column: %w", err)
 	}
-	return execAll(ctx, q, stmts[1:])
+	if err := execAll(ctx, q, stmts[1:]); err != nil {
+		return err
+	}
+	if err := s.addAuditTarget(ctx, q); err != nil {
+		return fmt.Errorf("adding the audit target columns: %w", err)
+	}
+	return nil
+}
+
+// addAuditTarget adds the columns target_ip and target_user_agent
+// (Event.TargetIP and Event.TargetUserAgent: the device a revocation ended)
+// to a session_audit table created before them, with ” in the rows
+// already there. Like addFamily, it looks first.
+func (s *Store) addAuditTarget(ctx context.Context, q querier) error {
+	var probe string
+	var alter []string
+	switch s.d {
+	case Postgres:
+		probe = `SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'session_audit'::regclass AND attname = 'target_ip' AND NOT attisdropped`
+		alter = []string{`ALTER TABLE session_audit ADD COLUMN target_ip TEXT NOT NULL DEFAULT '',
+  ADD COLUMN target_user_agent TEXT NOT NULL DEFAULT ''`}
+	case MySQL:
+		probe = `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+  AND TABLE_NAME = 'session_audit' AND COLUMN_NAME = 'target_ip'`
+		alter = []string{`ALTER TABLE session_audit ADD COLUMN target_ip VARCHAR(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
+  ADD COLUMN target_user_agent VARCHAR(1024) CHARACTER SET utf8mb4 NOT NULL DEFAULT ''`}
+	default:
+		probe = `SELECT COUNT(*) FROM pragma_table_info('session_audit') WHERE name = 'target_ip'`
+		alter = []string{
+			`ALTER TABLE session_audit ADD COLUMN target_ip TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE session_audit ADD COLUMN target_user_agent TEXT NOT NULL DEFAULT ''`,
+		}
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, probe).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return execAll(ctx, q, alter)
 }
 
 // addFamily adds the family column (and on MySQL its index, which the
@@ -355,4 +405,6 @@ var (
 	_ session.UserIndex = (*Store)(nil)
 	_ session.Rotator   = (*Store)(nil)
 	_ session.Fleet     = (*Store)(nil)
+
+	_ session.ExpiryNotifier = (*Store)(nil)
 )

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/session"
@@ -18,7 +19,9 @@ import (
 // Store is a [session.Store] on a SQL database through database/sql. It
 // also implements [session.UserIndex], [session.Rotator] and
 // [session.Fleet], so devices, log-out-everywhere (one user's or
-// everyone's), atomic renewal and MaxSessionsPerUser work, and its
+// everyone's), atomic renewal and MaxSessionsPerUser work, and
+// [session.ExpiryNotifier] (its reaper reports the sessions that ended by
+// expiry: see [Store.NotifyExpired]), and its
 // [Store.Audit] method is a [session.Config] OnEvent sink that keeps an
 // audit trail. Create it with [New], create its tables with
 // [Store.Migrate], and stop its background work with [Store.Close].
@@ -47,6 +50,9 @@ type Store struct {
 	audit auditQueue
 	prep  prepared
 	texts sync.Map // shape → the text of an Update statement
+
+	// onExpired is NotifyExpired's callback, nil for none.
+	onExpired atomic.Pointer[func(context.Context, session.IndexedRecord)]
 
 	stop      context.CancelFunc
 	stopCtx   context.Context

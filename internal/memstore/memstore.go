@@ -79,6 +79,9 @@ type Store struct {
 	used       atomic.Int64
 	maxEntries int64
 
+	// onExpired is NotifyExpired's callback, nil for none.
+	onExpired atomic.Pointer[func(context.Context, storekit.IndexedRecord)]
+
 	sweepEvery time.Duration
 	stop       chan struct{}
 	done       chan struct{}

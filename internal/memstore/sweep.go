@@ -2,13 +2,15 @@ package memstore
 
 import (
 	"bufio"
+	"context"
 	"fmt"
-	"github.com/sessionkit/session/internal/storekit"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // WithMaxRecords bounds the number of entries (records and tombstones) the
@@ -123,14 +125,15 @@ func (s *Store) sweeper() {
 }
 
 // sweepShard turns the expired records of one shard into tombstones (or
-// deletes them once their Linger has passed too), and drops them from their
-// users' indexes. It releases the shard lock every memSweepBatch entries, so
-// a mass expiry delays a request on this shard by one batch at most.
+// deletes them once their Linger has passed too), drops them from their
+// users' indexes and, with a callback set (NotifyExpired), reports them.
+// It releases the shard lock every memSweepBatch entries, so a mass expiry
+// delays a request on this shard by one batch at most.
 func (s *Store) sweepShard(i int) {
 	now := s.now().UnixNano()
 	sh := &s.shards[i]
-	type gone struct{ user, key string }
-	var removed []gone
+	var sw sweep
+	sw.notify = s.onExpired.Load() != nil
 	n := 0
 	sh.mu.Lock()
 	// Go maps may be modified during a range loop: entries deleted by
@@ -138,34 +141,90 @@ func (s *Store) sweepShard(i int) {
 	// they add may or may not be (and are swept next time).
 	for k, e := range sh.m {
 		if now >= e.expires {
-			if e.hasUser && e.state == stateLive {
-				u, _ := entryUser(&e, len(k))
-				removed = append(removed, gone{u, k})
-			}
-			// Only a live entry becomes a tombstone: a tombstone's block is
-			// not a record's, and an expired tombstone just goes.
-			var t memEntry
-			ok := false
-			if e.state == stateLive {
-				t, ok = expiredTomb(k, &e, now)
-			}
-			if ok && s.count.Load() < s.anonLimit() {
-				s.put(sh, k, t)
-			} else {
-				s.drop(sh, k)
-			}
+			s.sweepEntry(sh, k, &e, now, &sw)
 		}
 		if n++; n%memSweepBatch == 0 {
 			sh.mu.Unlock()
-			for _, g := range removed {
-				s.unindex(g.user, g.key)
-			}
-			removed = removed[:0]
+			s.unindexSwept(&sw)
 			sh.mu.Lock()
 		}
 	}
 	sh.mu.Unlock()
-	for _, g := range removed {
+	s.unindexSwept(&sw)
+	s.notifyExpired(sw.expired)
+}
+
+// sweep is what sweepShard collects under the shard lock for afterwards:
+// the index entries to drop and the records to report.
+type sweep struct {
+	removed []struct{ user, key string }
+	expired []storekit.IndexedRecord
+	notify  bool // a NotifyExpired callback is set: collect expired
+}
+
+// sweepEntry ends the entry e under k, past its expiry at now; the caller
+// holds sh's lock. Only a live entry becomes a tombstone (a tombstone's
+// block is not a record's, and an expired tombstone just goes), and only a
+// live one not revoked by RevokeAll is reported.
+func (s *Store) sweepEntry(sh *memShard, k string, e *memEntry, now int64, sw *sweep) {
+	if e.state != stateLive {
+		s.drop(sh, k)
+		return
+	}
+	if e.hasUser {
+		u, _ := entryUser(e, len(k))
+		sw.removed = append(sw.removed, struct{ user, key string }{u, k})
+	}
+	if sw.notify && !s.revokedByAll(e, len(k)) {
+		r := storekit.IndexedRecord{Key: strings.Clone(k)}
+		decodeMeta(e, len(k), &r.Meta)
+		r.Meta.UserID, r.Meta.UserAgent, r.Meta.IP = strings.Clone(r.Meta.UserID), strings.Clone(r.Meta.UserAgent), strings.Clone(r.Meta.IP)
+		r.Meta.Family = strings.Clone(r.Meta.Family)
+		sw.expired = append(sw.expired, r)
+	}
+	if t, ok := expiredTomb(k, e, now); ok && s.count.Load() < s.anonLimit() {
+		s.put(sh, k, t)
+	} else {
+		s.drop(sh, k)
+	}
+}
+
+// unindexSwept drops the swept sessions from their users' indexes; the
+// caller holds no shard lock.
+func (s *Store) unindexSwept(sw *sweep) {
+	for _, g := range sw.removed {
 		s.unindex(g.user, g.key)
+	}
+	sw.removed = sw.removed[:0]
+}
+
+// NotifyExpired implements session.ExpiryNotifier: the sweeper calls fn,
+// from its goroutine, for each live record it finds past its expiry (not
+// for one revoked meanwhile, whose user's generation moved or that
+// RevokeAll ended). A record past its expiry is reported when the sweeper
+// reaches its shard (within one sweep interval), whether or not a request
+// saw it expired first. A later call replaces fn; nil stops the calls;
+// Close stops the sweeper and so the calls.
+func (s *Store) NotifyExpired(fn func(ctx context.Context, r storekit.IndexedRecord)) {
+	if fn == nil {
+		s.onExpired.Store(nil)
+		return
+	}
+	s.onExpired.Store(&fn)
+}
+
+// notifyExpired reports the swept records to the NotifyExpired callback,
+// with no shard lock held (the user's generation is read under the user's
+// lock).
+func (s *Store) notifyExpired(recs []storekit.IndexedRecord) {
+	fn := s.onExpired.Load()
+	if fn == nil {
+		return
+	}
+	for _, r := range recs {
+		if r.Meta.UserID != "" && r.Meta.Generation < s.generation(r.Meta.UserID) {
+			continue // revoked, not expired
+		}
+		(*fn)(context.Background(), r)
 	}
 }

@@ -35,6 +35,8 @@ type Store struct {
 	durable    durability
 	durableSet bool
 	replicas   replicaCount
+	// expiry is WithExpiryNotifications' subscription (expiry.go).
+	expiry expiryWatch
 }
 
 // Option configures a Store.
@@ -367,7 +369,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // Ping checks that the store can reach Redis: a PING, sent on a Cluster to
 // every master (a *redis.ClusterClient; another sharded client pings the
-// node it routes to). A failure wraps storekit.ErrStore.
+// node it routes to), and, with WithExpiryNotifications, that its
+// subscription is set up. A failure wraps storekit.ErrStore.
 func (s *Store) Ping(ctx context.Context) error {
 	const op = "ping"
 	if err := ctx.Err(); err != nil {
@@ -383,6 +386,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	if err != nil {
 		return wrapErr(op, err)
+	}
+	if err := s.expirySetupErr(); err != nil {
+		return fmt.Errorf("session: redis store: %s: %w: %w", op, storekit.ErrStore, err)
 	}
 	return nil
 }

@@ -210,6 +210,246 @@ type w31[S any] struct {
 	EndingCreator
 }
 
+type w32[S any] struct {
+	*Base[S]
+	ExpiryNotifier
+}
+
+type w33[S any] struct {
+	*Base[S]
+	UserIndex
+	ExpiryNotifier
+}
+
+type w34[S any] struct {
+	*Base[S]
+	Fleet
+	ExpiryNotifier
+}
+
+type w35[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	ExpiryNotifier
+}
+
+type w36[S any] struct {
+	*Base[S]
+	Rotator
+	ExpiryNotifier
+}
+
+type w37[S any] struct {
+	*Base[S]
+	UserIndex
+	Rotator
+	ExpiryNotifier
+}
+
+type w38[S any] struct {
+	*Base[S]
+	Fleet
+	Rotator
+	ExpiryNotifier
+}
+
+type w39[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	Rotator
+	ExpiryNotifier
+}
+
+type w40[S any] struct {
+	*Base[S]
+	Refresher
+	ExpiryNotifier
+}
+
+type w41[S any] struct {
+	*Base[S]
+	UserIndex
+	Refresher
+	ExpiryNotifier
+}
+
+type w42[S any] struct {
+	*Base[S]
+	Fleet
+	Refresher
+	ExpiryNotifier
+}
+
+type w43[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	Refresher
+	ExpiryNotifier
+}
+
+type w44[S any] struct {
+	*Base[S]
+	Rotator
+	Refresher
+	ExpiryNotifier
+}
+
+type w45[S any] struct {
+	*Base[S]
+	UserIndex
+	Rotator
+	Refresher
+	ExpiryNotifier
+}
+
+type w46[S any] struct {
+	*Base[S]
+	Fleet
+	Rotator
+	Refresher
+	ExpiryNotifier
+}
+
+type w47[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	Rotator
+	Refresher
+	ExpiryNotifier
+}
+
+type w48[S any] struct {
+	*Base[S]
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w49[S any] struct {
+	*Base[S]
+	UserIndex
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w50[S any] struct {
+	*Base[S]
+	Fleet
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w51[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w52[S any] struct {
+	*Base[S]
+	Rotator
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w53[S any] struct {
+	*Base[S]
+	UserIndex
+	Rotator
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w54[S any] struct {
+	*Base[S]
+	Fleet
+	Rotator
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w55[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	Rotator
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w56[S any] struct {
+	*Base[S]
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w57[S any] struct {
+	*Base[S]
+	UserIndex
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w58[S any] struct {
+	*Base[S]
+	Fleet
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w59[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w60[S any] struct {
+	*Base[S]
+	Rotator
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w61[S any] struct {
+	*Base[S]
+	UserIndex
+	Rotator
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w62[S any] struct {
+	*Base[S]
+	Fleet
+	Rotator
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
+type w63[S any] struct {
+	*Base[S]
+	UserIndex
+	Fleet
+	Rotator
+	Refresher
+	EndingCreator
+	ExpiryNotifier
+}
+
 // build returns the combination of p's parts that p.mask selects.
 func build[S any](base *Base[S], p *Parts[S]) any {
 	combos := [...]func() any{
@@ -245,6 +485,42 @@ func build[S any](base *Base[S], p *Parts[S]) any {
 		func() any { return &w29[S]{base, p.UserIndex, p.Rotator, p.Refresher, p.EndingCreator} },
 		func() any { return &w30[S]{base, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator} },
 		func() any { return &w31[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator} },
+		func() any { return &w32[S]{base, p.ExpiryNotifier} },
+		func() any { return &w33[S]{base, p.UserIndex, p.ExpiryNotifier} },
+		func() any { return &w34[S]{base, p.Fleet, p.ExpiryNotifier} },
+		func() any { return &w35[S]{base, p.UserIndex, p.Fleet, p.ExpiryNotifier} },
+		func() any { return &w36[S]{base, p.Rotator, p.ExpiryNotifier} },
+		func() any { return &w37[S]{base, p.UserIndex, p.Rotator, p.ExpiryNotifier} },
+		func() any { return &w38[S]{base, p.Fleet, p.Rotator, p.ExpiryNotifier} },
+		func() any { return &w39[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.ExpiryNotifier} },
+		func() any { return &w40[S]{base, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w41[S]{base, p.UserIndex, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w42[S]{base, p.Fleet, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w43[S]{base, p.UserIndex, p.Fleet, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w44[S]{base, p.Rotator, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w45[S]{base, p.UserIndex, p.Rotator, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w46[S]{base, p.Fleet, p.Rotator, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w47[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.Refresher, p.ExpiryNotifier} },
+		func() any { return &w48[S]{base, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w49[S]{base, p.UserIndex, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w50[S]{base, p.Fleet, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w51[S]{base, p.UserIndex, p.Fleet, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w52[S]{base, p.Rotator, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w53[S]{base, p.UserIndex, p.Rotator, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w54[S]{base, p.Fleet, p.Rotator, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w55[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w56[S]{base, p.Refresher, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w57[S]{base, p.UserIndex, p.Refresher, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w58[S]{base, p.Fleet, p.Refresher, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w59[S]{base, p.UserIndex, p.Fleet, p.Refresher, p.EndingCreator, p.ExpiryNotifier} },
+		func() any { return &w60[S]{base, p.Rotator, p.Refresher, p.EndingCreator, p.ExpiryNotifier} },
+		func() any {
+			return &w61[S]{base, p.UserIndex, p.Rotator, p.Refresher, p.EndingCreator, p.ExpiryNotifier}
+		},
+		func() any { return &w62[S]{base, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator, p.ExpiryNotifier} },
+		func() any {
+			return &w63[S]{base, p.UserIndex, p.Fleet, p.Rotator, p.Refresher, p.EndingCreator, p.ExpiryNotifier}
+		},
 	}
 	return combos[p.mask()]()
 }

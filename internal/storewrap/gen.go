@@ -12,7 +12,7 @@ import (
 	"os"
 )
 
-var names = []string{"UserIndex", "Fleet", "Rotator", "Refresher", "EndingCreator"}
+var names = []string{"UserIndex", "Fleet", "Rotator", "Refresher", "EndingCreator", "ExpiryNotifier"}
 
 func main() {
 	var b bytes.Buffer

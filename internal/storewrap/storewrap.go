@@ -58,9 +58,14 @@ type EndingCreator interface {
 	CreateEnding(ctx context.Context, key string, r *storekit.Record) error
 }
 
+// ExpiryNotifier is session.ExpiryNotifier.
+type ExpiryNotifier interface {
+	NotifyExpired(fn func(ctx context.Context, r storekit.IndexedRecord))
+}
+
 // Names are the optional interfaces a wrapper forwards, in the order of
 // the fields of [Parts] and of the bits of the generated combinations.
-var Names = []string{"UserIndex", "Fleet", "Rotator", "Refresher", "EndingCreator"}
+var Names = []string{"UserIndex", "Fleet", "Rotator", "Refresher", "EndingCreator", "ExpiryNotifier"}
 
 // Parts are a wrapper's implementations. Store is required; each optional
 // part is exposed when it is set and Inner implements its interface.
@@ -74,6 +79,10 @@ type Parts[S any] struct {
 	Rotator       Rotator
 	Refresher     Refresher
 	EndingCreator EndingCreator
+	// ExpiryNotifier, when nil, is Inner's own if it has one: an expiry
+	// notification carries metadata only, no values, so a wrapper passes
+	// it through unchanged unless it sets its own.
+	ExpiryNotifier ExpiryNotifier
 }
 
 // mask returns the bit of each optional part that is set and that Inner
@@ -96,6 +105,9 @@ func (p *Parts[S]) mask() int {
 	if _, ok := inner.(EndingCreator); ok && p.EndingCreator != nil {
 		m |= 1 << 4
 	}
+	if _, ok := inner.(ExpiryNotifier); ok && p.ExpiryNotifier != nil {
+		m |= 1 << 5
+	}
 	return m
 }
 
@@ -113,5 +125,8 @@ func (b *Base[S]) Unwrap() S { return b.inner }
 // Wrap returns the wrapper made of p, as an S (the caller's store type,
 // which every combination implements).
 func Wrap[S any](p Parts[S]) S {
+	if p.ExpiryNotifier == nil {
+		p.ExpiryNotifier, _ = any(p.Inner).(ExpiryNotifier)
+	}
 	return build(&Base[S]{Store: p.Store, inner: p.Inner}, &p).(S)
 }

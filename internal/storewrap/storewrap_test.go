@@ -30,21 +30,25 @@ func (full) Refresh(context.Context, string, string, time.Time) (*storekit.Meta,
 	return nil, nil
 }
 func (full) CreateEnding(context.Context, string, *storekit.Record) error { return nil }
+func (full) NotifyExpired(func(context.Context, storekit.IndexedRecord))  {}
 
 // has reports, in the order of Names, which interfaces v implements.
-func has(v any) [5]bool {
+func has(v any) [6]bool {
 	_, a := v.(UserIndex)
 	_, b := v.(Fleet)
 	_, c := v.(Rotator)
 	_, d := v.(Refresher)
 	_, e := v.(EndingCreator)
-	return [5]bool{a, b, c, d, e}
+	_, f := v.(ExpiryNotifier)
+	return [6]bool{a, b, c, d, e, f}
 }
 
 // TestWrapExposesExactlyThePartsGiven tries every combination of parts
-// over an inner store that has them all, and over one that has none.
+// over an inner store that has them all, and over one that has none. An
+// ExpiryNotifier is forwarded from the inner store even when not given:
+// its notifications carry no values a wrapper would change.
 func TestWrapExposesExactlyThePartsGiven(t *testing.T) {
-	if len(Names) != 5 {
+	if len(Names) != 6 {
 		t.Fatalf("Names has %d interfaces; update has, this test and gen.go", len(Names))
 	}
 	f := full{}
@@ -66,19 +70,22 @@ func TestWrapExposesExactlyThePartsGiven(t *testing.T) {
 		if bit(4) {
 			p.EndingCreator = f
 		}
+		if bit(5) {
+			p.ExpiryNotifier = f
+		}
 		got := has(Wrap(p))
 		for i := range Names {
-			if got[i] != bit(i) {
-				t.Errorf("parts %05b: wrapper has %s = %v", m, Names[i], got[i])
+			if want := bit(i) || Names[i] == "ExpiryNotifier"; got[i] != want {
+				t.Errorf("parts %06b: wrapper has %s = %v", m, Names[i], got[i])
 			}
 		}
 		bare := struct{ Store }{f}
 		p.Inner = bare
-		if got := has(Wrap(p)); got != [5]bool{} {
-			t.Errorf("parts %05b over a bare store: the wrapper gained %v", m, got)
+		if got := has(Wrap(p)); got != [6]bool{} {
+			t.Errorf("parts %06b over a bare store: the wrapper gained %v", m, got)
 		}
 		if u, ok := any(Wrap(p)).(interface{ Unwrap() Store }); !ok || u.Unwrap() != Store(bare) {
-			t.Errorf("parts %05b: Unwrap does not return the inner store", m)
+			t.Errorf("parts %06b: Unwrap does not return the inner store", m)
 		}
 	}
 }

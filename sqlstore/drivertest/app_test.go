@@ -23,16 +23,32 @@ type app struct {
 	events *events
 }
 
-// events records the kinds of the events a Manager emitted.
+// events records the events a Manager emitted, and their kinds.
 type events struct {
 	mu    sync.Mutex
 	kinds []string
+	all   []session.Event
 }
 
 func (e *events) add(_ context.Context, ev session.Event) {
 	e.mu.Lock()
 	e.kinds = append(e.kinds, ev.Kind)
+	e.all = append(e.all, ev)
 	e.mu.Unlock()
+}
+
+// expiries returns the events of sessions the store dropped for expiry
+// (Reason "expired"), by user.
+func (e *events) expiries() map[string][]session.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string][]session.Event{}
+	for _, ev := range e.all {
+		if ev.Reason == "expired" {
+			out[ev.UserID] = append(out[ev.UserID], ev)
+		}
+	}
+	return out
 }
 
 func (e *events) has(kind string) bool {
