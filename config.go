@@ -102,6 +102,19 @@ type Config struct {
 	// cross-origin unsafe-method requests. Only for deployments that must
 	// accept cross-origin writes and defend against CSRF otherwise.
 	DisableCrossOriginProtection bool
+	// CallbackPaths are the exact paths ("/auth/callback") of federated
+	// login callbacks that an identity provider reaches with a cross-site
+	// POST (OIDC response_mode=form_post, Sign in with Apple). Such a POST
+	// to exactly one of them, which the cross-origin refusal would stop,
+	// is answered with a page that posts the same form again from the
+	// site's own origin, so the callback handler runs same-origin with the
+	// session (and the state, nonce and PKCE verifier kept in it); the
+	// handler must check the state against the session and use it once.
+	// POSTs to these paths are also exempt from [Manager.CSRF]'s token
+	// check (the state is their CSRF defence). Every other path, and any
+	// other method, is refused as before. Patterns, wildcards, queries and
+	// trailing slashes are errors.
+	CallbackPaths []string
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For header is believed when recording a client IP. Empty:
 	// the client IP is RemoteAddr; forwarded headers are ignored.
@@ -394,7 +407,7 @@ func (c *Config) validateLimits() error {
 	if c.CSRFMaxFormBytes < 0 {
 		return invalid("CSRFMaxFormBytes %d is negative", c.CSRFMaxFormBytes)
 	}
-	return nil
+	return checkCallbackPaths(c.CallbackPaths)
 }
 
 // validateCookie fills the cookie's defaults and refuses attributes that

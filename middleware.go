@@ -23,6 +23,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.cop != nil {
 			if err := m.cop.Check(r); err != nil {
+				if m.isCallback(r) {
+					m.relayFormPost(w, r) // see Config.CallbackPaths
+					return
+				}
 				m.denyCrossOrigin(w, r)
 				return
 			}

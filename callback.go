@@ -1,0 +1,106 @@
+package session
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"html"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Federated login callbacks (Config.CallbackPaths). An identity provider
+// that answers with response_mode=form_post (Sign in with Apple, many OIDC
+// providers) makes the browser POST the code and state to the callback
+// from the provider's origin: a cross-site POST, which Handler refuses, and
+// which does not carry the SameSite=Lax session cookie that holds the
+// state, nonce and PKCE verifier.
+//
+// For a POST to exactly one of Config.CallbackPaths that the cross-origin
+// refusal would stop, Handler answers instead with a small page that posts
+// the same form fields again to the same URL, from the site's own origin.
+// That second POST is same-origin: it passes the refusal and carries the
+// session cookie, so the callback handler reads state, nonce and verifier
+// from the session like any other value. Nothing else changes: no
+// SameSite=None cookie, no extra secret, and every other route (and any
+// other method or path) is refused as before.
+//
+// Why a re-POST page rather than a SameSite=None flow cookie: the state
+// stays in the session, in whatever store it lives; no cookie is ever sent
+// on cross-site requests; no new key or cookie name is needed. The cost is
+// one more round trip and an inline script (allowed by the page's own
+// Content-Security-Policy hash; a Continue button without JavaScript).
+
+// relayScript submits the relay page's form. Its hash is in the page's
+// Content-Security-Policy.
+const relayScript = `document.forms[0].submit()`
+
+// relayCSP allows exactly relayScript and a form posting to the site.
+var relayCSP = func() string {
+	sum := sha256.Sum256([]byte(relayScript))
+	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
+// isCallback reports whether r is a POST to exactly one of
+// Config.CallbackPaths.
+func (m *Manager) isCallback(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.RawPath == "" && slices.Contains(m.cfg.CallbackPaths, r.URL.Path)
+}
+
+// relayFormPost answers a cross-site POST to a callback path with a page
+// that posts its URL-encoded form fields again from the site's origin. A
+// body that is not a URL-encoded form within Config.CSRFMaxFormBytes is
+// refused like any cross-origin request.
+func (m *Manager) relayFormPost(w http.ResponseWriter, r *http.Request) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		m.denyCrossOrigin(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, m.cfg.CSRFMaxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		w.Header().Set("Connection", "close")
+		m.denyCrossOrigin(w, r)
+		return
+	}
+	action := r.URL.Path
+	if r.URL.RawQuery != "" {
+		action += "?" + r.URL.RawQuery
+	}
+	var b strings.Builder
+	b.WriteString(`<!doctype html><meta charset="utf-8"><title>Signing in</title><form method="post" action="`)
+	b.WriteString(html.EscapeString(action))
+	b.WriteString(`">`)
+	for _, name := range slices.Sorted(maps.Keys(r.PostForm)) {
+		for _, v := range r.PostForm[name] {
+			b.WriteString(`<input type="hidden" name="` + html.EscapeString(name) + `" value="` + html.EscapeString(v) + `">`)
+		}
+	}
+	b.WriteString(`<noscript><button type="submit">Continue</button></noscript></form><script>` + relayScript + `</script>`)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", relayCSP)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// checkCallbackPaths refuses a callback path that is not one exact path:
+// it must start with "/", and hold no wildcard, pattern, query, fragment,
+// escape, empty or dot segment, or trailing slash.
+func checkCallbackPaths(paths []string) error {
+	for _, p := range paths {
+		bad := !strings.HasPrefix(p, "/") || p == "/" || strings.HasSuffix(p, "/") ||
+			strings.ContainsAny(p, "{}*?#% \t\r\n\\") || strings.Contains(p, "//") ||
+			strings.Contains(p+"/", "/./") || strings.Contains(p+"/", "/../")
+		if bad {
+			return invalid("CallbackPaths: %q is not an exact path (\"/auth/callback\": no wildcard, pattern, query, escape, dot segment or trailing slash)", p)
+		}
+	}
+	return nil
+}
