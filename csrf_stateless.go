@@ -91,6 +91,9 @@ func (s *Session) requestNonce() string {
 		return ""
 	}
 	v, ok := readCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie))
+	if !ok && !s.m.cfg.Cookie.AllowInsecure {
+		v, ok = readCookie(s.req.Header, legacyCSRFCookie) // a form rendered before the rename
+	}
 	if !ok || !validToken(v) {
 		return ""
 	}

@@ -190,9 +190,9 @@ func TestFederatedFormPostLogin(t *testing.T) {
 	if p := run(t, ctx, "location", chromedp.Location()); p != rpURL+"/profile" {
 		t.Fatalf("ended at %s", p)
 	}
-	sid := cookieNamed(t, ctx, rpURL, "__Host-sid")
+	sid := cookieNamed(t, ctx, rpURL, "__Host-Http-sid")
 	if sid == nil || !sid.Secure || !sid.HTTPOnly || sid.SameSite != network.CookieSameSiteLax {
-		t.Fatalf("session cookie %+v: want the default __Host-sid, Secure, HttpOnly, SameSite=Lax", sid)
+		t.Fatalf("session cookie %+v: want the default __Host-Http-sid, Secure, HttpOnly, SameSite=Lax", sid)
 	}
 	// Logged in, a cross-site POST to another route is still refused.
 	if st := clickStatus(t, ctx, idpSrv.URL+"/evil", "#attack"); st != http.StatusForbidden {

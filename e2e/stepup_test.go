@@ -38,16 +38,20 @@ import (
 // the browser returned at registration. Attestation is "none" and not
 // verified: a real application uses a WebAuthn library for all of it.
 
-// stepUpPage is the test page: login, passkey registration and step-up as
-// functions the test calls.
-const stepUpPage = `<!doctype html><title>step-up</title><script>
-const b64 = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g,'-').replace(/\//g,'_').replace(/=+$/,'');
-const unb64 = s => Uint8Array.from(atob(s.replace(/-/g,'+').replace(/_/g,'/')), c => c.charCodeAt(0));
+// fetchJS defines post(path, body) and get(path), which answer "status body".
+const fetchJS = `
 async function post(path, body) {
   const r = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body || {})});
   return r.status + ' ' + (await r.text()).trim();
 }
 async function get(path) { const r = await fetch(path); return r.status + ' ' + (await r.text()).trim(); }
+`
+
+// stepUpPage is the test page: login, passkey registration and step-up as
+// functions the test calls.
+const stepUpPage = `<!doctype html><title>step-up</title><script>` + fetchJS + `
+const b64 = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g,'-').replace(/\//g,'_').replace(/=+$/,'');
+const unb64 = s => Uint8Array.from(atob(s.replace(/-/g,'+').replace(/_/g,'/')), c => c.charCodeAt(0));
 async function register() {
   const ch = await (await fetch('/webauthn/challenge', {method: 'POST'})).text();
   const cred = await navigator.credentials.create({publicKey: {

@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/sessionkit/session/internal/clientstr"
 )
 
-// Federated login callbacks (Config.CallbackPaths). An identity provider
+// The cross-origin refusal of Handler, and its one exemption: federated
+// login callbacks (Config.CallbackPaths). An identity provider
 // that answers with response_mode=form_post (Sign in with Apple, many OIDC
 // providers) makes the browser POST the code and state to the callback
 // from the provider's origin: a cross-site POST, which Handler refuses, and
@@ -32,6 +35,18 @@ import (
 // on cross-site requests; no new key or cookie name is needed. The cost is
 // one more round trip and an inline script (allowed by the page's own
 // Content-Security-Policy hash; a Continue button without JavaScript).
+
+// denyCrossOrigin answers a refused cross-origin request: 403, no session
+// touched, no Set-Cookie.
+func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	m.emit(r.Context(), Event{
+		Kind:      EventCrossOrigin,
+		IP:        m.clientIP(r),
+		UserAgent: r.UserAgent(),
+		Reason:    clientstr.Clean(r.Method) + " from " + clientstr.Clean(r.Header.Get("Origin")),
+	})
+	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+}
 
 // relayScript submits the relay page's form. Its hash is in the page's
 // Content-Security-Policy.
@@ -88,19 +103,4 @@ func (m *Manager) relayFormPost(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(b.String()))
-}
-
-// checkCallbackPaths refuses a callback path that is not one exact path:
-// it must start with "/", and hold no wildcard, pattern, query, fragment,
-// escape, empty or dot segment, or trailing slash.
-func checkCallbackPaths(paths []string) error {
-	for _, p := range paths {
-		bad := !strings.HasPrefix(p, "/") || p == "/" || strings.HasSuffix(p, "/") ||
-			strings.ContainsAny(p, "{}*?#% \t\r\n\\") || strings.Contains(p, "//") ||
-			strings.Contains(p+"/", "/./") || strings.Contains(p+"/", "/../")
-		if bad {
-			return invalid("CallbackPaths: %q is not an exact path (\"/auth/callback\": no wildcard, pattern, query, escape, dot segment or trailing slash)", p)
-		}
-	}
-	return nil
 }
