@@ -146,43 +146,51 @@ func TestStepUpByMethod(t *testing.T) {
 			assert.Equal(t, map[string]int64{"password": loggedIn, "passkey": stepped}, methodsOf(t, c))
 			assert.Equal(t, http.StatusOK, status(c, "/passkey"))
 
-			// Stale: past maxAge the passkey no longer counts...
-			clk.Advance(maxAge + time.Millisecond)
-			assert.Equal(t, http.StatusUnauthorized, status(c, "/passkey"))
-			assert.Equal(t, http.StatusUnauthorized, status(c, "/recent"))
-			// ...and a fresh other method does not satisfy a passkey-only rule.
-			res, _ = c.post("/reauth?m=totp")
-			require.Equal(t, http.StatusOK, res.StatusCode)
-			assert.Equal(t, http.StatusUnauthorized, status(c, "/passkey"))
-			assert.Equal(t, http.StatusOK, status(c, "/strong"), "a passkey or a TOTP code")
-			assert.Equal(t, http.StatusOK, status(c, "/recent"))
-
-			// A bad name changes nothing.
-			before := methodsOf(t, c)
-			res, _ = c.post("/reauth?m=Passkey")
-			assert.Equal(t, http.StatusBadRequest, res.StatusCode)
-			assert.Equal(t, before, methodsOf(t, c))
-
-			// The devices list shows them (stores with a user index).
-			res, body := c.get("/devices")
-			if name != "Cookie" {
-				require.Equal(t, http.StatusOK, res.StatusCode, body)
-				var infos []session.SessionInfo
-				require.NoError(t, json.Unmarshal([]byte(body), &infos))
-				require.Len(t, infos, 1)
-				assert.Equal(t, before, millis(infos[0].Methods))
-			}
-
-			// A new login starts the record of methods afresh.
-			res, _ = c.post("/login?u=alice&m=federated")
-			require.Equal(t, http.StatusOK, res.StatusCode)
-			assert.Equal(t, map[string]int64{"federated": clk.Now().UnixMilli()}, methodsOf(t, c))
-			res, _ = c.post("/login?u=bob")
-			require.Equal(t, http.StatusOK, res.StatusCode)
-			assert.Empty(t, methodsOf(t, c), "a login without WithMethod records none")
-			assert.Equal(t, http.StatusOK, status(c, "/recent"))
+			staleAndOthers(t, c, clk, maxAge, name)
 		})
 	}
+}
+
+// staleAndOthers continues TestStepUpByMethod past maxAge: a stale method
+// is refused, a fresh other method does not satisfy a passkey-only rule, a
+// bad name changes nothing, the devices list shows the methods, and a new
+// login starts them afresh.
+func staleAndOthers(t *testing.T, c *client, clk *fakeClock, maxAge time.Duration, name string) {
+	// Stale: past maxAge the passkey no longer counts...
+	clk.Advance(maxAge + time.Millisecond)
+	assert.Equal(t, http.StatusUnauthorized, status(c, "/passkey"))
+	assert.Equal(t, http.StatusUnauthorized, status(c, "/recent"))
+	// ...and a fresh other method does not satisfy a passkey-only rule.
+	res, _ := c.post("/reauth?m=totp")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, http.StatusUnauthorized, status(c, "/passkey"))
+	assert.Equal(t, http.StatusOK, status(c, "/strong"), "a passkey or a TOTP code")
+	assert.Equal(t, http.StatusOK, status(c, "/recent"))
+
+	// A bad name changes nothing.
+	before := methodsOf(t, c)
+	res, _ = c.post("/reauth?m=Passkey")
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	assert.Equal(t, before, methodsOf(t, c))
+
+	// The devices list shows them (stores with a user index).
+	res, body := c.get("/devices")
+	if name != "Cookie" {
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+		var infos []session.SessionInfo
+		require.NoError(t, json.Unmarshal([]byte(body), &infos))
+		require.Len(t, infos, 1)
+		assert.Equal(t, before, millis(infos[0].Methods))
+	}
+
+	// A new login starts the record of methods afresh.
+	res, _ = c.post("/login?u=alice&m=federated")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, map[string]int64{"federated": clk.Now().UnixMilli()}, methodsOf(t, c))
+	res, _ = c.post("/login?u=bob")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Empty(t, methodsOf(t, c), "a login without WithMethod records none")
+	assert.Equal(t, http.StatusOK, status(c, "/recent"))
 }
 
 // TestStepUpBindReauth: a request from another device (Config.Binding

@@ -25,23 +25,7 @@ func TestMigrateAddsMethods(t *testing.T) {
 		require.NoError(t, old.Create(ctx, k, r))
 		require.NoError(t, old.Close())
 
-		// The schema before methods, with routines of the old signatures.
-		var stmts []string
-		switch b.d {
-		case sqlstore.Postgres:
-			stmts = []string{`ALTER TABLE session_records DROP COLUMN methods`,
-				`CREATE FUNCTION session_rotate(p_old text, p_new text, p_user bytea, p_revoke boolean, p_max integer,
-  p_refuse boolean, p_now bigint, p_created bigint, p_seen bigint, p_auth bigint, p_ua text, p_ip text, p_expires bigint,
-  p_linger bigint, p_clear boolean, p_persist smallint, p_touts boolean, p_tidle bigint, p_tabs bigint, p_tlinger bigint,
-  p_del text[], p_names text[], p_vals bytea[], p_family text) RETURNS TABLE (status integer) LANGUAGE sql AS 'SELECT 1'`}
-		case sqlstore.MySQL:
-			stmts = []string{`ALTER TABLE session_records DROP COLUMN methods`,
-				`DROP PROCEDURE session_create_v1`, `CREATE PROCEDURE session_create_v1(p_key VARBINARY(255)) BEGIN END`,
-				`DROP PROCEDURE session_rotate_v1`, `CREATE PROCEDURE session_rotate_v1(p_key VARBINARY(255)) BEGIN END`}
-		default:
-			stmts = []string{`ALTER TABLE session_records DROP COLUMN methods`}
-		}
-		for _, q := range stmts {
+		for _, q := range preMethodsSchema(b.d) {
 			_, err := db.Exec(q)
 			require.NoError(t, err, q)
 		}
@@ -77,4 +61,22 @@ func TestMigrateAddsMethods(t *testing.T) {
 		}
 		assert.Equal(t, map[string]string{k2: "passkey=1800000000000", k3: "password=1800000000000"}, byKey)
 	})
+}
+
+// preMethodsSchema turns the current schema into the one before the
+// methods column, with routines of the old signatures.
+func preMethodsSchema(d sqlstore.Dialect) []string {
+	switch d {
+	case sqlstore.Postgres:
+		return []string{`ALTER TABLE session_records DROP COLUMN methods`,
+			`CREATE FUNCTION session_rotate(p_old text, p_new text, p_user bytea, p_revoke boolean, p_max integer,
+  p_refuse boolean, p_now bigint, p_created bigint, p_seen bigint, p_auth bigint, p_ua text, p_ip text, p_expires bigint,
+  p_linger bigint, p_clear boolean, p_persist smallint, p_touts boolean, p_tidle bigint, p_tabs bigint, p_tlinger bigint,
+  p_del text[], p_names text[], p_vals bytea[], p_family text) RETURNS TABLE (status integer) LANGUAGE sql AS 'SELECT 1'`}
+	case sqlstore.MySQL:
+		return []string{`ALTER TABLE session_records DROP COLUMN methods`,
+			`DROP PROCEDURE session_create_v1`, `CREATE PROCEDURE session_create_v1(p_key VARBINARY(255)) BEGIN END`,
+			`DROP PROCEDURE session_rotate_v1`, `CREATE PROCEDURE session_rotate_v1(p_key VARBINARY(255)) BEGIN END`}
+	}
+	return []string{`ALTER TABLE session_records DROP COLUMN methods`}
 }
