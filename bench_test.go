@@ -74,7 +74,7 @@ func benchLogin(b *testing.B, m *session.Manager) string {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://example.com/login", nil))
 	res := rec.Result()
 	for _, c := range res.Cookies() {
-		if c.Name == "__Host-sid" && c.Value != "" {
+		if c.Name == "__Host-Http-sid" && c.Value != "" {
 			// The suite-wide log scan (TestMain) checks benchmark tokens too.
 			suiteTokens.Store(c.Value, struct{}{})
 			return c.Name + "=" + c.Value
@@ -104,7 +104,7 @@ func serveLoop(b *testing.B, h http.Handler, req *http.Request) {
 func BenchmarkFloor(b *testing.B) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(benchBody) })
 	req := httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
-	req.Header.Set("Cookie", "__Host-sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	req.Header.Set("Cookie", "__Host-Http-sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 	serveLoop(b, h, req)
 }
 

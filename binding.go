@@ -19,7 +19,7 @@ func (s *Session) checkBinding(ctx context.Context) {
 	s.queue(s.event(EventBindingChanged, s.token, s.rec.UserID, "was "+s.rec.IP))
 	switch m.cfg.Binding {
 	case BindReauth:
-		s.rec.AuthenticatedAt = time.Time{}
+		s.rec.AuthenticatedAt, s.rec.Methods = time.Time{}, ""
 	case BindDestroy:
 		if err := s.storeDelete(ctx, "delete on binding change", s.key); err != nil {
 			s.err = err

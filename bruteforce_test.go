@@ -206,7 +206,7 @@ func bfServe(h http.Handler, ip, cookie string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("GET", "https://app.example/", nil)
 	req.RemoteAddr = ip + ":40000"
 	if cookie != "" {
-		req.Header.Set("Cookie", "__Host-sid="+cookie)
+		req.Header.Set("Cookie", "__Host-Http-sid="+cookie)
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

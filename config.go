@@ -24,7 +24,7 @@ const (
 const defaultCSRFMaxFormBytes = 64 << 10
 
 // Config configures a Manager. The zero value is safe: in-memory store, idle
-// timeout 30m, absolute timeout 8h, a __Host-sid cookie that is Secure,
+// timeout 30m, absolute timeout 8h, a __Host-Http-sid cookie that is Secure,
 // HttpOnly, SameSite=Lax, Path=/, and cross-origin unsafe requests refused.
 type Config struct {
 	// Store keeps the session records. Nil means a new in-memory store,
@@ -91,6 +91,19 @@ type Config struct {
 	// cross-origin unsafe-method requests. Only for deployments that must
 	// accept cross-origin writes and defend against CSRF otherwise.
 	DisableCrossOriginProtection bool
+	// CallbackPaths are the exact paths ("/auth/callback") of federated
+	// login callbacks that an identity provider reaches with a cross-site
+	// POST (OIDC response_mode=form_post, Sign in with Apple). Such a POST
+	// to exactly one of them, which the cross-origin refusal would stop,
+	// is answered with a page that posts the same form again from the
+	// site's own origin, so the callback handler runs same-origin with the
+	// session (and the state, nonce and PKCE verifier kept in it); the
+	// handler must check the state against the session and use it once.
+	// POSTs to these paths are also exempt from [Manager.CSRF]'s token
+	// check (the state is their CSRF defence). Every other path, and any
+	// other method, is refused as before. Patterns, wildcards, queries and
+	// trailing slashes are errors.
+	CallbackPaths []string
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For header is believed when recording a client IP. Empty:
 	// the client IP is RemoteAddr; forwarded headers are ignored.
@@ -171,13 +184,23 @@ type BruteForceConfig struct {
 }
 
 // CookieConfig holds the cookie attributes. The zero value is the safe
-// default: name __Host-sid, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain,
-// a session (browser-lifetime) cookie.
+// default: name __Host-Http-sid, Secure, HttpOnly, SameSite=Lax, Path=/, no
+// Domain, a session (browser-lifetime) cookie.
 type CookieConfig struct {
-	// Name of the cookie. Default "__Host-sid" ("sid" with AllowInsecure).
-	// The __Host- prefix makes the browser refuse the cookie unless it is
-	// Secure, host-only and Path=/, which stops subdomains from planting or
-	// overwriting it.
+	// Name of the cookie. Default "__Host-Http-sid" ("sid" with
+	// AllowInsecure). The __Host- prefix makes the browser refuse the
+	// cookie unless it is Secure, host-only and Path=/, which stops
+	// subdomains from planting or overwriting it; the __Host-Http- prefix
+	// (RFC 6265bis) also makes it refuse one that is not HttpOnly, so no
+	// script (document.cookie, CookieStore) can set or overwrite it at all.
+	// A browser that predates __Host-Http- still applies __Host-.
+	//
+	// Releases before it named the default cookie "__Host-sid": with the
+	// default name and a server store, a request that presents only
+	// "__Host-sid" is read as before, and its response moves the session to
+	// the new name and expires the old cookie, so nobody is logged out (see
+	// MIGRATING.md; a CookieStore's sealed cookies are bound to their name:
+	// set Name "__Host-sid" to keep them).
 	Name string
 	// Domain widens the cookie to subdomains. Leave it empty (host-only)
 	// unless you need it; it cannot be combined with a __Host- name.
@@ -194,7 +217,9 @@ type CookieConfig struct {
 	// session cookie readable by scripts turns any XSS into session theft.
 	DisableHTTPOnly bool
 	// Partitioned adds the Partitioned attribute (CHIPS), for sessions used
-	// inside third-party iframes. It requires Secure.
+	// inside third-party iframes. It requires Secure and SameSite=None (a
+	// cross-site iframe never sends a Lax or Strict cookie, partitioned or
+	// not).
 	Partitioned bool
 	// Persist makes every session cookie persistent (Max-Age up to the
 	// session's next deadline) instead of ending with the browser. Use
@@ -205,7 +230,7 @@ type CookieConfig struct {
 // cookieDefaults fills zero fields with the safe defaults.
 func (c CookieConfig) withDefaults() CookieConfig {
 	if c.Name == "" {
-		c.Name = "__Host-sid"
+		c.Name = defaultCookieName
 		if c.AllowInsecure {
 			c.Name = "sid"
 		}
@@ -299,12 +324,26 @@ const (
 	defaultRememberRenew    = 24 * time.Hour
 )
 
+// The session cookie's default name, and the one releases before
+// __Host-Http- used (read as a fallback: see CookieConfig.Name).
+const (
+	defaultCookieName = "__Host-Http-sid"
+	legacyCookieName  = "__Host-sid"
+)
+
 // The CSRF nonce cookie's names (csrf_stateless.go).
 const (
 	// csrfCookieSecure is the nonce cookie's name. The __Host- prefix makes
 	// browsers refuse it unless it is Secure, host-only and Path=/, so a
-	// sibling subdomain cannot plant one.
-	csrfCookieSecure = "__Host-csrf"
+	// sibling subdomain cannot plant one; the Http- part, unless it is
+	// HttpOnly, so no script can. It can carry that part because no page
+	// ever reads it: the token a page sends back comes from CSRFToken in
+	// the page, never from this cookie (a double-submit cookie that
+	// scripts read could not be HttpOnly, hence not __Host-Http-).
+	csrfCookieSecure = "__Host-Http-csrf"
+	// legacyCSRFCookie is its name in releases before __Host-Http-, still
+	// read (a form rendered before an upgrade).
+	legacyCSRFCookie = "__Host-csrf"
 	// csrfCookieInsecure is its name with CookieConfig.AllowInsecure.
 	csrfCookieInsecure = "csrf"
 )
@@ -382,7 +421,7 @@ func (c *Config) validateLimits() error {
 	if c.CSRFMaxFormBytes < 0 {
 		return invalid("CSRFMaxFormBytes %d is negative", c.CSRFMaxFormBytes)
 	}
-	return nil
+	return checkCallbackPaths(c.CallbackPaths)
 }
 
 // validateCookie fills the cookie's defaults and refuses attributes that
@@ -431,12 +470,11 @@ func (ck *CookieConfig) checkName() error {
 // settings that contradict each other or the name's prefix.
 func (ck *CookieConfig) checkScope() error {
 	host := strings.HasPrefix(ck.Name, "__Host-")
-	secure := host || strings.HasPrefix(ck.Name, "__Secure-")
+	secure := host || strings.HasPrefix(ck.Name, "__Secure-") || strings.HasPrefix(ck.Name, "__Http-")
+	if err := ck.checkCrossSite(); err != nil {
+		return err
+	}
 	switch {
-	case ck.SameSite == http.SameSiteNoneMode && ck.AllowInsecure:
-		return invalid("SameSite=None requires Secure; browsers reject it otherwise")
-	case ck.Partitioned && ck.AllowInsecure:
-		return invalid("Partitioned requires Secure")
 	case host && ck.Domain != "":
 		return invalid("a __Host- cookie cannot have a Domain (%q); drop the Domain or rename the cookie", ck.Domain)
 	case host && ck.Path != "/":
@@ -445,6 +483,20 @@ func (ck *CookieConfig) checkScope() error {
 		return invalid("cookie name %q requires Secure; with AllowInsecure use a plain name such as \"sid\"", ck.Name)
 	case !strings.HasPrefix(ck.Path, "/"):
 		return invalid("cookie path %q must start with /", ck.Path)
+	}
+	return nil
+}
+
+// checkCrossSite refuses SameSite=None and Partitioned settings that
+// browsers reject or that could never work.
+func (ck *CookieConfig) checkCrossSite() error {
+	switch {
+	case ck.SameSite == http.SameSiteNoneMode && ck.AllowInsecure:
+		return invalid("SameSite=None requires Secure; browsers reject it otherwise")
+	case ck.Partitioned && ck.AllowInsecure:
+		return invalid("Partitioned requires Secure")
+	case ck.Partitioned && ck.SameSite != http.SameSiteNoneMode:
+		return invalid("Partitioned requires SameSite=None: a cross-site iframe never sends a Lax or Strict cookie")
 	}
 	return nil
 }
@@ -611,4 +663,19 @@ type Event struct {
 	// where and whom it hit.
 	TargetIP        string
 	TargetUserAgent string
+}
+
+// checkCallbackPaths refuses a callback path that is not one exact path:
+// it must start with "/", and hold no wildcard, pattern, query, fragment,
+// escape, empty or dot segment, or trailing slash.
+func checkCallbackPaths(paths []string) error {
+	for _, p := range paths {
+		bad := !strings.HasPrefix(p, "/") || p == "/" || strings.HasSuffix(p, "/") ||
+			strings.ContainsAny(p, "{}*?#% \t\r\n\\") || strings.Contains(p, "//") ||
+			strings.Contains(p+"/", "/./") || strings.Contains(p+"/", "/../")
+		if bad {
+			return invalid("CallbackPaths: %q is not an exact path (\"/auth/callback\": no wildcard, pattern, query, escape, dot segment or trailing slash)", p)
+		}
+	}
+	return nil
 }

@@ -27,6 +27,11 @@ func (m *Manager) readToken(r *http.Request) presented {
 	} else {
 		v, ok = sid.ReadCookie(r.Header, m.cfg.Cookie.Name, sid.MaxValue)
 	}
+	legacy := false
+	if !ok && m.legacyCookie != "" {
+		v, ok = sid.ReadCookie(r.Header, m.legacyCookie, sid.MaxValue)
+		legacy = ok
+	}
 	if !ok {
 		return presented{}
 	}
@@ -35,12 +40,31 @@ func (m *Manager) readToken(r *http.Request) presented {
 		if !valid {
 			return presented{token: v, present: true, reason: "bad_signature"}
 		}
-		return presented{token: tok, present: true, resign: !primary}
+		return presented{token: tok, present: true, resign: !primary || legacy}
 	}
 	if !sid.Valid(v) {
 		return presented{token: v, present: true, reason: "malformed"}
 	}
-	return presented{token: v, present: true}
+	// A token read under the old name is re-issued under the current one.
+	return presented{token: v, present: true, resign: legacy}
+}
+
+// presentsLegacyCookie reports whether r carries the session cookie under
+// its name in earlier releases (see CookieConfig.Name).
+func (m *Manager) presentsLegacyCookie(r *http.Request) bool {
+	if m.legacyCookie == "" {
+		return false
+	}
+	_, ok := sid.ReadCookie(r.Header, m.legacyCookie, sid.MaxValue)
+	return ok
+}
+
+// legacyCookieExpiry is the Set-Cookie header value that deletes the
+// session cookie of earlier releases.
+func (m *Manager) legacyCookieExpiry() string {
+	c := &m.cfg.Cookie
+	ck := http.Cookie{Name: m.legacyCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, MaxAge: -1}
+	return ck.String()
 }
 
 // responseTokenHeader is the header carrying a new token to API clients in

@@ -16,15 +16,15 @@ func FuzzReadToken(f *testing.F) {
 	good := sid.New()
 	s := &sid.Signer{Keys: [][]byte{[]byte(strings.Repeat("k", 32)), []byte(strings.Repeat("o", 32))}}
 	for _, seed := range []string{
-		"__Host-sid=" + good,
-		"__Host-sid=" + s.Sign(good),
-		"a=b; __Host-sid=" + good + "; c=d",
-		`__Host-sid="` + good + `"`,
-		"__Host-sid=",
-		"__Host-sid=" + strings.Repeat("A", 300),
-		"__Host-sid=" + good[:42] + "B",
-		"__Host-sid=" + good + "." + good,
-		"__Host-sid=..;;==",
+		"__Host-Http-sid=" + good,
+		"__Host-Http-sid=" + s.Sign(good),
+		"a=b; __Host-Http-sid=" + good + "; c=d",
+		`__Host-Http-sid="` + good + `"`,
+		"__Host-Http-sid=",
+		"__Host-Http-sid=" + strings.Repeat("A", 300),
+		"__Host-Http-sid=" + good[:42] + "B",
+		"__Host-Http-sid=" + good + "." + good,
+		"__Host-Http-sid=..;;==",
 		"\x00\xff;=",
 	} {
 		f.Add(seed, "Bearer "+good)

@@ -33,7 +33,7 @@ func ExampleNewCookieStore() {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://example.com/", nil))
 	ck := rec.Result().Cookies()[0]
 	fmt.Println(ck.Name, ck.HttpOnly, len(ck.Value) > 100)
-	// Output: __Host-sid true true
+	// Output: __Host-Http-sid true true
 }
 
 // Values encrypted at rest on a server store: a dump shows no value in the

@@ -119,7 +119,7 @@ func TestCookieStoreTampering(t *testing.T) {
 
 	// The same record sealed for another cookie name, and under another key.
 	renamed := sealElsewhere(t, newCookieStore(t, key), "other-name")
-	foreign := sealElsewhere(t, newCookieStore(t, newKey(t)), "__Host-sid")
+	foreign := sealElsewhere(t, newCookieStore(t, newKey(t)), "__Host-Http-sid")
 
 	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	var bad []string

@@ -20,7 +20,8 @@ var errCSRFNoSession = errors.New("session: CSRF middleware used outside Manager
 // unsafe requests (http.CrossOriginProtection), and covers older browsers
 // that send neither Fetch Metadata nor Origin (OWASP ASVS 3.5.1, 3.5.3).
 //
-// It must run inside Handler:
+// POSTs to [Config.CallbackPaths] are exempt (their state parameter is
+// their CSRF defence). It must run inside Handler:
 //
 //	http.ListenAndServe(addr, m.Handler(m.CSRF(mux)))
 //
@@ -50,6 +51,10 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if m.isCallback(r) { // Config.CallbackPaths: the state is the defence
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -38,6 +38,9 @@ func (s *Session) requestNonce() string {
 		return ""
 	}
 	v, ok := sid.ReadCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie), sid.MaxValue)
+	if !ok && !s.m.cfg.Cookie.AllowInsecure {
+		v, ok = sid.ReadCookie(s.req.Header, legacyCSRFCookie, sid.MaxValue) // a form rendered before the rename
+	}
 	if !ok || !sid.Valid(v) {
 		return ""
 	}

@@ -22,7 +22,7 @@ import (
 // 2): a visitor who only reads a page with a form costs no store record.
 
 // csrfCookieName is the anonymous visitor's nonce cookie over TLS.
-const csrfCookieName = "__Host-csrf"
+const csrfCookieName = "__Host-Http-csrf"
 
 // writeCountingStore counts the writes that reach the store.
 type writeCountingStore struct {
@@ -321,11 +321,11 @@ func TestCSRFNonceCookieFollowsCookieConfig(t *testing.T) {
 		secure bool
 		same   http.SameSite
 	}{
-		{"default", session.CookieConfig{}, "__Host-csrf", true, http.SameSiteLaxMode},
-		{"strict", session.CookieConfig{SameSite: http.SameSiteStrictMode}, "__Host-csrf", true, http.SameSiteStrictMode},
-		{"none", session.CookieConfig{SameSite: http.SameSiteNoneMode}, "__Host-csrf", true, http.SameSiteNoneMode},
+		{"default", session.CookieConfig{}, "__Host-Http-csrf", true, http.SameSiteLaxMode},
+		{"strict", session.CookieConfig{SameSite: http.SameSiteStrictMode}, "__Host-Http-csrf", true, http.SameSiteStrictMode},
+		{"none", session.CookieConfig{SameSite: http.SameSiteNoneMode}, "__Host-Http-csrf", true, http.SameSiteNoneMode},
 		{"insecure", session.CookieConfig{AllowInsecure: true}, "csrf", false, http.SameSiteLaxMode},
-		{"custom session name", session.CookieConfig{Name: "__Host-app"}, "__Host-csrf", true, http.SameSiteLaxMode},
+		{"custom session name", session.CookieConfig{Name: "__Host-app"}, "__Host-Http-csrf", true, http.SameSiteLaxMode},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newCSRFEnv(t, session.Config{Cookie: tc.cookie})
@@ -343,7 +343,7 @@ func TestCSRFNonceCookieFollowsCookieConfig(t *testing.T) {
 			assert.Equal(t, http.StatusOK, res.StatusCode)
 		})
 	}
-	for _, name := range []string{"__Host-csrf", "csrf"} {
+	for _, name := range []string{"__Host-Http-csrf", "csrf"} {
 		_, err := session.New(session.Config{Cookie: session.CookieConfig{Name: name, AllowInsecure: name == "csrf"}})
 		assert.True(t, errors.Is(err, session.ErrInvalidConfig), "session cookie named like the CSRF cookie: %v", err)
 	}
@@ -423,7 +423,7 @@ func FuzzCSRFStateless(f *testing.F) {
 	f.Add(valid, "a=b; "+csrfCookieName+"="+nonce+"; c=d")
 	f.Add(valid, csrfCookieName+`="`+nonce+`"`)
 	f.Add(valid, csrfCookieName+"="+nonce[:42]+"B")
-	f.Add(valid, csrfCookieName+"="+nonce+"; __Host-sid="+nonce)
+	f.Add(valid, csrfCookieName+"="+nonce+"; __Host-Http-sid="+nonce)
 	f.Add(valid, "csrf="+nonce)
 	f.Add(valid[:85], csrfCookieName+"="+nonce)
 	f.Add("", csrfCookieName+"=")

@@ -26,6 +26,9 @@ type SessionInfo struct {
 	Current bool
 	// Remembered is true for a session logged in with [Remember].
 	Remembered bool
+	// Methods are the authentication methods recorded for the session
+	// ([WithMethod]) and when each was last completed; nil if none.
+	Methods map[string]time.Time
 }
 
 // Sessions lists the user's live sessions, most recently active first. When
@@ -51,6 +54,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 			IP:              r.Meta.IP,
 			Current:         r.Key == current,
 			Remembered:      m.remembered(&r.Meta),
+			Methods:         decodeMethods(r.Meta.Methods),
 		})
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })

@@ -28,7 +28,7 @@
 //		}
 //		fmt.Fprintf(w, "hello %q, visit %d", s.UserID(), s.GetInt("visits"))
 //	})
-//	// The default cookie is __Host-sid, Secure: serve HTTPS (or set
+//	// The default cookie is __Host-Http-sid, Secure: serve HTTPS (or set
 //	// Cookie.AllowInsecure for local HTTP).
 //	log.Fatal(http.ListenAndServeTLS(":8443", "cert.pem", "key.pem", m.Handler(mux)))
 //

@@ -136,7 +136,7 @@ func ExampleConfig_onEvent() {
 	}))
 	loginFrom(h, "Firefox")
 	req := httptest.NewRequest("GET", "https://example.com/", nil)
-	req.Header.Set("Cookie", "__Host-sid=forged-or-expired")
+	req.Header.Set("Cookie", "__Host-Http-sid=forged-or-expired")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 
 	mu.Lock()
@@ -187,7 +187,7 @@ func ExampleImporter() {
 	}
 	// Output:
 	// user "alice" theme "dark"
-	//   Set-Cookie __Host-sid (MaxAge 0)
+	//   Set-Cookie __Host-Http-sid (MaxAge 0)
 	//   Set-Cookie session (MaxAge -1)
 	// user "" theme ""
 	//   Set-Cookie session (MaxAge -1)

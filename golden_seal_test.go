@@ -45,11 +45,11 @@ func goldenRecord() *Record {
 	}
 }
 
-// golden reads (or, with -update-golden, writes) a fixture.
+// golden reads (or, with -update-golden and a make, writes) a fixture.
 func golden(t *testing.T, name string, make func() []byte) []byte {
 	t.Helper()
 	path := filepath.Join("testdata", "golden", name)
-	if *updateGolden {
+	if *updateGolden && make != nil { // nil: a fixture of a retired format, never rewritten
 		if err := os.WriteFile(path, make(), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -61,13 +61,30 @@ func golden(t *testing.T, name string, make func() []byte) []byte {
 	return b
 }
 
+// goldenRecordV2 is goldenRecord with authentication methods (Meta.Methods,
+// which cookie record version 2 added).
+func goldenRecordV2() *Record {
+	r := goldenRecord()
+	r.Methods = "passkey=1800000000123,password=1799999940123"
+	return r
+}
+
 func TestGoldenCookieRecordBytes(t *testing.T) {
-	want := golden(t, "cookie_record_v1.hex", func() []byte {
-		return []byte(hex.EncodeToString(wire.AppendCookie(nil, goldenToken, goldenRecord())) + "\n")
+	want := golden(t, "cookie_record_v2.hex", func() []byte {
+		return []byte(hex.EncodeToString(wire.AppendCookie(nil, goldenToken, goldenRecordV2())) + "\n")
 	})
-	got := hex.EncodeToString(wire.AppendCookie(nil, goldenToken, goldenRecord()))
+	got := hex.EncodeToString(wire.AppendCookie(nil, goldenToken, goldenRecordV2()))
 	if got != strings.TrimSpace(string(want)) {
 		t.Fatalf("the cookie record encoding changed:\n got %s\nwant %s", got, want)
+	}
+	// Version 1, written before Meta.Methods, still decodes (no methods).
+	v1, err := hex.DecodeString(strings.TrimSpace(string(golden(t, "cookie_record_v1.hex", nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, r, ok := wire.DecodeCookie(v1)
+	if !ok || token != goldenToken || !testkit.SameRecord(r, goldenRecord()) {
+		t.Fatalf("a version 1 cookie record decodes as ok=%v %q %+v", ok, token, r)
 	}
 }
 
@@ -76,15 +93,24 @@ func TestGoldenCookieOpens(t *testing.T) {
 		file    string
 		sealKey []byte
 		primary bool
-	}{{"cookie_v1.txt", goldenKey, true}, {"cookie_v1_oldkey.txt", goldenOldKey, false}} {
+		record  func() *Record
+	}{
+		{"cookie_v1.txt", goldenKey, true, goldenRecord},
+		{"cookie_v1_oldkey.txt", goldenOldKey, false, goldenRecord},
+		{"cookie_v2.txt", goldenKey, true, goldenRecordV2},
+	} {
 		t.Run(tc.file, func(t *testing.T) {
-			value := strings.TrimSpace(string(golden(t, tc.file, func() []byte {
+			seal := func() []byte {
 				c, err := NewCookieStore(tc.sealKey)
 				if err != nil {
 					t.Fatal(err)
 				}
-				return []byte(c.sealCookie("sid", goldenToken, goldenRecord()) + "\n")
-			})))
+				return []byte(c.sealCookie("sid", goldenToken, tc.record()) + "\n")
+			}
+			if strings.HasPrefix(tc.file, "cookie_v1") {
+				seal = nil // record version 1 is no longer written
+			}
+			value := strings.TrimSpace(string(golden(t, tc.file, seal)))
 			c, err := NewCookieStore(goldenKey, goldenOldKey)
 			if err != nil {
 				t.Fatal(err)
@@ -93,8 +119,8 @@ func TestGoldenCookieOpens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("a cookie sealed by an earlier release no longer opens: %v", err)
 			}
-			if token != goldenToken || !testkit.SameRecord(r, goldenRecord()) || primary != tc.primary {
-				t.Fatalf("opened %q %+v primary=%v, want %q %+v primary=%v", token, r, primary, goldenToken, goldenRecord(), tc.primary)
+			if token != goldenToken || !testkit.SameRecord(r, tc.record()) || primary != tc.primary {
+				t.Fatalf("opened %q %+v primary=%v, want %q %+v primary=%v", token, r, primary, goldenToken, tc.record(), tc.primary)
 			}
 			if _, _, _, err := c.openCookie("other", value); err == nil {
 				t.Fatal("the golden cookie opens under another cookie name")

@@ -179,12 +179,12 @@ func (c *client) setToken(v string) {
 	c.http.Jar.SetCookies(req.URL, []*http.Cookie{{Name: c.e.cookieName(), Value: v, Path: "/"}})
 }
 
-func (e *env) cookieName() string { return "__Host-sid" }
+func (e *env) cookieName() string { return "__Host-Http-sid" }
 
 // sessionCookie returns the response's Set-Cookie for the session, or nil.
 func sessionCookie(res *http.Response) *http.Cookie {
 	for _, c := range res.Cookies() {
-		if c.Name == "__Host-sid" || c.Name == "sid" {
+		if c.Name == "__Host-Http-sid" || c.Name == "sid" {
 			return c
 		}
 	}

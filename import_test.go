@@ -144,7 +144,7 @@ func TestImportAdoptsLegacySession(t *testing.T) {
 
 		// Our cookie alone (and the legacy one, if the browser kept it):
 		// the same session, and the importer is not asked again.
-		_, body, _, _ = importGet(t, e, "sid", ours.Value, "__Host-sid", ours.Value, "legacy", legacyID)
+		_, body, _, _ = importGet(t, e, "sid", ours.Value, "__Host-Http-sid", ours.Value, "legacy", legacyID)
 		assert.Equal(t, "alice|dark", body)
 		assert.Equal(t, int32(1), calls.Load(), "the importer runs only for a request without a session of ours")
 

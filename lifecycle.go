@@ -48,7 +48,12 @@ func (s *Session) Login(ctx context.Context, userID string, opts ...LoginOption)
 func (s *Session) login(ctx context.Context, userID string, o loginOptions) error {
 	m := s.m
 	now := m.now()
+	methods, err := withMethods("", o.methods, now)
+	if err != nil {
+		return err
+	}
 	meta := Meta{
+		Methods:         methods,
 		UserID:          userID,
 		CreatedAt:       now,
 		LastSeen:        now,
@@ -99,12 +104,18 @@ func (s *Session) Renew(ctx context.Context) error {
 // Reauthenticate records that the user just proved their identity again
 // (password re-entry before a sensitive action): it renews the ID, sets
 // AuthenticatedAt to now and binds the session to the device and network of
-// this request (see Config.Binding). The session must be logged in.
-func (s *Session) Reauthenticate(ctx context.Context) error {
-	return s.renew(ctx, true)
+// this request (see Config.Binding). The session must be logged in. With
+// [WithMethod] it also records the methods just completed, keeping the
+// others (see [RequireMethod]); other options are ignored.
+func (s *Session) Reauthenticate(ctx context.Context, opts ...LoginOption) error {
+	var o loginOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return s.renew(ctx, true, o.methods...)
 }
 
-func (s *Session) renew(ctx context.Context, reauth bool) error {
+func (s *Session) renew(ctx context.Context, reauth bool, methods ...string) error {
 	s.mu.Lock()
 	defer s.unlock()
 	if err := s.ready(); err != nil {
@@ -121,6 +132,10 @@ func (s *Session) renew(ctx context.Context, reauth bool) error {
 	meta.LastSeen = m.now()
 	reason := ""
 	if reauth {
+		var err error
+		if meta.Methods, err = withMethods(meta.Methods, methods, meta.LastSeen); err != nil {
+			return err
+		}
 		meta.AuthenticatedAt = meta.LastSeen
 		meta.UserAgent, meta.IP = clientstr.Clean(s.req.UserAgent()), clientstr.Clean(m.clientIP(s.req))
 		reason = "reauthenticate"

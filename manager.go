@@ -29,6 +29,9 @@ type Manager struct {
 	bf       *bruteForce                 // nil when disabled
 	signer   *sid.Signer                 // nil unless Config.SigningKeys
 	csrfKeys [][]byte                    // keys of stateless CSRF tokens (csrf_stateless.go)
+	// legacyCookie is the session cookie's name in earlier releases, read
+	// when the current one is absent ("" for none: see CookieConfig.Name).
+	legacyCookie string
 }
 
 // New returns a Manager for cfg, filling zero fields with safe defaults. It
@@ -61,6 +64,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.carrier = c
+	if _, store := c.(*storeCarrier); store && cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
+		m.legacyCookie = legacyCookieName // see CookieConfig.Name
+	}
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &sid.Signer{Keys: cfg.SigningKeys}
 	}

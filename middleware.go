@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sessionkit/session/internal/clientstr"
 	"github.com/sessionkit/session/internal/outerhdr"
 )
 
@@ -23,6 +22,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.cop != nil {
 			if err := m.cop.Check(r); err != nil {
+				if m.isCallback(r) {
+					m.relayFormPost(w, r) // see Config.CallbackPaths
+					return
+				}
 				m.denyCrossOrigin(w, r)
 				return
 			}
@@ -59,18 +62,6 @@ func (m *Manager) blockedClient(r *http.Request) bool {
 		return false
 	}
 	return m.bf.blocked(m.clientIP(r), m.now())
-}
-
-// denyCrossOrigin answers a refused cross-origin request: 403, no session
-// touched, no Set-Cookie.
-func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	m.emit(r.Context(), Event{
-		Kind:      EventCrossOrigin,
-		IP:        m.clientIP(r),
-		UserAgent: r.UserAgent(),
-		Reason:    clientstr.Clean(r.Method) + " from " + clientstr.Clean(r.Header.Get("Origin")),
-	})
-	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 }
 
 // finalCommitTimeout bounds the save that runs when a handler returns after
@@ -117,13 +108,23 @@ func (w *responseWriter) commit() error {
 	}
 	w.wroteHeader = true
 	h := w.ResponseWriter.Header() // not w.Header: the commit is not the handler
+	legacy := w.s.m.presentsLegacyCookie(w.req)
+	if legacy {
+		// Moving to the current cookie name: the session must be read (and
+		// so re-issued under the new name) before the old cookie goes.
+		w.s.loadNow()
+	}
 	err := w.s.commit(h, true)
 	if err != nil {
 		w.failed = true
 		w.outer.Reset(h)
 		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
+		return err
 	}
-	return err
+	if legacy {
+		h.Add("Set-Cookie", w.s.m.legacyCookieExpiry())
+	}
+	return nil
 }
 
 // WriteHeader commits the session, then sends the status code. 1xx

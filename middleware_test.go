@@ -75,7 +75,7 @@ func TestCookieAttributesAreHardened(t *testing.T) {
 	raw := res.Header.Get("Set-Cookie")
 	ck := sessionCookie(res)
 	require.NotNil(t, ck, "no session cookie in %q", raw)
-	assert.Equal(t, "__Host-sid", ck.Name)
+	assert.Equal(t, "__Host-Http-sid", ck.Name)
 	assert.Len(t, ck.Value, 43, "256-bit token, base64url")
 	assert.True(t, ck.Secure, raw)
 	assert.True(t, ck.HttpOnly, raw)
@@ -518,7 +518,7 @@ func TestPersistentCookie(t *testing.T) {
 	require.NotNil(t, ck)
 	assert.InDelta(t, (30 * time.Minute).Seconds(), ck.MaxAge, 5, "Max-Age = time to the idle deadline")
 
-	all := newEnv(t, session.Config{Cookie: session.CookieConfig{Persist: true, Partitioned: true}}, testApp())
+	all := newEnv(t, session.Config{Cookie: session.CookieConfig{Persist: true, Partitioned: true, SameSite: http.SameSiteNoneMode}}, testApp())
 	res, _ = all.client().post("/set?k=a&v=1")
 	ck = sessionCookie(res)
 	require.NotNil(t, ck)

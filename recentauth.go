@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -20,14 +21,33 @@ import (
 // It must run inside Manager.Handler; outside it, and with a maxAge that is
 // not positive, every request is stale.
 func RequireRecentAuth(maxAge time.Duration, onStale http.Handler) func(http.Handler) http.Handler {
+	return RequireMethod(maxAge, onStale)
+}
+
+// RequireMethod is [RequireRecentAuth] that also asks how the user
+// authenticated: a request goes through only when its session is logged in
+// and one of methods was completed (recorded by Login or Reauthenticate with
+// [WithMethod]) no longer than maxAge ago. RequireMethod(d, h, "passkey")
+// accepts a passkey within d and nothing else, however recent a password;
+// RequireMethod(d, h, "passkey", "totp") accepts either. With no methods it
+// is RequireRecentAuth: any authentication within maxAge.
+//
+// Other requests go to onStale, which the app chooses per route: typically
+// a page that runs the ceremony of the method asked for and then calls
+// Session.Reauthenticate with WithMethod before sending the user back. A
+// nil onStale answers 401 Unauthorized with a generic body. Outside
+// Manager.Handler, and with a maxAge that is not positive, every request is
+// stale.
+func RequireMethod(maxAge time.Duration, onStale http.Handler, methods ...string) func(http.Handler) http.Handler {
 	if onStale == nil {
 		onStale = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 		})
 	}
+	methods = slices.Clone(methods)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if recentlyAuthenticated(fromContext(r.Context()), maxAge) {
+			if recentlyAuthenticated(fromContext(r.Context()), maxAge, methods) {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -37,8 +57,9 @@ func RequireRecentAuth(maxAge time.Duration, onStale http.Handler) func(http.Han
 }
 
 // recentlyAuthenticated reports whether s is logged in and its last
-// authentication is at most maxAge old.
-func recentlyAuthenticated(s *Session, maxAge time.Duration) bool {
+// authentication (with no methods), or its last completion of one of
+// methods, is at most maxAge old.
+func recentlyAuthenticated(s *Session, maxAge time.Duration, methods []string) bool {
 	if s == nil || maxAge <= 0 {
 		return false
 	}
@@ -46,5 +67,15 @@ func recentlyAuthenticated(s *Session, maxAge time.Duration) bool {
 	if meta.UserID == "" || meta.AuthenticatedAt.IsZero() {
 		return false
 	}
-	return s.m.now().Sub(meta.AuthenticatedAt) <= maxAge
+	now := s.m.now()
+	if len(methods) == 0 {
+		return now.Sub(meta.AuthenticatedAt) <= maxAge
+	}
+	done := decodeMethods(meta.Methods)
+	for _, name := range methods {
+		if at, ok := done[name]; ok && now.Sub(at) <= maxAge {
+			return true
+		}
+	}
+	return false
 }

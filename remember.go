@@ -10,10 +10,15 @@ import (
 // RenewEvery, while RequireRecentAuth keeps counting from the last password
 // entry.
 
-// LoginOption changes what [Session.Login] does.
+// LoginOption changes what [Session.Login] does ([Remember],
+// [WithMethod]); [Session.Reauthenticate] takes WithMethod and ignores the
+// others.
 type LoginOption func(*loginOptions)
 
-type loginOptions struct{ remember bool }
+type loginOptions struct {
+	remember bool
+	methods  []string // WithMethod
+}
 
 // Remember makes a login a remembered one ("remember me"): the session gets
 // a persistent cookie and the limits of [Config.Remember] instead of the

@@ -102,6 +102,13 @@ func (s *Session) load() {
 	s.importLegacy() // Config.Import (import.go)
 }
 
+// loadNow loads the session if it is not loaded yet.
+func (s *Session) loadNow() {
+	s.mu.Lock()
+	defer s.unlock()
+	s.load()
+}
+
 // load is Session.load with a server store: the request's token names the
 // record.
 func (c *storeCarrier) load(s *Session) {

@@ -97,7 +97,7 @@ func redisBenchHandler(b *testing.B, h http.HandlerFunc) (http.Handler, string, 
 	rec := httptest.NewRecorder()
 	login.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://example.com/login", nil))
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == "__Host-sid" && c.Value != "" {
+		if c.Name == "__Host-Http-sid" && c.Value != "" {
 			suiteTokens.Store(c.Value, struct{}{}) // TestMain's log scan
 			return m.Handler(h), c.Name + "=" + c.Value, hook
 		}

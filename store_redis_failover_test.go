@@ -87,13 +87,13 @@ func (c *failoverClient) do(method, path string) (int, string) {
 	afterKill := c.killed.Load() != 0 // the request starts after the kill
 	req := httptest.NewRequest(method, "https://app.test"+path, nil)
 	if c.token != "" {
-		req.AddCookie(&http.Cookie{Name: "__Host-sid", Value: c.token})
+		req.AddCookie(&http.Cookie{Name: "__Host-Http-sid", Value: c.token})
 	}
 	rec := httptest.NewRecorder()
 	c.h.ServeHTTP(rec, req)
 	res := rec.Result()
 	for _, ck := range res.Cookies() {
-		if ck.Name == "__Host-sid" {
+		if ck.Name == "__Host-Http-sid" {
 			c.token = ck.Value
 		}
 	}

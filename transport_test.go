@@ -115,7 +115,7 @@ func TestHeaderTransportForAPIClients(t *testing.T) {
 			assert.Empty(t, send("GET", "/whoami?X-Auth-Token="+tok+"&access_token="+tok+"&sid="+tok, "").Body.String())
 			// A cookie is ignored in header mode.
 			req := httptest.NewRequest("GET", "https://api.example/whoami", nil)
-			req.AddCookie(&http.Cookie{Name: "__Host-sid", Value: tok})
+			req.AddCookie(&http.Cookie{Name: "__Host-Http-sid", Value: tok})
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			assert.Empty(t, rec.Body.String())
@@ -143,7 +143,7 @@ func TestCookieIsNeverReadFromURL(t *testing.T) {
 	c.post("/login?u=alice")
 	tok := c.token()
 	anon := e.client()
-	for _, q := range []string{"?sid=", "?__Host-sid=", "?session=", "?token="} {
+	for _, q := range []string{"?sid=", "?__Host-Http-sid=", "?__Host-sid=", "?session=", "?token="} {
 		_, body := anon.get("/whoami" + q + tok)
 		assert.Empty(t, body, q)
 	}

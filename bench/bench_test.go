@@ -58,7 +58,7 @@ type lib struct {
 func oursLib(newStore func(b *testing.B) session.Store) lib {
 	return lib{
 		name:   "ours",
-		cookie: "__Host-sid",
+		cookie: "__Host-Http-sid",
 		wrap: func(b *testing.B, h http.Handler) http.Handler {
 			m, err := session.New(session.Config{
 				Store:           newStore(b),

@@ -58,8 +58,8 @@ func chromiumPath(t *testing.T) string {
 // newBrowser starts a fresh headless Chromium with its own profile directory
 // and returns a context for chromedp. The browser, and everything run on the
 // context, ends at browserTimeout at the latest; it is closed when the test
-// ends.
-func newBrowser(t *testing.T) context.Context {
+// ends. extra adds flags (a test's own).
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := chromiumPath(t)
 	profile := t.TempDir() // registered first, so removed after the browser exits
@@ -79,6 +79,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1100, 700),
 	}
+	opts = append(opts, extra...)
 	base, cancelBase := context.WithTimeout(context.Background(), browserTimeout)
 	actx, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)

@@ -126,7 +126,7 @@ func (c *wsClient) do(t *testing.T, method, path string) (*http.Response, string
 func (c *wsClient) token() string {
 	u, _ := url.Parse(c.srv.URL)
 	for _, ck := range c.jar.Cookies(u) {
-		if ck.Name == "__Host-sid" {
+		if ck.Name == "__Host-Http-sid" {
 			return ck.Value
 		}
 	}

@@ -107,7 +107,7 @@ func (f *fixture) do(t *testing.T, method, path string, body io.Reader, hdr ...s
 func sid(f *fixture) string {
 	u, _ := url.Parse(f.srv.URL)
 	for _, c := range f.c.Jar.Cookies(u) {
-		if c.Name == "__Host-sid" {
+		if c.Name == "__Host-Http-sid" {
 			return c.Value
 		}
 	}

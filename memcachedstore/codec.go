@@ -26,10 +26,15 @@ import (
 // exactly what they were. The family is a field that version 2 always
 // carries, never an optional tail, so a truncated item cannot decode as a
 // record that lost its family (and with it the anchor check).
+//
+// Version 3 adds the authentication methods (Meta.Methods) as the last
+// field of a record; records are written as version 3, the other kinds
+// as before. Version 2 and 1 records still decode, with no methods.
 const (
 	magic    = 'S'
 	version1 = 1
 	version2 = 2
+	version3 = 3
 
 	kindRecord = 1
 	kindTomb   = 2
@@ -110,7 +115,7 @@ func encodeUser(b []byte, u *userItem) []byte {
 
 // encodeRecord appends the encoding of r to b.
 func encodeRecord(b []byte, r *session.Record) []byte {
-	b = append(b, magic, version2, kindRecord)
+	b = append(b, magic, version3, kindRecord)
 	return wire.AppendRecord(b, r)
 }
 
@@ -139,14 +144,14 @@ func decode(b []byte) (item, error) {
 		return item{}, fmt.Errorf("%w: bad header", errCorrupt)
 	}
 	v := b[1]
-	if v != version1 && v != version2 {
+	if v != version1 && v != version2 && !(v == version3 && b[2] == kindRecord) {
 		return item{}, fmt.Errorf("%w: unknown version %d", errCorrupt, v)
 	}
 	d := decoder{wire.NewDecoder(b[3:])}
 	var it item
 	switch b[2] {
 	case kindRecord:
-		it.rec = d.Record(v >= version2)
+		it.rec = d.Record(int(v)) // the item version is the record form
 	case kindTomb:
 		it.tomb = d.tomb(v)
 	case kindUser:

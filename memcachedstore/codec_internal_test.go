@@ -76,9 +76,10 @@ func sampleAnchor() *anchor {
 func TestCodecVersion1(t *testing.T) {
 	r := sampleRecord()
 	r.Family = ""
-	v2 := encodeRecord(nil, r)
-	require.Equal(t, byte(0), v2[3], "an empty family is one length byte after the header")
-	v1 := append([]byte{magic, version1, kindRecord}, v2[4:]...)
+	v3 := encodeRecord(nil, r)
+	require.Equal(t, byte(0), v3[3], "an empty family is one length byte after the header")
+	require.Equal(t, byte(0), v3[len(v3)-1], "no methods is one length byte at the end")
+	v1 := append([]byte{magic, version1, kindRecord}, v3[4:len(v3)-1]...)
 	d, err := decode(v1)
 	require.NoError(t, err)
 	require.NotNil(t, d.rec)
@@ -88,7 +89,7 @@ func TestCodecVersion1(t *testing.T) {
 
 	tb := sampleTomb()
 	tb.Family = ""
-	v2 = encodeTomb(nil, tb)
+	v2 := encodeTomb(nil, tb)
 	d, err = decode(append([]byte{magic, version1, kindTomb}, v2[4:]...))
 	require.NoError(t, err)
 	require.NotNil(t, d.tomb)

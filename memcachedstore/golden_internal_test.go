@@ -47,7 +47,7 @@ func TestGoldenItems(t *testing.T) {
 		it   item
 		enc  func(b []byte) []byte
 	}{
-		{"record_v2.hex", *goldenRecord(), func(b []byte) []byte { return encodeRecord(b, goldenRecord().rec) }},
+		{"record_v3.hex", *goldenRecordV3(), func(b []byte) []byte { return encodeRecord(b, goldenRecordV3().rec) }},
 		{"tomb_v2.hex", item{tomb: sampleTomb()}, func(b []byte) []byte { return encodeTomb(b, sampleTomb()) }},
 		{"user_v1.hex", item{user: &userItem{Gen: 77, RevokedAt: at, Keys: []string{"k1", "k2"}}},
 			func(b []byte) []byte {
@@ -67,15 +67,39 @@ func TestGoldenItems(t *testing.T) {
 	}
 }
 
+// goldenRecordV3 is goldenRecord with authentication methods.
+func goldenRecordV3() *item {
+	it := goldenRecord()
+	it.rec.Methods = "passkey=1800000000123,password=1799999999000"
+	return it
+}
+
+// TestGoldenRecordV2 pins the version-2 record (written before
+// Meta.Methods): it still decodes, with no methods.
+func TestGoldenRecordV2(t *testing.T) {
+	r := goldenRecord().rec
+	v3 := encodeRecord(nil, r)
+	// Version 2 is version 3 without the methods (an empty string: one zero
+	// length byte at the end).
+	v2 := append([]byte{magic, version2, kindRecord}, v3[3:len(v3)-1]...)
+	b := goldenFixture(t, "record_v2.hex", v2)
+	got, err := decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, item{rec: r}, got)
+	_, err = decode(append([]byte{magic, version3, kindTomb}, b[3:]...))
+	assert.ErrorIs(t, err, errCorrupt, "version 3 is a record's only")
+}
+
 // TestGoldenRecordV1 pins the version-1 record (written before families):
 // it still decodes, with no family.
 func TestGoldenRecordV1(t *testing.T) {
 	r := goldenRecord().rec
 	r.Family = ""
-	v2 := encodeRecord(nil, r)
-	// Version 1 is version 2 without the family field (an empty string: one
-	// zero length byte after the header).
-	v1 := append([]byte{magic, version1, kindRecord}, v2[4:]...)
+	v3 := encodeRecord(nil, r)
+	// Version 1 is version 3 without the family field (an empty string: one
+	// zero length byte after the header) and without the methods (one zero
+	// length byte at the end).
+	v1 := append([]byte{magic, version1, kindRecord}, v3[4:len(v3)-1]...)
 	b := goldenFixture(t, "record_v1.hex", v1)
 	got, err := decode(b)
 	require.NoError(t, err)

@@ -82,4 +82,4 @@ func serve(h http.Handler, cookies ...*http.Cookie) (int, string, map[string]*ht
 	return res.StatusCode, string(b), got
 }
 
-const ourCookie = "__Host-sid"
+const ourCookie = "__Host-Http-sid"

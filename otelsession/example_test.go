@@ -47,7 +47,7 @@ func Example() {
 		session.FromContext(r.Context()).GetString("name") // loads the session
 	}))
 	req := httptest.NewRequest("GET", "https://example.com/", nil)
-	req.Header.Set("Cookie", "__Host-sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	req.Header.Set("Cookie", "__Host-Http-sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 
 	var rm metricdata.ResourceMetrics

@@ -57,7 +57,7 @@ func ExampleHarness_Request_anonymous() {
 func ExampleResult_Kinds() {
 	h := sessiontest.New(&testing.T{}, session.Config{})
 	req := h.Request("POST", "/login", nil, sessiontest.Values(map[string]any{"theme": "dark"}))
-	old, _ := req.Cookie("__Host-sid")
+	old, _ := req.Cookie("__Host-Http-sid")
 	res := h.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = session.FromContext(r.Context()).Login(r.Context(), "bob")
 	}), req)

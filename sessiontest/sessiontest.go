@@ -74,7 +74,7 @@ func cookieName(c *session.CookieConfig) string {
 	case c.AllowInsecure:
 		return "sid"
 	}
-	return "__Host-sid"
+	return "__Host-Http-sid"
 }
 
 // Manager returns the Manager the Harness runs handlers under.

@@ -43,7 +43,7 @@ const mysqlRecordUpsert = ` ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), g
   created_ns = VALUES(created_ns), seen_ns = VALUES(seen_ns), auth_ns = VALUES(auth_ns), user_agent = VALUES(user_agent),
   ip = VALUES(ip), idle_ns = VALUES(idle_ns), absolute_ns = VALUES(absolute_ns), persist = VALUES(persist),
   linger_ns = VALUES(linger_ns), expires_ns = VALUES(expires_ns), purge_ns = VALUES(purge_ns), ended_ns = VALUES(ended_ns),
-  next_key = VALUES(next_key), ver = VALUES(ver), family = VALUES(family)`
+  next_key = VALUES(next_key), ver = VALUES(ver), family = VALUES(family), methods = VALUES(methods)`
 
 // createProcMySQL is Store.create: the record, stamped with its user's
 // current generation (read without locking the user's row), replacing
@@ -52,14 +52,15 @@ const mysqlRecordUpsert = ` ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), g
 const createProcMySQL = `CREATE PROCEDURE IF NOT EXISTS session_create_v1(
   p_key VARBINARY(255), p_user VARBINARY(255), p_created BIGINT, p_seen BIGINT, p_auth BIGINT,
   p_ua TEXT CHARACTER SET utf8mb4, p_ip VARCHAR(255) CHARACTER SET utf8mb4, p_idle BIGINT, p_abs BIGINT,
-  p_persist SMALLINT, p_linger BIGINT, p_expires BIGINT, p_set LONGTEXT, p_family VARBINARY(255))
+  p_persist SMALLINT, p_linger BIGINT, p_expires BIGINT, p_set LONGTEXT, p_family VARBINARY(255),
+  p_methods VARCHAR(512) CHARACTER SET utf8mb4)
 MODIFIES SQL DATA
 BEGIN
   ` + mysqlHandler + `
   ` + mysqlBegin + `
   INSERT INTO session_records (` + recordCols + `) VALUES (p_key, p_user,
     COALESCE((SELECT g.gen FROM session_users g WHERE g.user_id = p_user), 0), 0, p_created, p_seen, p_auth, p_ua, p_ip,
-    p_idle, p_abs, p_persist, p_linger, p_expires, p_expires + GREATEST(p_linger, 0), 0, '', 0, p_family)` + mysqlRecordUpsert + `;
+    p_idle, p_abs, p_persist, p_linger, p_expires, p_expires + GREATEST(p_linger, 0), 0, '', 0, p_family, p_methods)` + mysqlRecordUpsert + `;
   -- Always, not on ROW_COUNT(): with the client's CLIENT_FOUND_ROWS flag
   -- (clientFoundRows=true) a replacement by identical columns counts 1,
   -- like an insert, and the old values would survive.
@@ -134,7 +135,7 @@ const rotateProcMySQL = `CREATE PROCEDURE IF NOT EXISTS session_rotate_v1(
   p_now BIGINT, p_created BIGINT, p_seen BIGINT, p_auth BIGINT, p_ua TEXT CHARACTER SET utf8mb4,
   p_ip VARCHAR(255) CHARACTER SET utf8mb4, p_expires BIGINT, p_linger BIGINT, p_clear TINYINT, p_persist SMALLINT,
   p_touts TINYINT, p_tidle BIGINT, p_tabs BIGINT, p_tlinger BIGINT, p_del LONGTEXT, p_set LONGTEXT,
-  p_family VARBINARY(255))
+  p_family VARBINARY(255), p_methods VARCHAR(512) CHARACTER SET utf8mb4)
 MODIFIES SQL DATA
 proc: BEGIN
   DECLARE g, prev, cur, cnt, excess, newgen, cut BIGINT DEFAULT 0;
@@ -268,7 +269,7 @@ proc: BEGIN
   END IF;
   INSERT INTO session_records (` + recordCols + `) VALUES (p_new, p_user, newgen, 0, p_created, p_seen, p_auth,
     p_ua, p_ip, s_idle, s_abs, s_persist, s_linger, p_expires, p_expires + GREATEST(s_linger, 0), 0, '', 0,
-    NULLIF(p_family, p_new))` + mysqlRecordUpsert + `;
+    NULLIF(p_family, p_new), p_methods)` + mysqlRecordUpsert + `;
   IF has_old AND NOT p_clear THEN
     UPDATE session_values SET skey = p_new WHERE skey = p_old;
     IF p_del <> '[]' THEN
@@ -363,10 +364,10 @@ END`
 
 // The calls of the procedures, prepared once per pooled connection.
 const (
-	callCreateMySQL    = `CALL session_create_v1(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	callCreateMySQL    = `CALL session_create_v1(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	callUpdateMySQL    = `CALL session_update_v1(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	callEndMySQL       = `CALL session_end_v1(?, ?, ?)`
-	callRotateMySQL    = `CALL session_rotate_v1(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	callRotateMySQL    = `CALL session_rotate_v1(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	callEndFamilyMySQL = `CALL session_end_family_v1(?, ?)`
 )
 
@@ -374,7 +375,7 @@ const (
 func (s *Store) createMySQL(ctx context.Context, key string, m *session.Meta, values map[string][]byte) error {
 	return s.exec(ctx, callCreateMySQL, key, m.UserID, ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt),
 		m.UserAgent, m.IP, int64(m.IdleTimeout), int64(m.AbsoluteTimeout), boolInt(m.Persist), lingerNs(m.Linger),
-		ns(m.Expires), valuesJSON(values), familyArg(key, m.Family))
+		ns(m.Expires), valuesJSON(values), familyArg(key, m.Family), m.Methods)
 }
 
 // updateMySQL is Update in one round trip.
@@ -406,7 +407,7 @@ func (s *Store) rotateMySQL(ctx context.Context, rot *session.Rotation) ([]sessi
 	err := s.queryRow(ctx, callRotateMySQL, []any{rot.OldKey, rot.NewKey, m.UserID, boolInt(rot.RevokeUser),
 		rot.MaxSessions, boolInt(rot.RefuseNew), s.now().UnixNano(), ns(m.CreatedAt), ns(m.LastSeen),
 		ns(m.AuthenticatedAt), m.UserAgent, m.IP, ns(m.Expires), lingerNs(m.Linger), boolInt(d.Clear), persist,
-		touts, tidle, tabs, tlinger, namesJSON(d.Delete), valuesJSON(d.Set), familyOf(rot.NewKey, m.Family)},
+		touts, tidle, tabs, tlinger, namesJSON(d.Delete), valuesJSON(d.Set), familyOf(rot.NewKey, m.Family), m.Methods},
 		&status, &victims)
 	if err != nil {
 		return nil, err

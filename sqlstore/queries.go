@@ -36,14 +36,14 @@ const mysqlMaxLen = 255
 var ErrTooLong = errors.New("sqlstore: longer than the schema holds")
 
 // recordCols are the columns of session_records in insert order.
-const recordCols = "skey, user_id, gen, state, created_ns, seen_ns, auth_ns, user_agent, ip, idle_ns, absolute_ns, persist, linger_ns, expires_ns, purge_ns, ended_ns, next_key, ver, family"
+const recordCols = "skey, user_id, gen, state, created_ns, seen_ns, auth_ns, user_agent, ip, idle_ns, absolute_ns, persist, linger_ns, expires_ns, purge_ns, ended_ns, next_key, ver, family, methods"
 
 // metaCols are the nMeta columns a record's metadata is read from (table
 // alias r).
-const metaCols = "r.user_id, r.gen, r.state, r.created_ns, r.seen_ns, r.auth_ns, r.user_agent, r.ip, r.idle_ns, r.absolute_ns, r.persist, r.linger_ns, r.expires_ns, r.purge_ns, r.ended_ns, r.next_key, r.family"
+const metaCols = "r.user_id, r.gen, r.state, r.created_ns, r.seen_ns, r.auth_ns, r.user_agent, r.ip, r.idle_ns, r.absolute_ns, r.persist, r.linger_ns, r.expires_ns, r.purge_ns, r.ended_ns, r.next_key, r.family, r.methods"
 
 // nMeta is the number of metaCols (the first destinations of row.dest).
-const nMeta = 17
+const nMeta = 18
 
 // curGen is the current generation of a row's user (0 when it has none),
 // as an expression on session_records (alias r).
@@ -71,9 +71,9 @@ func newQueries(d Dialect) *queries {
 		load: r(`SELECT ` + metaCols + `, ` + curGen + `, ` + cutoffOf + `, v.name, v.val FROM session_records r
  LEFT JOIN session_values v ON v.skey = r.skey WHERE r.skey = ?`),
 		lockOld: r(`SELECT ` + metaCols + `, ` + curGen + `, ` + cutoffOf + ` FROM session_records r WHERE r.skey = ?` + d.forUpdate()),
-		upsertRecord: r(`INSERT INTO session_records (` + recordCols + `) VALUES ` + placeholders(19, 1) +
+		upsertRecord: r(`INSERT INTO session_records (` + recordCols + `) VALUES ` + placeholders(20, 1) +
 			d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
-				"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver", "family")),
+				"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver", "family", "methods")),
 		deleteValues: r(`DELETE FROM session_values WHERE skey = ?`),
 		userGen:      r(`SELECT gen FROM session_users WHERE user_id = ?`),
 		// endOne turns a live row into a tombstone of the given state that
@@ -92,7 +92,7 @@ func newQueries(d Dialect) *queries {
 	q.moveValues = r(`UPDATE session_values SET skey = ? WHERE skey = ?`)
 	q.lockRevoked = r(`SELECT skey FROM session_records WHERE user_id = ? AND state = 0 AND gen < ? AND skey <> ?` + d.forUpdate())
 	q.upsertRecordTail = d.upsert("skey", "user_id", "gen", "state", "created_ns", "seen_ns", "auth_ns", "user_agent", "ip",
-		"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver", "family")
+		"idle_ns", "absolute_ns", "persist", "linger_ns", "expires_ns", "purge_ns", "ended_ns", "next_key", "ver", "family", "methods")
 	// The live rows of a family: those whose family column names it (the
 	// partial or composite family index), and the row keyed by it whose
 	// family is its own key (NULL or ''; the primary key). Two branches,
@@ -129,13 +129,14 @@ type row struct {
 	expires, purge, ended           int64
 	next                            string
 	family                          sql.NullString // NULL: the row's own key
-	cur                             int64          // the user's current generation
-	cutoff                          int64          // RevokeAll's cutoff
+	methods                         string
+	cur                             int64 // the user's current generation
+	cutoff                          int64 // RevokeAll's cutoff
 }
 
 func (w *row) dest() []any {
 	return []any{&w.user, &w.gen, &w.state, &w.created, &w.seen, &w.auth, &w.ua, &w.ip, &w.idle, &w.abs,
-		&w.persist, &w.linger, &w.expires, &w.purge, &w.ended, &w.next, &w.family, &w.cur, &w.cutoff}
+		&w.persist, &w.linger, &w.expires, &w.purge, &w.ended, &w.next, &w.family, &w.methods, &w.cur, &w.cutoff}
 }
 
 // meta converts the row's metadata.
@@ -145,7 +146,7 @@ func (w *row) meta() session.Meta {
 		CreatedAt: timeOf(w.created), LastSeen: timeOf(w.seen), AuthenticatedAt: timeOf(w.auth),
 		UserAgent: w.ua, IP: w.ip,
 		IdleTimeout: time.Duration(w.idle), AbsoluteTimeout: time.Duration(w.abs), Persist: w.persist != 0,
-		Linger: time.Duration(w.linger), Expires: timeOf(w.expires), Family: w.family.String,
+		Linger: time.Duration(w.linger), Expires: timeOf(w.expires), Family: w.family.String, Methods: w.methods,
 	}
 }
 
@@ -193,7 +194,7 @@ func (s *Store) recordArgs(key string, m *session.Meta, gen uint64) []any {
 	}
 	return []any{key, s.userArg(m.UserID), int64(gen), stateLive, ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt),
 		m.UserAgent, m.IP, int64(m.IdleTimeout), int64(m.AbsoluteTimeout), persist, lingerNs(m.Linger),
-		exp, exp + lingerNs(m.Linger), int64(0), "", int64(0), familyArg(key, m.Family)}
+		exp, exp + lingerNs(m.Linger), int64(0), "", int64(0), familyArg(key, m.Family), m.Methods}
 }
 
 // familyArg is the family column of a live row under key: NULL when the

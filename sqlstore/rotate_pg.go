@@ -23,7 +23,7 @@ const rotateFunctionPG = `CREATE OR REPLACE FUNCTION session_rotate(
   p_old text, p_new text, p_user bytea, p_revoke boolean, p_max integer, p_refuse boolean, p_now bigint,
   p_created bigint, p_seen bigint, p_auth bigint, p_ua text, p_ip text, p_expires bigint, p_linger bigint,
   p_clear boolean, p_persist smallint, p_touts boolean, p_tidle bigint, p_tabs bigint, p_tlinger bigint,
-  p_del text[], p_names text[], p_vals bytea[], p_family text)
+  p_del text[], p_names text[], p_vals bytea[], p_family text, p_methods text)
 RETURNS TABLE (status integer, ekey text, euser bytea, egen bigint, ecreated bigint, eseen bigint, eauth bigint,
   eua text, eip text, eidle bigint, eabs bigint, epersist smallint, elinger bigint, eexpires bigint, efamily text)
 LANGUAGE plpgsql VOLATILE AS $fn$
@@ -108,15 +108,15 @@ BEGIN
   newgen := g;
   IF has_old AND o.user_id = p_user AND NOT p_revoke THEN newgen := o.gen; END IF;
   INSERT INTO session_records AS r (skey, user_id, gen, state, created_ns, seen_ns, auth_ns, user_agent, ip, idle_ns,
-      absolute_ns, persist, linger_ns, expires_ns, purge_ns, ended_ns, next_key, ver, family)
+      absolute_ns, persist, linger_ns, expires_ns, purge_ns, ended_ns, next_key, ver, family, methods)
     VALUES (p_new, p_user, newgen, 0, p_created, p_seen, p_auth, p_ua, p_ip, s_idle, s_abs, s_persist, s_linger,
-      p_expires, p_expires + greatest(s_linger, 0), 0, '', 0, NULLIF(p_family, p_new))
+      p_expires, p_expires + greatest(s_linger, 0), 0, '', 0, NULLIF(p_family, p_new), p_methods)
     ON CONFLICT (skey) DO UPDATE SET user_id = excluded.user_id, gen = excluded.gen, state = 0,
       created_ns = excluded.created_ns, seen_ns = excluded.seen_ns, auth_ns = excluded.auth_ns,
       user_agent = excluded.user_agent, ip = excluded.ip, idle_ns = excluded.idle_ns,
       absolute_ns = excluded.absolute_ns, persist = excluded.persist, linger_ns = excluded.linger_ns,
       expires_ns = excluded.expires_ns, purge_ns = excluded.purge_ns, ended_ns = 0, next_key = '', ver = 0,
-      family = excluded.family;
+      family = excluded.family, methods = excluded.methods;
   IF has_old AND NOT p_clear THEN
     UPDATE session_values sv SET skey = p_new WHERE sv.skey = p_old;
     DELETE FROM session_values sv WHERE sv.skey = p_new AND sv.name = ANY(p_del);
@@ -211,7 +211,7 @@ const callRotatePG = `SELECT status, ekey, euser, egen, ecreated, eseen, eauth, 
  efamily FROM session_rotate($1::text, $2::text, $3::bytea, $4::boolean, $5::integer, $6::boolean, $7::bigint,
  $8::bigint, $9::bigint, $10::bigint, $11::text, $12::text, $13::bigint, $14::bigint,
  $15::boolean, $16::smallint, $17::boolean, $18::bigint, $19::bigint, $20::bigint,
- $21::text[], $22::text[], $23::bytea[], $24::text)`
+ $21::text[], $22::text[], $23::bytea[], $24::text, $25::text)`
 
 // callEndFamilyPG calls session_end_family.
 const callEndFamilyPG = `SELECT ekey, euser, egen, ecreated, eseen, eauth, eua, eip, eidle, eabs, epersist, elinger, eexpires, efamily
@@ -246,7 +246,7 @@ func (s *Store) rotatePG(ctx context.Context, rot *session.Rotation) ([]session.
 		rot.OldKey, rot.NewKey, []byte(m.UserID), rot.RevokeUser, rot.MaxSessions, rot.RefuseNew, s.now().UnixNano(),
 		ns(m.CreatedAt), ns(m.LastSeen), ns(m.AuthenticatedAt), m.UserAgent, m.IP, ns(m.Expires), lingerNs(m.Linger),
 		d.Clear, persist, touts, tidle, tabs, tlinger,
-		arrayLiteral(del), arrayLiteral(names), arrayLiteral(vals), familyOf(rot.NewKey, m.Family))
+		arrayLiteral(del), arrayLiteral(names), arrayLiteral(vals), familyOf(rot.NewKey, m.Family), m.Methods)
 	if err != nil {
 		return nil, err
 	}

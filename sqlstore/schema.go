@@ -55,10 +55,12 @@ import (
 // Tables created before the family column (an unreleased schema) lack it:
 // Migrate adds it and its index (ALTER TABLE session_records ADD COLUMN
 // family, of the type above) and replaces the routines written before it.
-// With your own tool, apply the same before this schema. Likewise an
-// audit table created before target_ip and target_user_agent: Migrate adds
-// them (ALTER TABLE session_audit ADD COLUMN target_ip, target_user_agent,
-// of the types above, NOT NULL DEFAULT ”).
+// Likewise for the methods column (the session's authentication methods,
+// Meta.Methods, kept verbatim; ” for none). With your own tool, apply the
+// same before this schema. Likewise an audit table created before
+// target_ip and target_user_agent: Migrate adds them (ALTER TABLE
+// session_audit ADD COLUMN target_ip, target_user_agent, of the types
+// above, NOT NULL DEFAULT ”).
 func Schema(d Dialect) string {
 	return strings.Join(ddl(d), ";\n") + ";\n"
 }
@@ -87,7 +89,8 @@ func ddl(d Dialect) []string {
   ended_ns BIGINT NOT NULL,
   next_key TEXT COLLATE "C" NOT NULL,
   ver BIGINT NOT NULL,
-  family TEXT COLLATE "C"
+  family TEXT COLLATE "C",
+  methods TEXT NOT NULL DEFAULT ''
 )`,
 			`CREATE INDEX IF NOT EXISTS session_records_purge ON session_records (purge_ns)`,
 			`CREATE INDEX IF NOT EXISTS session_records_user ON session_records (user_id)`,
@@ -144,6 +147,7 @@ func ddl(d Dialect) []string {
   next_key VARBINARY(255) NOT NULL,
   ver BIGINT NOT NULL,
   family VARBINARY(255) NULL,
+  methods VARCHAR(512) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
   INDEX session_records_purge (purge_ns),
   INDEX session_records_user (user_id),
   INDEX session_records_family (family, state)
@@ -199,7 +203,8 @@ func ddl(d Dialect) []string {
   ended_ns INTEGER NOT NULL,
   next_key TEXT NOT NULL,
   ver INTEGER NOT NULL,
-  family TEXT
+  family TEXT,
+  methods TEXT NOT NULL DEFAULT ''
 )`,
 			`CREATE INDEX IF NOT EXISTS session_records_purge ON session_records (purge_ns)`,
 			`CREATE INDEX IF NOT EXISTS session_records_user ON session_records (user_id)`,
@@ -303,6 +308,9 @@ func (s *Store) migrate(ctx context.Context, q querier) error {
 	if err := s.addFamily(ctx, q); err != nil {
 		return fmt.Errorf("adding the family column: %w", err)
 	}
+	if err := s.addMethods(ctx, q); err != nil {
+		return fmt.Errorf("adding the methods column: %w", err)
+	}
 	if err := execAll(ctx, q, stmts[1:]); err != nil {
 		return err
 	}
@@ -335,6 +343,44 @@ func (s *Store) addAuditTarget(ctx context.Context, q querier) error {
 			`ALTER TABLE session_audit ADD COLUMN target_ip TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE session_audit ADD COLUMN target_user_agent TEXT NOT NULL DEFAULT ''`,
 		}
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, probe).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return execAll(ctx, q, alter)
+}
+
+// addMethods adds the methods column (Meta.Methods) to a session_records
+// table that lacks it, as addFamily adds the family column, and for the
+// same reason (no release has shipped the routines) replaces in place the
+// routines that write rows: on MySQL session_create_v1 and
+// session_rotate_v1, on PostgreSQL the overload of session_rotate without
+// p_methods.
+func (s *Store) addMethods(ctx context.Context, q querier) error {
+	var probe string
+	var alter []string
+	switch s.d {
+	case Postgres:
+		probe = `SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'session_records'::regclass AND attname = 'methods' AND NOT attisdropped`
+		alter = []string{
+			`ALTER TABLE session_records ADD COLUMN methods TEXT NOT NULL DEFAULT ''`,
+			`DROP FUNCTION IF EXISTS session_rotate(text, text, bytea, boolean, integer, boolean, bigint, bigint, bigint,
+  bigint, text, text, bigint, bigint, boolean, smallint, boolean, bigint, bigint, bigint, text[], text[], bytea[], text)`,
+		}
+	case MySQL:
+		probe = `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+  AND TABLE_NAME = 'session_records' AND COLUMN_NAME = 'methods'`
+		alter = []string{
+			`ALTER TABLE session_records ADD COLUMN methods VARCHAR(512) CHARACTER SET utf8mb4 NOT NULL DEFAULT ''`,
+			`DROP PROCEDURE IF EXISTS session_create_v1`, `DROP PROCEDURE IF EXISTS session_rotate_v1`,
+		}
+	default:
+		probe = `SELECT COUNT(*) FROM pragma_table_info('session_records') WHERE name = 'methods'`
+		alter = []string{`ALTER TABLE session_records ADD COLUMN methods TEXT NOT NULL DEFAULT ''`}
 	}
 	var n int
 	if err := q.QueryRowContext(ctx, probe).Scan(&n); err != nil {

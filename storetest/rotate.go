@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +83,7 @@ func renewal(user string, createdAt time.Time) session.Meta {
 	return session.Meta{
 		UserID: user, CreatedAt: createdAt, LastSeen: now, AuthenticatedAt: now,
 		UserAgent: "agent-new", IP: "198.51.100.9", Expires: now.Add(time.Minute), Linger: 5 * time.Second,
+		Methods: "passkey=" + strconv.FormatInt(now.UnixMilli(), 10),
 	}
 }
 
@@ -167,6 +169,7 @@ func testRotateCarries(t *testing.T, s session.Store) {
 	assert.True(t, meta.Expires.Equal(got.Expires), "Expires %v != %v", got.Expires, meta.Expires)
 	assert.Equal(t, "agent-new", got.UserAgent)
 	assert.Equal(t, "198.51.100.9", got.IP)
+	assert.Equal(t, meta.Methods, got.Methods, "Methods come from the renewal's Meta")
 	assert.Equal(t, 5*time.Minute, got.IdleTimeout, "IdleTimeout comes from the old record")
 	assert.Equal(t, 2*time.Hour, got.AbsoluteTimeout, "AbsoluteTimeout comes from the old record")
 	assert.True(t, got.Persist, "Persist comes from the old record")

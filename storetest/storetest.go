@@ -106,6 +106,7 @@ func testRoundTrip(t *testing.T, s session.Store) {
 			UserID: "user-1", CreatedAt: now.Add(-time.Minute), LastSeen: now, AuthenticatedAt: now.Add(-time.Minute),
 			UserAgent: "Mozilla/5.0 (X11)", IP: "192.0.2.7", IdleTimeout: 5 * time.Minute,
 			AbsoluteTimeout: time.Hour, Persist: true, Expires: now.Add(5 * time.Minute),
+			Methods: "passkey=1800000000123,password=1799999999000",
 		},
 		Values: map[string][]byte{"a": []byte(`"x"`), "b": []byte("42"), "bin": {0, 1, 2, 255}, "empty": {}},
 	}
@@ -122,6 +123,7 @@ func testRoundTrip(t *testing.T, s session.Store) {
 	assert.Equal(t, in.IdleTimeout, out.IdleTimeout)
 	assert.Equal(t, in.AbsoluteTimeout, out.AbsoluteTimeout)
 	assert.Equal(t, in.Persist, out.Persist)
+	assert.Equal(t, in.Methods, out.Methods, "Methods are kept verbatim")
 	require.Len(t, out.Values, 4)
 	for k, v := range in.Values {
 		assert.Equal(t, string(v), string(out.Values[k]), "value %q", k)

@@ -26,6 +26,7 @@ func RunUserIndex(t *testing.T, newStore func(t *testing.T) session.Store) {
 			r := Record(time.Minute, nil)
 			r.UserID = alice
 			r.UserAgent = "agent-" + k[:4]
+			r.Methods = "totp=1800000000000"
 			require.NoError(t, s.Create(c, k, r))
 		}
 		bk := Key()
@@ -41,6 +42,7 @@ func RunUserIndex(t *testing.T, newStore func(t *testing.T) session.Store) {
 		for _, g := range got {
 			assert.Equal(t, alice, g.Meta.UserID)
 			assert.Equal(t, "agent-"+g.Key[:4], g.Meta.UserAgent)
+			assert.Equal(t, "totp=1800000000000", g.Meta.Methods, "the devices list shows the methods")
 		}
 
 		// A deleted session is pruned from the listing.

@@ -241,7 +241,7 @@ func TestCookieAndTokenKeySpaces(t *testing.T) {
 	var sawUser string
 	h := e.m.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { sawUser = session.FromContext(r.Context()).UserID() }))
 	r := req()
-	r.Header.Set("Cookie", "__Host-sid="+p.RefreshToken)
+	r.Header.Set("Cookie", "__Host-Http-sid="+p.RefreshToken)
 	r.Method = "GET"
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	assert.Empty(t, sawUser, "a refresh token is not a cookie session")

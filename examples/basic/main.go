@@ -16,7 +16,7 @@ import (
 func main() {
 	m, err := session.New(session.Config{
 		// Plain HTTP on localhost only: the cookie is "sid" without Secure.
-		// Behind TLS, drop this line to get the __Host-sid default.
+		// Behind TLS, drop this line to get the __Host-Http-sid default.
 		Cookie: session.CookieConfig{AllowInsecure: true},
 	})
 	if err != nil {

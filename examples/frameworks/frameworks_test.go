@@ -79,7 +79,7 @@ func (c *client) form(path string, v url.Values) (*http.Response, string) {
 func (c *client) sid() string {
 	u, _ := url.Parse(c.srv.URL)
 	for _, ck := range c.http.Jar.Cookies(u) {
-		if ck.Name == "__Host-sid" {
+		if ck.Name == "__Host-Http-sid" {
 			return ck.Value
 		}
 	}
@@ -93,7 +93,7 @@ func TestCookieSetAndValuesPersist(t *testing.T) {
 			t.Fatalf("first write: %q, Set-Cookie %q", body, res.Header.Values("Set-Cookie"))
 		}
 		ck := res.Header.Get("Set-Cookie")
-		for _, attr := range []string{"__Host-sid=", "HttpOnly", "Secure", "SameSite=Lax", "Path=/"} {
+		for _, attr := range []string{"__Host-Http-sid=", "HttpOnly", "Secure", "SameSite=Lax", "Path=/"} {
 			if !strings.Contains(ck, attr) {
 				t.Errorf("cookie %q lacks %s", ck, attr)
 			}

@@ -6,7 +6,7 @@
 //	key | CreatedAt LastSeen AuthenticatedAt (8 bytes each, unix ns) |
 //	uvarints IdleTimeout AbsoluteTimeout Linger Generation | flags byte |
 //	uvarints len(UserID) len(UserAgent) len(IP) len(Family) |
-//	UserID UserAgent IP Family |
+//	UserID UserAgent IP Family | uvarint len(Methods), Methods |
 //	uvarint nvalues | per value: uvarint len(k), k, uvarint len(v), v
 //
 // The expiry is not in the block: the store keeps it beside the block, where
@@ -45,6 +45,7 @@ type Meta struct {
 	Linger          time.Duration
 	Expires         time.Time // not encoded: see DecodeMeta
 	Family          string
+	Methods         string
 }
 
 // zeroTime encodes the zero time.Time, which has no unix-nanosecond form.
@@ -89,7 +90,8 @@ func Encode(key string, meta *Meta, keys []string, vals []Val) string {
 		uvarintLen(uint64(len(meta.UserID))) + len(meta.UserID) +
 		uvarintLen(uint64(len(meta.UserAgent))) + len(meta.UserAgent) +
 		uvarintLen(uint64(len(meta.IP))) + len(meta.IP) +
-		uvarintLen(uint64(len(meta.Family))) + len(meta.Family) + uvarintLen(uint64(len(vals)))
+		uvarintLen(uint64(len(meta.Family))) + len(meta.Family) +
+		uvarintLen(uint64(len(meta.Methods))) + len(meta.Methods) + uvarintLen(uint64(len(vals)))
 	for i := range vals {
 		n += uvarintLen(uint64(len(keys[i]))) + len(keys[i]) + uvarintLen(uint64(vals[i].len())) + vals[i].len()
 	}
@@ -114,6 +116,8 @@ func Encode(key string, meta *Meta, keys []string, vals []Val) string {
 	b.WriteString(meta.UserAgent)
 	b.WriteString(meta.IP)
 	b.WriteString(meta.Family)
+	uv(uint64(len(meta.Methods)))
+	b.WriteString(meta.Methods)
 	uv(uint64(len(vals)))
 	for i := range vals {
 		uv(uint64(len(keys[i])))
@@ -143,6 +147,7 @@ func DecodeMeta(block string, klen int, expires int64, meta *Meta) (Reader, int)
 	r.p++
 	nu, na, ni, nf := int(r.uvarint()), int(r.uvarint()), int(r.uvarint()), int(r.uvarint())
 	meta.UserID, meta.UserAgent, meta.IP, meta.Family = r.str(nu), r.str(na), r.str(ni), r.str(nf)
+	meta.Methods = r.str(int(r.uvarint()))
 	return r, int(r.uvarint())
 }
 

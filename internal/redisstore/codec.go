@@ -27,7 +27,8 @@ const (
 	fieldExpires  = "exp"
 	fieldLinger   = "linger"
 	fieldFamily   = "fam"
-	metaFieldArgs = 2 * 12 // field/value arguments of appendMeta
+	fieldMethods  = "am"
+	metaFieldArgs = 2 * 13 // field/value arguments of appendMeta
 )
 
 func (s *Store) sessionKey(key string) string { return s.prefix + "{" + key + "}" }
@@ -101,6 +102,7 @@ func appendMeta(args []any, m *storekit.Meta) []any {
 		fieldPersist, persist,
 		fieldLinger, m.Linger.Milliseconds(),
 		fieldFamily, m.Family,
+		fieldMethods, m.Methods,
 	)
 }
 
@@ -120,6 +122,8 @@ func decodeField(r *storekit.Record, k, v string) bool {
 		r.IP = v
 	case fieldFamily:
 		r.Family = v
+	case fieldMethods:
+		r.Methods = v
 	case fieldPersist:
 		r.Persist = v == "1"
 		return v == "0" || v == "1"

@@ -192,6 +192,9 @@ func (s *Store) Rotate(ctx context.Context, rot *storekit.Rotation) ([]storekit.
 	for k, v := range d.Set {
 		args = append(args, fieldValue+k, v)
 	}
+	// The methods go with the fields to set (ARGV[41+n..]), after the
+	// values: rotate.lua copies none of the old record's metadata.
+	args = append(args, fieldMethods, m.Methods)
 	res, err := s.runEnding(ctx, op, rotateScript, s.rotateKeys(rot), args...).Slice()
 	if err != nil {
 		return nil, wrapErr(op, err)

@@ -48,6 +48,12 @@ type Meta struct {
 	// to (see Rotator). "" means the record's own key. It is an opaque
 	// string of at most 64 bytes.
 	Family string
+	// Methods are the authentication methods of the session and the time
+	// of each (Login and Reauthenticate with WithMethod), in the Manager's
+	// encoding: an opaque string of at most 512 bytes that a store keeps
+	// verbatim, like UserAgent, and that changes only by renewal. "" means
+	// none recorded.
+	Methods string
 }
 
 // Record is what a Store keeps under one key.

@@ -12,14 +12,19 @@ import (
 // a bug or a leaked key cannot make it panic or allocate without bound.
 //
 //	version | token | user | generation | created | last seen | authenticated |
-//	user agent | IP | idle | absolute | linger | persist | n | (name, value) x n
+//	user agent | IP | idle | absolute | linger | persist | n | (name, value) x n |
+//	methods
 //
 // Times are [AppendNanos]; durations are varints. Meta.Expires is not
-// carried: the Manager derives it from the rest.
+// carried: the Manager derives it from the rest. Version 1, written before
+// Meta.Methods, ends after the values; it still decodes (no methods).
 
 // CookieVersion leads the plaintext, so its layout can change without a
 // new envelope version.
-const CookieVersion = 1
+const CookieVersion = 2
+
+// cookieV1 is the version written before Meta.Methods.
+const cookieV1 = 1
 
 // AppendCookie appends the plaintext of (token, r) to dst.
 func AppendCookie(dst []byte, token string, r *storekit.Record) []byte {
@@ -41,7 +46,7 @@ func AppendCookie(dst []byte, token string, r *storekit.Record) []byte {
 		dst = AppendString(dst, k)
 		dst = AppendBytes(dst, v)
 	}
-	return dst
+	return AppendString(dst, r.Methods)
 }
 
 // CookieLen is len(AppendCookie(nil, token, r)) computed without
@@ -57,7 +62,7 @@ func CookieLen(tokenLen int, meta *storekit.Meta, values func(yield func(k strin
 		n += StrLen(len(k)) + StrLen(len(v))
 		return true
 	})
-	return n + UvarintLen(uint64(count))
+	return n + UvarintLen(uint64(count)) + StrLen(len(meta.Methods))
 }
 
 // DecodeCookie parses a plaintext. ok is false for anything AppendCookie
@@ -65,7 +70,8 @@ func CookieLen(tokenLen int, meta *storekit.Meta, values func(yield func(k strin
 // from one copy of b; values share b.
 func DecodeCookie(b []byte) (token string, r *storekit.Record, ok bool) {
 	d := NewSharedDecoder(b)
-	if d.Byte() != CookieVersion {
+	version := d.Byte()
+	if version != CookieVersion && version != cookieV1 {
 		return "", nil, false
 	}
 	token = d.String()
@@ -95,6 +101,9 @@ func DecodeCookie(b []byte) (token string, r *storekit.Record, ok bool) {
 			d.Fail("duplicate value name")
 		}
 		r.Values[k] = v
+	}
+	if version >= CookieVersion {
+		r.Methods = d.String()
 	}
 	if d.End() != nil {
 		return "", nil, false

@@ -12,8 +12,23 @@ import (
 // Meta.Expires and Meta.Family included, times as [AppendTime].
 //
 //	family | user | generation | created | last seen | authenticated | expires |
-//	user agent | IP | idle | absolute | linger | persist | n | (name, value) x n
+//	user agent | IP | idle | absolute | linger | persist | n | (name, value) x n |
+//	methods
 func AppendRecord(b []byte, r *storekit.Record) []byte {
+	return AppendString(AppendRecordV2(b, r), r.Methods)
+}
+
+// Forms of a record body, for [Decoder.Record]: RecordV1 was written before
+// families, RecordV2 before Meta.Methods, RecordV3 by [AppendRecord].
+const (
+	RecordV1 = 1
+	RecordV2 = 2
+	RecordV3 = 3
+)
+
+// AppendRecordV2 appends the body of a record in its second form, written
+// before Meta.Methods: AppendRecord without the methods.
+func AppendRecordV2(b []byte, r *storekit.Record) []byte {
 	b = AppendString(b, r.Family)
 	return appendRecordTail(b, r)
 }
@@ -43,11 +58,13 @@ func appendRecordTail(b []byte, r *storekit.Record) []byte {
 	return b
 }
 
-// Record reads what [AppendRecord] (withFamily) or [AppendRecordV1] wrote.
-// The record's values are copies: the caller owns them, not the input.
-func (d *Decoder) Record(withFamily bool) *storekit.Record {
+// Record reads a record body of the given form ([RecordV3] is what
+// [AppendRecord] writes, [RecordV2] [AppendRecordV2], [RecordV1]
+// [AppendRecordV1]). The record's values are copies: the caller owns them,
+// not the input.
+func (d *Decoder) Record(form int) *storekit.Record {
 	r := &storekit.Record{}
-	if withFamily {
+	if form >= RecordV2 {
 		r.Family = d.String()
 	}
 	r.UserID = d.String()
@@ -79,6 +96,9 @@ func (d *Decoder) Record(withFamily bool) *storekit.Record {
 			return r
 		}
 		r.Values[k] = append(make([]byte, 0, len(v)), v...)
+	}
+	if form >= RecordV3 {
+		r.Methods = d.String()
 	}
 	return r
 }
