@@ -10,7 +10,7 @@ import (
 )
 
 // Step-up by method: Login and Reauthenticate record how the user proved
-// their identity ([WithMethod]) and when, in Meta.Methods; [RequireMethod]
+// their identity ([WithMethod]) and when, in Meta.Methods; [RequireRecentAuth]
 // lets a route demand a given method within a given time, and
 // Manager.Sessions shows each session's methods.
 //
@@ -29,7 +29,7 @@ const (
 
 // WithMethod records, with [Session.Login] or [Session.Reauthenticate], the
 // authentication methods the user just completed (for instance "password",
-// or "password" and "totp") and the time, for [RequireMethod] and the
+// or "password" and "totp") and the time, for [RequireRecentAuth] and the
 // devices list ([SessionInfo].Methods). Login starts the session's record
 // of methods afresh; Reauthenticate adds to it (a method done again gets
 // the new time). A name that is not a lowercase token of at most 24 bytes

@@ -40,8 +40,8 @@ func stepUpApp(m func() *session.Manager, maxAge time.Duration) http.Handler {
 		_ = json.NewEncoder(w).Encode(infos)
 	})
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.Handle("GET /passkey", session.RequireMethod(maxAge, nil, "passkey")(ok))
-	mux.Handle("GET /strong", session.RequireMethod(maxAge, nil, "passkey", "totp")(ok))
+	mux.Handle("GET /passkey", session.RequireRecentAuth(maxAge, nil, "passkey")(ok))
+	mux.Handle("GET /strong", session.RequireRecentAuth(maxAge, nil, "passkey", "totp")(ok))
 	mux.Handle("GET /recent", session.RequireRecentAuth(maxAge, nil)(ok))
 	return mux
 }

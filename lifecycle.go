@@ -106,7 +106,7 @@ func (s *Session) Renew(ctx context.Context) error {
 // AuthenticatedAt to now and binds the session to the device and network of
 // this request (see Config.Binding). The session must be logged in. With
 // [WithMethod] it also records the methods just completed, keeping the
-// others (see [RequireMethod]); other options are ignored.
+// others (see [RequireRecentAuth]); other options are ignored.
 func (s *Session) Reauthenticate(ctx context.Context, opts ...LoginOption) error {
 	var o loginOptions
 	for _, opt := range opts {

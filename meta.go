@@ -24,17 +24,9 @@ func (s *Session) IsNew() bool {
 	return s.rec == nil
 }
 
-// CreatedAt returns when the session began (its last Login, or its creation
-// if anonymous); zero if it is not stored yet.
-func (s *Session) CreatedAt() time.Time { return s.meta().CreatedAt }
-
 // AuthenticatedAt returns the time of the last Login or Reauthenticate; zero
 // for an anonymous session.
 func (s *Session) AuthenticatedAt() time.Time { return s.meta().AuthenticatedAt }
-
-// LastSeen returns the last recorded activity (refreshed at most once per
-// Config.TouchInterval).
-func (s *Session) LastSeen() time.Time { return s.meta().LastSeen }
 
 func (s *Session) meta() Meta {
 	s.mu.Lock()

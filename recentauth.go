@@ -13,32 +13,20 @@ import (
 // (OWASP ASVS 7.5.1, 7.5.3). Time is read from the Manager's clock
 // (Config.Clock).
 //
-// Other requests go to onStale, typically a redirect to a page asking for the
-// password again, whose handler checks it and calls Session.Reauthenticate
-// (which also renews the session ID) before sending the user back. A nil
-// onStale answers 401 Unauthorized with a generic body.
-//
-// It must run inside Manager.Handler; outside it, and with a maxAge that is
-// not positive, every request is stale.
-func RequireRecentAuth(maxAge time.Duration, onStale http.Handler) func(http.Handler) http.Handler {
-	return RequireMethod(maxAge, onStale)
-}
-
-// RequireMethod is [RequireRecentAuth] that also asks how the user
-// authenticated: a request goes through only when its session is logged in
-// and one of methods was completed (recorded by Login or Reauthenticate with
-// [WithMethod]) no longer than maxAge ago. RequireMethod(d, h, "passkey")
-// accepts a passkey within d and nothing else, however recent a password;
-// RequireMethod(d, h, "passkey", "totp") accepts either. With no methods it
-// is RequireRecentAuth: any authentication within maxAge.
+// With methods, it also asks how: a request goes through only when one of
+// methods was completed (recorded by Login or Reauthenticate with
+// [WithMethod]) no longer than maxAge ago. RequireRecentAuth(d, h,
+// "passkey") accepts a passkey within d and nothing else, however recent a
+// password; RequireRecentAuth(d, h, "passkey", "totp") accepts either.
 //
 // Other requests go to onStale, which the app chooses per route: typically
-// a page that runs the ceremony of the method asked for and then calls
-// Session.Reauthenticate with WithMethod before sending the user back. A
+// a page that asks for the password again, or runs the ceremony of the
+// method asked for, and then calls Session.Reauthenticate (which also
+// renews the session ID), with WithMethod, before sending the user back. A
 // nil onStale answers 401 Unauthorized with a generic body. Outside
 // Manager.Handler, and with a maxAge that is not positive, every request is
 // stale.
-func RequireMethod(maxAge time.Duration, onStale http.Handler, methods ...string) func(http.Handler) http.Handler {
+func RequireRecentAuth(maxAge time.Duration, onStale http.Handler, methods ...string) func(http.Handler) http.Handler {
 	if onStale == nil {
 		onStale = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)

@@ -3,7 +3,6 @@ package session
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/sessionkit/session/internal/jsonfast"
 )
@@ -82,12 +81,6 @@ func (s *Session) jsonRaw(key string) ([]byte, bool) {
 	s.unlock()
 	return b, ok
 }
-
-// GetBool returns the bool under key, or false when absent.
-func (s *Session) GetBool(key string) bool { v, _ := Get[bool](s, key); return v }
-
-// GetTime returns the time under key, or the zero time when absent.
-func (s *Session) GetTime(key string) time.Time { v, _ := Get[time.Time](s, key); return v }
 
 // Has reports whether key holds a value.
 func (s *Session) Has(key string) bool {

@@ -186,7 +186,7 @@ func stepUpHandler(origin, rpID string, keys *passkeys) http.Handler {
 	needPasskey := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "passkey required", http.StatusUnauthorized)
 	})
-	mux.Handle("GET /account/keys", session.RequireMethod(5*time.Minute, needPasskey, "passkey")(
+	mux.Handle("GET /account/keys", session.RequireRecentAuth(5*time.Minute, needPasskey, "passkey")(
 		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "secret keys") })))
 	return mux
 }
