@@ -60,12 +60,18 @@ const reasonUnsealable = "unsealable"
 // holds s.mu.
 func (c *cookieCarrier) load(s *Session) {
 	m := c.m
-	v, ok := sid.ReadCookie(s.req.Header, m.cfg.Cookie.Name, maxCookieSize)
+	name := m.cfg.Cookie.Name
+	v, ok := sid.ReadCookie(s.req.Header, name, maxCookieSize)
+	if !ok && m.legacyCookie != "" {
+		// The cookie of an earlier release: sealed for its own name.
+		name = m.legacyCookie
+		v, ok = sid.ReadCookie(s.req.Header, name, maxCookieSize)
+	}
 	if !ok {
 		return
 	}
 	s.hadCookie = true
-	token, rec, primary, err := c.sealer.openCookie(m.cfg.Cookie.Name, v)
+	token, rec, primary, err := c.sealer.openCookie(name, v)
 	if err != nil {
 		s.reject(v, reasonUnsealable, false)
 		return
@@ -87,7 +93,7 @@ func (c *cookieCarrier) load(s *Session) {
 	}
 	rec.Expires = m.expiry(&rec.Meta)
 	s.token, s.key, s.rec = token, sid.Key(token), rec
-	s.sendCookie = !primary // re-seal under the first key
+	s.sendCookie = !primary || name != m.cfg.Cookie.Name // re-seal under the first key and the current name
 	if rec.UserID != "" && m.cfg.Binding != BindNone {
 		s.checkBinding(s.req.Context())
 	}

@@ -94,14 +94,10 @@ func TestLegacyCookieNameIsMoved(t *testing.T) {
 }
 
 // TestLegacyCookieNameOnlyForTheDefault: a Manager with its own cookie
-// name, or a CookieStore (whose sealed cookies are bound to their name),
-// reads no other name.
+// name reads no other name.
 func TestLegacyCookieNameOnlyForTheDefault(t *testing.T) {
-	cs, err := session.NewCookieStore(make32(t))
-	require.NoError(t, err)
 	for name, cfg := range map[string]session.Config{
-		"own name":    {Cookie: session.CookieConfig{Name: "__Host-app"}},
-		"CookieStore": {Store: cs},
+		"own name": {Cookie: session.CookieConfig{Name: "__Host-app"}},
 	} {
 		cfg.Logger = testLogger()
 		m, err := session.New(cfg)
@@ -116,6 +112,39 @@ func TestLegacyCookieNameOnlyForTheDefault(t *testing.T) {
 		assert.False(t, strings.Contains(strings.Join(w.Header()["Set-Cookie"], "\n"), "__Host-sid="), name)
 		_ = m.Close()
 	}
+}
+
+// TestLegacyCookieNameMovesSealedCookies: a CookieStore session sealed by
+// an earlier release under __Host-sid (sealed cookies are bound to their
+// name) still opens, is re-sealed under __Host-Http-sid and the old cookie
+// deleted; a cookie sealed for the new name does not open under the old
+// one.
+func TestLegacyCookieNameMovesSealedCookies(t *testing.T) {
+	cs, err := session.NewCookieStore(make32(t))
+	require.NoError(t, err)
+	before, err := session.New(session.Config{Store: cs, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer before.Close()
+	old := setCookies(serveCookie(before.Handler(cookieNameApp()), http.MethodPost, "/login", ""))["__Host-sid"]
+	require.NotNil(t, old)
+
+	m, err := session.New(session.Config{Store: cs, Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	h := m.Handler(cookieNameApp())
+	w := serveCookie(h, http.MethodGet, "/whoami", "__Host-sid="+old.Value)
+	assert.Equal(t, "alice", w.Body.String(), "the sealed cookie of the old name still logs in")
+	got := setCookies(w)
+	require.NotNil(t, got["__Host-Http-sid"], "Set-Cookie: %v", w.Header()["Set-Cookie"])
+	require.NotNil(t, got["__Host-sid"])
+	assert.Equal(t, -1, got["__Host-sid"].MaxAge, "the old cookie is deleted")
+	w = serveCookie(h, http.MethodGet, "/whoami", "__Host-Http-sid="+got["__Host-Http-sid"].Value)
+	assert.Equal(t, "alice", w.Body.String(), "the moved cookie logs in under the new name")
+
+	// A value sealed for the new name, presented under the old one, is
+	// bound to the other name and does not open.
+	w = serveCookie(h, http.MethodGet, "/whoami", "__Host-sid="+got["__Host-Http-sid"].Value)
+	assert.Empty(t, w.Body.String())
 }
 
 // TestLegacyCSRFNonceCookieIsRead: a stateless CSRF token rendered before

@@ -64,7 +64,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.carrier = c
-	if _, store := c.(*storeCarrier); store && cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
+	if cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
 		m.legacyCookie = legacyCookieName // see CookieConfig.Name
 	}
 	if len(cfg.SigningKeys) > 0 {
