@@ -281,6 +281,7 @@ func (m *Manager) issued(token, key string, meta *Meta) *Issued {
 			AuthenticatedAt: meta.AuthenticatedAt,
 			UserAgent:       meta.UserAgent,
 			IP:              meta.IP,
+			Methods:         decodeMethods(meta.Methods),
 		},
 	}
 }
