@@ -62,7 +62,10 @@ func assertNoSessionData(t *testing.T, tomb *session.Tombstone) {
 func testTombExpired(t *testing.T, s session.Store) {
 	c := ctx(t)
 	k := Key()
-	r := userRecord(newUser("exp"), 300*time.Millisecond, time.Second, map[string][]byte{"a": []byte("1")})
+	// A Linger of 3s: the tombstone must be seen between the expiry and
+	// its end, and a loaded machine (the race detector on two cores) can
+	// stall the polling below for a second.
+	r := userRecord(newUser("exp"), 300*time.Millisecond, 3*time.Second, map[string][]byte{"a": []byte("1")})
 	r.CreatedAt = r.CreatedAt.Add(-time.Hour)
 	r.LastSeen = r.LastSeen.Add(-10 * time.Second)
 	r.IdleTimeout, r.AbsoluteTimeout = 5*time.Minute, 2*time.Hour
@@ -87,8 +90,8 @@ func testTombExpired(t *testing.T, s session.Store) {
 	_, err = s.Load(c, k)
 	requireTombstone(t, err, session.EndExpired, "after a refused update")
 
-	// Linger is a second past Expires.
-	requireForgotten(t, s, k, 3*time.Second, "the tombstone outlived its Linger")
+	// Linger is three seconds past Expires.
+	requireForgotten(t, s, k, 6*time.Second, "the tombstone outlived its Linger")
 }
 
 // testTombExpiredAfterUpdate: the tombstone describes the record as it was
@@ -121,7 +124,7 @@ func testTombExpiredAfterUpdate(t *testing.T, s session.Store) {
 func testTombDestroyed(t *testing.T, s session.Store) {
 	c := ctx(t)
 	k := Key()
-	require.NoError(t, s.Create(c, k, userRecord(newUser("del"), time.Minute, time.Second, map[string][]byte{"a": []byte("1")})))
+	require.NoError(t, s.Create(c, k, userRecord(newUser("del"), time.Minute, 3*time.Second, map[string][]byte{"a": []byte("1")})))
 	before := time.Now().Truncate(time.Millisecond)
 	require.NoError(t, s.Delete(c, k))
 	after := time.Now()
@@ -136,7 +139,7 @@ func testTombDestroyed(t *testing.T, s session.Store) {
 	_, err = s.Load(c, k)
 	requireTombstone(t, err, session.EndDestroyed, "after a refused update and a second delete")
 
-	requireForgotten(t, s, k, 3*time.Second, "the tombstone outlived its Linger")
+	requireForgotten(t, s, k, 6*time.Second, "the tombstone outlived its Linger")
 }
 
 // testTombCreate: a tombstone never blocks Create under its key.
