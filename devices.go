@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sessionkit/session/internal/authmethod"
 	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/storekit"
 )
@@ -54,7 +55,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]SessionInfo, e
 			IP:              r.Meta.IP,
 			Current:         r.Key == current,
 			Remembered:      m.remembered(&r.Meta),
-			Methods:         decodeMethods(r.Meta.Methods),
+			Methods:         authmethod.Decode(r.Meta.Methods),
 		})
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessionkit/session/internal/authmethod"
 	"github.com/sessionkit/session/internal/clientstr"
 	"github.com/sessionkit/session/internal/sid"
 )
@@ -281,7 +282,7 @@ func (m *Manager) issued(token, key string, meta *Meta) *Issued {
 			AuthenticatedAt: meta.AuthenticatedAt,
 			UserAgent:       meta.UserAgent,
 			IP:              meta.IP,
-			Methods:         decodeMethods(meta.Methods),
+			Methods:         authmethod.Decode(meta.Methods),
 		},
 	}
 }

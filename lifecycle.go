@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sessionkit/session/internal/authmethod"
 	"github.com/sessionkit/session/internal/clientstr"
 	"github.com/sessionkit/session/internal/sid"
 	"github.com/sessionkit/session/internal/storekit"
@@ -48,9 +49,9 @@ func (s *Session) Login(ctx context.Context, userID string, opts ...LoginOption)
 func (s *Session) login(ctx context.Context, userID string, o loginOptions) error {
 	m := s.m
 	now := m.now()
-	methods, err := withMethods("", o.methods, now)
+	methods, err := authmethod.Add("", o.methods, now)
 	if err != nil {
-		return err
+		return fmt.Errorf("session: login: %w: %w", ErrInvalidConfig, err)
 	}
 	meta := Meta{
 		Methods:         methods,
@@ -133,8 +134,8 @@ func (s *Session) renew(ctx context.Context, reauth bool, methods ...string) err
 	reason := ""
 	if reauth {
 		var err error
-		if meta.Methods, err = withMethods(meta.Methods, methods, meta.LastSeen); err != nil {
-			return err
+		if meta.Methods, err = authmethod.Add(meta.Methods, methods, meta.LastSeen); err != nil {
+			return fmt.Errorf("session: reauthenticate: %w: %w", ErrInvalidConfig, err)
 		}
 		meta.AuthenticatedAt = meta.LastSeen
 		meta.UserAgent, meta.IP = clientstr.Clean(s.req.UserAgent()), clientstr.Clean(m.clientIP(s.req))

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/sessionkit/session/internal/authmethod"
 )
 
 // RequireRecentAuth returns middleware for sensitive routes (changing the
@@ -59,7 +61,7 @@ func recentlyAuthenticated(s *Session, maxAge time.Duration, methods []string) b
 	if len(methods) == 0 {
 		return now.Sub(meta.AuthenticatedAt) <= maxAge
 	}
-	done := decodeMethods(meta.Methods)
+	done := authmethod.Decode(meta.Methods)
 	for _, name := range methods {
 		if at, ok := done[name]; ok && now.Sub(at) <= maxAge {
 			return true
