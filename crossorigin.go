@@ -1,14 +1,12 @@
 package session
 
 import (
-	"html"
-	"maps"
 	"mime"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/sessionkit/session/internal/clientstr"
+	"github.com/sessionkit/session/internal/csrf"
 )
 
 // The cross-origin refusal of Handler, and its one exemption: federated
@@ -46,16 +44,6 @@ func (m *Manager) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
 }
 
-// relayScript submits the relay page's form.
-const relayScript = `document.forms[0].submit()`
-
-// relayCSP allows exactly relayScript (its SHA-256, which a test checks)
-// and nothing else. No form-action: Chromium applies it to the redirects
-// after the submission too, and a callback may send the user to another
-// origin.
-const relayCSP = "default-src 'none'; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; " +
-	"frame-ancestors 'none'; base-uri 'none'"
-
 // isCallback reports whether r is a POST to exactly one of
 // Config.CallbackPaths.
 func (m *Manager) isCallback(r *http.Request) bool {
@@ -82,22 +70,5 @@ func (m *Manager) relayFormPost(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		action += "?" + r.URL.RawQuery
 	}
-	var b strings.Builder
-	b.WriteString(`<!doctype html><meta charset="utf-8"><title>Signing in</title><form method="post" action="`)
-	b.WriteString(html.EscapeString(action))
-	b.WriteString(`">`)
-	for _, name := range slices.Sorted(maps.Keys(r.PostForm)) {
-		for _, v := range r.PostForm[name] {
-			b.WriteString(`<input type="hidden" name="` + html.EscapeString(name) + `" value="` + html.EscapeString(v) + `">`)
-		}
-	}
-	b.WriteString(`<noscript><button type="submit">Continue</button></noscript></form><script>` + relayScript + `</script>`)
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", relayCSP)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(b.String()))
+	csrf.WriteRelay(w, action, r.PostForm)
 }
