@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sessionkit/session/internal/sid"
@@ -55,8 +56,15 @@ func (m *Manager) presentsLegacyCookie(r *http.Request) bool {
 	if m.legacyCookie == "" {
 		return false
 	}
-	_, ok := sid.ReadCookie(r.Header, m.legacyCookie, sid.MaxValue)
-	return ok
+	for _, line := range r.Header["Cookie"] {
+		// Most requests never carried the old name: a substring search
+		// spares them a second parse of the Cookie header.
+		if strings.Contains(line, m.legacyCookie) {
+			_, ok := sid.ReadCookie(r.Header, m.legacyCookie, sid.MaxValue)
+			return ok
+		}
+	}
+	return false
 }
 
 // legacyCookieExpiry is the Set-Cookie header value that deletes the
