@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -153,5 +156,93 @@ func (c *Cluster) finish(ctx context.Context, slot, from, to int, dstID string) 
 			return fmt.Errorf("redistest: setslot node on %s: %w", c.Addrs[i], err)
 		}
 	}
-	return nil
+	return c.settle(ctx, slot, to, dstID)
+}
+
+// settle waits until every master names master to as the owner of slot,
+// telling a master that still names another one again. Moves of the same
+// slots milliseconds apart (hundreds a second, far faster than any
+// operator's) can leave a master's view reverted by gossip carrying an
+// older claim, and clients bounced with MOVED between two masters; a real
+// reshard checks the configuration agrees before going on, and so does
+// this.
+func (c *Cluster) settle(ctx context.Context, slot, to int, dstID string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		agreed := true
+		for i, a := range c.Addrs {
+			n := redis.NewClient(&redis.Options{Addr: a})
+			owner, err := ownerSeenBy(ctx, n, slot)
+			if err == nil && owner != c.Addrs[to] {
+				agreed = false
+				err = n.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err()
+			}
+			_ = n.Close()
+			if err != nil {
+				return fmt.Errorf("redistest: settling slot %d on master %d: %w", slot, i, err)
+			}
+		}
+		if agreed {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redistest: masters disagree on the owner of slot %d: %w", slot, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// ownerSeenBy returns the address n names as the master of slot.
+func ownerSeenBy(ctx context.Context, n *redis.Client, slot int) (string, error) {
+	slots, err := n.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, r := range slots {
+		if int(r.Start) <= slot && slot <= int(r.End) && len(r.Nodes) > 0 {
+			return r.Nodes[0].Addr, nil
+		}
+	}
+	return "", nil
+}
+
+// WaitAgreed waits until every master answers CLUSTER SLOTS with the same
+// owners, as redis-cli --cluster waits for the configuration to be
+// consistent after a reshard: after many quick moves of the same slots the
+// masters' views can disagree for a moment (each move bumps the target's
+// config epoch, and gossip settles it), and a client is sent MOVED from one
+// to the other until they agree.
+func (c *Cluster) WaitAgreed(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	clients := make([]*redis.Client, len(c.Addrs))
+	for i, a := range c.Addrs {
+		clients[i] = redis.NewClient(&redis.Options{Addr: a})
+		defer clients[i].Close()
+	}
+	for {
+		views := make(map[string]bool)
+		for _, n := range clients {
+			slots, err := n.ClusterSlots(ctx).Result()
+			if err != nil {
+				return fmt.Errorf("redistest: cluster slots: %w", err)
+			}
+			owners := make([]string, 0, len(slots))
+			for _, s := range slots {
+				owners = append(owners, fmt.Sprintf("%d-%d=%s", s.Start, s.End, s.Nodes[0].Addr))
+			}
+			sort.Strings(owners)
+			views[strings.Join(owners, ",")] = true
+		}
+		if len(views) == 1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redistest: masters still disagree on slot owners: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
