@@ -196,24 +196,51 @@ func (c *Cluster) settle(ctx context.Context, slot, to int, dstID string) error 
 
 // ownerSeenBy returns the address n names as the master of slot.
 func ownerSeenBy(ctx context.Context, n *redis.Client, slot int) (string, error) {
-	slots, err := n.ClusterSlots(ctx).Result()
+	shards, err := n.ClusterShards(ctx).Result()
 	if err != nil {
 		return "", err
 	}
-	for _, r := range slots {
-		if int(r.Start) <= slot && slot <= int(r.End) && len(r.Nodes) > 0 {
-			return r.Nodes[0].Addr, nil
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if int(r.Start) <= slot && slot <= int(r.End) {
+				return masterAddr(sh), nil
+			}
 		}
 	}
 	return "", nil
 }
 
-// WaitAgreed waits until every master answers CLUSTER SLOTS with the same
-// owners, as redis-cli --cluster waits for the configuration to be
-// consistent after a reshard: after many quick moves of the same slots the
-// masters' views can disagree for a moment (each move bumps the target's
-// config epoch, and gossip settles it), and a client is sent MOVED from one
-// to the other until they agree.
+// slotOwners returns n's view of the cluster: "start-end=master" for each
+// slot range, sorted.
+func slotOwners(ctx context.Context, n *redis.Client) ([]string, error) {
+	shards, err := n.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redistest: cluster shards: %w", err)
+	}
+	var owners []string
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			owners = append(owners, fmt.Sprintf("%d-%d=%s", r.Start, r.End, masterAddr(sh)))
+		}
+	}
+	sort.Strings(owners)
+	return owners, nil
+}
+
+// masterAddr is the address of a shard's master.
+func masterAddr(sh redis.ClusterShard) string {
+	for _, node := range sh.Nodes {
+		if node.Role == "master" {
+			return net.JoinHostPort(node.IP, strconv.FormatInt(node.Port, 10))
+		}
+	}
+	return ""
+}
+
+// WaitAgreed waits until every master gives the same owners for every slot
+// (CLUSTER SHARDS), as resharding tools check that the configuration
+// agrees before calling a reshard done: a client is sent MOVED from one
+// master to another while they disagree.
 func (c *Cluster) WaitAgreed(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -225,15 +252,10 @@ func (c *Cluster) WaitAgreed(ctx context.Context) error {
 	for {
 		views := make(map[string]bool)
 		for _, n := range clients {
-			slots, err := n.ClusterSlots(ctx).Result()
+			owners, err := slotOwners(ctx, n)
 			if err != nil {
-				return fmt.Errorf("redistest: cluster slots: %w", err)
+				return err
 			}
-			owners := make([]string, 0, len(slots))
-			for _, s := range slots {
-				owners = append(owners, fmt.Sprintf("%d-%d=%s", s.Start, s.End, s.Nodes[0].Addr))
-			}
-			sort.Strings(owners)
 			views[strings.Join(owners, ",")] = true
 		}
 		if len(views) == 1 {
