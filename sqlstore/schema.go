@@ -325,33 +325,21 @@ func (s *Store) migrate(ctx context.Context, q querier) error {
 // to a session_audit table created before them, with ” in the rows
 // already there. Like addFamily, it looks first.
 func (s *Store) addAuditTarget(ctx context.Context, q querier) error {
-	var probe string
 	var alter []string
 	switch s.d {
 	case Postgres:
-		probe = `SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'session_audit'::regclass AND attname = 'target_ip' AND NOT attisdropped`
 		alter = []string{`ALTER TABLE session_audit ADD COLUMN target_ip TEXT NOT NULL DEFAULT '',
   ADD COLUMN target_user_agent TEXT NOT NULL DEFAULT ''`}
 	case MySQL:
-		probe = `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
-  AND TABLE_NAME = 'session_audit' AND COLUMN_NAME = 'target_ip'`
 		alter = []string{`ALTER TABLE session_audit ADD COLUMN target_ip VARCHAR(255) CHARACTER SET utf8mb4 NOT NULL DEFAULT '',
   ADD COLUMN target_user_agent VARCHAR(1024) CHARACTER SET utf8mb4 NOT NULL DEFAULT ''`}
 	default:
-		probe = `SELECT COUNT(*) FROM pragma_table_info('session_audit') WHERE name = 'target_ip'`
 		alter = []string{
 			`ALTER TABLE session_audit ADD COLUMN target_ip TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE session_audit ADD COLUMN target_user_agent TEXT NOT NULL DEFAULT ''`,
 		}
 	}
-	var n int
-	if err := q.QueryRowContext(ctx, probe).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	return execAll(ctx, q, alter)
+	return s.addColumn(ctx, q, "session_audit", "target_ip", alter)
 }
 
 // addMethods adds the methods column (Meta.Methods) to a session_records
@@ -361,35 +349,23 @@ func (s *Store) addAuditTarget(ctx context.Context, q querier) error {
 // session_rotate_v1, on PostgreSQL the overload of session_rotate without
 // p_methods.
 func (s *Store) addMethods(ctx context.Context, q querier) error {
-	var probe string
 	var alter []string
 	switch s.d {
 	case Postgres:
-		probe = `SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'session_records'::regclass AND attname = 'methods' AND NOT attisdropped`
 		alter = []string{
 			`ALTER TABLE session_records ADD COLUMN methods TEXT NOT NULL DEFAULT ''`,
 			`DROP FUNCTION IF EXISTS session_rotate(text, text, bytea, boolean, integer, boolean, bigint, bigint, bigint,
   bigint, text, text, bigint, bigint, boolean, smallint, boolean, bigint, bigint, bigint, text[], text[], bytea[], text)`,
 		}
 	case MySQL:
-		probe = `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
-  AND TABLE_NAME = 'session_records' AND COLUMN_NAME = 'methods'`
 		alter = []string{
 			`ALTER TABLE session_records ADD COLUMN methods VARCHAR(512) CHARACTER SET utf8mb4 NOT NULL DEFAULT ''`,
 			`DROP PROCEDURE IF EXISTS session_create_v1`, `DROP PROCEDURE IF EXISTS session_rotate_v1`,
 		}
 	default:
-		probe = `SELECT COUNT(*) FROM pragma_table_info('session_records') WHERE name = 'methods'`
 		alter = []string{`ALTER TABLE session_records ADD COLUMN methods TEXT NOT NULL DEFAULT ''`}
 	}
-	var n int
-	if err := q.QueryRowContext(ctx, probe).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	return execAll(ctx, q, alter)
+	return s.addColumn(ctx, q, "session_records", "methods", alter)
 }
 
 // addFamily adds the family column (and on MySQL its index, which the
@@ -405,29 +381,40 @@ func (s *Store) addMethods(ctx context.Context, q querier) error {
 // session_rotate (CREATE OR REPLACE keeps an overload of another
 // signature).
 func (s *Store) addFamily(ctx context.Context, q querier) error {
-	var probe string
 	var alter []string
 	switch s.d {
 	case Postgres:
-		probe = `SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'session_records'::regclass AND attname = 'family' AND NOT attisdropped`
 		alter = []string{
 			`ALTER TABLE session_records ADD COLUMN family TEXT COLLATE "C"`,
 			`DROP FUNCTION IF EXISTS session_rotate(text, text, bytea, boolean, integer, boolean, bigint, bigint, bigint,
   bigint, text, text, bigint, bigint, boolean, smallint, boolean, bigint, bigint, bigint, text[], text[], bytea[])`,
 		}
 	case MySQL:
-		probe = `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
-  AND TABLE_NAME = 'session_records' AND COLUMN_NAME = 'family'`
 		alter = []string{
 			`ALTER TABLE session_records ADD COLUMN family VARBINARY(255) NULL, ADD INDEX session_records_family (family, state)`,
 			`DROP PROCEDURE IF EXISTS session_create_v1`, `DROP PROCEDURE IF EXISTS session_rotate_v1`,
 		}
 	default:
-		probe = `SELECT COUNT(*) FROM pragma_table_info('session_records') WHERE name = 'family'`
 		alter = []string{`ALTER TABLE session_records ADD COLUMN family TEXT`}
 	}
+	return s.addColumn(ctx, q, "session_records", "family", alter)
+}
+
+// addColumn runs alter when table has no column named column (the column
+// it adds, or the first of them), and nothing otherwise: Migrate looks
+// first instead of using ADD COLUMN IF NOT EXISTS (see addFamily).
+func (s *Store) addColumn(ctx context.Context, q querier, table, column string, alter []string) error {
+	var probe string
+	switch s.d {
+	case Postgres:
+		probe = `SELECT COUNT(*) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`
+	case MySQL:
+		probe = `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`
+	default:
+		probe = `SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`
+	}
 	var n int
-	if err := q.QueryRowContext(ctx, probe).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, probe, table, column).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
