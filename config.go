@@ -196,11 +196,10 @@ type CookieConfig struct {
 	// A browser that predates __Host-Http- still applies __Host-.
 	//
 	// Releases before it named the default cookie "__Host-sid": with the
-	// default name and a server store, a request that presents only
-	// "__Host-sid" is read as before, and its response moves the session to
-	// the new name and expires the old cookie, so nobody is logged out (see
-	// MIGRATING.md; a CookieStore's sealed cookies are bound to their name:
-	// set Name "__Host-sid" to keep them).
+	// default name, a request that presents only "__Host-sid" is read as
+	// before (a CookieStore's sealed cookie is opened for the name it was
+	// sealed for), and its response moves the session to the new name and
+	// expires the old cookie, so nobody is logged out (see MIGRATING.md).
 	Name string
 	// Domain widens the cookie to subdomains. Leave it empty (host-only)
 	// unless you need it; it cannot be combined with a __Host- name.

@@ -392,11 +392,8 @@ func (c *cookieCarrier) revokeOthers(ctx context.Context, s *Session) error {
 	}
 	s.mu.Lock()
 	defer s.unlock()
-	if err := s.ready(); err != nil {
+	if err := s.readyUser(); err != nil {
 		return err
-	}
-	if s.rec == nil || s.rec.UserID == "" {
-		return ErrNoUser
 	}
 	user := s.rec.UserID
 	at, err := c.writeRevocation(ctx, user)

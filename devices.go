@@ -173,11 +173,8 @@ func (c *storeCarrier) revokeOthers(ctx context.Context, s *Session) error {
 	}
 	s.mu.Lock()
 	defer s.unlock()
-	if err := s.ready(); err != nil {
+	if err := s.readyUser(); err != nil {
 		return err
-	}
-	if s.rec == nil || s.rec.UserID == "" {
-		return ErrNoUser
 	}
 	meta := s.rec.Meta
 	meta.LastSeen = m.now()

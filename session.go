@@ -248,6 +248,18 @@ func (s *Session) ready() error {
 	return nil
 }
 
+// readyUser is ready for changes that need a logged-in session: ErrNoUser
+// otherwise. The caller holds s.mu.
+func (s *Session) readyUser() error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	if s.rec == nil || s.rec.UserID == "" {
+		return ErrNoUser
+	}
+	return nil
+}
+
 // ensureRecord gives an anonymous, not yet stored session an in-memory record
 // so metadata can be set before the first commit creates it.
 func (s *Session) ensureRecord() {
