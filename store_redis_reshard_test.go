@@ -98,6 +98,14 @@ func TestRedisClusterResharding(t *testing.T) {
 	resurrected, lostLogins, lostWrites, writes := verifyLedger(t, h, l)
 	t.Logf("resharding: %d slot moves under load; %d requests ok, %d 5xx, %d conflicts; %d acknowledged endings, %d resurrected; %d acknowledged logins, %d lost; %d acknowledged writes, %d lost",
 		moves.Load(), l.ok.Load(), l.failed.Load(), l.conflict.Load(), len(l.ended), len(resurrected), len(l.alive), len(lostLogins), len(writes), len(lostWrites))
+	for _, user := range lostLogins {
+		for tok, u := range l.alive {
+			if u == user {
+				key := prefix + "{" + hashToken(tok) + "}"
+				t.Logf("lost login %s, key %s: %s", user, key, cluster.Where(ctx, key))
+			}
+		}
+	}
 	require.Positive(t, moves.Load(), "no slot was moved")
 	require.Zero(t, l.failed.Load(), "5xx during resharding with 16 redirects")
 	require.NotEmpty(t, l.ended)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -267,4 +268,34 @@ func (c *Cluster) WaitAgreed(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Where reports, for a diagnosis, each master's view of key's slot: the
+// owner it names, how many keys it holds in the slot, and whether key is
+// among them. A key held by a master that does not own its slot is a write
+// the cluster accepted and then orphaned.
+func (c *Cluster) Where(ctx context.Context, key string) string {
+	var b strings.Builder
+	for i, a := range c.Addrs {
+		n := redis.NewClient(&redis.Options{Addr: a})
+		slot, err := n.ClusterKeySlot(ctx, key).Result()
+		if err == nil {
+			var owner string
+			var count int64
+			var keys []string
+			owner, err = ownerSeenBy(ctx, n, int(slot))
+			if err == nil {
+				count, err = n.ClusterCountKeysInSlot(ctx, int(slot)).Result()
+			}
+			if err == nil {
+				keys, err = n.ClusterGetKeysInSlot(ctx, int(slot), 1000).Result()
+			}
+			fmt.Fprintf(&b, "master %d (%s): slot %d owner %s, %d keys in slot, holds key %v; ", i, a, slot, owner, count, slices.Contains(keys, key))
+		}
+		if err != nil {
+			fmt.Fprintf(&b, "master %d (%s): %v; ", i, a, err)
+		}
+		_ = n.Close()
+	}
+	return b.String()
 }
