@@ -175,6 +175,57 @@ func BenchmarkRedisLogin(b *testing.B) {
 	redisServeLoop(b, h, req, hook)
 }
 
+// BenchmarkRedisStoreLoad is the store's own read, without the Manager:
+// Store.Load of a logged-in record holding two values (HGETALL and the
+// generation script in one pipeline, and the decoding). Between
+// BenchmarkRedisFloorGET and BenchmarkRedisReadOnly, it tells how much of
+// the read path is the store's protocol and how much the Manager.
+func BenchmarkRedisStoreLoad(b *testing.B) {
+	st, key := redisBenchRecord(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.Load(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRedisStoreLoadUpdate is the store's side of
+// BenchmarkRedisWrite: Store.Load, then Store.Update setting one value.
+func BenchmarkRedisStoreLoadUpdate(b *testing.B) {
+	st, key := redisBenchRecord(b)
+	ctx := context.Background()
+	d := &session.Delta{Set: map[string][]byte{"n": []byte("2")}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.Load(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Update(ctx, key, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// redisBenchRecord returns a Redis store on a private redis-server and the
+// key of a logged-in record in it holding "name" and "n".
+func redisBenchRecord(b *testing.B) (session.Store, string) {
+	b.Helper()
+	st := session.NewRedisStore(redisBenchClient(b))
+	rec := storetest.Record(time.Hour, map[string][]byte{"name": []byte(`"Ada"`), "n": []byte("1")})
+	rec.UserID, rec.AuthenticatedAt = "user-7", rec.CreatedAt
+	key := storetest.Key()
+	ctx := context.Background()
+	if err := st.Create(ctx, key, rec); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Load(ctx, key); err != nil { // the server learns the script
+		b.Fatal(err)
+	}
+	return st, key
+}
+
 // BenchmarkRedisDurableLogout: the cost of the durability a Sentinel
 // failover client gets by default (WAIT for one replica after each ending
 // write), on a primary with two replicas behind three Sentinels: a logout
