@@ -426,16 +426,8 @@ func (*cookieCarrier) revoke(context.Context, string, string) error {
 // otelsession's: r has no values for them to change), or with Create when
 // st has none: its Create is as durable as its deletes (memory, SQL).
 func createEnding(ctx context.Context, st Store, key string, r *Record) error {
-	inner := st
-	for range 8 {
-		if d, ok := inner.(endingCreator); ok {
-			return d.CreateEnding(ctx, key, r)
-		}
-		w, ok := inner.(interface{ Unwrap() Store })
-		if !ok {
-			break
-		}
-		inner = w.Unwrap()
+	if d, ok := findStore[endingCreator](st); ok {
+		return d.CreateEnding(ctx, key, r)
 	}
 	return st.Create(ctx, key, r)
 }

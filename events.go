@@ -101,17 +101,8 @@ func (m *Manager) emitAt(ctx context.Context, level slog.Level, e Event, extra .
 // chain reaches) that implements ExpiryNotifier, so that sessions it drops
 // for expiry are reported (see expired).
 func (m *Manager) watchExpiry() {
-	st := m.store
-	for range 16 { // a wrapper chain longer than this is a cycle
-		if n, ok := st.(ExpiryNotifier); ok {
-			n.NotifyExpired(m.expired)
-			return
-		}
-		u, ok := st.(interface{ Unwrap() Store })
-		if !ok {
-			return
-		}
-		st = u.Unwrap()
+	if n, ok := findStore[ExpiryNotifier](m.store); ok {
+		n.NotifyExpired(m.expired)
 	}
 }
 

@@ -28,28 +28,12 @@ func (m *Manager) Ping(ctx context.Context) error {
 	if c, ok := m.carrier.(*cookieCarrier); ok {
 		st = c.revocations
 	}
-	p := pingerOf(st)
-	if p == nil {
+	p, ok := findStore[Pinger](st)
+	if !ok {
 		return nil // also a nil revocation list
 	}
 	if err := p.Ping(ctx); err != nil {
 		return fmt.Errorf("session: ping: %w", err)
-	}
-	return nil
-}
-
-// pingerOf returns st, or the first store its Unwrap chain reaches, that
-// implements Pinger; nil if none does.
-func pingerOf(st Store) Pinger {
-	for range 16 { // a wrapper chain longer than this is a cycle
-		if p, ok := st.(Pinger); ok {
-			return p
-		}
-		u, ok := st.(interface{ Unwrap() Store })
-		if !ok {
-			return nil
-		}
-		st = u.Unwrap()
 	}
 	return nil
 }

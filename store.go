@@ -203,3 +203,21 @@ type endingCreator interface {
 	// through the store's durable path (WithDurability).
 	CreateEnding(ctx context.Context, key string, r *Record) error
 }
+
+// findStore returns st, or the first store its Unwrap() Store chain reaches
+// (the wrappers of [SealValues], otelsession and users), that implements T:
+// how the Manager finds a wrapped store's optional interfaces and engine.
+func findStore[T any](st Store) (T, bool) {
+	for range 16 { // a wrapper chain longer than this is a cycle
+		if v, ok := st.(T); ok {
+			return v, true
+		}
+		u, ok := st.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}

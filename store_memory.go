@@ -52,16 +52,8 @@ func WithMaxRecords(n int) MemoryOption { return memstore.WithMaxRecords(n) }
 // Store methods, as SealValues' and otelsession's wrappers have), so the
 // Manager and its memory store share one clock.
 func shareClock(st Store, now func() time.Time) {
-	for range 8 {
-		switch v := st.(type) {
-		case *MemoryStore:
-			memstore.UseClock(v, now)
-			return
-		case interface{ Unwrap() Store }:
-			st = v.Unwrap()
-		default:
-			return
-		}
+	if ms, ok := findStore[*MemoryStore](st); ok {
+		memstore.UseClock(ms, now)
 	}
 }
 
