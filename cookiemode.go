@@ -7,12 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/sessionkit/session/internal/cookieseal"
 	"github.com/sessionkit/session/internal/sid"
-	"github.com/sessionkit/session/internal/wire"
+	"github.com/sessionkit/session/internal/storekit"
 )
 
 // Cookie mode: the Manager's side of a CookieStore, the carrier (see
@@ -210,37 +209,10 @@ func (c *cookieCarrier) setFits(s *Session, key string, b []byte) error {
 	if s.rec != nil {
 		meta = s.rec.Meta
 	}
-	if err := c.fits(&meta, valuesAfterSet(s, key, b)); err != nil {
+	if err := c.fits(&meta, storekit.AfterSet(s.rec, s.pend, key, b)); err != nil {
 		return fmt.Errorf("session: set %q: %w", key, err)
 	}
 	return nil
-}
-
-// valuesAfterSet yields the values s would hold after key = b: the
-// record's, less those the pending changes delete or replace (all of them
-// after a Clear), then the pending sets, then key. The caller holds s.mu.
-func valuesAfterSet(s *Session, key string, b []byte) iter.Seq2[string, []byte] {
-	d := s.pend
-	kept := func(k string) bool {
-		return k != key && (d == nil || !hasKey(d.Set, k) && !slices.Contains(d.Delete, k))
-	}
-	return func(yield func(string, []byte) bool) {
-		if s.rec != nil && (d == nil || !d.Clear) {
-			for k, v := range s.rec.Values {
-				if kept(k) && !yield(k, v) {
-					return
-				}
-			}
-		}
-		if d != nil {
-			for k, v := range d.Set {
-				if k != key && !yield(k, v) {
-					return
-				}
-			}
-		}
-		yield(key, b)
-	}
 }
 
 // csrfReserve is room kept for the CSRF secret the first commit of a
@@ -251,21 +223,7 @@ const csrfReserve = 96
 // meta and values would seal into a Set-Cookie longer than maxCookieSize
 // (with the longest Max-Age its cookie can be sent with).
 func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error {
-	m := c.m
-	stamped := *meta
-	cookieseal.StampLogin(&stamped) // as sendToken will seal it
-	meta = &stamped
-	hasCSRF := false
-	plain := wire.CookieLen(sid.Len, meta, func(yield func(string, []byte) bool) {
-		values(func(k string, v []byte) bool {
-			hasCSRF = hasCSRF || k == csrfSessionKey
-			return yield(k, v)
-		})
-	})
-	if !hasCSRF {
-		plain += csrfReserve
-	}
-	n := len(m.cookieHeader("", c.longestMaxAge(meta))) + cookieseal.Len(plain)
+	n := len(c.m.cookieHeader("", c.longestMaxAge(meta))) + cookieseal.ValueLen(meta, values, csrfSessionKey, csrfReserve)
 	if n > maxCookieSize {
 		return fmt.Errorf("%w: the cookie would be %d bytes, over %d", ErrTooLarge, n, maxCookieSize)
 	}
@@ -283,8 +241,6 @@ func (c *cookieCarrier) longestMaxAge(meta *Meta) time.Duration {
 	idle, abs := c.m.limits(&p)
 	return max(idle, abs)
 }
-
-func hasKey(m map[string][]byte, k string) bool { _, ok := m[k]; return ok }
 
 // The optional revocation list of a CookieStore: log out everywhere
 // without keeping sessions on the server. A small server store keeps, per

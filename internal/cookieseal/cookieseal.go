@@ -8,6 +8,7 @@ package cookieseal
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"iter"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +86,26 @@ func (s *Sealer) Open(name, value string, limit int) (token string, r *storekit.
 
 // Len is the length of the cookie value sealing a plaintext of n bytes.
 func Len(n int) int { return b64.EncodedLen(sealing.SealedLen(n)) }
+
+// ValueLen is the length of the cookie value that seals a record with meta
+// and values (stamped as Seal's callers stamp it, StampLogin), plus room
+// for reserve more bytes of plaintext when no value is named reserveKey:
+// for a value the session's first commit will add.
+func ValueLen(meta *storekit.Meta, values iter.Seq2[string, []byte], reserveKey string, reserve int) int {
+	stamped := *meta
+	StampLogin(&stamped)
+	has := false
+	n := wire.CookieLen(sid.Len, &stamped, func(yield func(string, []byte) bool) {
+		values(func(k string, v []byte) bool {
+			has = has || k == reserveKey
+			return yield(k, v)
+		})
+	})
+	if !has {
+		n += reserve
+	}
+	return Len(n)
+}
 
 // The login stamp of a sealed cookie, for the optional revocation list of
 // package session's CookieStore: a logged-in cookie carries the time of

@@ -6,7 +6,11 @@
 // internal/ use them without importing the Manager.
 package storekit
 
-import "time"
+import (
+	"iter"
+	"slices"
+	"time"
+)
 
 // Meta is the part of a record the Manager owns: who the session belongs to,
 // its timestamps and its device details. Values are in Record.Values.
@@ -99,6 +103,37 @@ type Delta struct {
 	// Timeouts, when non-nil, sets Meta.IdleTimeout, Meta.AbsoluteTimeout
 	// and Meta.Linger (Session.SetTimeouts).
 	Timeouts *Timeouts
+}
+
+// AfterSet yields the values a session holding rec (nil: none yet) with the
+// pending change d (nil: none) would hold after a Set of key = b: rec's,
+// less those d deletes or replaces (all of them after a Clear), then d's
+// sets, then key.
+func AfterSet(rec *Record, d *Delta, key string, b []byte) iter.Seq2[string, []byte] {
+	kept := func(k string) bool {
+		if k == key || d == nil {
+			return k != key
+		}
+		_, set := d.Set[k]
+		return !set && !slices.Contains(d.Delete, k)
+	}
+	return func(yield func(string, []byte) bool) {
+		if rec != nil && (d == nil || !d.Clear) {
+			for k, v := range rec.Values {
+				if kept(k) && !yield(k, v) {
+					return
+				}
+			}
+		}
+		if d != nil {
+			for k, v := range d.Set {
+				if k != key && !yield(k, v) {
+					return
+				}
+			}
+		}
+		yield(key, b)
+	}
 }
 
 // Timeouts are a session's own limits, as set by Session.SetTimeouts, and
