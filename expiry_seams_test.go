@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/redistest"
 )
 
 // TestStoreExpiryReportsOnlySessionsThatExpired: the sweeper's "expired"
@@ -90,4 +91,93 @@ func TestStoreExpiryReportsOnlySessionsThatExpired(t *testing.T) {
 		got[ev.UserID]++
 	}
 	assert.Equal(t, want, got, "one \"expired\" event per session that expired, none for an ID that ended otherwise")
+}
+
+// TestRedisExpiryReportsOnlySessionsThatExpired is the test above on a real
+// redis-server with WithExpiryNotifications: Redis reports no user, so the
+// events are matched by handle; only the sessions still live when their
+// deadline passed are reported, once each.
+func TestRedisExpiryReportsOnlySessionsThatExpired(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	st := session.NewRedisStore(srv.Client(t), session.WithKeyPrefix(randomPrefix()), session.WithExpiryNotifications(true))
+	t.Cleanup(func() { _ = st.Close() })
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /{op}", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		var err error
+		switch r.PathValue("op") {
+		case "login":
+			err = s.Login(r.Context(), r.URL.Query().Get("u"))
+		case "renew":
+			err = s.Renew(r.Context())
+		case "reauth":
+			err = s.Reauthenticate(r.Context())
+		case "others":
+			err = s.RevokeOthers(r.Context())
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+		}
+	})
+	e := newEnv(t, session.Config{Store: st, IdleTimeout: 2 * time.Second, AbsoluteTimeout: 4 * time.Second,
+		MaxSessionsPerUser: 2}, mux)
+	require.Eventually(t, func() bool { return e.m.Ping(ctx) == nil }, 10*time.Second, 10*time.Millisecond)
+	var live []string // handles of the sessions that are to expire
+	post := func(c *client, path string) {
+		t.Helper()
+		res, body := c.post(path)
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s: %s", path, body)
+	}
+	login := func(user string) *client {
+		c := e.client()
+		post(c, "/login?u="+user)
+		return c
+	}
+	c := login("renewed")
+	post(c, "/renew")
+	post(c, "/reauth")
+	live = append(live, rtStoreKey(c.token()))
+	login("capped") // evicted by the third
+	live = append(live, rtStoreKey(login("capped").token()), rtStoreKey(login("capped").token()))
+	c = login("others")
+	login("others")
+	post(c, "/others")
+	live = append(live, rtStoreKey(c.token()))
+	login("device")
+	login("device")
+	infos, err := e.m.Sessions(ctx, "device")
+	require.NoError(t, err)
+	require.Len(t, infos, 2)
+	require.NoError(t, e.m.Revoke(ctx, "device", infos[0].Handle))
+	live = append(live, infos[1].Handle)
+	iss, err := e.m.Issue(ctx, nil, "header", session.Lifetimes{})
+	require.NoError(t, err)
+	for range 2 {
+		iss, err = e.m.Rotate(ctx, nil, iss.Token, 0)
+		require.NoError(t, err)
+	}
+	live = append(live, iss.Handle)
+
+	want := map[string]bool{}
+	for _, h := range live {
+		want["handle:"+h[:8]] = true
+	}
+	reported := func() map[string]int {
+		got := map[string]int{}
+		for _, ev := range storeExpiries(e.events) {
+			got[ev.Session]++
+		}
+		return got
+	}
+	require.Eventually(t, func() bool { return len(reported()) >= len(want) }, 20*time.Second, 50*time.Millisecond,
+		"every session still live is reported")
+	time.Sleep(time.Second) // a late event for an ended ID would come by now
+	require.NoError(t, st.Close())
+	got := reported()
+	for h, n := range got {
+		assert.True(t, want[h], "%s reported expired: it ended otherwise", h)
+		assert.Equal(t, 1, n, "%s reported once", h)
+	}
+	assert.Len(t, got, len(want))
 }
