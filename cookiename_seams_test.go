@@ -51,3 +51,38 @@ func TestScriptCannotPlantSessionUnderLegacyName(t *testing.T) {
 		assert.NotEqual(t, attacker.Value, got.Value, "the planted session must not be re-issued under the prefix that scripts cannot set")
 	}
 }
+
+// TestGracedLegacyCookieIsLeftAlone: during a rolling upgrade, an instance
+// of the earlier release renews a session under __Host-sid while a request
+// of the same browser, still carrying the old ID under __Host-sid, reaches
+// an upgraded instance. The grace rule (Config.RotationGrace) holds for the
+// legacy name too: that request is anonymous and must not send
+// "__Host-sid=; Max-Age=0", which, arriving after the renewal's response,
+// would delete the renewed cookie and log the user out.
+func TestGracedLegacyCookieIsLeftAlone(t *testing.T) {
+	st := session.NewMemoryStore()
+	before, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer before.Close()
+	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	old := before.Handler(cookieNameApp())
+	first := setCookies(serveCookie(old, http.MethodPost, "/login", ""))["__Host-sid"]
+	require.NotNil(t, first)
+	suiteTokens.Store(first.Value, struct{}{})
+	renewed := setCookies(serveCookie(old, http.MethodPost, "/login", "__Host-sid="+first.Value))["__Host-sid"]
+	require.NotNil(t, renewed)
+	suiteTokens.Store(renewed.Value, struct{}{})
+	require.NotEqual(t, first.Value, renewed.Value)
+
+	w := serveCookie(m.Handler(cookieNameApp()), http.MethodGet, "/whoami", "__Host-sid="+first.Value)
+	assert.Empty(t, w.Body.String(), "the renewed ID is never mapped to the new session")
+	for _, c := range w.Result().Cookies() {
+		assert.False(t, c.Name == "__Host-sid" && c.MaxAge < 0,
+			"a request carrying an ID renewed a moment ago must not delete the browser's cookie: %v", w.Header()["Set-Cookie"])
+	}
+	// The renewed session, under the old name, still moves.
+	w = serveCookie(m.Handler(cookieNameApp()), http.MethodGet, "/whoami", "__Host-sid="+renewed.Value)
+	assert.Equal(t, "alice", w.Body.String())
+}

@@ -102,11 +102,14 @@ func (s *Session) load() {
 	s.importLegacy() // Config.Import (import.go)
 }
 
-// loadNow loads the session if it is not loaded yet.
-func (s *Session) loadNow() {
+// loadNow loads the session if it is not loaded yet, and reports whether
+// the request carries an ID another request renewed a moment ago (see
+// Config.RotationGrace).
+func (s *Session) loadNow() (graced bool) {
 	s.mu.Lock()
 	defer s.unlock()
 	s.load()
+	return s.graced
 }
 
 // load is Session.load with a server store: the request's token names the
