@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,4 +86,43 @@ func TestGracedLegacyCookieIsLeftAlone(t *testing.T) {
 	// The renewed session, under the old name, still moves.
 	w = serveCookie(m.Handler(cookieNameApp()), http.MethodGet, "/whoami", "__Host-sid="+renewed.Value)
 	assert.Equal(t, "alice", w.Body.String())
+}
+
+// TestLegacyCSRFNonceIsRetiredWithTheFirstSessionCookie: a stateless CSRF
+// nonce of the earlier release (__Host-csrf) is read so that forms
+// rendered before the upgrade keep working; when the session is first
+// stored (here by Login) it takes that nonce's secret, and the nonce
+// cookie must go with the first session cookie, as __Host-Http-csrf does.
+// A __Host-csrf left behind is read again after a logout, so the
+// pre-login token verifies again.
+func TestLegacyCSRFNonceIsRetiredWithTheFirstSessionCookie(t *testing.T) {
+	m, err := session.New(session.Config{Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /form", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(session.CSRFToken(r))) })
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		_ = session.FromContext(r.Context()).Login(r.Context(), "alice")
+	})
+	mux.HandleFunc("POST /any", func(http.ResponseWriter, *http.Request) {})
+	h := m.Handler(m.CSRF(mux))
+	w := serveCookie(h, http.MethodGet, "/form", "")
+	token := w.Body.String()
+	nonce := setCookies(w)["__Host-Http-csrf"]
+	require.NotNil(t, nonce)
+
+	// The browser holds the nonce under the old name (a form rendered by
+	// the earlier release) and logs in with that form's token.
+	r := httptest.NewRequest(http.MethodPost, "https://example.com/login", nil)
+	r.Header.Set("Cookie", "__Host-csrf="+nonce.Value)
+	r.Header.Set(session.CSRFHeader, token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	require.Equal(t, http.StatusOK, rec.Code)
+	got := setCookies(rec)
+	require.NotNil(t, got["__Host-Http-sid"], "logged in")
+	suiteTokens.Store(got["__Host-Http-sid"].Value, struct{}{})
+	old := got["__Host-csrf"]
+	require.NotNil(t, old, "the old nonce cookie is expired with the first session cookie: %v", rec.Header()["Set-Cookie"])
+	assert.Less(t, old.MaxAge, 0)
 }
