@@ -126,3 +126,38 @@ func TestLegacyCSRFNonceIsRetiredWithTheFirstSessionCookie(t *testing.T) {
 	require.NotNil(t, old, "the old nonce cookie is expired with the first session cookie: %v", rec.Header()["Set-Cookie"])
 	assert.Less(t, old.MaxAge, 0)
 }
+
+// TestLegacyCookieDeletionIsNotCacheable: every response that carries
+// Set-Cookie also carries Cache-Control: no-store (DESIGN.md). A browser
+// that still sends __Host-sid next to __Host-Http-sid gets the old cookie
+// deleted on whatever route it asks for, a public asset included: that
+// response must not be stored by a shared cache either.
+func TestLegacyCookieDeletionIsNotCacheable(t *testing.T) {
+	m, err := session.New(session.Config{Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/", cookieNameApp())
+	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) { _ = session.FromContext(r.Context()).Set("k", "v") })
+	mux.HandleFunc("GET /asset.css", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write([]byte("body{}"))
+	})
+	h := m.Handler(mux)
+	user := setCookies(serveCookie(h, http.MethodPost, "/login", ""))["__Host-Http-sid"]
+	require.NotNil(t, user)
+	anon := setCookies(serveCookie(h, http.MethodPost, "/set", ""))["__Host-Http-sid"]
+	require.NotNil(t, anon)
+	for _, tok := range []string{user.Value, anon.Value} {
+		suiteTokens.Store(tok, struct{}{})
+		for _, path := range []string{"/asset.css", "/static", "/whoami"} {
+			w := serveCookie(h, http.MethodGet, path, "__Host-sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-Http-sid="+tok)
+			require.Equal(t, http.StatusOK, w.Code)
+			if len(w.Header()["Set-Cookie"]) == 0 {
+				continue
+			}
+			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"), "%s: Set-Cookie %v", path, w.Header()["Set-Cookie"])
+			assert.Contains(t, w.Header().Values("Vary"), "Cookie", path)
+		}
+	}
+}

@@ -121,7 +121,10 @@ func (w *responseWriter) commit() error {
 		return err
 	}
 	if legacy {
+		// A response carrying Set-Cookie is never stored by a cache
+		// (commitHeaders sent Vary: Cookie).
 		h.Add("Set-Cookie", w.s.m.legacyCookieExpiry())
+		h.Set("Cache-Control", "no-store")
 	}
 	return nil
 }
