@@ -1,8 +1,10 @@
 package session_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -160,4 +162,65 @@ func TestLegacyCookieDeletionIsNotCacheable(t *testing.T) {
 			assert.Contains(t, w.Header().Values("Vary"), "Cookie", path)
 		}
 	}
+}
+
+// afterLoadStore runs a hook once, right after a Load returned: it lands
+// another request between a request's load and its response.
+type afterLoadStore struct {
+	*hookStore
+	afterLoad atomic.Pointer[func()]
+}
+
+func (a *afterLoadStore) Load(ctx context.Context, key string) (*session.Record, error) {
+	r, err := a.hookStore.Load(ctx, key)
+	if f := a.afterLoad.Swap(nil); f != nil {
+		(*f)()
+	}
+	return r, err
+}
+
+// TestLegacyMoveDoesNotUndoAConcurrentRenewal: right after the upgrade, a
+// page's requests all carry __Host-sid. One of them renews the session
+// (a Login, Reauthenticate, or a remembered session's periodic renewal) and
+// answers __Host-Http-sid=<new ID>; another, which loaded the session just
+// before the renewal and answers just after it, moves the old ID to
+// __Host-Http-sid. The browser keeps the last cookie it receives: the
+// retired ID, refused once the grace period ends, and the user is logged
+// out by the upgrade. Without the legacy name, that second request sends
+// no Set-Cookie at all.
+func TestLegacyMoveDoesNotUndoAConcurrentRenewal(t *testing.T) {
+	st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+	before, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer before.Close()
+	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	h := m.Handler(cookieNameApp())
+	legacy := setCookies(serveCookie(before.Handler(cookieNameApp()), http.MethodPost, "/login", ""))["__Host-sid"]
+	require.NotNil(t, legacy)
+	suiteTokens.Store(legacy.Value, struct{}{})
+
+	var renewal *httptest.ResponseRecorder
+	hook := func() { renewal = serveCookie(h, http.MethodPost, "/login", "__Host-sid="+legacy.Value) }
+	st.afterLoad.Store(&hook)
+	move := serveCookie(h, http.MethodGet, "/static", "__Host-sid="+legacy.Value)
+	require.NotNil(t, renewal, "the renewal ran between the other request's load and its response")
+	renewed := setCookies(renewal)["__Host-Http-sid"]
+	require.NotNil(t, renewed)
+	suiteTokens.Store(renewed.Value, struct{}{})
+
+	// The browser applies the responses in the order they end: the
+	// renewal's, then the other one's.
+	jar := map[string]string{"__Host-sid": legacy.Value}
+	for _, w := range []*httptest.ResponseRecorder{renewal, move} {
+		for _, c := range w.Result().Cookies() {
+			if c.MaxAge < 0 {
+				delete(jar, c.Name)
+			} else {
+				jar[c.Name] = c.Value
+			}
+		}
+	}
+	assert.Equal(t, renewed.Value, jar["__Host-Http-sid"], "the browser must end with the renewed ID")
 }
