@@ -37,6 +37,7 @@ type Session struct {
 	graced       bool // it carried an ID renewed within Config.RotationGrace
 	seenEnded    bool // a stored session of this request was seen to end (see Check)
 	sendCookie   bool // Set-Cookie with token at commit
+	reissue      bool // sendCookie only re-issues the presented token, unwritten since
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
 
@@ -147,6 +148,7 @@ func (c *storeCarrier) load(s *Session) {
 	}
 	s.token, s.key, s.rec = token, key, rec
 	s.sendCookie = p.resign // move the client to the primary signing key
+	s.reissue = p.resign
 	if rec.UserID != "" && m.cfg.Binding != BindNone {
 		s.checkBinding(ctx)
 	}
