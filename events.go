@@ -123,6 +123,9 @@ func (m *Manager) watchExpiry() {
 // session, or a store that keeps none) it is logged at DEBUG at most, like
 // anonymous creation: routine traffic.
 func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
+	if isRevocation(&r.Meta) {
+		return // a CookieStore's revocation list shares the store: not a session
+	}
 	e := Event{Kind: m.expiryKind(&r.Meta), Time: r.Meta.Expires, UserID: r.Meta.UserID, Reason: "expired",
 		TargetIP: r.Meta.IP, TargetUserAgent: r.Meta.UserAgent}
 	if r.Key != "" {

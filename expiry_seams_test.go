@@ -181,3 +181,31 @@ func TestRedisExpiryReportsOnlySessionsThatExpired(t *testing.T) {
 	}
 	assert.Len(t, got, len(want))
 }
+
+// TestRevocationListRecordIsNotAnExpiredSession: a CookieStore's revocation
+// list may live in the store of a server-mode Manager (one Redis, one
+// memory store for a web app and its API). The record of a "log out
+// everywhere" is not a session: when it lapses, the sweeper of the shared
+// store must not report it to that Manager as a session that expired.
+func TestRevocationListRecordIsNotAnExpiredSession(t *testing.T) {
+	clk := newFakeClock()
+	store := session.NewMemoryStore(session.WithSweepInterval(256 * time.Millisecond))
+	t.Cleanup(func() { _ = store.Close() })
+	e := newEnv(t, session.Config{Store: store, Clock: clk.Now, IdleTimeout: time.Hour, AbsoluteTimeout: 2 * time.Hour}, testApp())
+	cs, err := session.NewCookieStore(make32(t))
+	require.NoError(t, err)
+	cookies, err := session.New(session.Config{Store: cs.WithRevocations(store), Clock: clk.Now, Logger: testLogger(),
+		IdleTimeout: time.Hour, AbsoluteTimeout: 2 * time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cookies.Close() })
+	require.NoError(t, cookies.RevokeUser(context.Background(), "alice"))
+	res, _ := e.client().post("/login?u=bob") // a real session, the control
+	require.Equal(t, http.StatusOK, res.StatusCode)
+
+	clk.Advance(10 * time.Hour) // past the session's deadlines
+	require.Eventually(t, func() bool { return len(expiryOf(e.events, "bob")) == 1 }, 10*time.Second, 10*time.Millisecond)
+	clk.Advance(800 * time.Hour)       // past the revocation's (a remembered login's 30 days, and an hour)
+	time.Sleep(600 * time.Millisecond) // two more sweeps
+	require.NoError(t, store.Close())
+	assert.Len(t, storeExpiries(e.events), 1, "only bob's session expired: %+v", storeExpiries(e.events))
+}
