@@ -373,14 +373,6 @@ func (c *cookieCarrier) writeRevocation(ctx context.Context, userID string) (tim
 	return now, nil
 }
 
-// isRevocation reports whether meta is a record writeRevocation wrote (no
-// user, and a creation time that is its own end, which no session has): a
-// store shared by a revocation list and a server-mode Manager reports it
-// when it lapses, and it is not a session that expired.
-func isRevocation(meta *Meta) bool {
-	return meta.UserID == "" && !meta.CreatedAt.IsZero() && !meta.CreatedAt.Before(meta.Expires)
-}
-
 // revokeUser is Manager.RevokeUser in cookie mode.
 func (c *cookieCarrier) revokeUser(ctx context.Context, userID string) error {
 	if _, err := c.writeRevocation(ctx, userID); err != nil {

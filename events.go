@@ -138,6 +138,15 @@ func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
 	m.emitAt(ctx, level, e)
 }
 
+// isRevocation reports whether meta is a record of a CookieStore's
+// revocation list (cookiemode.go, writeRevocation: no user, and a creation
+// time that is its own end, which no session has). A store shared by a
+// revocation list and a server-mode Manager reports it when it lapses: it
+// is not a session that expired.
+func isRevocation(meta *Meta) bool {
+	return meta.UserID == "" && !meta.CreatedAt.IsZero() && !meta.CreatedAt.Before(meta.Expires)
+}
+
 // actor returns e with IP and UserAgent set to those of the request whose
 // session ctx carries (the one that called a Manager method from a
 // handler); e is unchanged when ctx carries none.
