@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -223,4 +224,39 @@ func TestLegacyMoveDoesNotUndoAConcurrentRenewal(t *testing.T) {
 		}
 	}
 	assert.Equal(t, renewed.Value, jar["__Host-Http-sid"], "the browser must end with the renewed ID")
+}
+
+// TestLegacyCookieDeletionMatchesPartitioned: a partitioned cookie (CHIPS)
+// is only replaced or deleted by a Set-Cookie that is Partitioned too. An
+// application embedded in other sites (SameSite=None, Partitioned) had its
+// __Host-sid and __Host-csrf set partitioned by the earlier release: their
+// deletions must be partitioned, or the old cookies stay in every
+// embedding site's jar and every response deletes them again.
+// (commitCSRFCookie's deletion of __Host-csrf follows csrfCookieHeader,
+// which is partitioned with the session cookie.)
+func TestLegacyCookieDeletionMatchesPartitioned(t *testing.T) {
+	st := session.NewMemoryStore()
+	cookie := session.CookieConfig{SameSite: http.SameSiteNoneMode, Partitioned: true}
+	m, err := session.New(session.Config{Store: st, Cookie: cookie, Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	h := m.Handler(cookieNameApp())
+	cookie.Name = "__Host-sid"
+	before, err := session.New(session.Config{Store: st, Cookie: cookie, Logger: testLogger()})
+	require.NoError(t, err)
+	defer before.Close()
+	legacy := setCookies(serveCookie(before.Handler(cookieNameApp()), http.MethodPost, "/login", ""))["__Host-sid"]
+	require.NotNil(t, legacy)
+	suiteTokens.Store(legacy.Value, struct{}{})
+
+	w := serveCookie(h, http.MethodGet, "/whoami", "__Host-sid="+legacy.Value)
+	require.Equal(t, "alice", w.Body.String())
+	var found bool
+	for _, line := range w.Header()["Set-Cookie"] {
+		if strings.HasPrefix(line, "__Host-sid=;") {
+			found = true
+			assert.Contains(t, line, "; Partitioned", "the deletion must target the partitioned cookie")
+		}
+	}
+	require.True(t, found, "the old cookie is deleted: %v", w.Header()["Set-Cookie"])
 }

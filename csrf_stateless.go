@@ -127,7 +127,8 @@ func (s *Session) commitCSRFCookie(h http.Header) bool {
 		if _, ok := sid.ReadCookie(s.req.Header, legacyCSRFCookie, sid.MaxValue); ok && !s.m.cfg.Cookie.AllowInsecure {
 			// The nonce of an earlier release (requestNonce reads it) goes
 			// too, or a logout would bring its tokens back.
-			old := http.Cookie{Name: legacyCSRFCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: s.m.cfg.Cookie.SameSite, MaxAge: -1}
+			c := &s.m.cfg.Cookie
+			old := http.Cookie{Name: legacyCSRFCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, Partitioned: c.Partitioned, MaxAge: -1}
 			h.Add("Set-Cookie", old.String())
 			sent = true
 		}
