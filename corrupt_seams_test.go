@@ -40,3 +40,25 @@ func TestCorruptHeaderSessionIsRejected(t *testing.T) {
 	}
 	assert.Len(t, corrupt, 1)
 }
+
+// TestCorruptRecordDoesNotBreakDevicesList: one record of a user that no
+// longer decodes must not take the user's devices page down (a store
+// failure on every Manager.Sessions until that record's TTL, while its
+// browser may never come back to have it rejected): the other devices are
+// listed, and can be revoked one by one.
+func TestCorruptRecordDoesNotBreakDevicesList(t *testing.T) {
+	c := redistest.StartServer(t).Client(t)
+	ctx := t.Context()
+	e := newEnv(t, session.Config{Store: session.NewRedisStore(c, session.WithKeyPrefix("corrupt:"))}, testApp())
+	broken, ok := e.client(), e.client()
+	for _, cl := range []*client{broken, ok} {
+		res, _ := cl.post("/login?u=mallory")
+		require.Equal(t, 200, res.StatusCode)
+	}
+	require.NoError(t, c.HSet(ctx, "corrupt:{"+rtStoreKey(broken.token())+"}", "created", "yesterday").Err())
+
+	infos, err := e.m.Sessions(ctx, "mallory")
+	require.NoError(t, err, "the devices list survives one corrupt record")
+	require.Len(t, infos, 1)
+	assert.Equal(t, rtStoreKey(ok.token()), infos[0].Handle)
+}
