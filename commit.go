@@ -137,6 +137,7 @@ func (s *Session) commitUpdate(ctx context.Context, now time.Time, phase string)
 	}
 	storekit.Merge(d, s.rec, false) // d is dropped next: its values move over
 	s.clearPending()
+	s.reissue = false // the record was live just now
 	if !d.Expires.IsZero() && s.persistent() {
 		s.sendCookie = true // refresh Max-Age with the idle deadline
 	}

@@ -68,10 +68,11 @@ func (m *Manager) presentsLegacyCookie(r *http.Request) bool {
 }
 
 // legacyCookieExpiry is the Set-Cookie header value that deletes the
-// session cookie of earlier releases.
+// session cookie of earlier releases, with the attributes it was set with
+// (a partitioned cookie is only deleted by a partitioned Set-Cookie).
 func (m *Manager) legacyCookieExpiry() string {
 	c := &m.cfg.Cookie
-	ck := http.Cookie{Name: m.legacyCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, MaxAge: -1}
+	ck := http.Cookie{Name: m.legacyCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, Partitioned: c.Partitioned, MaxAge: -1}
 	return ck.String()
 }
 

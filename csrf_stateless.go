@@ -119,10 +119,20 @@ func (s *Session) commitCSRFCookie(h http.Header) bool {
 		h.Add("Set-Cookie", s.m.csrfCookieHeader(nonce))
 		return true
 	case s.key != "" && s.sendCookie:
+		sent := false
 		if _, ok := sid.ReadCookie(s.req.Header, csrfCookieName(&s.m.cfg.Cookie), sid.MaxValue); ok {
 			h.Add("Set-Cookie", s.m.csrfCookieHeader(""))
-			return true
+			sent = true
 		}
+		if _, ok := sid.ReadCookie(s.req.Header, legacyCSRFCookie, sid.MaxValue); ok && !s.m.cfg.Cookie.AllowInsecure {
+			// The nonce of an earlier release (requestNonce reads it) goes
+			// too, or a logout would bring its tokens back.
+			c := &s.m.cfg.Cookie
+			old := http.Cookie{Name: legacyCSRFCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, Partitioned: c.Partitioned, MaxAge: -1}
+			h.Add("Set-Cookie", old.String())
+			sent = true
+		}
+		return sent
 	}
 	return false
 }

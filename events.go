@@ -114,6 +114,9 @@ func (m *Manager) watchExpiry() {
 // session, or a store that keeps none) it is logged at DEBUG at most, like
 // anonymous creation: routine traffic.
 func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
+	if isRevocation(&r.Meta) {
+		return // a CookieStore's revocation list shares the store: not a session
+	}
 	e := Event{Kind: m.expiryKind(&r.Meta), Time: r.Meta.Expires, UserID: r.Meta.UserID, Reason: "expired",
 		TargetIP: r.Meta.IP, TargetUserAgent: r.Meta.UserAgent}
 	if r.Key != "" {
@@ -124,6 +127,15 @@ func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
 		level = min(level, slog.LevelDebug)
 	}
 	m.emitAt(ctx, level, e)
+}
+
+// isRevocation reports whether meta is a record of a CookieStore's
+// revocation list (cookiemode.go, writeRevocation: no user, and a creation
+// time that is its own end, which no session has). A store shared by a
+// revocation list and a server-mode Manager reports it when it lapses: it
+// is not a session that expired.
+func isRevocation(meta *Meta) bool {
+	return meta.UserID == "" && !meta.CreatedAt.IsZero() && !meta.CreatedAt.Before(meta.Expires)
 }
 
 // actor returns e with IP and UserAgent set to those of the request whose

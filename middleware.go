@@ -108,12 +108,11 @@ func (w *responseWriter) commit() error {
 	}
 	w.wroteHeader = true
 	h := w.ResponseWriter.Header() // not w.Header: the commit is not the handler
-	legacy := w.s.m.presentsLegacyCookie(w.req)
-	if legacy {
-		// Moving to the current cookie name: the session must be read (and
-		// so re-issued under the new name) before the old cookie goes.
-		w.s.loadNow()
-	}
+	// Moving to the current cookie name: the session must be read (and so
+	// re-issued under the new name) before the old cookie goes. An ID
+	// renewed a moment ago keeps its cookie (the grace rule): an instance
+	// of the earlier release may have renewed it under the old name.
+	legacy := w.s.m.presentsLegacyCookie(w.req) && !w.s.loadNow()
 	err := w.s.commit(h, true)
 	if err != nil {
 		w.failed = true
@@ -122,7 +121,10 @@ func (w *responseWriter) commit() error {
 		return err
 	}
 	if legacy {
+		// A response carrying Set-Cookie is never stored by a cache
+		// (commitHeaders sent Vary: Cookie).
 		h.Add("Set-Cookie", w.s.m.legacyCookieExpiry())
+		h.Set("Cache-Control", "no-store")
 	}
 	return nil
 }

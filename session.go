@@ -37,6 +37,7 @@ type Session struct {
 	graced       bool // it carried an ID renewed within Config.RotationGrace
 	seenEnded    bool // a stored session of this request was seen to end (see Check)
 	sendCookie   bool // Set-Cookie with token at commit
+	reissue      bool // sendCookie only re-issues the presented token, unwritten since
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
 
@@ -102,11 +103,14 @@ func (s *Session) load() {
 	s.importLegacy() // Config.Import (import.go)
 }
 
-// loadNow loads the session if it is not loaded yet.
-func (s *Session) loadNow() {
+// loadNow loads the session if it is not loaded yet, and reports whether
+// the request carries an ID another request renewed a moment ago (see
+// Config.RotationGrace).
+func (s *Session) loadNow() (graced bool) {
 	s.mu.Lock()
 	defer s.unlock()
 	s.load()
+	return s.graced
 }
 
 // load is Session.load with a server store: the request's token names the
@@ -144,6 +148,7 @@ func (c *storeCarrier) load(s *Session) {
 	}
 	s.token, s.key, s.rec = token, key, rec
 	s.sendCookie = p.resign // move the client to the primary signing key
+	s.reissue = p.resign
 	if rec.UserID != "" && m.cfg.Binding != BindNone {
 		s.checkBinding(ctx)
 	}

@@ -165,6 +165,14 @@ func (b *Binder) guard(w http.ResponseWriter, r *http.Request) bool {
 		b.markActive(s)
 		return true
 	}
+	if laxWithheld(r) {
+		// The browser never sends the (SameSite=Lax) bound cookie with
+		// this request, while a SameSite=None session cookie comes: any
+		// site can cause one (an image), so it is no sign of theft.
+		// Refused, the session kept.
+		b.cfg.OnRefused.ServeHTTP(w, r)
+		return false
+	}
 	if !b.end(w, r, s, "no_bound_cookie") {
 		return false
 	}
@@ -173,6 +181,17 @@ func (b *Binder) guard(w http.ResponseWriter, r *http.Request) bool {
 	}
 	b.cfg.OnRefused.ServeHTTP(w, r)
 	return false
+}
+
+// laxWithheld reports whether r is a request that carries no SameSite=Lax
+// cookie: a cross-site one other than a top-level navigation with a safe
+// method (Fetch Metadata). A forged header only gets the request refused.
+func laxWithheld(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") != "cross-site" {
+		return false
+	}
+	topLevel := r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document"
+	return !topLevel || (r.Method != http.MethodGet && r.Method != http.MethodHead)
 }
 
 // markActive records the request as the session's activity, at most once

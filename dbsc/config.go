@@ -63,8 +63,11 @@ type Config struct {
 	// OnFailure is what happens to a bound session whose proof fails or
 	// stops. Default [End].
 	OnFailure Policy
-	// OnRefused answers a request refused under [End]. Nil answers 401
-	// Unauthorized with a generic body.
+	// OnRefused answers a request refused under [End], and, under either
+	// policy, a bound session's cross-site request that cannot carry the
+	// SameSite=Lax bound cookie (an image another site embeds, with a
+	// SameSite=None session cookie): that one keeps the session. Nil
+	// answers 401 Unauthorized with a generic body.
 	OnRefused http.Handler
 	// Key, when set (32 bytes or more), is mixed into the HMAC of every
 	// challenge and bound cookie, which are otherwise keyed by a secret
