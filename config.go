@@ -606,7 +606,7 @@ type Importer func(ctx context.Context, r *http.Request) (Imported, error)
 //
 // The adopted session is a Login: its ID is new (the legacy ID is never
 // reused and the request cannot choose it), UserID is bound with the
-// authentication time and device of this request, the user's index and
+// device of this request (and Imported.AuthenticatedAt), the user's index and
 // [Config.MaxSessionsPerUser] apply, and the values are encoded with
 // [Config.Codec] and checked as [Session.Set] checks them (a value that
 // cannot be encoded or that does not fit a sealed cookie is dropped and
@@ -626,6 +626,13 @@ type Imported struct {
 	Values map[string]any
 	// Remember makes the adopted login a remembered one (see [Remember]).
 	Remember bool
+	// AuthenticatedAt is when the legacy system last authenticated the
+	// user, if it kept that (a later time than now is taken as now). Zero,
+	// the default, records none: the adopted session is logged in but has
+	// not recently authenticated, so [RequireRecentAuth] sends it to
+	// reauthenticate, as a replayed legacy cookie must not pass for a fresh
+	// login.
+	AuthenticatedAt time.Time
 }
 
 // Event is a security event. It never holds a session token: Session is a

@@ -37,7 +37,7 @@ func (s *Session) importLegacy() {
 	}
 	dropped := s.importValues(imp.Values)
 	if imp.UserID != "" {
-		if err := s.login(ctx, imp.UserID, loginOptions{remember: imp.Remember}); err != nil {
+		if err := s.login(ctx, imp.UserID, loginOptions{remember: imp.Remember, imported: true, authAt: imp.AuthenticatedAt}); err != nil {
 			s.clearPending()
 			s.queueEvent(pendingEvent{e: s.event(EventImportFailed, "", imp.UserID, "login_failed"), detail: err.Error()})
 			return

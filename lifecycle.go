@@ -62,6 +62,12 @@ func (s *Session) login(ctx context.Context, userID string, o loginOptions) erro
 		UserAgent:       clientstr.Clean(s.req.UserAgent()),
 		IP:              clientstr.Clean(m.clientIP(s.req)),
 	}
+	if o.imported { // nobody authenticated to us: not recent (RequireRecentAuth)
+		meta.AuthenticatedAt = o.authAt
+		if o.authAt.After(now) {
+			meta.AuthenticatedAt = now
+		}
+	}
 	d := s.pending()
 	if s.rec != nil && s.rec.UserID != "" && s.rec.UserID != userID {
 		// Another user's session: neither their values nor their

@@ -18,6 +18,10 @@ type LoginOption func(*loginOptions)
 type loginOptions struct {
 	remember bool
 	methods  []string // WithMethod
+	// imported: an adopted legacy session (Config.Import), authenticated
+	// at authAt by the legacy system (zero: unknown), not now.
+	imported bool
+	authAt   time.Time
 }
 
 // Remember makes a login a remembered one ("remember me"): the session gets

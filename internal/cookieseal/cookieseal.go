@@ -122,10 +122,18 @@ func RevocationKey(userID string) string {
 }
 
 // StampLogin gives a logged-in record its login stamp when it has none:
-// the time of its Login. Called before every seal.
+// the time of its Login, which is its creation, or its authentication if
+// later. An adopted legacy session (package session's Config.Import)
+// records an earlier authentication, or none: it is stamped when it was
+// adopted, as a server store counts it from then. Called before every
+// seal.
 func StampLogin(m *storekit.Meta) {
-	if m.UserID != "" && m.Generation == 0 && !m.AuthenticatedAt.IsZero() {
-		m.Generation = uint64(m.AuthenticatedAt.UnixNano())
+	at := m.CreatedAt
+	if m.AuthenticatedAt.After(at) {
+		at = m.AuthenticatedAt
+	}
+	if m.UserID != "" && m.Generation == 0 && !at.IsZero() {
+		m.Generation = uint64(at.UnixNano())
 	}
 }
 
