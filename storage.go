@@ -160,10 +160,26 @@ func (m *Manager) revocationSet(ctx context.Context, rv Store, key string, r *Re
 // no session's lock (devices).
 func (m *Manager) loadRecord(ctx context.Context, op, key string) (*Record, error) {
 	rec, err := m.store.Load(ctx, key)
+	if errors.Is(err, ErrCorrupt) {
+		return nil, m.dropCorrupt(ctx, op, key)
+	}
 	if !storeAnswer(err) {
 		return nil, m.storeErr(ctx, op, err)
 	}
 	return rec, err
+}
+
+// dropCorrupt deletes the record under key that its store cannot decode,
+// as a request's load does (Session.corrupt), for a Manager operation (a
+// header session's renewal, CheckLive, the devices features): rejected
+// with reason "corrupt" and reported as not found, so its client starts
+// afresh instead of meeting a store error until the record's TTL.
+func (m *Manager) dropCorrupt(ctx context.Context, op, key string) error {
+	if err := m.store.Delete(ctx, key); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
+		return m.storeErr(ctx, "delete corrupt", err)
+	}
+	m.emit(ctx, m.actor(ctx, Event{Kind: EventRejected, Session: "handle:" + key[:min(8, len(key))], Reason: reasonCorrupt}))
+	return fmt.Errorf("session: %s: corrupt record deleted: %w", op, ErrNotFound)
 }
 
 // deleteRecord ends the record under key for a Manager operation.
@@ -330,6 +346,9 @@ func (m *Manager) rotateKey(ctx context.Context, op string, rot *Rotation) ([]In
 // store that cannot (errors.ErrUnsupported) is an answer, not a failure.
 func (m *Manager) refreshRecord(ctx context.Context, rf Refresher, oldKey, newKey string, at time.Time) (*Meta, error) {
 	meta, err := rf.Refresh(ctx, oldKey, newKey, at)
+	if errors.Is(err, ErrCorrupt) {
+		return nil, m.dropCorrupt(ctx, "rotate", oldKey)
+	}
 	if !storeAnswer(err) && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, m.storeErr(ctx, "refresh", err)
 	}

@@ -50,6 +50,8 @@ func (s *Store) Refresh(ctx context.Context, oldKey, newKey string, at time.Time
 		return nil, notFound(op, tomb, now)
 	case 2:
 		return nil, fmt.Errorf("session: redis store: %s: not a header session: %w", op, storekit.ErrNotFound)
+	case 3:
+		return nil, corrupt(op, "record")
 	default:
 		return nil, broken(op, "reply")
 	}

@@ -44,6 +44,11 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.Ind
 			continue
 		}
 		r, err := decodeHash(op, fields)
+		if errors.Is(err, storekit.ErrCorrupt) {
+			// Not listed, kept in the index (RevokeUser still ends it): a
+			// request that brings it back gets it rejected as corrupt.
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

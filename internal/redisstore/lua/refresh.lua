@@ -21,12 +21,17 @@
 --
 -- Returns {0, field, value, ...} (the new hash), {1, tombstone} when the old
 -- record is not live and current (its tombstone, "" if none), {2} when it
--- has no own idle and absolute limits (not a header session).
+-- has no own idle and absolute limits (not a header session), {3} when a
+-- field it reads is not a number (a corrupt record).
 
 local now, at = tonumber(ARGV[3]), tonumber(ARGV[7])
 local old = redis.call('HGETALL', KEYS[1])
 local function field(name)
   for i = 1, #old, 2 do if old[i] == name then return old[i + 1] end end
+end
+for _, name in ipairs({'exp', 'gen', 'created', 'idle', 'abs'}) do
+  local v = field(name)
+  if v and not tonumber(v) then return {3} end
 end
 if #old == 0 or tonumber(field('exp') or '0') <= now then
   return {1, redis.call('GET', KEYS[2]) or ''}
