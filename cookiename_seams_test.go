@@ -14,48 +14,6 @@ import (
 	"github.com/sessionkit/session"
 )
 
-// TestScriptCannotPlantSessionUnderLegacyName: the point of the
-// __Host-Http- prefix (MIGRATING.md: "no script can plant or overwrite a
-// session cookie") is that a script cannot put a session into the
-// browser. A script can still write __Host-sid (the __Host- prefix does
-// not stop document.cookie), and with the default name that legacy cookie
-// is read when __Host-Http-sid is absent (logged out, or pushed out of the
-// jar) and moved to __Host-Http-sid. A session this release issued under
-// __Host-Http-sid (the attacker's own, logged in) was never a legacy
-// cookie: planted as __Host-sid it must not be adopted, or the victim
-// works in the attacker's account. A CookieStore already refuses it (its
-// seal is bound to the name, TestLegacyCookieNameMovesSealedCookies); a
-// server store must too, while a session issued under __Host-sid by the
-// earlier release still moves.
-func TestScriptCannotPlantSessionUnderLegacyName(t *testing.T) {
-	st := session.NewMemoryStore()
-	before, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
-	require.NoError(t, err)
-	defer before.Close()
-	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
-	require.NoError(t, err)
-	defer m.Close()
-	h := m.Handler(cookieNameApp())
-
-	// The earlier release's session still moves (nobody is logged out).
-	legacy := setCookies(serveCookie(before.Handler(cookieNameApp()), http.MethodPost, "/login", ""))["__Host-sid"]
-	require.NotNil(t, legacy)
-	suiteTokens.Store(legacy.Value, struct{}{})
-	w := serveCookie(h, http.MethodGet, "/whoami", "__Host-sid="+legacy.Value)
-	assert.Equal(t, "alice", w.Body.String(), "a session issued under the old name still logs in")
-
-	// The attacker's session, issued by this release under the new name,
-	// planted by a script under the old one.
-	attacker := setCookies(serveCookie(h, http.MethodPost, "/login", ""))["__Host-Http-sid"]
-	require.NotNil(t, attacker)
-	suiteTokens.Store(attacker.Value, struct{}{})
-	w = serveCookie(h, http.MethodGet, "/whoami", "__Host-sid="+attacker.Value)
-	assert.Empty(t, w.Body.String(), "a session issued as __Host-Http-sid, planted as __Host-sid, must not be adopted")
-	if got := setCookies(w)["__Host-Http-sid"]; got != nil {
-		assert.NotEqual(t, attacker.Value, got.Value, "the planted session must not be re-issued under the prefix that scripts cannot set")
-	}
-}
-
 // TestGracedLegacyCookieIsLeftAlone: during a rolling upgrade, an instance
 // of the earlier release renews a session under __Host-sid while a request
 // of the same browser, still carrying the old ID under __Host-sid, reaches
