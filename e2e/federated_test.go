@@ -69,6 +69,7 @@ func (p *fakeIdP) handler(rp func() string) http.Handler {
 		p.codes[code] = [2]string{q.Get("code_challenge"), q.Get("nonce")}
 		p.mu.Unlock()
 		page(w, http.StatusOK, fmt.Sprintf(`<form method="post" action="%s"><input type="hidden" name="code" value="%s">`+
+			`<input type="hidden" name="submit" value="shadows form.submit">`+
 			`<input type="hidden" name="state" value="%s"><button id="approve">Sign in as alice</button></form>`,
 			html.EscapeString(q.Get("redirect_uri")), code, html.EscapeString(q.Get("state"))))
 	})
