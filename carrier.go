@@ -77,12 +77,14 @@ type storeCarrier struct{ m *Manager }
 // primary key), without writing its record, is sent only while that record
 // is still there: another request may have renewed or ended the session
 // since this one loaded it, and the renewed cookie, maybe already in the
-// browser, must not be overwritten by the retired ID. That is one store
-// read, on those rare responses only; a failed read sends the token as
-// before.
+// browser, must not be overwritten by the retired ID (nor, when it was
+// presented under the legacy name, that cookie deleted: see
+// responseWriter.commit). That is one store read, on those rare responses
+// only; a failed read sends the token as before.
 func (c *storeCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration) {
 	if s.reissue && s.token == c.m.readToken(s.req).token {
 		if _, err := c.m.store.Load(s.req.Context(), s.key); errors.Is(err, ErrNotFound) {
+			s.reissueGone = true
 			return
 		}
 	}

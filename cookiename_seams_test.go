@@ -184,6 +184,48 @@ func TestLegacyMoveDoesNotUndoAConcurrentRenewal(t *testing.T) {
 	assert.Equal(t, renewed.Value, jar["__Host-Http-sid"], "the browser must end with the renewed ID")
 }
 
+// TestLegacyMoveDoesNotDeleteAnOldReleaseRenewal: the same race during a
+// rolling upgrade, with the renewal made by an instance of the earlier
+// release, which answers __Host-sid=<new ID>. The upgraded instance's
+// response, whose session was renewed between its load and its answer,
+// must not delete __Host-sid: arriving last, that deletion would log the
+// user out.
+func TestLegacyMoveDoesNotDeleteAnOldReleaseRenewal(t *testing.T) {
+	st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+	before, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer before.Close()
+	m, err := session.New(session.Config{Store: st, Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	old := before.Handler(cookieNameApp())
+	legacy := setCookies(serveCookie(old, http.MethodPost, "/login", ""))["__Host-sid"]
+	require.NotNil(t, legacy)
+	suiteTokens.Store(legacy.Value, struct{}{})
+
+	var renewal *httptest.ResponseRecorder
+	hook := func() { renewal = serveCookie(old, http.MethodPost, "/login", "__Host-sid="+legacy.Value) }
+	st.afterLoad.Store(&hook)
+	move := serveCookie(m.Handler(cookieNameApp()), http.MethodGet, "/static", "__Host-sid="+legacy.Value)
+	require.NotNil(t, renewal, "the renewal ran between the other request's load and its response")
+	renewed := setCookies(renewal)["__Host-sid"]
+	require.NotNil(t, renewed)
+	suiteTokens.Store(renewed.Value, struct{}{})
+
+	jar := map[string]string{"__Host-sid": legacy.Value}
+	for _, w := range []*httptest.ResponseRecorder{renewal, move} {
+		for _, c := range w.Result().Cookies() {
+			if c.MaxAge < 0 {
+				delete(jar, c.Name)
+			} else {
+				jar[c.Name] = c.Value
+			}
+		}
+	}
+	assert.Equal(t, renewed.Value, jar["__Host-sid"], "the browser must keep the renewed ID: %v", move.Header()["Set-Cookie"])
+	assert.Empty(t, jar["__Host-Http-sid"], "the retired ID is not moved")
+}
+
 // TestLegacyCookieDeletionMatchesPartitioned: a partitioned cookie (CHIPS)
 // is only replaced or deleted by a Set-Cookie that is Partitioned too. An
 // application embedded in other sites (SameSite=None, Partitioned) had its

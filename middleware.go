@@ -99,6 +99,16 @@ func (w *responseWriter) Header() http.Header {
 	return h
 }
 
+// renewedSinceLoad reports whether the commit found the session it was to
+// move off the legacy cookie name renewed or ended since its load (see
+// storeCarrier.sendToken): the old cookie may now hold the renewal of an
+// instance of the earlier release, and stays.
+func (s *Session) renewedSinceLoad() bool {
+	s.mu.Lock()
+	defer s.unlock()
+	return s.reissueGone
+}
+
 // commit runs the session commit once, before the headers go out. On failure
 // it writes the error handler's response in place of the handler's and
 // returns the error.
@@ -120,7 +130,7 @@ func (w *responseWriter) commit() error {
 		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
 		return err
 	}
-	if legacy {
+	if legacy && !w.s.renewedSinceLoad() {
 		// A response carrying Set-Cookie is never stored by a cache
 		// (commitHeaders sent Vary: Cookie).
 		h.Add("Set-Cookie", w.s.m.legacyCookieExpiry())

@@ -38,6 +38,7 @@ type Session struct {
 	seenEnded    bool // a stored session of this request was seen to end (see Check)
 	sendCookie   bool // Set-Cookie with token at commit
 	reissue      bool // sendCookie only re-issues the presented token, unwritten since
+	reissueGone  bool // that re-issue found the session renewed or ended since the load
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
 
