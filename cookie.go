@@ -67,12 +67,12 @@ func (m *Manager) presentsLegacyCookie(r *http.Request) bool {
 	return false
 }
 
-// legacyCookieExpiry is the Set-Cookie header value that deletes the
-// session cookie of earlier releases, with the attributes it was set with
-// (a partitioned cookie is only deleted by a partitioned Set-Cookie).
-func (m *Manager) legacyCookieExpiry() string {
+// expireLegacy is the Set-Cookie header value that deletes the cookie name
+// of an earlier release (the session's or the CSRF nonce's), with the
+// attributes the current cookies are set with.
+func (m *Manager) expireLegacy(name string) string {
 	c := &m.cfg.Cookie
-	ck := http.Cookie{Name: m.legacyCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, Partitioned: c.Partitioned, MaxAge: -1}
+	ck := http.Cookie{Name: name, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, Partitioned: c.Partitioned, MaxAge: -1}
 	return ck.String()
 }
 

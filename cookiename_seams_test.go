@@ -172,15 +172,7 @@ func TestLegacyMoveDoesNotUndoAConcurrentRenewal(t *testing.T) {
 	// The browser applies the responses in the order they end: the
 	// renewal's, then the other one's.
 	jar := map[string]string{"__Host-sid": legacy.Value}
-	for _, w := range []*httptest.ResponseRecorder{renewal, move} {
-		for _, c := range w.Result().Cookies() {
-			if c.MaxAge < 0 {
-				delete(jar, c.Name)
-			} else {
-				jar[c.Name] = c.Value
-			}
-		}
-	}
+	applyCookies(jar, renewal, move)
 	assert.Equal(t, renewed.Value, jar["__Host-Http-sid"], "the browser must end with the renewed ID")
 }
 
@@ -213,15 +205,7 @@ func TestLegacyMoveDoesNotDeleteAnOldReleaseRenewal(t *testing.T) {
 	suiteTokens.Store(renewed.Value, struct{}{})
 
 	jar := map[string]string{"__Host-sid": legacy.Value}
-	for _, w := range []*httptest.ResponseRecorder{renewal, move} {
-		for _, c := range w.Result().Cookies() {
-			if c.MaxAge < 0 {
-				delete(jar, c.Name)
-			} else {
-				jar[c.Name] = c.Value
-			}
-		}
-	}
+	applyCookies(jar, renewal, move)
 	assert.Equal(t, renewed.Value, jar["__Host-sid"], "the browser must keep the renewed ID: %v", move.Header()["Set-Cookie"])
 	assert.Empty(t, jar["__Host-Http-sid"], "the retired ID is not moved")
 }
@@ -259,4 +243,18 @@ func TestLegacyCookieDeletionMatchesPartitioned(t *testing.T) {
 		}
 	}
 	require.True(t, found, "the old cookie is deleted: %v", w.Header()["Set-Cookie"])
+}
+
+// applyCookies applies the Set-Cookie headers of responses to jar in order,
+// as a browser does: a Max-Age below zero deletes the cookie.
+func applyCookies(jar map[string]string, responses ...*httptest.ResponseRecorder) {
+	for _, w := range responses {
+		for _, c := range w.Result().Cookies() {
+			if c.MaxAge < 0 {
+				delete(jar, c.Name)
+			} else {
+				jar[c.Name] = c.Value
+			}
+		}
+	}
 }

@@ -127,9 +127,7 @@ func (s *Session) commitCSRFCookie(h http.Header) bool {
 		if _, ok := sid.ReadCookie(s.req.Header, legacyCSRFCookie, sid.MaxValue); ok && !s.m.cfg.Cookie.AllowInsecure {
 			// The nonce of an earlier release (requestNonce reads it) goes
 			// too, or a logout would bring its tokens back.
-			c := &s.m.cfg.Cookie
-			old := http.Cookie{Name: legacyCSRFCookie, Path: "/", Secure: true, HttpOnly: true, SameSite: c.SameSite, Partitioned: c.Partitioned, MaxAge: -1}
-			h.Add("Set-Cookie", old.String())
+			h.Add("Set-Cookie", s.m.expireLegacy(legacyCSRFCookie))
 			sent = true
 		}
 		return sent

@@ -120,7 +120,7 @@ func (c *storeCarrier) revoke(ctx context.Context, userID, handle string) error 
 	} else if err := m.deleteRecord(ctx, "revoke", key); err != nil {
 		return err
 	}
-	m.emit(ctx, m.actor(ctx, Event{Kind: EventRevoked, UserID: userID, Session: "handle:" + handle[:8],
+	m.emit(ctx, m.actor(ctx, Event{Kind: EventRevoked, UserID: userID, Session: handleRef(handle),
 		TargetIP: rec.IP, TargetUserAgent: rec.UserAgent, Reason: "revoke"}))
 	return nil
 }

@@ -120,7 +120,7 @@ func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
 	e := Event{Kind: m.expiryKind(&r.Meta), Time: r.Meta.Expires, UserID: r.Meta.UserID, Reason: "expired",
 		TargetIP: r.Meta.IP, TargetUserAgent: r.Meta.UserAgent}
 	if r.Key != "" {
-		e.Session = "handle:" + r.Key[:min(8, len(r.Key))]
+		e.Session = handleRef(r.Key)
 	}
 	level := m.eventLevel(e.Kind)
 	if e.UserID == "" {
@@ -128,6 +128,10 @@ func (m *Manager) expired(ctx context.Context, r IndexedRecord) {
 	}
 	m.emitAt(ctx, level, e)
 }
+
+// handleRef names a session in an event by a prefix of its handle (its
+// store key), where the token is not known: "handle:" and 8 characters.
+func handleRef(key string) string { return "handle:" + key[:min(8, len(key))] }
 
 // isRevocation reports whether meta is a record of a CookieStore's
 // revocation list (cookiemode.go, writeRevocation: no user, and a creation

@@ -300,6 +300,6 @@ func (m *Manager) headlessEvent(r *http.Request, kind, token, userID, reason str
 // emitEvicted reports the sessions the per-user cap ended.
 func (m *Manager) emitEvicted(ctx context.Context, userID string, evicted []IndexedRecord) {
 	for _, v := range evicted {
-		m.emit(ctx, Event{Kind: EventEvicted, UserID: userID, Session: "handle:" + v.Key[:min(8, len(v.Key))], IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
+		m.emit(ctx, Event{Kind: EventEvicted, UserID: userID, Session: handleRef(v.Key), IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
 	}
 }

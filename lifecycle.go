@@ -245,7 +245,7 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 		return err
 	}
 	for _, v := range evicted {
-		s.queue(Event{Kind: EventEvicted, UserID: rot.Meta.UserID, Session: "handle:" + v.Key[:min(8, len(v.Key))], IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
+		s.queue(Event{Kind: EventEvicted, UserID: rot.Meta.UserID, Session: handleRef(v.Key), IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
 	}
 	s.token, s.key, s.rec = token, rot.NewKey, rot.NewRecord(old)
 	s.clearPending()

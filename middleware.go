@@ -133,7 +133,7 @@ func (w *responseWriter) commit() error {
 	if legacy && !w.s.renewedSinceLoad() {
 		// A response carrying Set-Cookie is never stored by a cache
 		// (commitHeaders sent Vary: Cookie).
-		h.Add("Set-Cookie", w.s.m.legacyCookieExpiry())
+		h.Add("Set-Cookie", w.s.m.expireLegacy(w.s.m.legacyCookie))
 		h.Set("Cache-Control", "no-store")
 	}
 	return nil

@@ -184,8 +184,7 @@ const reasonCorrupt = "corrupt"
 // on every request until the record's TTL. A delete the corrupt record
 // itself defeats is left to the TTL; an outage is reported as one.
 func (s *Session) corrupt(token string) {
-	err := s.m.store.Delete(s.req.Context(), sid.Key(token))
-	if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
+	if err := deleteCorrupt(s.req.Context(), s.m.store, sid.Key(token)); err != nil {
 		s.err = s.storeErr("delete corrupt", err)
 		return
 	}

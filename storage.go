@@ -175,11 +175,21 @@ func (m *Manager) loadRecord(ctx context.Context, op, key string) (*Record, erro
 // with reason "corrupt" and reported as not found, so its client starts
 // afresh instead of meeting a store error until the record's TTL.
 func (m *Manager) dropCorrupt(ctx context.Context, op, key string) error {
-	if err := m.store.Delete(ctx, key); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
+	if err := deleteCorrupt(ctx, m.store, key); err != nil {
 		return m.storeErr(ctx, "delete corrupt", err)
 	}
-	m.emit(ctx, m.actor(ctx, Event{Kind: EventRejected, Session: "handle:" + key[:min(8, len(key))], Reason: reasonCorrupt}))
+	m.emit(ctx, m.actor(ctx, Event{Kind: EventRejected, Session: handleRef(key), Reason: reasonCorrupt}))
 	return fmt.Errorf("session: %s: corrupt record deleted: %w", op, ErrNotFound)
+}
+
+// deleteCorrupt deletes the undecodable record under key from st. A delete
+// the corrupt record itself defeats (left to its TTL) or one that finds it
+// gone is not a failure; it returns the store's raw error otherwise.
+func deleteCorrupt(ctx context.Context, st Store, key string) error {
+	if err := st.Delete(ctx, key); err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // deleteRecord ends the record under key for a Manager operation.
