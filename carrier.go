@@ -73,14 +73,12 @@ func newCarrier(m *Manager) (carrier, error) {
 type storeCarrier struct{ m *Manager }
 
 // sendToken hands the client its token. A token the request presented and
-// only re-issues (moved from the legacy cookie name, or re-signed with the
-// primary key), without writing its record, is sent only while that record
-// is still there: another request may have renewed or ended the session
-// since this one loaded it, and the renewed cookie, maybe already in the
-// browser, must not be overwritten by the retired ID (nor, when it was
-// presented under the legacy name, that cookie deleted: see
-// responseWriter.commit). That is one store read, on those rare responses
-// only; a failed read sends the token as before.
+// only re-issues (re-signed with the primary key), without writing its
+// record, is sent only while that record is still there: another request
+// may have renewed or ended the session since this one loaded it, and the
+// renewed cookie, maybe already in the browser, must not be overwritten by
+// the retired ID. That is one store read, on those rare responses only; a
+// failed read sends the token as before.
 func (c *storeCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration) {
 	if s.reissue && s.token == c.m.readToken(s.req).token {
 		if _, err := c.m.store.Load(s.req.Context(), s.key); errors.Is(err, ErrNotFound) {

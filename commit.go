@@ -48,8 +48,8 @@ func (s *Session) commitCtx(ctx context.Context, h http.Header, withHeaders bool
 		return s.err
 	}
 	now := s.m.now()
-	if withHeaders && s.periodicRenewalDue(now) {
-		if err := s.renewRemembered(ctx, now); err != nil {
+	if withHeaders && ((s.legacyMove && navigation(s.req)) || s.periodicRenewalDue(now)) {
+		if err := s.renewAtCommit(ctx, now); err != nil {
 			return err
 		}
 	}
@@ -94,7 +94,7 @@ func (s *Session) commitCreate(ctx context.Context, now time.Time, phase string)
 	storekit.Merge(&d, r, false) // the pending changes are dropped once stored
 	r.Expires = m.expiry(&r.Meta)
 	token := sid.New()
-	key := sid.Key(token)
+	key := m.keyOf(token)
 	if err := s.storeCreate(ctx, commitOp(phase, "create"), key, r); err != nil {
 		return err
 	}

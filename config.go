@@ -198,8 +198,10 @@ type CookieConfig struct {
 	// Releases before it named the default cookie "__Host-sid": with the
 	// default name, a request that presents only "__Host-sid" is read as
 	// before (a CookieStore's sealed cookie is opened for the name it was
-	// sealed for), and its response moves the session to the new name and
-	// expires the old cookie, so nobody is logged out (see MIGRATING.md).
+	// sealed for), and its response moves the session to the new name, with
+	// a new ID, and expires the old cookie, so nobody is logged out. A
+	// session issued under the new name is keyed apart and is not read under
+	// the old one, so a script cannot plant it there (see MIGRATING.md).
 	Name string
 	// Domain widens the cookie to subdomains. Leave it empty (host-only)
 	// unless you need it; it cannot be combined with a __Host- name.

@@ -14,6 +14,22 @@ type presented struct {
 	present bool   // the request carried a value at all
 	reason  string // "" when acceptable, else why it is refused
 	resign  bool   // verified by an older signing key: re-issue it
+	legacy  bool   // read under the legacy cookie name: move it (Session.renewAtCommit)
+}
+
+// keyOf is the store key of a token issued under the current cookie name
+// (or token header). With the default name, whose legacy name is read too,
+// the key is in a domain of its own: a token issued under __Host-Http-sid,
+// which no script can set, names no record when a script plants it under
+// __Host-sid, whose tokens keep the plain key of the earlier releases.
+func (m *Manager) keyOf(token string) string { return sid.KeyIn(m.keyDomain, token) }
+
+// key is the store key of the token p presents.
+func (m *Manager) key(p presented) string {
+	if p.legacy {
+		return sid.Key(p.token)
+	}
+	return m.keyOf(p.token)
 }
 
 // readToken returns the session token the request presents, from the cookie
@@ -41,13 +57,12 @@ func (m *Manager) readToken(r *http.Request) presented {
 		if !valid {
 			return presented{token: v, present: true, reason: "bad_signature"}
 		}
-		return presented{token: tok, present: true, resign: !primary || legacy}
+		return presented{token: tok, present: true, resign: !primary && !legacy, legacy: legacy}
 	}
 	if !sid.Valid(v) {
 		return presented{token: v, present: true, reason: "malformed"}
 	}
-	// A token read under the old name is re-issued under the current one.
-	return presented{token: v, present: true, resign: legacy}
+	return presented{token: v, present: true, legacy: legacy}
 }
 
 // presentsLegacyCookie reports whether r carries the session cookie under

@@ -91,7 +91,7 @@ func (c *cookieCarrier) load(s *Session) {
 		return
 	}
 	rec.Expires = m.expiry(&rec.Meta)
-	s.token, s.key, s.rec = token, sid.Key(token), rec
+	s.token, s.key, s.rec = token, s.m.keyOf(token), rec
 	s.sendCookie = !primary || name != m.cfg.Cookie.Name // re-seal under the first key and the current name
 	if rec.UserID != "" && m.cfg.Binding != BindNone {
 		s.checkBinding(s.req.Context())

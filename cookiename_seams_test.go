@@ -258,3 +258,30 @@ func applyCookies(jar map[string]string, responses ...*httptest.ResponseRecorder
 		}
 	}
 }
+
+// TestLegacyMoveFailsClosed: moving a session off the legacy name is a
+// renewal, a store write. When the store fails it, the response is the
+// error handler's: no cookie issued, and the old one kept (deleting it would
+// log the user out for a passing fault); the next request moves it.
+func TestLegacyMoveFailsClosed(t *testing.T) {
+	st := &hookStore{Store: session.NewMemoryStore()}
+	before, m := earlierRelease(t, st)
+	h := m.Handler(cookieNameApp())
+	legacy := setCookies(serveCookie(before.Handler(cookieNameApp()), http.MethodPost, "/login", ""))["__Host-sid"]
+	require.NotNil(t, legacy)
+	suiteTokens.Store(legacy.Value, struct{}{})
+
+	st.failRotate.Store(true)
+	w := serveCookie(h, http.MethodGet, "/whoami", "__Host-sid="+legacy.Value)
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.NotContains(t, w.Body.String(), "alice")
+	assert.Empty(t, w.Header()["Set-Cookie"], "no cookie is issued or deleted")
+
+	st.failRotate.Store(false)
+	w = serveCookie(h, http.MethodGet, "/whoami", "__Host-sid="+legacy.Value)
+	assert.Equal(t, "alice", w.Body.String())
+	moved := setCookies(w)["__Host-Http-sid"]
+	require.NotNil(t, moved)
+	suiteTokens.Store(moved.Value, struct{}{})
+	assert.NotEqual(t, legacy.Value, moved.Value)
+}

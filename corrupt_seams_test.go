@@ -55,10 +55,10 @@ func TestCorruptRecordDoesNotBreakDevicesList(t *testing.T) {
 		res, _ := cl.post("/login?u=mallory")
 		require.Equal(t, 200, res.StatusCode)
 	}
-	require.NoError(t, c.HSet(ctx, "corrupt:{"+rtStoreKey(broken.token())+"}", "created", "yesterday").Err())
+	require.NoError(t, c.HSet(ctx, "corrupt:{"+storeKeyOf(broken.token())+"}", "created", "yesterday").Err())
 
 	infos, err := e.m.Sessions(ctx, "mallory")
 	require.NoError(t, err, "the devices list survives one corrupt record")
 	require.Len(t, infos, 1)
-	assert.Equal(t, rtStoreKey(ok.token()), infos[0].Handle)
+	assert.Equal(t, storeKeyOf(ok.token()), infos[0].Handle)
 }

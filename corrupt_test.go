@@ -19,7 +19,7 @@ func TestCorruptRedisRecordIsRejected(t *testing.T) {
 	cl := e.client()
 	res, _ := cl.post("/login?u=mallory")
 	require.Equal(t, 200, res.StatusCode)
-	hash := "corrupt:{" + rtStoreKey(cl.token()) + "}"
+	hash := "corrupt:{" + storeKeyOf(cl.token()) + "}"
 	require.EqualValues(t, 1, c.Exists(ctx, hash).Val(), "the test names the record's key")
 	require.NoError(t, c.HSet(ctx, hash, "created", "yesterday").Err())
 

@@ -300,7 +300,7 @@ func TestRedteamRevokeHandleLosesToRenewal(t *testing.T) {
 		thief := e.client()
 		res, _ := thief.post("/login?u=victim")
 		require.Equal(t, 200, res.StatusCode)
-		handle := hashToken(thief.token())
+		handle := storeKeyOf(thief.token())
 
 		f := func(string) {
 			for range longChain { // lands between Revoke's load and its end

@@ -16,7 +16,7 @@ import (
 // byHandle returns the store expiry events of the session whose token is
 // token (its handle's prefix: Redis reports no user).
 func byHandle(l *eventLog, token string) []session.Event {
-	want := "handle:" + rtStoreKey(token)[:8]
+	want := "handle:" + storeKeyOf(token)[:8]
 	var out []session.Event
 	for _, e := range storeExpiries(l) {
 		if e.Session == want {

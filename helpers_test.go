@@ -197,6 +197,11 @@ func rtStoreKey(s string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// storeKeyOf is the store key of a session token issued under the default
+// cookie name: base64url(SHA-256("__Host-Http-sid:" + token)), as the
+// README's Redis key layout documents.
+func storeKeyOf(tok string) string { return rtStoreKey("__Host-Http-sid:" + tok) }
+
 // rtHeaderFamily mirrors headerFamily: the family of a header token.
 func rtHeaderFamily(token string) string { return rtStoreKey("hdrfam:" + token[:24]) }
 

@@ -184,7 +184,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 	key, presented := s.key, ""
 	if p := s.m.readToken(s.req); key == "" && p.present && p.reason == "" {
 		presented = p.token
-		key = sid.Key(presented) // not loaded: delete what the cookie names
+		key = s.m.key(p) // not loaded: delete what the cookie names
 	}
 	if key != "" {
 		// Another tab may have renewed the ID after this request loaded
@@ -218,7 +218,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	m := s.m
 	token := sid.New()
-	rot.OldKey, rot.NewKey = s.key, sid.Key(token)
+	rot.OldKey, rot.NewKey = s.key, m.keyOf(token)
 	rot.Meta.Expires = m.expiry(&rot.Meta)
 	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
 	if rot.Meta.UserID != "" {
@@ -248,30 +248,42 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 		s.queue(Event{Kind: EventEvicted, UserID: rot.Meta.UserID, Session: handleRef(v.Key), IP: v.Meta.IP, UserAgent: v.Meta.UserAgent, Reason: "max_sessions"})
 	}
 	s.token, s.key, s.rec = token, rot.NewKey, rot.NewRecord(old)
+	s.legacyMove = false // the new key is in the current name's domain
 	s.clearPending()
 	s.sendCookie, s.expireCookie = true, false
 	return nil
 }
 
-// renewRemembered gives the remembered session a new ID, carrying this
-// request's changes. The caller holds s.mu. When another request renewed
-// it first, this request goes on anonymous without touching the browser's
-// cookie (the grace rule: it may already hold the newer ID).
-func (s *Session) renewRemembered(ctx context.Context, now time.Time) error {
+// renewAtCommit gives the session a new ID as the response goes out,
+// carrying this request's changes: the periodic renewal of a remembered
+// session, or the move of one read under the legacy cookie name (its key is
+// in the earlier releases' domain: see Manager.keyOf), both on a page
+// navigation only. The caller holds
+// s.mu. When another request renewed or ended it first, this request goes
+// on anonymous without touching the browser's cookies (the grace rule: they
+// may already hold the newer ID, the legacy one set by an earlier release).
+func (s *Session) renewAtCommit(ctx context.Context, now time.Time) error {
 	meta := s.rec.Meta
 	meta.LastSeen = now
 	d := s.pending()
-	if err := s.m.stampIssued(&d, now); err != nil {
-		return err
+	reason := "remember"
+	if s.legacyMove {
+		reason = "cookie_name"
+	}
+	if s.m.remembered(&meta) {
+		if err := s.m.stampIssued(&d, now); err != nil {
+			return err
+		}
 	}
 	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d})
 	if errors.Is(err, ErrNotFound) {
 		s.expireCookie = false
+		s.reissueGone = true // the legacy cookie stays (responseWriter.commit)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	s.queue(s.event(EventRenewed, s.token, meta.UserID, "remember"))
+	s.queue(s.event(EventRenewed, s.token, meta.UserID, reason))
 	return nil
 }

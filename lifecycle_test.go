@@ -2,8 +2,6 @@ package session_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +28,7 @@ type hookStore struct {
 	beforeUpdate atomic.Pointer[func()]
 	failLoad     atomic.Bool
 	failDelete   atomic.Bool
+	failRotate   atomic.Bool
 }
 
 var errInjected = fmt.Errorf("injected: %w", session.ErrStore)
@@ -58,6 +57,9 @@ func (h *hookStore) Update(ctx context.Context, key string, d *session.Delta) er
 func (h *hookStore) Rotate(ctx context.Context, rot *session.Rotation) ([]session.IndexedRecord, error) {
 	if f := h.beforeRotate.Swap(nil); f != nil {
 		(*f)(rot)
+	}
+	if h.failRotate.Load() {
+		return nil, errInjected
 	}
 	return h.Store.(session.Rotator).Rotate(ctx, rot)
 }
@@ -455,18 +457,11 @@ func testSettingsNeverGoBack(sc storeCase) func(t *testing.T) {
 		}
 		close(release)
 		<-done
-		rec, err := h.Store.Load(context.Background(), hashToken(c.token()))
+		rec, err := h.Store.Load(context.Background(), storeKeyOf(c.token()))
 		require.NoError(t, err)
 		assert.Equal(t, 5*time.Minute, rec.IdleTimeout, "a concurrent touch reverted SetTimeouts")
 		assert.True(t, rec.Persist, "a concurrent touch reverted SetPersist")
 	}
-}
-
-// hashToken is the store key of a token: base64url(SHA-256), as documented
-// in the Redis key layout.
-func hashToken(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // TestEventHooksMayCallTheSession: an OnEvent hook and a context-aware log
@@ -518,7 +513,7 @@ func TestLoginOfAnotherUserResetsSettings(t *testing.T) {
 	res, _ := c.post("/login?u=bob")
 	require.Equal(t, 200, res.StatusCode)
 	assert.Zero(t, sessionCookie(res).MaxAge, "Bob inherited Alice's persistent cookie")
-	rec, err := st.Load(context.Background(), hashToken(c.token()))
+	rec, err := st.Load(context.Background(), storeKeyOf(c.token()))
 	require.NoError(t, err)
 	assert.Equal(t, "bob", rec.UserID)
 	assert.False(t, rec.Persist)

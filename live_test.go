@@ -111,7 +111,7 @@ func TestCheck(t *testing.T) {
 
 	// The touch: past the touch interval a check moves LastSeen.
 	tok := c.token()
-	key := hashToken(tok)
+	key := storeKeyOf(tok)
 	before, err := h.Load(context.Background(), key)
 	require.NoError(t, err)
 	clk.Advance(10 * time.Minute)

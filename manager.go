@@ -32,6 +32,9 @@ type Manager struct {
 	// legacyCookie is the session cookie's name in earlier releases, read
 	// when the current one is absent ("" for none: see CookieConfig.Name).
 	legacyCookie string
+	// keyDomain is the domain of the store keys of tokens issued under the
+	// current cookie name when the legacy name is read too (see keyOf).
+	keyDomain string
 }
 
 // New returns a Manager for cfg, filling zero fields with safe defaults. It
@@ -66,6 +69,9 @@ func New(cfg Config) (*Manager, error) {
 	m.carrier = c
 	if cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
 		m.legacyCookie = legacyCookieName // see CookieConfig.Name
+		if _, ok := c.(*storeCarrier); ok {
+			m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
+		}
 	}
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &sid.Signer{Keys: cfg.SigningKeys}

@@ -99,14 +99,15 @@ func (w *responseWriter) Header() http.Header {
 	return h
 }
 
-// renewedSinceLoad reports whether the commit found the session it was to
-// move off the legacy cookie name renewed or ended since its load (see
-// storeCarrier.sendToken): the old cookie may now hold the renewal of an
-// instance of the earlier release, and stays.
-func (s *Session) renewedSinceLoad() bool {
+// keepsLegacyCookie reports whether the commit left the session read under
+// the legacy cookie name there: not moved yet (only a page navigation moves
+// it, see Session.renewAtCommit), or found renewed or ended since its load
+// (see storeCarrier.sendToken), when the old cookie may hold the renewal of
+// an instance of the earlier release.
+func (s *Session) keepsLegacyCookie() bool {
 	s.mu.Lock()
 	defer s.unlock()
-	return s.reissueGone
+	return s.reissueGone || s.legacyMove
 }
 
 // commit runs the session commit once, before the headers go out. On failure
@@ -119,7 +120,7 @@ func (w *responseWriter) commit() error {
 	w.wroteHeader = true
 	h := w.ResponseWriter.Header() // not w.Header: the commit is not the handler
 	// Moving to the current cookie name: the session must be read (and so
-	// re-issued under the new name) before the old cookie goes. An ID
+	// renewed under the new name) before the old cookie goes. An ID
 	// renewed a moment ago keeps its cookie (the grace rule): an instance
 	// of the earlier release may have renewed it under the old name.
 	legacy := w.s.m.presentsLegacyCookie(w.req) && !w.s.loadNow()
@@ -130,7 +131,7 @@ func (w *responseWriter) commit() error {
 		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.req, err)
 		return err
 	}
-	if legacy && !w.s.renewedSinceLoad() {
+	if legacy && !w.s.keepsLegacyCookie() {
 		// A response carrying Set-Cookie is never stored by a cache
 		// (commitHeaders sent Vary: Cookie).
 		h.Add("Set-Cookie", w.s.m.expireLegacy(w.s.m.legacyCookie))

@@ -68,16 +68,21 @@ func (m *Manager) remembered(meta *Meta) bool {
 		(meta.AbsoluteTimeout > m.cfg.AbsoluteTimeout || meta.IdleTimeout > m.cfg.IdleTimeout)
 }
 
+// navigation reports whether r is a page navigation (a GET whose
+// Sec-Fetch-Mode, when the browser sends one, is "navigate"): a renewal
+// there leaves no concurrent request of the page with a retired ID.
+func navigation(r *http.Request) bool {
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	return r.Method == http.MethodGet && (mode == "" || mode == "navigate")
+}
+
 // periodicRenewalDue reports whether this request should give its
 // remembered session a new ID: a page navigation, at least RenewEvery after
 // the ID was issued (the login when the stamp is missing). The caller holds
 // s.mu.
 func (s *Session) periodicRenewalDue(now time.Time) bool {
 	m := s.m
-	if s.rec == nil || s.key == "" || !m.remembered(&s.rec.Meta) || s.req.Method != http.MethodGet {
-		return false
-	}
-	if mode := s.req.Header.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" {
+	if s.rec == nil || s.key == "" || !m.remembered(&s.rec.Meta) || !navigation(s.req) {
 		return false
 	}
 	issued := s.rec.CreatedAt

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"sync"
-
-	"github.com/sessionkit/session/internal/sid"
 )
 
 // Session is one request's view of a session. It loads lazily: a handler that
@@ -38,7 +36,8 @@ type Session struct {
 	seenEnded    bool // a stored session of this request was seen to end (see Check)
 	sendCookie   bool // Set-Cookie with token at commit
 	reissue      bool // sendCookie only re-issues the presented token, unwritten since
-	reissueGone  bool // that re-issue found the session renewed or ended since the load
+	reissueGone  bool // that re-issue or legacyMove found the session renewed or ended since the load
+	legacyMove   bool // read under the legacy cookie name: renewed under the current one at commit
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool
 
@@ -129,10 +128,10 @@ func (c *storeCarrier) load(s *Session) {
 		s.reject(token, p.reason, true)
 		return
 	}
-	key := sid.Key(token)
+	key := m.key(p)
 	rec, err := s.storeLoad(ctx, key)
 	if err != nil {
-		s.loadFailed(token, err)
+		s.loadFailed(token, key, err)
 		return
 	}
 	now := m.now()
@@ -150,6 +149,7 @@ func (c *storeCarrier) load(s *Session) {
 	s.token, s.key, s.rec = token, key, rec
 	s.sendCookie = p.resign // move the client to the primary signing key
 	s.reissue = p.resign
+	s.legacyMove = p.legacy
 	if rec.UserID != "" && m.cfg.Binding != BindNone {
 		s.checkBinding(ctx)
 	}
@@ -157,13 +157,13 @@ func (c *storeCarrier) load(s *Session) {
 
 // loadFailed handles a Load error: a session that ended recently (the store
 // kept a Tombstone), an ID the store does not know, or a store failure.
-func (s *Session) loadFailed(token string, err error) {
+func (s *Session) loadFailed(token, key string, err error) {
 	var tomb *Tombstone
 	switch {
 	case errors.As(err, &tomb):
 		s.ended(token, tomb)
 	case errors.Is(err, ErrCorrupt):
-		s.corrupt(token)
+		s.corrupt(token, key)
 	case errors.Is(err, ErrNotFound):
 		// Well-formed (and, with SigningKeys, signed by us) but unknown:
 		// a session lost to a flush or an expiry past its tombstone as
@@ -183,8 +183,8 @@ const reasonCorrupt = "corrupt"
 // "corrupt", so the browser starts afresh instead of meeting a store error
 // on every request until the record's TTL. A delete the corrupt record
 // itself defeats is left to the TTL; an outage is reported as one.
-func (s *Session) corrupt(token string) {
-	if err := deleteCorrupt(s.req.Context(), s.m.store, sid.Key(token)); err != nil {
+func (s *Session) corrupt(token, key string) {
+	if err := deleteCorrupt(s.req.Context(), s.m.store, key); err != nil {
 		s.err = s.storeErr("delete corrupt", err)
 		return
 	}
@@ -282,6 +282,7 @@ func (s *Session) reset() {
 		s.seenEnded = true
 	}
 	s.token, s.key, s.rec = "", "", nil
+	s.legacyMove = false
 	s.clearPending()
 }
 

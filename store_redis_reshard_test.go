@@ -44,7 +44,7 @@ func TestRedisClusterResharding(t *testing.T) {
 	l := &failoverLedger{ended: map[string]string{}, alive: map[string]string{}, written: map[string]map[string]string{}}
 	fresh := make(chan string, 64) // keys of sessions and indexes just written
 	onLogin := func(token, user string) {
-		for _, k := range []string{prefix + "{" + hashToken(token) + "}", prefix + "user:{" + user + "}"} {
+		for _, k := range []string{prefix + "{" + storeKeyOf(token) + "}", prefix + "user:{" + user + "}"} {
 			select {
 			case fresh <- k:
 			default:
@@ -101,7 +101,7 @@ func TestRedisClusterResharding(t *testing.T) {
 	for _, user := range lostLogins {
 		for tok, u := range l.alive {
 			if u == user {
-				key := prefix + "{" + hashToken(tok) + "}"
+				key := prefix + "{" + storeKeyOf(tok) + "}"
 				t.Logf("lost login %s, key %s: %s", user, key, cluster.Where(ctx, key))
 			}
 		}
@@ -144,7 +144,7 @@ func TestRedisClusterHalfMovedSlot(t *testing.T) {
 		code, _ = c.do("POST", "/set?k=a&v=1")
 		require.Equal(t, http.StatusOK, code)
 
-		hash := prefix + "{" + hashToken(c.token) + "}"
+		hash := prefix + "{" + storeKeyOf(c.token) + "}"
 		slot, err := cc.ClusterKeySlot(ctx, hash).Result()
 		require.NoError(t, err)
 		from, err := cluster.Owner(ctx, int(slot))

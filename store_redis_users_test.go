@@ -1,8 +1,6 @@
 package session_test
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"testing"
 
@@ -71,8 +69,7 @@ func TestRedisHandlesAreStoreKeys(t *testing.T) {
 	infos, err := m.Sessions(t.Context(), "gina")
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
-	sum := sha256.Sum256([]byte(cl.token()))
-	assert.Equal(t, base64.RawURLEncoding.EncodeToString(sum[:]), infos[0].Handle)
+	assert.Equal(t, storeKeyOf(cl.token()), infos[0].Handle)
 	assert.NotEqual(t, cl.token(), infos[0].Handle)
 	res, _ := cl.get("/devices")
 	assert.Equal(t, http.StatusOK, res.StatusCode)

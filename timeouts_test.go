@@ -73,7 +73,7 @@ func TestStoredLongerLimitsNeedPersist(t *testing.T) {
 		r := &session.Record{Meta: session.Meta{UserID: user, CreatedAt: now, LastSeen: now, AuthenticatedAt: now,
 			IdleTimeout: 10 * time.Hour, AbsoluteTimeout: 100 * time.Hour, Persist: persist, Linger: time.Hour,
 			Expires: now.Add(10 * time.Hour)}}
-		require.NoError(t, store.Create(t.Context(), hashToken(tok), r))
+		require.NoError(t, store.Create(t.Context(), storeKeyOf(tok), r))
 		c := e.client()
 		c.setToken(tok)
 		return c

@@ -73,7 +73,7 @@ func TestTombstonePeriodOnRedis(t *testing.T) {
 			c := e.client()
 			res, _ := c.post("/login?u=weekend")
 			require.Equal(t, 200, res.StatusCode)
-			key := rtStoreKey(c.token())
+			key := storeKeyOf(c.token())
 			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 				require.True(t, time.Now().Before(deadline), "the session did not end in time")
 				_, err := st.Load(context.Background(), key)

@@ -59,7 +59,7 @@ type eventKey struct{ kind, reason string }
 var eventReasons = map[string][]string{
 	session.EventCreated:   nil,
 	session.EventLogin:     {"issue"},
-	session.EventRenewed:   {"reauthenticate", "remember", "refresh", "refresh_retry"},
+	session.EventRenewed:   {"reauthenticate", "remember", "cookie_name", "refresh", "refresh_retry"},
 	session.EventDestroyed: nil,
 	// "expired": a session the store dropped with nobody coming back
 	// (session.ExpiryNotifier); none when an expired cookie came back.

@@ -36,15 +36,23 @@ func New() string {
 
 // Key derives the store key from a token: the SHA-256 of the token,
 // base64url. A dump of the store therefore hands out no live session.
-func Key(token string) string {
-	// Stack buffers: a token is 43 bytes, so hashing and encoding it
-	// allocate only the returned string.
-	var in [64]byte
+func Key(token string) string { return KeyIn("", token) }
+
+// KeyIn derives the store key of token in a domain: the SHA-256 of domain
+// followed by token, base64url. Tokens carried in different ways (a header
+// session, a cookie a script cannot set) get keys in their own domains, so
+// a token moved to another carrier names no record.
+func KeyIn(domain, token string) string {
+	// Stack buffers: a domain and a token fit in 96 bytes, so hashing and
+	// encoding them allocate only the returned string.
+	var in [96]byte
 	var sum [sha256.Size]byte
-	if len(token) <= len(in) {
-		sum = sha256.Sum256(in[:copy(in[:], token)])
+	if len(domain)+len(token) <= len(in) {
+		n := copy(in[:], domain)
+		n += copy(in[n:], token)
+		sum = sha256.Sum256(in[:n])
 	} else {
-		sum = sha256.Sum256([]byte(token))
+		sum = sha256.Sum256([]byte(domain + token))
 	}
 	var out [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
 	base64.RawURLEncoding.Encode(out[:], sum[:])
@@ -200,8 +208,8 @@ func ValidHeader(s string) bool {
 // HeaderKey is the store key of a header session's token: a hash in its
 // own domain, so that a cookie token and a header token never name the same
 // record.
-func HeaderKey(token string) string { return Key("hdr:" + token) }
+func HeaderKey(token string) string { return KeyIn("hdr:", token) }
 
 // HeaderFamily is the family (Meta.Family) of the header session token
 // belongs to: a hash of its family part, in its own domain.
-func HeaderFamily(token string) string { return Key("hdrfam:" + token[:FamilyPartLen]) }
+func HeaderFamily(token string) string { return KeyIn("hdrfam:", token[:FamilyPartLen]) }
