@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -33,6 +34,9 @@ func prefixApp(t *testing.T) string {
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, session.FromContext(r.Context()).Login(r.Context(), "alice"))
+	})
+	mux.HandleFunc("POST /login-mallory", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, session.FromContext(r.Context()).Login(r.Context(), "mallory"))
 	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, session.FromContext(r.Context()).UserID())
@@ -79,5 +83,49 @@ func TestHostHttpPrefixIsEnforced(t *testing.T) {
 	do(t, ctx, "no-httponly", chromedp.Navigate(u+"/no-httponly"), chromedp.WaitVisible(chromedp.ID("ready")))
 	if c := cookieNamed(t, ctx, u, "__Host-Http-probe"); c != nil {
 		t.Fatalf("the browser kept a __Host-Http- cookie without HttpOnly: %+v", c)
+	}
+}
+
+// TestScriptCannotPlantASessionUnderTheLegacyName: a script can still write
+// the earlier release's name __Host-sid, which is read when __Host-Http-sid
+// is absent. An attacker's own session, issued under __Host-Http-sid and
+// planted there in a victim's browser, must neither log the victim in as
+// the attacker nor be moved under the prefix no script can set.
+func TestScriptCannotPlantASessionUnderTheLegacyName(t *testing.T) {
+	ctx := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
+	u := prefixApp(t)
+
+	// The attacker logs in from their own client.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	res, err := client.Post(u+"/login-mallory", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	var attacker string
+	for _, c := range res.Cookies() {
+		if c.Name == "__Host-Http-sid" {
+			attacker = c.Value
+		}
+	}
+	if attacker == "" {
+		t.Fatalf("the attacker's login set no __Host-Http-sid: %v", res.Header["Set-Cookie"])
+	}
+
+	// In the victim's browser, with no session, a script plants it.
+	do(t, ctx, "open", chromedp.Navigate(u+"/"), chromedp.WaitVisible(chromedp.ID("ready")))
+	js(t, ctx, `(document.cookie = "__Host-sid=`+attacker+`; Path=/; Secure", "")`)
+	if c := cookieNamed(t, ctx, u, "__Host-sid"); c == nil || c.Value != attacker {
+		t.Fatalf("control: the script could not plant __Host-sid (%+v); the test proves nothing", c)
+	}
+	expect(t, ctx, `get('/whoami')`, "200 ")
+	// A navigation is where a legacy session is moved.
+	do(t, ctx, "navigate", chromedp.Navigate(u+"/"), chromedp.WaitVisible(chromedp.ID("ready")))
+	expect(t, ctx, `get('/whoami')`, "200 ")
+	if c := cookieNamed(t, ctx, u, "__Host-Http-sid"); c != nil {
+		t.Fatalf("the planted session was moved under __Host-Http-sid: %+v", c)
+	}
+	if c := cookieNamed(t, ctx, u, "__Host-sid"); c != nil {
+		t.Fatalf("the planted cookie, naming no session, was not deleted: %+v", c)
 	}
 }
