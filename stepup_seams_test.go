@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/redistest"
 )
 
 // TestImportedLoginIsNotRecentAuthentication: a session adopted from the
@@ -77,6 +78,9 @@ func TestImportedLoginIsNotRecentAuthentication(t *testing.T) {
 func TestImportedLoginRevocationAndKnownAuthTime(t *testing.T) {
 	carriers := map[string]func(t *testing.T) session.Config{
 		"memory": func(*testing.T) session.Config { return session.Config{} },
+		"redis": func(t *testing.T) session.Config {
+			return session.Config{Store: session.NewRedisStore(redistest.StartServer(t).Client(t), session.WithKeyPrefix(randomPrefix()))}
+		},
 		"cookie": func(t *testing.T) session.Config {
 			cs, err := session.NewCookieStore(bytes.Repeat([]byte{7}, 32))
 			require.NoError(t, err)

@@ -72,3 +72,42 @@ func TestCorruptItemIsRejectedByManager(t *testing.T) {
 	}
 	assert.Equal(t, 1, n)
 }
+
+// A header session (Manager.Issue) whose item is overwritten with garbage:
+// its rotations answer ErrNotFound (the client logs in again), the item is
+// deleted, one "corrupt" rejection is emitted and no store error, never a
+// store failure on every rotation until the item's expiry.
+func TestCorruptHeaderSessionItemIsRejected(t *testing.T) {
+	srv := memcachedtest.Start(t, memcachedtest.Options{})
+	c := memcache.New(srv.Addr)
+	st := New(c, WithPrefix("corrupth:"))
+	var mu sync.Mutex
+	var events []session.Event
+	m, err := session.New(session.Config{Store: st, Logger: slog.New(slog.DiscardHandler),
+		OnEvent: func(_ context.Context, e session.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+	require.NoError(t, err)
+	ctx := t.Context()
+	iss, err := m.Issue(ctx, nil, "mallory", session.Lifetimes{})
+	require.NoError(t, err)
+	ikey := st.s.itemKey(iss.Handle)
+	_, err = c.Get(ikey)
+	require.NoError(t, err, "the test names the session's item")
+	require.NoError(t, c.Set(&memcache.Item{Key: ikey, Value: []byte("garbage"), Expiration: 60}))
+
+	for i := range 3 {
+		_, err := m.Rotate(ctx, nil, iss.Token, 0)
+		require.ErrorIs(t, err, session.ErrNotFound, "rotation %d after the corruption", i)
+	}
+	_, err = c.Get(ikey)
+	assert.ErrorIs(t, err, memcache.ErrCacheMiss, "the corrupt item is deleted")
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for _, e := range events {
+		assert.NotEqual(t, session.EventStoreError, e.Kind, "%+v", e)
+		if e.Kind == session.EventRejected && e.Reason == "corrupt" {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n)
+}
