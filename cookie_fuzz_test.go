@@ -26,6 +26,9 @@ func FuzzReadToken(f *testing.F) {
 		"__Host-Http-sid=" + good + "." + good,
 		"__Host-Http-sid=..;;==",
 		"\x00\xff;=",
+		"__Host-sid=" + good,
+		"__Host-sid=" + s.Sign(good) + "; __Host-Http-sid=",
+		"__Host-sid=" + good + "; __Host-Http-sid=" + good,
 	} {
 		f.Add(seed, "Bearer "+good)
 	}
@@ -49,6 +52,12 @@ func FuzzReadToken(f *testing.F) {
 			p := m.readToken(r)
 			if !p.present || p.reason != "" {
 				continue
+			}
+			if p.legacy && (m.legacyCookie == "" || p.resign) {
+				t.Fatalf("legacy %v, resign %v, on a Manager reading legacy name %q", p.legacy, p.resign, m.legacyCookie)
+			}
+			if p.legacy == (m.key(p) == m.keyOf(p.token)) {
+				t.Fatalf("a token read under the legacy name must get the plain key, and only it: legacy %v", p.legacy)
 			}
 			raw, err := base64.RawURLEncoding.Strict().DecodeString(p.token)
 			if err != nil || len(raw) != sid.Bytes || base64.RawURLEncoding.EncodeToString(raw) != p.token {
