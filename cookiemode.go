@@ -358,7 +358,7 @@ func (c *cookieCarrier) revokeOthers(ctx context.Context, s *Session) error {
 	}
 	meta := s.rec.Meta
 	meta.LastSeen = m.now()
-	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}, false); err != nil {
 		return err
 	}
 	s.rec.Generation = cookieseal.StampAfter(at, c.m.now) // sealed by sendToken

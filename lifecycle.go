@@ -88,7 +88,7 @@ func (s *Session) login(ctx context.Context, userID string, o loginOptions) erro
 			return err
 		}
 	}
-	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}); err != nil {
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}, false); err != nil {
 		if errors.Is(err, ErrTooManySessions) {
 			s.queue(s.event(EventLoginRefused, "", userID, "max_sessions"))
 		}
@@ -147,7 +147,7 @@ func (s *Session) renew(ctx context.Context, reauth bool, methods ...string) err
 		meta.UserAgent, meta.IP = clientstr.Clean(s.req.UserAgent()), clientstr.Clean(m.clientIP(s.req))
 		reason = "reauthenticate"
 	}
-	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}, false); err != nil {
 		return err
 	}
 	s.queue(s.event(EventRenewed, s.token, meta.UserID, reason))
@@ -213,14 +213,19 @@ func (s *Session) Destroy(ctx context.Context) error {
 
 // rotate moves the session to a new ID in one store step (see Rotation;
 // the caller fills Meta, Delta and the revocation flag) and arranges for
-// the new cookie. The caller holds s.mu. When the old record is gone, the
-// session continues as a new anonymous one and the cookie is expired.
-func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
+// the new cookie. The new ID gets a new CSRF secret unless keepCSRF (a
+// renewal that changes no privilege, made as the response goes out, after
+// the page may have rendered tokens of the old one). The caller holds s.mu.
+// When the old record is gone, the session continues as a new anonymous one
+// and the cookie is expired.
+func (s *Session) rotate(ctx context.Context, rot *Rotation, keepCSRF bool) error {
 	m := s.m
 	token := sid.New()
 	rot.OldKey, rot.NewKey = s.key, m.keyOf(token)
 	rot.Meta.Expires = m.expiry(&rot.Meta)
-	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
+	if !keepCSRF {
+		rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey)
+	}
 	if rot.Meta.UserID != "" {
 		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.RefuseOverLimit
 	}
@@ -275,7 +280,7 @@ func (s *Session) renewAtCommit(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d})
+	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}, true) // forms rendered by this request stay valid
 	if errors.Is(err, ErrNotFound) {
 		s.expireCookie = false
 		s.reissueGone = true // the legacy cookie stays (responseWriter.commit)
