@@ -129,3 +129,73 @@ func TestScriptCannotPlantASessionUnderTheLegacyName(t *testing.T) {
 		t.Fatalf("the planted cookie, naming no session, was not deleted: %+v", c)
 	}
 }
+
+// TestLegacySessionMovesInTheBrowser: a session the earlier release issued
+// under __Host-sid (served here by a Manager with that name on the same
+// store) is moved by the upgraded Manager on the first navigation: the
+// browser ends with __Host-Http-sid under a new ID and no __Host-sid, the
+// user stays logged in, and a form rendered on that navigation submits.
+func TestLegacySessionMovesInTheBrowser(t *testing.T) {
+	ctx := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
+	st := session.NewMemoryStore()
+	before, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-sid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.New(session.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = before.Close(); _ = m.Close() })
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		page(w, 200, `<script>`+fetchJS+`
+async function submitForm() {
+  const r = await fetch('/submit', {method: 'POST', headers: {'X-CSRF-Token': document.getElementById('tok').textContent}});
+  return r.status + ' ' + (await r.text()).trim();
+}</script><p id="tok">`+session.CSRFToken(r)+`</p><p id="ready">ready</p>`)
+	})
+	mux.HandleFunc("POST /old/login", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, session.FromContext(r.Context()).Login(r.Context(), "alice"))
+	})
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, session.FromContext(r.Context()).UserID())
+	})
+	mux.HandleFunc("GET /old/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, session.CSRFToken(r)) // the earlier release's page stores a CSRF secret
+	})
+	mux.Handle("POST /submit", m.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "submitted "+session.FromContext(r.Context()).UserID())
+	})))
+	oldH, newH := before.Handler(mux), m.Handler(mux)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/old/") {
+			oldH.ServeHTTP(w, r) // the earlier release
+			return
+		}
+		newH.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	u := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+
+	do(t, ctx, "open", chromedp.Navigate(u+"/"), chromedp.WaitVisible(chromedp.ID("ready")))
+	expect(t, ctx, `post('/old/login')`, "200 ok")
+	if got := js(t, ctx, `get('/old/token')`); !strings.HasPrefix(got, "200 ") || len(got) < 20 {
+		t.Fatalf("the earlier release's form token: %q", got)
+	}
+	legacy := cookieNamed(t, ctx, u, "__Host-sid")
+	if legacy == nil || cookieNamed(t, ctx, u, "__Host-Http-sid") != nil {
+		t.Fatalf("the earlier release's login: __Host-sid %+v", legacy)
+	}
+
+	do(t, ctx, "navigate", chromedp.Navigate(u+"/"), chromedp.WaitVisible(chromedp.ID("ready")))
+	moved := cookieNamed(t, ctx, u, "__Host-Http-sid")
+	if moved == nil || !moved.HTTPOnly || moved.Value == legacy.Value {
+		t.Fatalf("after the first navigation: __Host-Http-sid %+v, want a new HttpOnly ID", moved)
+	}
+	if c := cookieNamed(t, ctx, u, "__Host-sid"); c != nil {
+		t.Fatalf("the old cookie stayed: %+v", c)
+	}
+	expect(t, ctx, `get('/whoami')`, "200 alice")
+	expect(t, ctx, `submitForm()`, "200 submitted alice")
+}
