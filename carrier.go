@@ -66,6 +66,19 @@ func newCarrier(m *Manager) (carrier, error) {
 	return &storeCarrier{m: m}, nil
 }
 
+// useLegacyName makes m read the earlier releases' cookie name when it has
+// the default one (see CookieConfig.Name), and key the tokens of the current
+// name in their own domain (see keyOf). The caller sets m.carrier first.
+func (m *Manager) useLegacyName() {
+	if m.cfg.Cookie.Name != defaultCookieName || m.cfg.TokenHeader != "" {
+		return
+	}
+	m.legacyCookie = legacyCookieName
+	if _, ok := m.carrier.(*storeCarrier); ok {
+		m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
+	}
+}
+
 // storeCarrier carries a session as a token (a cookie or a header) naming
 // the record the store keeps. Its methods live beside the code that uses
 // them: load in session.go, the writes in storage.go, check in live.go,

@@ -67,12 +67,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.carrier = c
-	if cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
-		m.legacyCookie = legacyCookieName // see CookieConfig.Name
-		if _, ok := c.(*storeCarrier); ok {
-			m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
-		}
-	}
+	m.useLegacyName()
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &sid.Signer{Keys: cfg.SigningKeys}
 	}
