@@ -78,7 +78,9 @@ type storeCarrier struct{ m *Manager }
 // may have renewed or ended the session since this one loaded it, and the
 // renewed cookie, maybe already in the browser, must not be overwritten by
 // the retired ID. That is one store read, on those rare responses only; a
-// failed read sends the token as before.
+// failed read sends the token as before. A session not moved off the legacy
+// cookie name (a fetch: see Session.renewAtCommit) keeps its token there:
+// under the current name, its key names no record (see Manager.keyOf).
 func (c *storeCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration) {
 	if s.reissue && s.token == c.m.readToken(s.req).token {
 		if _, err := c.m.store.Load(s.req.Context(), s.key); errors.Is(err, ErrNotFound) {
@@ -86,7 +88,11 @@ func (c *storeCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration
 			return
 		}
 	}
-	c.m.writeToken(h, s.token, maxAge)
+	name := c.m.cfg.Cookie.Name
+	if s.legacyMove {
+		name = c.m.legacyCookie
+	}
+	c.m.writeToken(h, name, s.token, maxAge)
 }
 
 // needsSend reports whether the session's token is one the client does
