@@ -124,3 +124,40 @@ func TestLegacyFetchNeverSendsItsIDUnderTheNewName(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyMoveIsNotANewSession: moving a session off the legacy name
+// renews the ID of a session the user already has; it is not a login. With
+// MaxSessionsPerUser (set with the upgrade, while the earlier release had
+// none, so a user may be over the cap), the move must neither evict the
+// user's other sessions nor, with RefuseOverLimit, be refused: that answer
+// is a 5xx on every page navigation of that device, for as long as the
+// session lives.
+func TestLegacyMoveIsNotANewSession(t *testing.T) {
+	for name, refuse := range map[string]bool{"evict": false, "refuse": true} {
+		t.Run(name, func(t *testing.T) {
+			st := session.NewMemoryStore()
+			before, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+			require.NoError(t, err)
+			defer before.Close()
+			m, err := session.New(session.Config{Store: st, MaxSessionsPerUser: 2, RefuseOverLimit: refuse, Logger: testLogger()})
+			require.NoError(t, err)
+			defer m.Close()
+			var jars []map[string]string
+			for range 3 {
+				jars = append(jars, legacyLogin(t, before, "/login"))
+			}
+			h := m.Handler(moveApp())
+			w := serveJar(h, jars[0], http.MethodGet, "/whoami", "")
+			require.Equal(t, http.StatusOK, w.Code, "a move is not refused as a login past the cap")
+			assert.Equal(t, "alice", w.Body.String())
+			assert.NotEmpty(t, jars[0]["__Host-Http-sid"], "moved")
+			for i, jar := range jars[1:] {
+				w := serveJar(h, jar, http.MethodGet, "/whoami", "cors")
+				assert.Equal(t, "alice", w.Body.String(), "session %d is not evicted by another device's move", i+1)
+			}
+			infos, err := m.Sessions(t.Context(), "alice")
+			require.NoError(t, err)
+			assert.Len(t, infos, 3)
+		})
+	}
+}

@@ -221,9 +221,6 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	rot.OldKey, rot.NewKey = s.key, m.keyOf(token)
 	rot.Meta.Expires = m.expiry(&rot.Meta)
 	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
-	if rot.Meta.UserID != "" {
-		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.RefuseOverLimit
-	}
 	var old *Record
 	if s.key != "" {
 		old = s.rec
@@ -231,6 +228,12 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	rot.Meta.Family = "" // a new family: the new key's
 	if old != nil && old.UserID == rot.Meta.UserID {
 		rot.Meta.Family = storekit.FamilyOf(s.key, &old.Meta) // a renewal of the same session
+	} else if rot.Meta.UserID != "" {
+		// Only a session new to the user counts against the cap: a
+		// renewal (Renew, the move off the legacy cookie name, a
+		// remembered session's periodic one) adds none, so it neither
+		// evicts the user's other sessions nor is refused.
+		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.RefuseOverLimit
 	}
 	evicted, err := s.storeRotate(ctx, rot)
 	switch {
