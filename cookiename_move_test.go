@@ -1,16 +1,21 @@
 package session_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/redistest"
 )
 
 // moveApp is cookieNameApp with the routes the move's seams need: a
@@ -28,6 +33,18 @@ func moveApp() http.Handler {
 	})
 	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
 		_ = session.FromContext(r.Context()).Set("k", r.URL.Query().Get("v"))
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		err := session.FromContext(r.Context()).Destroy(r.Context())
+		switch {
+		case errors.Is(err, session.ErrRotated): // another tab renewed it first
+			http.Error(w, "renewed meanwhile", http.StatusConflict)
+		case err != nil:
+			http.Error(w, "logout failed", http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("POST /login-bob", func(w http.ResponseWriter, r *http.Request) {
+		_ = session.FromContext(r.Context()).Login(r.Context(), "bob")
 	})
 	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(session.FromContext(r.Context()).GetString("k")))
@@ -159,5 +176,172 @@ func TestLegacyMoveIsNotANewSession(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, infos, 3)
 		})
+	}
+}
+
+// TestLegacyMoveRaces lands another request or an admin action between a
+// navigation's load of a legacy session and its move. Whatever lands
+// there: no 5xx, a session ended meanwhile is never live again, one
+// session never has two live IDs, and the browser ends with the live ID
+// (or none when the session ended).
+func TestLegacyMoveRaces(t *testing.T) {
+	type world struct {
+		m, before *session.Manager
+		jar       map[string]string
+		handle    string
+	}
+	for name, tc := range map[string]struct {
+		race func(t *testing.T, w *world)
+		user string // the user the browser ends with
+		live int    // alice's live sessions afterwards
+	}{
+		"logout on this release": {race: func(t *testing.T, w *world) {
+			require.Equal(t, http.StatusOK, serveJar(w.m.Handler(moveApp()), w.jar, http.MethodPost, "/logout", "").Code)
+		}},
+		"logout on the earlier release": {race: func(t *testing.T, w *world) {
+			require.Equal(t, http.StatusOK, serveJar(w.before.Handler(moveApp()), w.jar, http.MethodPost, "/logout", "").Code)
+		}},
+		"log out everywhere": {race: func(t *testing.T, w *world) {
+			require.NoError(t, w.m.RevokeUser(t.Context(), "alice"))
+		}},
+		"revoke this device": {race: func(t *testing.T, w *world) {
+			require.NoError(t, w.m.Revoke(t.Context(), "alice", w.handle))
+		}},
+		"login of another user": {race: func(t *testing.T, w *world) {
+			serveJar(w.m.Handler(moveApp()), w.jar, http.MethodPost, "/login-bob", "")
+		}, user: "bob"},
+		"another navigation's move": {race: func(t *testing.T, w *world) {
+			serveJar(w.m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
+		}, user: "alice", live: 1},
+		"renewal on the earlier release": {race: func(t *testing.T, w *world) {
+			serveJar(w.before.Handler(moveApp()), w.jar, http.MethodPost, "/login", "")
+		}, user: "alice", live: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+			before, m := earlierRelease(t, st)
+			w := &world{m: m, before: before, jar: legacyLogin(t, before, "/login")}
+			infos, err := m.Sessions(t.Context(), "alice")
+			require.NoError(t, err)
+			require.Len(t, infos, 1)
+			w.handle = infos[0].Handle
+
+			ran := false
+			hook := func() { ran = true; tc.race(t, w) }
+			st.afterLoad.Store(&hook)
+			move := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
+			require.True(t, ran)
+			assert.Less(t, move.Code, 500, "a lost race is no 5xx")
+
+			// The browser's next page, with whatever cookies it kept.
+			next := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
+			assert.Equal(t, tc.user, next.Body.String(), "jar %v", len(w.jar))
+			again := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
+			assert.Equal(t, tc.user, again.Body.String())
+			infos, err = m.Sessions(t.Context(), "alice")
+			require.NoError(t, err)
+			assert.Len(t, infos, tc.live, "alice's live sessions")
+		})
+	}
+}
+
+// TestRedisPausedDuringTheMoveFailsClosed: a real redis-server paused
+// (CLIENT PAUSE, longer than the client's read timeout) while a navigation
+// moves a legacy session. The response is the error handler's, with no
+// cookie issued or deleted (deleting __Host-sid would log the user out for
+// a passing fault), nothing the browser cannot reach is left live, and once
+// the server is back the next navigation moves the session.
+func TestRedisPausedDuringTheMoveFailsClosed(t *testing.T) {
+	srv := redistest.StartServer(t)
+	admin := srv.Client(t)
+	for _, mode := range []string{"ALL", "WRITE"} {
+		t.Run(mode, func(t *testing.T) {
+			c := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: -1})
+			t.Cleanup(func() { _ = c.Close() })
+			before, m := earlierRelease(t, session.NewRedisStore(c, session.WithKeyPrefix(randomPrefix())))
+			jar := legacyLogin(t, before, "/login")
+			legacy := jar["__Host-sid"]
+			h := m.Handler(moveApp())
+
+			require.NoError(t, admin.Do(context.Background(), "CLIENT", "PAUSE", 1000, mode).Err())
+			w := serveJar(h, jar, http.MethodGet, "/whoami", "")
+			require.NoError(t, admin.Do(context.Background(), "CLIENT", "UNPAUSE").Err())
+			assert.Equal(t, http.StatusInternalServerError, w.Code)
+			assert.NotContains(t, w.Body.String(), "alice")
+			assert.Empty(t, w.Header()["Set-Cookie"], "no cookie is issued or deleted")
+			assert.Equal(t, legacy, jar["__Host-sid"])
+
+			w = serveJar(h, jar, http.MethodGet, "/whoami", "")
+			assert.Equal(t, "alice", w.Body.String(), "the next navigation moves it")
+			assert.NotEmpty(t, jar["__Host-Http-sid"])
+			assert.Empty(t, jar["__Host-sid"])
+			infos, err := m.Sessions(t.Context(), "alice")
+			require.NoError(t, err)
+			assert.Len(t, infos, 1, "one live session, the browser's")
+		})
+	}
+}
+
+// TestRedisLegacyMoveRacesManyRounds is TestLegacyMoveRaces for real on a
+// redis-server, the requests truly concurrent: in each round two page
+// navigations (each would move the session), a fetch served under the old
+// name, and in every other round a logout, all carrying the same legacy
+// cookie. Whatever the interleaving: no 5xx; a logout that answered 200
+// left nothing live; otherwise exactly one live ID, the one the browser
+// ends with, and one device listed.
+func TestRedisLegacyMoveRacesManyRounds(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c := srv.Client(t)
+	for round := range 40 {
+		st := session.NewRedisStore(c, session.WithKeyPrefix(randomPrefix()))
+		before, m := earlierRelease(t, st)
+		jar := legacyLogin(t, before, "/login")
+		h := m.Handler(moveApp())
+		type req struct{ method, path, mode string }
+		reqs := []req{{http.MethodGet, "/whoami", ""}, {http.MethodGet, "/whoami", ""}, {http.MethodGet, "/whoami", "cors"}}
+		if round%2 == 1 {
+			reqs = append(reqs, req{http.MethodPost, "/logout", ""})
+		}
+		sent := map[string]string{"__Host-sid": jar["__Host-sid"]}
+		var mu sync.Mutex
+		var done []*httptest.ResponseRecorder // in the order they ended
+		codes := map[string]int{}
+		var wg sync.WaitGroup
+		for _, rq := range reqs {
+			wg.Go(func() {
+				w := serveJar(h, map[string]string{"__Host-sid": sent["__Host-sid"]}, rq.method, rq.path, rq.mode)
+				mu.Lock()
+				defer mu.Unlock()
+				done = append(done, w)
+				codes[rq.method+rq.path+rq.mode] = w.Code
+			})
+		}
+		wg.Wait()
+		for _, w := range done {
+			require.Less(t, w.Code, 500, "round %d: a lost race is no 5xx: %v", round, codes)
+		}
+		applyCookies(jar, done...)
+		live := 0
+		for _, w := range done {
+			for _, ck := range w.Result().Cookies() {
+				if ck.Name == "__Host-Http-sid" && ck.Value != "" {
+					if serveCookie(h, http.MethodGet, "/whoami", "__Host-Http-sid="+ck.Value).Body.String() == "alice" {
+						live++
+						assert.Equal(t, ck.Value, jar["__Host-Http-sid"], "round %d: the browser ends with the live ID", round)
+					}
+				}
+			}
+		}
+		infos, err := m.Sessions(t.Context(), "alice")
+		require.NoError(t, err)
+		if codes[http.MethodPost+"/logout"] == http.StatusOK {
+			assert.Zero(t, live, "round %d: a logout that answered 200 left a live ID", round)
+			assert.Empty(t, infos, "round %d", round)
+			assert.Empty(t, serveJar(h, jar, http.MethodGet, "/whoami", "").Body.String(), "round %d", round)
+			continue
+		}
+		assert.Equal(t, 1, live, "round %d: one live ID: %v", round, codes)
+		assert.Len(t, infos, 1, "round %d", round)
+		assert.Equal(t, "alice", serveJar(h, jar, http.MethodGet, "/whoami", "").Body.String(), "round %d", round)
 	}
 }
