@@ -345,3 +345,89 @@ func TestRedisLegacyMoveRacesManyRounds(t *testing.T) {
 		assert.Equal(t, "alice", serveJar(h, jar, http.MethodGet, "/whoami", "").Body.String(), "round %d", round)
 	}
 }
+
+// TestLegacyRememberedSessionKeepsItsLifetimes: a remembered session of
+// the earlier release, moved: its cookie stays persistent with the
+// remembered idle limit as Max-Age, it is listed once and still as
+// remembered with its login time, the move counts as the ID's renewal
+// (no second one on the next page), and its absolute deadline is still
+// counted from the login, not from the move.
+func TestLegacyRememberedSessionKeepsItsLifetimes(t *testing.T) {
+	clk := newFakeClock()
+	st := session.NewMemoryStore()
+	cfg := session.Config{Store: st, Clock: clk.Now, Logger: testLogger()}
+	m, err := session.New(cfg)
+	require.NoError(t, err)
+	defer m.Close()
+	cfg.Cookie.Name = "__Host-sid"
+	before, err := session.New(cfg)
+	require.NoError(t, err)
+	defer before.Close()
+	jar := legacyLogin(t, before, "/login-remember")
+	login := clk.Now()
+	h := m.Handler(moveApp())
+
+	clk.Advance(2 * time.Hour)
+	w := serveJar(h, jar, http.MethodGet, "/whoami", "")
+	require.Equal(t, "alice", w.Body.String())
+	moved := setCookies(w)["__Host-Http-sid"]
+	require.NotNil(t, moved)
+	assert.InDelta(t, (7 * 24 * time.Hour).Seconds(), moved.MaxAge, 2, "a persistent cookie for the remembered idle limit")
+	infos, err := m.Sessions(t.Context(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	assert.True(t, infos[0].Remembered)
+	assert.True(t, infos[0].CreatedAt.Equal(login), "the login time is kept: %v", infos[0].CreatedAt)
+	w = serveJar(h, jar, http.MethodGet, "/whoami", "")
+	assert.Equal(t, "alice", w.Body.String())
+	assert.Empty(t, w.Header()["Set-Cookie"], "the move was the renewal: no second one")
+
+	// Active every six days: alive until 30 days after the login.
+	for last := 30*24*time.Hour - time.Hour; clk.Now().Sub(login) < last; {
+		clk.Advance(min(6*24*time.Hour, last-clk.Now().Sub(login)))
+		w = serveJar(h, jar, http.MethodGet, "/whoami", "")
+		require.Equal(t, "alice", w.Body.String(), "day %v", clk.Now().Sub(login))
+	}
+	clk.Advance(time.Hour + time.Second)
+	w = serveJar(h, jar, http.MethodGet, "/whoami", "")
+	assert.Empty(t, w.Body.String(), "ended 30 days after the login, the move notwithstanding")
+}
+
+// TestLegacySessionUnmovedStillExpires: a legacy session only ever reached
+// by fetches (served under the old key, never moved) keeps its idle and
+// absolute limits, and once expired its old cookie is deleted.
+func TestLegacySessionUnmovedStillExpires(t *testing.T) {
+	// fetches: active this often, as many times; then until after the login.
+	for name, tc := range map[string]struct {
+		every   time.Duration
+		fetches int
+		until   time.Duration
+	}{
+		"idle":     {every: 29 * time.Minute, fetches: 1, until: 29*time.Minute + 30*time.Minute + time.Second},
+		"absolute": {every: 20 * time.Minute, fetches: 23, until: 8*time.Hour + time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clk := newFakeClock()
+			cfg := session.Config{Store: session.NewMemoryStore(), Clock: clk.Now, Logger: testLogger()}
+			m, err := session.New(cfg)
+			require.NoError(t, err)
+			defer m.Close()
+			cfg.Cookie.Name = "__Host-sid"
+			before, err := session.New(cfg)
+			require.NoError(t, err)
+			defer before.Close()
+			jar := legacyLogin(t, before, "/login")
+			login := clk.Now()
+			h := m.Handler(moveApp())
+			for range tc.fetches {
+				clk.Advance(tc.every)
+				w := serveJar(h, jar, http.MethodGet, "/whoami", "cors")
+				require.Equal(t, "alice", w.Body.String(), "at %v", clk.Now().Sub(login))
+			}
+			clk.Advance(tc.until - clk.Now().Sub(login))
+			w := serveJar(h, jar, http.MethodGet, "/whoami", "cors")
+			assert.Empty(t, w.Body.String(), "expired (%s) at %v", name, clk.Now().Sub(login))
+			assert.Empty(t, jar, "the old cookie is deleted: %v", w.Header()["Set-Cookie"])
+		})
+	}
+}
