@@ -431,3 +431,106 @@ func TestLegacySessionUnmovedStillExpires(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacySignedCookieIsMoved: with SigningKeys, a legacy cookie signed
+// by the earlier release under a key now second in the list is read under
+// __Host-sid (served there by a fetch, moved by a navigation), and the
+// moved cookie is signed by the primary key. A signed value of this
+// release planted as __Host-sid, or one signed by an unknown key, logs
+// nobody in and is deleted.
+func TestLegacySignedCookieIsMoved(t *testing.T) {
+	oldKey, newKey, otherKey := make32(t), make32(t), make32(t)
+	newKey[0], otherKey[0] = 0xAA, 0xBB
+	st := session.NewMemoryStore()
+	before, err := session.New(session.Config{Store: st, SigningKeys: [][]byte{oldKey}, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer before.Close()
+	m, err := session.New(session.Config{Store: st, SigningKeys: [][]byte{newKey, oldKey}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	onlyNew, err := session.New(session.Config{Store: st, SigningKeys: [][]byte{newKey}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer onlyNew.Close()
+	h := m.Handler(moveApp())
+
+	jar := legacyLogin(t, before, "/login")
+	legacy := jar["__Host-sid"]
+	w := serveJar(h, jar, http.MethodGet, "/whoami", "cors")
+	assert.Equal(t, "alice", w.Body.String(), "a fetch is served under the old name")
+	assert.Equal(t, legacy, jar["__Host-sid"])
+	w = serveJar(h, jar, http.MethodGet, "/whoami", "")
+	assert.Equal(t, "alice", w.Body.String())
+	require.NotEmpty(t, jar["__Host-Http-sid"])
+	assert.Empty(t, jar["__Host-sid"])
+	w = serveJar(onlyNew.Handler(moveApp()), map[string]string{"__Host-Http-sid": jar["__Host-Http-sid"]}, http.MethodGet, "/whoami", "")
+	assert.Equal(t, "alice", w.Body.String(), "the moved cookie is signed by the primary key")
+
+	// Hostile values under the old name.
+	mine := map[string]string{}
+	serveJar(h, mine, http.MethodPost, "/login", "")
+	require.NotEmpty(t, mine["__Host-Http-sid"])
+	foreign := map[string]string{}
+	other, err := session.New(session.Config{Store: session.NewMemoryStore(), SigningKeys: [][]byte{otherKey}, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer other.Close()
+	serveJar(other.Handler(moveApp()), foreign, http.MethodPost, "/login", "")
+	require.NotEmpty(t, foreign["__Host-sid"])
+	for name, v := range map[string]string{
+		"this release's, planted": mine["__Host-Http-sid"],
+		"unknown key":             foreign["__Host-sid"],
+		"unsigned":                strings.SplitN(legacy, ".", 2)[0],
+		"oversized":               strings.Repeat("A", 5000),
+	} {
+		if name != "oversized" {
+			suiteTokens.Store(v, struct{}{}) // never logged, refused or not
+		}
+		jar := map[string]string{"__Host-sid": v}
+		w := serveJar(h, jar, http.MethodGet, "/whoami", "")
+		assert.Equal(t, http.StatusOK, w.Code, name)
+		assert.Empty(t, w.Body.String(), name)
+		assert.Empty(t, jar, "%s: nothing issued, the old cookie deleted: %v", name, w.Header()["Set-Cookie"])
+	}
+}
+
+// TestLegacyMoveKeepsOneDevice: a moved session is one device, listed
+// once under its new handle, and the handle a devices page showed before
+// the move still revokes it.
+func TestLegacyMoveKeepsOneDevice(t *testing.T) {
+	st := session.NewMemoryStore()
+	before, m := earlierRelease(t, st)
+	jar := legacyLogin(t, before, "/login")
+	infos, err := m.Sessions(t.Context(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	shown := infos[0].Handle
+
+	h := m.Handler(moveApp())
+	require.Equal(t, "alice", serveJar(h, jar, http.MethodGet, "/whoami", "").Body.String())
+	require.NotEmpty(t, jar["__Host-Http-sid"])
+	infos, err = m.Sessions(t.Context(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1, "one device, not two")
+	assert.NotEqual(t, shown, infos[0].Handle, "listed under its new handle")
+
+	require.NoError(t, m.Revoke(t.Context(), "alice", shown), "the handle shown before the move still names the device")
+	assert.Empty(t, serveJar(h, jar, http.MethodGet, "/whoami", "").Body.String())
+	infos, err = m.Sessions(t.Context(), "alice")
+	require.NoError(t, err)
+	assert.Empty(t, infos)
+}
+
+// TestLegacyCookieIgnoredInHeaderMode: with TokenHeader, the transport is
+// the header: no cookie is read, the legacy one included, and none is
+// deleted.
+func TestLegacyCookieIgnoredInHeaderMode(t *testing.T) {
+	st := session.NewMemoryStore()
+	before, _ := earlierRelease(t, st)
+	m, err := session.New(session.Config{Store: st, TokenHeader: "X-Session", Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	jar := legacyLogin(t, before, "/login")
+	w := serveJar(m.Handler(moveApp()), jar, http.MethodGet, "/whoami", "")
+	assert.Empty(t, w.Body.String())
+	assert.Empty(t, w.Header()["Set-Cookie"])
+	assert.NotEmpty(t, jar["__Host-sid"])
+}
