@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -533,4 +534,70 @@ func TestLegacyCookieIgnoredInHeaderMode(t *testing.T) {
 	assert.Empty(t, w.Body.String())
 	assert.Empty(t, w.Header()["Set-Cookie"])
 	assert.NotEmpty(t, jar["__Host-sid"])
+}
+
+// TestFormRenderedByTheMoveStillPosts: the page navigation that moves a
+// legacy session (or renews a remembered one) renders its forms before the
+// response goes out, with the session's CSRF token; the renewal happens
+// just after. A new ID that got a new CSRF secret makes that page's form
+// fail with 403 on submit: the first form after the upgrade (and the first
+// one each RenewEvery) would never post.
+func TestFormRenderedByTheMoveStillPosts(t *testing.T) {
+	for _, storeName := range []string{"memory", "redis"} {
+		for name, login := range map[string]string{"legacy move": "/login", "legacy move, no secret yet": "/login", "remembered renewal": "/login-remember"} {
+			t.Run(storeName+"/"+name, func(t *testing.T) { formRenderedByTheMove(t, storeName, name, login) })
+		}
+	}
+}
+
+// formRenderedByTheMove is one case of TestFormRenderedByTheMoveStillPosts.
+func formRenderedByTheMove(t *testing.T, storeName, name, login string) {
+	clk := newFakeClock()
+	var st session.Store = session.NewMemoryStore()
+	if storeName == "redis" {
+		st = session.NewRedisStore(miniredisClient(t))
+	}
+	cfg := session.Config{Store: st, Clock: clk.Now, Logger: testLogger()}
+	m, err := session.New(cfg)
+	require.NoError(t, err)
+	defer m.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/", moveApp())
+	mux.HandleFunc("GET /form", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(session.CSRFToken(r))) })
+	mux.HandleFunc("POST /submit", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(session.FromContext(r.Context()).UserID()))
+	})
+	h := m.Handler(m.CSRF(mux))
+	jar := map[string]string{}
+	if strings.HasPrefix(name, "legacy move") {
+		cfg.Cookie.Name = "__Host-sid"
+		before, err := session.New(cfg)
+		require.NoError(t, err)
+		defer before.Close()
+		jar = legacyLogin(t, before, login)
+		if name == "legacy move" {
+			// A form the earlier release rendered: the session has its secret.
+			require.NotEmpty(t, serveJar(before.Handler(before.CSRF(mux)), jar, http.MethodGet, "/form", "").Body.String())
+		}
+	} else {
+		serveJar(m.Handler(moveApp()), jar, http.MethodPost, login, "")
+		require.NotEmpty(t, jar["__Host-Http-sid"])
+		require.NotEmpty(t, serveJar(h, jar, http.MethodGet, "/form", "").Body.String())
+		clk.Advance(25 * time.Hour) // RenewEvery (a day) is due
+	}
+	old := maps.Clone(jar)
+	w := serveJar(h, jar, http.MethodGet, "/form", "")
+	token := w.Body.String()
+	require.NotEmpty(t, token)
+	require.NotEqual(t, old, jar, "the page renewed the ID: %v", w.Header()["Set-Cookie"])
+
+	r := httptest.NewRequest(http.MethodPost, "https://example.com/submit", nil)
+	for k, v := range jar {
+		r.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	r.Header.Set(session.CSRFHeader, token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	assert.Equal(t, http.StatusOK, rec.Code, "the form the renewing page rendered posts")
+	assert.Equal(t, "alice", rec.Body.String())
 }

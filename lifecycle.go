@@ -216,11 +216,17 @@ func (s *Session) Destroy(ctx context.Context) error {
 // the new cookie. The caller holds s.mu. When the old record is gone, the
 // session continues as a new anonymous one and the cookie is expired.
 func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
+	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
+	return s.rotateKeepingCSRF(ctx, rot)
+}
+
+// rotateKeepingCSRF is rotate keeping the session's CSRF secret: for a
+// renewal at commit (renewAtCommit), whose page rendered its forms with it.
+func (s *Session) rotateKeepingCSRF(ctx context.Context, rot *Rotation) error {
 	m := s.m
 	token := sid.New()
 	rot.OldKey, rot.NewKey = s.key, m.keyOf(token)
 	rot.Meta.Expires = m.expiry(&rot.Meta)
-	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
 	var old *Record
 	if s.key != "" {
 		old = s.rec
@@ -278,7 +284,9 @@ func (s *Session) renewAtCommit(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d})
+	// The response's page rendered its forms with the session's CSRF
+	// token before this renewal of the same session: it keeps its secret.
+	err := s.rotateKeepingCSRF(ctx, &Rotation{Meta: meta, Delta: d})
 	if errors.Is(err, ErrNotFound) {
 		s.expireCookie = false
 		s.reissueGone = true // the legacy cookie stays (responseWriter.commit)
