@@ -156,8 +156,10 @@ func (s *Session) goneAtCommit(ctx context.Context) {
 	s.queue(s.event(EventRejected, s.token, s.rec.UserID, reason))
 	s.reset()
 	// A renewal's cookie may already be in the browser: expiring the cookie
-	// would log every tab out (the grace rule).
+	// would log every tab out (the grace rule), and so would deleting the
+	// legacy one, which an instance of the earlier release renews.
 	s.expireCookie, s.sendCookie = !renewed, false
+	s.reissueGone = s.reissueGone || renewed
 }
 
 // renewedMeanwhile reports whether the session's record, found gone at

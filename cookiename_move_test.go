@@ -601,3 +601,34 @@ func formRenderedByTheMove(t *testing.T, storeName, name, login string) {
 	assert.Equal(t, http.StatusOK, rec.Code, "the form the renewing page rendered posts")
 	assert.Equal(t, "alice", rec.Body.String())
 }
+
+// TestLegacyWriteDoesNotDeleteAnOldReleaseRenewal: during a rolling
+// upgrade, an instance of the earlier release renews a session under
+// __Host-sid (a login, a remembered renewal) while a fetch of the same
+// browser, served under the old name by an upgraded instance, writes to it
+// (a value, the touch). The fetch finds its record renewed at commit: its
+// change is dropped (the grace rule), and it must not delete __Host-sid,
+// which may by then hold the renewed ID: arriving last, that deletion logs
+// the user out.
+func TestLegacyWriteDoesNotDeleteAnOldReleaseRenewal(t *testing.T) {
+	st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+	before, m := earlierRelease(t, st)
+	jar := legacyLogin(t, before, "/login")
+	legacy := jar["__Host-sid"]
+
+	var renewal *httptest.ResponseRecorder
+	hook := func() {
+		renewal = serveJar(before.Handler(moveApp()), map[string]string{"__Host-sid": legacy}, http.MethodPost, "/login", "")
+	}
+	st.beforeUpdate.Store(&hook)
+	write := serveJar(m.Handler(moveApp()), map[string]string{"__Host-sid": legacy}, http.MethodPost, "/set?v=1", "cors")
+	require.NotNil(t, renewal, "the renewal ran between the write's load and its update")
+	renewed := setCookies(renewal)["__Host-sid"]
+	require.NotNil(t, renewed)
+	assert.Less(t, write.Code, 500)
+
+	applyCookies(jar, renewal, write)
+	assert.Equal(t, renewed.Value, jar["__Host-sid"], "the browser must keep the renewed ID: %v", write.Header()["Set-Cookie"])
+	w := serveJar(m.Handler(moveApp()), jar, http.MethodGet, "/whoami", "")
+	assert.Equal(t, "alice", w.Body.String())
+}
