@@ -47,6 +47,11 @@ func moveApp() http.Handler {
 	mux.HandleFunc("POST /login-bob", func(w http.ResponseWriter, r *http.Request) {
 		_ = session.FromContext(r.Context()).Login(r.Context(), "bob")
 	})
+	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).Renew(r.Context()); err != nil {
+			http.Error(w, "renewed or ended meanwhile", http.StatusConflict)
+		}
+	})
 	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(session.FromContext(r.Context()).GetString("k")))
 	})
@@ -631,4 +636,44 @@ func TestLegacyWriteDoesNotDeleteAnOldReleaseRenewal(t *testing.T) {
 	assert.Equal(t, renewed.Value, jar["__Host-sid"], "the browser must keep the renewed ID: %v", write.Header()["Set-Cookie"])
 	w := serveJar(m.Handler(moveApp()), jar, http.MethodGet, "/whoami", "")
 	assert.Equal(t, "alice", w.Body.String())
+}
+
+// TestRenewalLosingToARenewalKeepsTheCookies: a Renew (a privilege
+// change) whose session another request renewed between its load and its
+// store step fails with ErrNotFound, and goes on anonymous. Its response
+// must leave the browser's cookies alone, as any request carrying an ID
+// renewed a moment ago does (the grace rule): the browser may already hold
+// the renewed ID, under __Host-Http-sid (a login in another tab) or under
+// __Host-sid (an instance of the earlier release, during a rolling
+// upgrade), and a deletion arriving last logs the user out.
+func TestRenewalLosingToARenewalKeepsTheCookies(t *testing.T) {
+	for name, legacyName := range map[string]bool{"legacy name, earlier-release renewal": true, "current name, login in another tab": false} {
+		t.Run(name, func(t *testing.T) {
+			st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+			before, m := earlierRelease(t, st)
+			renewer, cookie := m, "__Host-Http-sid"
+			if legacyName {
+				renewer, cookie = before, "__Host-sid"
+			}
+			jar := map[string]string{}
+			serveJar(renewer.Handler(moveApp()), jar, http.MethodPost, "/login", "")
+			require.NotEmpty(t, jar[cookie])
+			sent := maps.Clone(jar)
+
+			var renewal *httptest.ResponseRecorder
+			hook := func() {
+				renewal = serveJar(renewer.Handler(moveApp()), maps.Clone(sent), http.MethodPost, "/login", "")
+			}
+			st.afterLoad.Store(&hook)
+			lost := serveJar(m.Handler(moveApp()), maps.Clone(sent), http.MethodPost, "/renew", "cors")
+			require.NotNil(t, renewal)
+			assert.Equal(t, http.StatusConflict, lost.Code, "the renewal lost")
+			renewed := setCookies(renewal)[cookie]
+			require.NotNil(t, renewed)
+
+			applyCookies(jar, renewal, lost)
+			assert.Equal(t, renewed.Value, jar[cookie], "the browser keeps the renewed ID: %v", lost.Header()["Set-Cookie"])
+			assert.Equal(t, "alice", serveJar(m.Handler(moveApp()), jar, http.MethodGet, "/whoami", "cors").Body.String())
+		})
+	}
 }

@@ -214,7 +214,8 @@ func (s *Session) Destroy(ctx context.Context) error {
 // rotate moves the session to a new ID in one store step (see Rotation;
 // the caller fills Meta, Delta and the revocation flag) and arranges for
 // the new cookie. The caller holds s.mu. When the old record is gone, the
-// session continues as a new anonymous one and the cookie is expired.
+// session continues as a new anonymous one and the cookie is expired (but
+// for one renewed a moment ago, see renewedMeanwhile).
 func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
 	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
 	return s.rotateKeepingCSRF(ctx, rot)
@@ -247,8 +248,12 @@ func (s *Session) rotateKeepingCSRF(ctx context.Context, rot *Rotation) error {
 	case errors.Is(err, ErrTooManySessions):
 		return ErrTooManySessions
 	case errors.Is(err, ErrNotFound):
+		// Renewed by another request a moment ago, the browser may hold
+		// the new ID already (the grace rule): its cookies stay.
+		renewed := s.key != "" && s.renewedMeanwhile(ctx)
 		s.reset()
-		s.expireCookie, s.sendCookie = true, false
+		s.expireCookie, s.sendCookie = !renewed, false
+		s.reissueGone = s.reissueGone || renewed
 		return fmt.Errorf("session: renew: %w", err)
 	default:
 		return err
