@@ -52,6 +52,11 @@ func moveApp() http.Handler {
 			http.Error(w, "renewed or ended meanwhile", http.StatusConflict)
 		}
 	})
+	mux.HandleFunc("GET /check", func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).Check(r.Context()); err != nil {
+			http.Error(w, "ended", http.StatusUnauthorized)
+		}
+	})
 	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(session.FromContext(r.Context()).GetString("k")))
 	})
@@ -676,4 +681,26 @@ func TestRenewalLosingToARenewalKeepsTheCookies(t *testing.T) {
 			assert.Equal(t, "alice", serveJar(m.Handler(moveApp()), jar, http.MethodGet, "/whoami", "cors").Body.String())
 		})
 	}
+}
+
+// TestLegacyCheckDoesNotDeleteAnOldReleaseRenewal: a fetch served under
+// the old name (an EventSource opening, say) calls Check before it
+// answers, and finds the session renewed meanwhile by an instance of the
+// earlier release. Its response must not delete __Host-sid, which may
+// hold the renewed ID.
+func TestLegacyCheckDoesNotDeleteAnOldReleaseRenewal(t *testing.T) {
+	st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+	before, m := earlierRelease(t, st)
+	jar := legacyLogin(t, before, "/login")
+	sent := maps.Clone(jar)
+	var renewal *httptest.ResponseRecorder
+	hook := func() { renewal = serveJar(before.Handler(moveApp()), maps.Clone(sent), http.MethodPost, "/login", "") }
+	st.afterLoad.Store(&hook)
+	check := serveJar(m.Handler(moveApp()), maps.Clone(sent), http.MethodGet, "/check", "cors")
+	require.NotNil(t, renewal)
+	assert.Equal(t, http.StatusUnauthorized, check.Code, "Check saw the ID renewed")
+	renewed := setCookies(renewal)["__Host-sid"]
+	require.NotNil(t, renewed)
+	applyCookies(jar, renewal, check)
+	assert.Equal(t, renewed.Value, jar["__Host-sid"], "the browser keeps the renewed ID: %v", check.Header()["Set-Cookie"])
 }
