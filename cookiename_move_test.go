@@ -389,6 +389,7 @@ func TestLegacyRememberedSessionKeepsItsLifetimes(t *testing.T) {
 	require.Len(t, infos, 1)
 	assert.True(t, infos[0].Remembered)
 	assert.True(t, infos[0].CreatedAt.Equal(login), "the login time is kept: %v", infos[0].CreatedAt)
+	assert.True(t, infos[0].AuthenticatedAt.Equal(login), "the move is no authentication: %v", infos[0].AuthenticatedAt)
 	w = serveJar(h, jar, http.MethodGet, "/whoami", "")
 	assert.Equal(t, "alice", w.Body.String())
 	assert.Empty(t, w.Header()["Set-Cookie"], "the move was the renewal: no second one")
