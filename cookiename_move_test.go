@@ -215,6 +215,9 @@ func TestLegacyMoveRaces(t *testing.T) {
 		"log out everywhere": {race: func(t *testing.T, w *world) {
 			require.NoError(t, w.m.RevokeUser(t.Context(), "alice"))
 		}},
+		"revoke all": {race: func(t *testing.T, w *world) {
+			require.NoError(t, w.m.RevokeAll(t.Context()))
+		}},
 		"revoke this device": {race: func(t *testing.T, w *world) {
 			require.NoError(t, w.m.Revoke(t.Context(), "alice", w.handle))
 		}},
@@ -228,31 +231,37 @@ func TestLegacyMoveRaces(t *testing.T) {
 			serveJar(w.before.Handler(moveApp()), w.jar, http.MethodPost, "/login", "")
 		}, user: "alice", live: 1},
 	} {
-		t.Run(name, func(t *testing.T) {
-			st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
-			before, m := earlierRelease(t, st)
-			w := &world{m: m, before: before, jar: legacyLogin(t, before, "/login")}
-			infos, err := m.Sessions(t.Context(), "alice")
-			require.NoError(t, err)
-			require.Len(t, infos, 1)
-			w.handle = infos[0].Handle
+		for _, storeName := range []string{"memory", "redis"} {
+			t.Run(storeName+"/"+name, func(t *testing.T) {
+				var inner session.Store = session.NewMemoryStore()
+				if storeName == "redis" {
+					inner = session.NewRedisStore(miniredisClient(t))
+				}
+				st := &afterLoadStore{hookStore: &hookStore{Store: inner}}
+				before, m := earlierRelease(t, st)
+				w := &world{m: m, before: before, jar: legacyLogin(t, before, "/login")}
+				infos, err := m.Sessions(t.Context(), "alice")
+				require.NoError(t, err)
+				require.Len(t, infos, 1)
+				w.handle = infos[0].Handle
 
-			ran := false
-			hook := func() { ran = true; tc.race(t, w) }
-			st.afterLoad.Store(&hook)
-			move := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
-			require.True(t, ran)
-			assert.Less(t, move.Code, 500, "a lost race is no 5xx")
+				ran := false
+				hook := func() { ran = true; tc.race(t, w) }
+				st.afterLoad.Store(&hook)
+				move := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
+				require.True(t, ran)
+				assert.Less(t, move.Code, 500, "a lost race is no 5xx")
 
-			// The browser's next page, with whatever cookies it kept.
-			next := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
-			assert.Equal(t, tc.user, next.Body.String(), "jar %v", len(w.jar))
-			again := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
-			assert.Equal(t, tc.user, again.Body.String())
-			infos, err = m.Sessions(t.Context(), "alice")
-			require.NoError(t, err)
-			assert.Len(t, infos, tc.live, "alice's live sessions")
-		})
+				// The browser's next page, with whatever cookies it kept.
+				next := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
+				assert.Equal(t, tc.user, next.Body.String(), "jar %v", len(w.jar))
+				again := serveJar(m.Handler(moveApp()), w.jar, http.MethodGet, "/whoami", "")
+				assert.Equal(t, tc.user, again.Body.String())
+				infos, err = m.Sessions(t.Context(), "alice")
+				require.NoError(t, err)
+				assert.Len(t, infos, tc.live, "alice's live sessions")
+			})
+		}
 	}
 }
 
@@ -704,4 +713,34 @@ func TestLegacyCheckDoesNotDeleteAnOldReleaseRenewal(t *testing.T) {
 	require.NotNil(t, renewed)
 	applyCookies(jar, renewal, check)
 	assert.Equal(t, renewed.Value, jar["__Host-sid"], "the browser keeps the renewed ID: %v", check.Header()["Set-Cookie"])
+}
+
+// TestRedisDevicesListNoSessionRevokeAllEnded: after RevokeAll, every
+// session created before it is ended (Load answers a revoked Tombstone),
+// and the devices list must not show it as live: on Redis it did, with the
+// Revoke button of a session that no longer exists (found by
+// TestLegacyMoveRaces, RevokeAll landing during the move).
+func TestRedisDevicesListNoSessionRevokeAllEnded(t *testing.T) {
+	forEachRedis(t, func(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
+		m, err := session.New(session.Config{Store: session.NewRedisStore(newClient(t), session.WithKeyPrefix(randomPrefix())), Logger: testLogger()})
+		require.NoError(t, err)
+		defer m.Close()
+		h := m.Handler(moveApp())
+		jar := map[string]string{}
+		serveJar(h, jar, http.MethodPost, "/login", "")
+		infos, err := m.Sessions(t.Context(), "alice")
+		require.NoError(t, err)
+		require.Len(t, infos, 1)
+
+		require.NoError(t, m.RevokeAll(t.Context()))
+		assert.Empty(t, serveJar(h, maps.Clone(jar), http.MethodGet, "/whoami", "cors").Body.String())
+		infos, err = m.Sessions(t.Context(), "alice")
+		require.NoError(t, err)
+		assert.Empty(t, infos, "a session RevokeAll ended is not listed")
+
+		serveJar(h, jar, http.MethodPost, "/login", "")
+		infos, err = m.Sessions(t.Context(), "alice")
+		require.NoError(t, err)
+		assert.Len(t, infos, 1, "a login after it is")
+	})
 }
