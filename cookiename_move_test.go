@@ -744,3 +744,37 @@ func TestRedisDevicesListNoSessionRevokeAllEnded(t *testing.T) {
 		assert.Len(t, infos, 1, "a login after it is")
 	})
 }
+
+// TestCapAfterRevokeAllAdmitsALogin: RevokeAll ("log everybody out", an
+// incident response) ends every session created before it. With
+// MaxSessionsPerUser and RefuseOverLimit, those ended sessions must not
+// count against the cap: they did, on the memory store and on a single
+// Redis server, so a user at the cap could not log in again until the
+// ended sessions' records expired (a remembered one: days later).
+func TestCapAfterRevokeAllAdmitsALogin(t *testing.T) {
+	run := func(t *testing.T, st session.Store, clk *fakeClock) {
+		m, err := session.New(session.Config{Store: st, Clock: clk.Now, MaxSessionsPerUser: 1, RefuseOverLimit: true, Logger: testLogger()})
+		require.NoError(t, err)
+		defer m.Close()
+		h := m.Handler(moveApp())
+		first := map[string]string{}
+		serveJar(h, first, http.MethodPost, "/login-remember", "")
+		require.Equal(t, "alice", serveJar(h, first, http.MethodGet, "/whoami", "cors").Body.String())
+		clk.Advance(time.Second)
+		require.NoError(t, m.RevokeAll(t.Context()))
+		clk.Advance(time.Second)
+
+		again := map[string]string{}
+		w := serveJar(h, again, http.MethodPost, "/login", "")
+		require.Equal(t, http.StatusOK, w.Code)
+		assert.Equal(t, "alice", serveJar(h, again, http.MethodGet, "/whoami", "cors").Body.String(), "the login after RevokeAll is admitted")
+		assert.Empty(t, serveJar(h, first, http.MethodGet, "/whoami", "cors").Body.String(), "the session before it stays ended")
+	}
+	t.Run("Memory", func(t *testing.T) {
+		clk := newFakeClock()
+		run(t, session.NewMemoryStore(), clk)
+	})
+	forEachRedis(t, func(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
+		run(t, session.NewRedisStore(newClient(t), session.WithKeyPrefix(randomPrefix())), newFakeClock())
+	})
+}

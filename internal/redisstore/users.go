@@ -251,7 +251,7 @@ func (s *Store) rotateKeys(rot *storekit.Rotation) []string {
 	if needsPointer(rot.NewKey, rot.Meta.Family) {
 		famKey = s.familyKey(rot.Meta.Family)
 	}
-	return []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey}
+	return []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey, s.allKey()}
 }
 
 // rotateResult decodes the reply of rotateScript.
