@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -777,4 +778,69 @@ func TestCapAfterRevokeAllAdmitsALogin(t *testing.T) {
 	forEachRedis(t, func(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 		run(t, session.NewRedisStore(newClient(t), session.WithKeyPrefix(randomPrefix())), newFakeClock())
 	})
+}
+
+// TestLegacyUpgradeRequestMovesNothing: a WebSocket opening (a GET with
+// Upgrade) from a client that sends no Fetch Metadata (not a browser,
+// whose opening says Sec-Fetch-Mode: websocket) is no page navigation: the
+// connection is hijacked, and a 101 written by the WebSocket library does
+// not carry the session's Set-Cookie. A renewal there (the move of a
+// legacy session, a remembered session's periodic one) retired the ID
+// without the client ever learning the new one, which logged it out.
+func TestLegacyUpgradeRequestMovesNothing(t *testing.T) {
+	for _, name := range []string{"legacy move", "remembered renewal"} {
+		t.Run(name, func(t *testing.T) {
+			clk := newFakeClock()
+			cfg := session.Config{Store: session.NewMemoryStore(), Clock: clk.Now, Logger: testLogger()}
+			m, err := session.New(cfg)
+			require.NoError(t, err)
+			defer m.Close()
+			jar := map[string]string{}
+			if name == "legacy move" {
+				cfg.Cookie.Name = "__Host-sid"
+				before, err := session.New(cfg)
+				require.NoError(t, err)
+				defer before.Close()
+				jar = legacyLogin(t, before, "/login")
+			} else {
+				serveJar(m.Handler(moveApp()), jar, http.MethodPost, "/login-remember", "")
+				clk.Advance(25 * time.Hour) // RenewEvery (a day) is due
+			}
+			assert.Equal(t, "alice", upgradeRequest(t, m, jar))
+			w := serveJar(m.Handler(moveApp()), jar, http.MethodGet, "/whoami", "")
+			assert.Equal(t, "alice", w.Body.String(), "the client's ID was not retired behind its back")
+		})
+	}
+}
+
+// upgradeRequest opens a connection upgrade carrying the cookies of jar,
+// as a WebSocket client without Fetch Metadata does, to a handler that
+// hijacks it and writes its own 101, and returns the user it answered.
+func upgradeRequest(t *testing.T, m *session.Manager, jar map[string]string) string {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user := session.FromContext(r.Context()).UserID()
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n" + user)
+		_ = brw.Flush()
+	})))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/socket", nil)
+	require.NoError(t, err)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "test")
+	for k, v := range jar {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode, "%s", body)
+	return string(body)
 }
