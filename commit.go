@@ -162,22 +162,6 @@ func (s *Session) goneAtCommit(ctx context.Context) {
 	s.reissueGone = s.reissueGone || renewed
 }
 
-// renewedMeanwhile reports whether the session's record, found gone at
-// commit, was renewed by another request within Config.RotationGrace (its
-// store kept a rotated Tombstone). One more store read, on this rare path
-// only; a failure to read counts as not renewed. The caller holds s.mu.
-func (s *Session) renewedMeanwhile(ctx context.Context) bool {
-	_, err := s.storeLoad(ctx, s.key)
-	return s.m.renewedRecently(err)
-}
-
-// renewedRecently reports whether err, a Load's, is the Tombstone of an ID
-// renewed within Config.RotationGrace.
-func (m *Manager) renewedRecently(err error) bool {
-	var t *Tombstone
-	return errors.As(err, &t) && t.Reason == EndRotated && m.now().Sub(t.At) < m.cfg.RotationGrace
-}
-
 // commitHeaders writes the cookie and cache headers into h as the response
 // headers go out. The caller holds s.mu.
 func (s *Session) commitHeaders(h http.Header, now time.Time) {

@@ -303,3 +303,19 @@ func (s *Session) renewAtCommit(ctx context.Context, now time.Time) error {
 	s.queue(s.event(EventRenewed, s.token, meta.UserID, reason))
 	return nil
 }
+
+// renewedMeanwhile reports whether the session's record, found gone at
+// commit, was renewed by another request within Config.RotationGrace (its
+// store kept a rotated Tombstone). One more store read, on this rare path
+// only; a failure to read counts as not renewed. The caller holds s.mu.
+func (s *Session) renewedMeanwhile(ctx context.Context) bool {
+	_, err := s.storeLoad(ctx, s.key)
+	return s.m.renewedRecently(err)
+}
+
+// renewedRecently reports whether err, a Load's, is the Tombstone of an ID
+// renewed within Config.RotationGrace.
+func (m *Manager) renewedRecently(err error) bool {
+	var t *Tombstone
+	return errors.As(err, &t) && t.Reason == EndRotated && m.now().Sub(t.At) < m.cfg.RotationGrace
+}
