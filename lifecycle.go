@@ -304,10 +304,11 @@ func (s *Session) renewAtCommit(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// renewedMeanwhile reports whether the session's record, found gone at
-// commit, was renewed by another request within Config.RotationGrace (its
-// store kept a rotated Tombstone). One more store read, on this rare path
-// only; a failure to read counts as not renewed. The caller holds s.mu.
+// renewedMeanwhile reports whether the session's record, found gone (at
+// commit, by a renewal), was renewed by another request within
+// Config.RotationGrace (its store kept a rotated Tombstone). One more store
+// read, on this rare path only; a failure to read counts as not renewed.
+// The caller holds s.mu.
 func (s *Session) renewedMeanwhile(ctx context.Context) bool {
 	_, err := s.storeLoad(ctx, s.key)
 	return s.m.renewedRecently(err)
