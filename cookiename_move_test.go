@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -843,4 +844,50 @@ func upgradeRequest(t *testing.T, m *session.Manager, jar map[string]string) str
 	_ = res.Body.Close()
 	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode, "%s", body)
 	return string(body)
+}
+
+// TestLegacyNameAndImport: Config.Import adopts a session of another system
+// only for a request with no session of ours. A session of the earlier
+// release under __Host-sid is ours: it is served and moved, and the other
+// system's session is left unconsumed. A session of this release planted
+// as __Host-sid is not ours there: the import proceeds, its login is issued
+// under __Host-Http-sid, and the planted cookie is deleted.
+func TestLegacyNameAndImport(t *testing.T) {
+	st := session.NewMemoryStore()
+	var calls atomic.Int32
+	before, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer before.Close()
+	m, err := session.New(session.Config{Store: st, Logger: testLogger(), Import: func(_ context.Context, r *http.Request) (session.Imported, error) {
+		calls.Add(1)
+		c, err := r.Cookie("other")
+		if err != nil {
+			return session.Imported{}, nil
+		}
+		return session.Imported{Legacy: &http.Cookie{Name: c.Name, Path: "/"}, UserID: "bob"}, nil
+	}})
+	require.NoError(t, err)
+	defer m.Close()
+	h := m.Handler(moveApp())
+
+	jar := legacyLogin(t, before, "/login")
+	jar["other"] = "x"
+	w := serveJar(h, jar, http.MethodGet, "/whoami", "")
+	assert.Equal(t, "alice", w.Body.String(), "our earlier release's session is ours")
+	assert.Zero(t, calls.Load(), "the importer is not asked")
+	assert.NotEmpty(t, jar["__Host-Http-sid"])
+	assert.Empty(t, jar["__Host-sid"])
+	assert.Equal(t, "x", jar["other"], "the other system's session is not consumed")
+
+	mine := map[string]string{}
+	serveJar(h, mine, http.MethodPost, "/login", "")
+	planted := map[string]string{"__Host-sid": mine["__Host-Http-sid"], "other": "x"}
+	calls.Store(0)
+	w = serveJar(h, planted, http.MethodGet, "/whoami", "")
+	assert.Equal(t, "bob", w.Body.String(), "the planted session is not adopted; the import is")
+	assert.EqualValues(t, 1, calls.Load())
+	assert.NotEmpty(t, planted["__Host-Http-sid"])
+	assert.NotEqual(t, mine["__Host-Http-sid"], planted["__Host-Http-sid"])
+	assert.Empty(t, planted["__Host-sid"], "the planted cookie is deleted")
+	assert.Empty(t, planted["other"], "the imported cookie is expired")
 }
