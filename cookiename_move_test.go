@@ -891,3 +891,35 @@ func TestLegacyNameAndImport(t *testing.T) {
 	assert.Empty(t, planted["__Host-sid"], "the planted cookie is deleted")
 	assert.Empty(t, planted["other"], "the imported cookie is expired")
 }
+
+// TestExplicitHostHttpNameIsUnchanged: 0.1.0 accepted Cookie.Name
+// "__Host-Http-sid" set explicitly (the prefix a script cannot set), and
+// keyed its sessions as every name was keyed then. An explicit name is
+// unchanged by the upgrade (MIGRATING): its sessions still log in (with the
+// current name's key domain applied to it, none did: everybody was logged
+// out), and no other name is read (reading __Host-sid reopened, for
+// exactly those sessions, the plant the key domain closes).
+func TestExplicitHostHttpNameIsUnchanged(t *testing.T) {
+	st := session.NewMemoryStore()
+	// A 0.1.0 session: keyed as every name was (this release keys any name
+	// but the default that way).
+	issuer, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-x"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer issuer.Close()
+	issued := map[string]string{}
+	serveJar(issuer.Handler(moveApp()), issued, http.MethodPost, "/login", "")
+	token := issued["__Host-x"]
+	require.NotEmpty(t, token)
+
+	m, err := session.New(session.Config{Store: st, Cookie: session.CookieConfig{Name: "__Host-Http-sid"}, Logger: testLogger()})
+	require.NoError(t, err)
+	defer m.Close()
+	h := m.Handler(moveApp())
+	w := serveJar(h, map[string]string{"__Host-Http-sid": token}, http.MethodGet, "/whoami", "")
+	assert.Equal(t, "alice", w.Body.String(), "a session of the explicit name still logs in")
+
+	planted := map[string]string{"__Host-sid": token}
+	w = serveJar(h, planted, http.MethodGet, "/whoami", "")
+	assert.Empty(t, w.Body.String(), "no other name is read")
+	assert.Equal(t, token, planted["__Host-sid"], "nor deleted: %v", w.Header()["Set-Cookie"])
+}

@@ -41,6 +41,7 @@ type Manager struct {
 // returns an error wrapping ErrInvalidConfig when a setting is unsafe or
 // contradictory, rather than silently weakening it.
 func New(cfg Config) (*Manager, error) {
+	defaultName := cfg.Cookie.Name == "" // an explicit name is unchanged: see CookieConfig.Name
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.carrier = c
-	if cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
+	if defaultName && cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
 		m.legacyCookie = legacyCookieName // see CookieConfig.Name
 		if _, ok := c.(*storeCarrier); ok {
 			m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
