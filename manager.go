@@ -68,12 +68,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.carrier = c
-	if defaultName && cfg.Cookie.Name == defaultCookieName && cfg.TokenHeader == "" {
-		m.legacyCookie = legacyCookieName // see CookieConfig.Name
-		if _, ok := c.(*storeCarrier); ok {
-			m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
-		}
-	}
+	m.readLegacyName(defaultName)
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &sid.Signer{Keys: cfg.SigningKeys}
 	}
@@ -88,6 +83,20 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.watchExpiry()
 	return m, nil
+}
+
+// readLegacyName makes the Manager read the default cookie's name in
+// earlier releases, and key the tokens of the current one apart (see
+// CookieConfig.Name and keyOf): only for the default name, left empty
+// (defaultName), in cookie transport.
+func (m *Manager) readLegacyName(defaultName bool) {
+	if !defaultName || m.cfg.Cookie.Name != defaultCookieName || m.cfg.TokenHeader != "" {
+		return
+	}
+	m.legacyCookie = legacyCookieName
+	if _, ok := m.carrier.(*storeCarrier); ok {
+		m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
+	}
 }
 
 // Close releases what New created (the default in-memory store). A store
