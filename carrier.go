@@ -66,19 +66,6 @@ func newCarrier(m *Manager) (carrier, error) {
 	return &storeCarrier{m: m}, nil
 }
 
-// useLegacyName makes m read the earlier releases' cookie name when it has
-// the default one (see CookieConfig.Name), and key the tokens of the current
-// name in their own domain (see keyOf). The caller sets m.carrier first.
-func (m *Manager) useLegacyName() {
-	if m.cfg.Cookie.Name != defaultCookieName || m.cfg.TokenHeader != "" {
-		return
-	}
-	m.legacyCookie = legacyCookieName
-	if _, ok := m.carrier.(*storeCarrier); ok {
-		m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
-	}
-}
-
 // storeCarrier carries a session as a token (a cookie or a header) naming
 // the record the store keeps. Its methods live beside the code that uses
 // them: load in session.go, the writes in storage.go, check in live.go,
@@ -91,7 +78,9 @@ type storeCarrier struct{ m *Manager }
 // may have renewed or ended the session since this one loaded it, and the
 // renewed cookie, maybe already in the browser, must not be overwritten by
 // the retired ID. That is one store read, on those rare responses only; a
-// failed read sends the token as before.
+// failed read sends the token as before. A session not moved off the legacy
+// cookie name (a fetch: see Session.renewAtCommit) keeps its token there:
+// under the current name, its key names no record (see Manager.keyOf).
 func (c *storeCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration) {
 	if s.reissue && s.token == c.m.readToken(s.req).token {
 		if _, err := c.m.store.Load(s.req.Context(), s.key); errors.Is(err, ErrNotFound) {
@@ -99,7 +88,11 @@ func (c *storeCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration
 			return
 		}
 	}
-	c.m.writeToken(h, s.token, maxAge)
+	name := c.m.cfg.Cookie.Name
+	if s.legacyMove {
+		name = c.m.legacyCookie
+	}
+	c.m.writeToken(h, name, s.token, maxAge)
 }
 
 // needsSend reports whether the session's token is one the client does

@@ -156,18 +156,10 @@ func (s *Session) goneAtCommit(ctx context.Context) {
 	s.queue(s.event(EventRejected, s.token, s.rec.UserID, reason))
 	s.reset()
 	// A renewal's cookie may already be in the browser: expiring the cookie
-	// would log every tab out (the grace rule).
+	// would log every tab out (the grace rule), and so would deleting the
+	// legacy one, which an instance of the earlier release renews.
 	s.expireCookie, s.sendCookie = !renewed, false
-}
-
-// renewedMeanwhile reports whether the session's record, found gone at
-// commit, was renewed by another request within Config.RotationGrace (its
-// store kept a rotated Tombstone). One more store read, on this rare path
-// only; a failure to read counts as not renewed. The caller holds s.mu.
-func (s *Session) renewedMeanwhile(ctx context.Context) bool {
-	_, err := s.storeLoad(ctx, s.key)
-	var t *Tombstone
-	return errors.As(err, &t) && t.Reason == EndRotated && s.m.now().Sub(t.At) < s.m.cfg.RotationGrace
+	s.reissueGone = s.reissueGone || renewed
 }
 
 // commitHeaders writes the cookie and cache headers into h as the response

@@ -202,6 +202,9 @@ type CookieConfig struct {
 	// a new ID, and expires the old cookie, so nobody is logged out. A
 	// session issued under the new name is keyed apart and is not read under
 	// the old one, so a script cannot plant it there (see MIGRATING.md).
+	// That is for Name left empty: a name set explicitly, "__Host-Http-sid"
+	// included (0.1.0 accepted it), is unchanged, keyed as before, and no
+	// other name is read.
 	Name string
 	// Domain widens the cookie to subdomains. Leave it empty (host-only)
 	// unless you need it; it cannot be combined with a __Host- name.

@@ -101,9 +101,10 @@ func (m *Manager) responseTokenHeader() string {
 	return m.cfg.TokenHeader
 }
 
-// writeToken hands the client its token: Set-Cookie, or the response token
-// header in header mode. maxAge > 0 makes the cookie persistent.
-func (m *Manager) writeToken(h http.Header, token string, maxAge time.Duration) {
+// writeToken hands the client its token: Set-Cookie of the cookie called
+// name, or the response token header in header mode. maxAge > 0 makes the
+// cookie persistent.
+func (m *Manager) writeToken(h http.Header, name, token string, maxAge time.Duration) {
 	if m.signer != nil {
 		token = m.signer.Sign(token)
 	}
@@ -111,7 +112,7 @@ func (m *Manager) writeToken(h http.Header, token string, maxAge time.Duration) 
 		h.Set(m.responseTokenHeader(), token)
 		return
 	}
-	h.Add("Set-Cookie", m.cookieHeader(token, maxAge))
+	h.Add("Set-Cookie", m.cookieHeader(name, token, maxAge))
 }
 
 // expireToken tells the client to forget its token: an expired cookie (same
@@ -121,15 +122,16 @@ func (m *Manager) expireToken(h http.Header) {
 		h.Set(m.responseTokenHeader(), "")
 		return
 	}
-	h.Add("Set-Cookie", m.cookieHeader("", -1))
+	h.Add("Set-Cookie", m.cookieHeader(m.cfg.Cookie.Name, "", -1))
 }
 
-// cookieHeader builds the Set-Cookie header value carrying token. maxAge > 0
-// makes it persistent; maxAge < 0 expires it (Max-Age=0, empty value).
-func (m *Manager) cookieHeader(token string, maxAge time.Duration) string {
+// cookieHeader builds the Set-Cookie header value of the session cookie
+// called name carrying token. maxAge > 0 makes it persistent; maxAge < 0
+// expires it (Max-Age=0, empty value).
+func (m *Manager) cookieHeader(name, token string, maxAge time.Duration) string {
 	c := &m.cfg.Cookie
 	ck := http.Cookie{
-		Name:        c.Name,
+		Name:        name,
 		Value:       token,
 		Path:        c.Path,
 		Domain:      c.Domain,

@@ -145,7 +145,7 @@ func (c *cookieCarrier) rotate(_ context.Context, s *Session, rot *Rotation) ([]
 func (c *cookieCarrier) sendToken(s *Session, h http.Header, maxAge time.Duration) {
 	m := c.m
 	cookieseal.StampLogin(&s.rec.Meta) // the login stamp a revocation list compares (below)
-	v := m.cookieHeader(c.sealer.sealCookie(m.cfg.Cookie.Name, s.token, s.rec), maxAge)
+	v := m.cookieHeader(m.cfg.Cookie.Name, c.sealer.sealCookie(m.cfg.Cookie.Name, s.token, s.rec), maxAge)
 	if len(v) > maxCookieSize {
 		// The checks of Set and the door keep this from happening; if it
 		// does, the browser keeps its previous cookie rather than none.
@@ -223,7 +223,7 @@ const csrfReserve = 96
 // meta and values would seal into a Set-Cookie longer than maxCookieSize
 // (with the longest Max-Age its cookie can be sent with).
 func (c *cookieCarrier) fits(meta *Meta, values iter.Seq2[string, []byte]) error {
-	n := len(c.m.cookieHeader("", c.longestMaxAge(meta))) + cookieseal.ValueLen(meta, values, csrfSessionKey, csrfReserve)
+	n := len(c.m.cookieHeader(c.m.cfg.Cookie.Name, "", c.longestMaxAge(meta))) + cookieseal.ValueLen(meta, values, csrfSessionKey, csrfReserve)
 	if n > maxCookieSize {
 		return fmt.Errorf("%w: the cookie would be %d bytes, over %d", ErrTooLarge, n, maxCookieSize)
 	}
@@ -358,7 +358,7 @@ func (c *cookieCarrier) revokeOthers(ctx context.Context, s *Session) error {
 	}
 	meta := s.rec.Meta
 	meta.LastSeen = m.now()
-	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}, false); err != nil {
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
 		return err
 	}
 	s.rec.Generation = cookieseal.StampAfter(at, c.m.now) // sealed by sendToken

@@ -178,7 +178,7 @@ func (c *storeCarrier) revokeOthers(ctx context.Context, s *Session) error {
 	}
 	meta := s.rec.Meta
 	meta.LastSeen = m.now()
-	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending(), RevokeUser: true}, false)
+	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending(), RevokeUser: true})
 	if errors.Is(err, ErrNotFound) {
 		s.queue(Event{Kind: EventRevoked, UserID: meta.UserID, Reason: "revoke_others"})
 	}

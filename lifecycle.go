@@ -88,7 +88,7 @@ func (s *Session) login(ctx context.Context, userID string, o loginOptions) erro
 			return err
 		}
 	}
-	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}, false); err != nil {
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}); err != nil {
 		if errors.Is(err, ErrTooManySessions) {
 			s.queue(s.event(EventLoginRefused, "", userID, "max_sessions"))
 		}
@@ -147,7 +147,7 @@ func (s *Session) renew(ctx context.Context, reauth bool, methods ...string) err
 		meta.UserAgent, meta.IP = clientstr.Clean(s.req.UserAgent()), clientstr.Clean(m.clientIP(s.req))
 		reason = "reauthenticate"
 	}
-	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}, false); err != nil {
+	if err := s.rotate(ctx, &Rotation{Meta: meta, Delta: s.pending()}); err != nil {
 		return err
 	}
 	s.queue(s.event(EventRenewed, s.token, meta.UserID, reason))
@@ -213,22 +213,21 @@ func (s *Session) Destroy(ctx context.Context) error {
 
 // rotate moves the session to a new ID in one store step (see Rotation;
 // the caller fills Meta, Delta and the revocation flag) and arranges for
-// the new cookie. The new ID gets a new CSRF secret unless keepCSRF (a
-// renewal that changes no privilege, made as the response goes out, after
-// the page may have rendered tokens of the old one). The caller holds s.mu.
-// When the old record is gone, the session continues as a new anonymous one
-// and the cookie is expired.
-func (s *Session) rotate(ctx context.Context, rot *Rotation, keepCSRF bool) error {
+// the new cookie. The caller holds s.mu. When the old record is gone, the
+// session continues as a new anonymous one and the cookie is expired (but
+// for one renewed a moment ago, see renewedMeanwhile).
+func (s *Session) rotate(ctx context.Context, rot *Rotation) error {
+	rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey) // a new ID gets a new CSRF token
+	return s.rotateKeepingCSRF(ctx, rot)
+}
+
+// rotateKeepingCSRF is rotate keeping the session's CSRF secret: for a
+// renewal at commit (renewAtCommit), whose page rendered its forms with it.
+func (s *Session) rotateKeepingCSRF(ctx context.Context, rot *Rotation) error {
 	m := s.m
 	token := sid.New()
 	rot.OldKey, rot.NewKey = s.key, m.keyOf(token)
 	rot.Meta.Expires = m.expiry(&rot.Meta)
-	if !keepCSRF {
-		rot.Delta.Delete = append(rot.Delta.Delete[:len(rot.Delta.Delete):len(rot.Delta.Delete)], csrfSessionKey)
-	}
-	if rot.Meta.UserID != "" {
-		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.RefuseOverLimit
-	}
 	var old *Record
 	if s.key != "" {
 		old = s.rec
@@ -236,6 +235,12 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation, keepCSRF bool) erro
 	rot.Meta.Family = "" // a new family: the new key's
 	if old != nil && old.UserID == rot.Meta.UserID {
 		rot.Meta.Family = storekit.FamilyOf(s.key, &old.Meta) // a renewal of the same session
+	} else if rot.Meta.UserID != "" {
+		// Only a session new to the user counts against the cap: a
+		// renewal (Renew, the move off the legacy cookie name, a
+		// remembered session's periodic one) adds none, so it neither
+		// evicts the user's other sessions nor is refused.
+		rot.MaxSessions, rot.RefuseNew = m.cfg.MaxSessionsPerUser, m.cfg.RefuseOverLimit
 	}
 	evicted, err := s.storeRotate(ctx, rot)
 	switch {
@@ -243,8 +248,12 @@ func (s *Session) rotate(ctx context.Context, rot *Rotation, keepCSRF bool) erro
 	case errors.Is(err, ErrTooManySessions):
 		return ErrTooManySessions
 	case errors.Is(err, ErrNotFound):
+		// Renewed by another request a moment ago, the browser may hold
+		// the new ID already (the grace rule): its cookies stay.
+		renewed := s.key != "" && s.renewedMeanwhile(ctx)
 		s.reset()
-		s.expireCookie, s.sendCookie = true, false
+		s.expireCookie, s.sendCookie = !renewed, false
+		s.reissueGone = s.reissueGone || renewed
 		return fmt.Errorf("session: renew: %w", err)
 	default:
 		return err
@@ -280,7 +289,9 @@ func (s *Session) renewAtCommit(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	err := s.rotate(ctx, &Rotation{Meta: meta, Delta: d}, true) // forms rendered by this request stay valid
+	// The response's page rendered its forms with the session's CSRF
+	// token before this renewal of the same session: it keeps its secret.
+	err := s.rotateKeepingCSRF(ctx, &Rotation{Meta: meta, Delta: d})
 	if errors.Is(err, ErrNotFound) {
 		s.expireCookie = false
 		s.reissueGone = true // the legacy cookie stays (responseWriter.commit)
@@ -291,4 +302,21 @@ func (s *Session) renewAtCommit(ctx context.Context, now time.Time) error {
 	}
 	s.queue(s.event(EventRenewed, s.token, meta.UserID, reason))
 	return nil
+}
+
+// renewedMeanwhile reports whether the session's record, found gone (at
+// commit, by a renewal), was renewed by another request within
+// Config.RotationGrace (its store kept a rotated Tombstone). One more store
+// read, on this rare path only; a failure to read counts as not renewed.
+// The caller holds s.mu.
+func (s *Session) renewedMeanwhile(ctx context.Context) bool {
+	_, err := s.storeLoad(ctx, s.key)
+	return s.m.renewedRecently(err)
+}
+
+// renewedRecently reports whether err, a Load's, is the Tombstone of an ID
+// renewed within Config.RotationGrace.
+func (m *Manager) renewedRecently(err error) bool {
+	var t *Tombstone
+	return errors.As(err, &t) && t.Reason == EndRotated && m.now().Sub(t.At) < m.cfg.RotationGrace
 }

@@ -56,6 +56,9 @@ func (c *storeCarrier) check(ctx context.Context, s *Session) error {
 	m := c.m
 	rec, err := s.storeLoad(ctx, s.key)
 	if errors.Is(err, ErrNotFound) {
+		// Renewed a moment ago: the legacy cookie may hold the renewal of
+		// an instance of the earlier release (responseWriter.commit).
+		s.reissueGone = s.reissueGone || m.renewedRecently(err)
 		s.reset()
 		return fmt.Errorf("%s: %w", errEnded, err)
 	}

@@ -41,6 +41,7 @@ type Manager struct {
 // returns an error wrapping ErrInvalidConfig when a setting is unsafe or
 // contradictory, rather than silently weakening it.
 func New(cfg Config) (*Manager, error) {
+	defaultName := cfg.Cookie.Name == "" // an explicit name is unchanged: see CookieConfig.Name
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.carrier = c
-	m.useLegacyName()
+	m.readLegacyName(defaultName)
 	if len(cfg.SigningKeys) > 0 {
 		m.signer = &sid.Signer{Keys: cfg.SigningKeys}
 	}
@@ -82,6 +83,20 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.watchExpiry()
 	return m, nil
+}
+
+// readLegacyName makes the Manager read the default cookie's name in
+// earlier releases, and key the tokens of the current one apart (see
+// CookieConfig.Name and keyOf): only for the default name, left empty
+// (defaultName), in cookie transport.
+func (m *Manager) readLegacyName(defaultName bool) {
+	if !defaultName || m.cfg.Cookie.Name != defaultCookieName || m.cfg.TokenHeader != "" {
+		return
+	}
+	m.legacyCookie = legacyCookieName
+	if _, ok := m.carrier.(*storeCarrier); ok {
+		m.keyDomain = defaultCookieName + ":" // a sealed cookie is bound to its name instead
+	}
 }
 
 // Close releases what New created (the default in-memory store). A store

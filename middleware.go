@@ -102,8 +102,9 @@ func (w *responseWriter) Header() http.Header {
 // keepsLegacyCookie reports whether the commit left the session read under
 // the legacy cookie name there: not moved yet (only a page navigation moves
 // it, see Session.renewAtCommit), or found renewed or ended since its load
-// (see storeCarrier.sendToken), when the old cookie may hold the renewal of
-// an instance of the earlier release.
+// (see storeCarrier.sendToken, Session.rotate, Session.goneAtCommit and
+// storeCarrier.check), when the old cookie may hold the renewal of an
+// instance of the earlier release.
 func (s *Session) keepsLegacyCookie() bool {
 	s.mu.Lock()
 	defer s.unlock()

@@ -70,10 +70,13 @@ func (m *Manager) remembered(meta *Meta) bool {
 
 // navigation reports whether r is a page navigation (a GET whose
 // Sec-Fetch-Mode, when the browser sends one, is "navigate"): a renewal
-// there leaves no concurrent request of the page with a retired ID.
+// there leaves no concurrent request of the page with a retired ID. A GET
+// asking for a protocol upgrade (a WebSocket opening of a client without
+// Fetch Metadata) is none: its connection is hijacked, and the 101 the
+// WebSocket library writes does not carry the renewal's Set-Cookie.
 func navigation(r *http.Request) bool {
 	mode := r.Header.Get("Sec-Fetch-Mode")
-	return r.Method == http.MethodGet && (mode == "" || mode == "navigate")
+	return r.Method == http.MethodGet && (mode == "" || mode == "navigate") && r.Header.Get("Upgrade") == ""
 }
 
 // periodicRenewalDue reports whether this request should give its

@@ -36,7 +36,7 @@ type Session struct {
 	seenEnded    bool // a stored session of this request was seen to end (see Check)
 	sendCookie   bool // Set-Cookie with token at commit
 	reissue      bool // sendCookie only re-issues the presented token, unwritten since
-	reissueGone  bool // that re-issue or legacyMove found the session renewed or ended since the load
+	reissueGone  bool // a re-issue, renewal, commit or Check found the session renewed (or ended) since the load
 	legacyMove   bool // read under the legacy cookie name: renewed under the current one at commit
 	expireCookie bool // expire the browser's cookie at commit
 	headersSent  bool

@@ -133,7 +133,7 @@ func (s *Store) liveSessions(userID string, keys []string, now int64, locked boo
 			continue
 		}
 		if locked {
-			if meta.Generation < s.userShard(userID).m[userID].gen {
+			if meta.Generation < s.userShard(userID).m[userID].gen || s.revokedByAll(&e, len(k)) {
 				dead = append(dead, k)
 				continue
 			}

@@ -12,8 +12,9 @@ import (
 )
 
 // UserSessions implements session.UserIndex: it reads the index and the generation
-// (one round trip, see readIndex), every indexed session (one pipelined
-// round trip, spread over the nodes that hold them), and prunes entries
+// (one round trip, see readIndex), every indexed session and the RevokeAll
+// cutoff (one pipelined round trip, spread over the nodes that hold them),
+// lists none that RevokeAll ended, and prunes entries
 // whose session is gone, belongs to someone else or is revoked (one more,
 // only when needed).
 func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.IndexedRecord, error) {
@@ -26,37 +27,33 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.Ind
 		return nil, err
 	}
 	hashes := make([]*redis.MapStringStringCmd, len(keys))
+	var cutoff *redis.StringCmd
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			hashes[i] = p.HGetAll(ctx, s.sessionKey(k))
 		}
+		cutoff = p.Get(ctx, s.allKey()) // last: its redis.Nil hides no other error
 		return nil
 	})
+	if err := pipelineErr(err, cutoff); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	all, err := cutoffOf(cutoff)
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
 	out := make([]storekit.IndexedRecord, 0, len(keys))
 	var dead []any
 	for i, k := range keys {
-		fields := hashes[i].Val()
-		if len(fields) == 0 {
-			dead = append(dead, k)
-			continue
-		}
-		r, err := decodeHash(op, fields)
-		if errors.Is(err, storekit.ErrCorrupt) {
-			// Not listed, kept in the index (RevokeUser still ends it): a
-			// request that brings it back gets it rejected as corrupt.
-			continue
-		}
-		if err != nil {
+		r, gone, err := indexEntry(op, userID, cur, all, hashes[i].Val())
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if r.UserID != userID || r.Generation < cur {
+		case gone:
 			dead = append(dead, k)
-			continue
+		case r != nil:
+			out = append(out, storekit.IndexedRecord{Key: k, Meta: r.Meta})
 		}
-		out = append(out, storekit.IndexedRecord{Key: k, Meta: r.Meta})
 	}
 	if len(dead) > 0 {
 		if err := s.client.ZRem(ctx, s.indexKey(userID), dead...).Err(); err != nil {
@@ -64,6 +61,35 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]storekit.Ind
 		}
 	}
 	return out, nil
+}
+
+// indexEntry sorts one indexed session for UserSessions (fields: its hash,
+// cur: the user's generation, cutoff: RevokeAll's): its record when it is
+// listed; gone when its entry is pruned (no record, someone else's, revoked
+// by generation); neither when it stays indexed but unlisted (a corrupt
+// record, RevokeUser still ends it and a request bringing it back gets it
+// rejected; or one RevokeAll ended, as Load answers).
+func indexEntry(op, userID string, cur uint64, cutoff string, fields map[string]string) (r *storekit.Record, gone bool, err error) {
+	if len(fields) == 0 {
+		return nil, true, nil
+	}
+	r, err = decodeHash(op, fields)
+	if errors.Is(err, storekit.ErrCorrupt) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if r.UserID != userID || r.Generation < cur {
+		return nil, true, nil
+	}
+	var tomb *storekit.Tombstone
+	if err := revokedByAll(op, r, cutoff); errors.As(err, &tomb) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	return r, false, nil
 }
 
 // readIndex is UserSessions' first round trip: it drops the index entries
@@ -225,7 +251,7 @@ func (s *Store) rotateKeys(rot *storekit.Rotation) []string {
 	if needsPointer(rot.NewKey, rot.Meta.Family) {
 		famKey = s.familyKey(rot.Meta.Family)
 	}
-	return []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey}
+	return []string{oldHash, oldTomb, newHash, newTomb, genKey, indexKey, famKey, s.allKey()}
 }
 
 // rotateResult decodes the reply of rotateScript.

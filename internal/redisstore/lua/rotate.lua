@@ -7,7 +7,8 @@
 -- no old record), KEYS[3] new hash, KEYS[4] its tombstone, KEYS[5] the
 -- user's generation key, KEYS[6] the user's index, KEYS[7] the family
 -- pointer (the new tombstone again when the family is the new key, which
--- needs no pointer).
+-- needs no pointer), KEYS[8] the RevokeAll cutoff (a session created
+-- before it is not counted by the cap).
 --
 -- ARGV[1] "1" if there is an old record; ARGV[2] generation key prefix;
 -- ARGV[3] session key prefix (up to the brace); ARGV[4] now (unix ms);
@@ -76,10 +77,11 @@ if ended or (not alive and ARGV[1] == '1') then return {1} end
 local out = {0}
 if user ~= '' and tonumber(ARGV[9]) > 0 then
   local live = {}
+  local cut = tonumber(redis.call('GET', KEYS[8]) or '0') or 0
   for _, m in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
     if m ~= ARGV[5] then
-      local f = redis.call('HMGET', pfx .. m .. '}', 'user', 'gen', 'seen', 'exp', 'ua', 'ip')
-      if f[1] == user and tonumber(f[2]) >= curGen and tonumber(f[4]) > now then
+      local f = redis.call('HMGET', pfx .. m .. '}', 'user', 'gen', 'seen', 'exp', 'ua', 'ip', 'created')
+      if f[1] == user and tonumber(f[2]) >= curGen and tonumber(f[4]) > now and (tonumber(f[7] or '0') or 0) >= cut then
         live[#live + 1] = {m, tonumber(f[3]), f[5], f[6], f[3]}
       else
         redis.call('ZREM', KEYS[6], m)
