@@ -63,6 +63,14 @@ func moveApp() http.Handler {
 			http.Error(w, "ended", http.StatusUnauthorized)
 		}
 	})
+	mux.HandleFunc("POST /save-then-set", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		_ = s.Set("k", "1")
+		if err := s.Save(r.Context()); err != nil {
+			_ = s.Set("flash", "please try again") // a handler's usual reaction
+			http.Error(w, "ended meanwhile", http.StatusConflict)
+		}
+	})
 	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(session.FromContext(r.Context()).GetString("k")))
 	})
@@ -939,4 +947,28 @@ func TestExplicitHostHttpNameIsUnchanged(t *testing.T) {
 	w = serveJar(h, planted, http.MethodGet, "/whoami", "")
 	assert.Empty(t, w.Body.String(), "no other name is read")
 	assert.Equal(t, token, planted["__Host-sid"], "nor deleted: %v", w.Header()["Set-Cookie"])
+}
+
+// TestSaveLosingToARenewalStartsNoSession: a handler saves early
+// (Session.Save) and finds its session renewed by another tab since its
+// load; its change is dropped (the grace rule). A Set after that must not
+// start a new anonymous session whose cookie replaces the renewed one.
+func TestSaveLosingToARenewalStartsNoSession(t *testing.T) {
+	st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+	_, m := earlierRelease(t, st)
+	h := m.Handler(moveApp())
+	jar := map[string]string{}
+	serveJar(h, jar, http.MethodPost, "/login", "")
+	require.NotEmpty(t, jar["__Host-Http-sid"])
+	sent := maps.Clone(jar)
+	var renewal *httptest.ResponseRecorder
+	hook := func() { renewal = serveJar(h, maps.Clone(sent), http.MethodPost, "/login", "") }
+	st.beforeUpdate.Store(&hook)
+	lost := serveJar(h, maps.Clone(sent), http.MethodPost, "/save-then-set", "cors")
+	require.NotNil(t, renewal)
+	assert.Equal(t, http.StatusConflict, lost.Code)
+	renewed := setCookies(renewal)["__Host-Http-sid"]
+	require.NotNil(t, renewed)
+	applyCookies(jar, renewal, lost)
+	assert.Equal(t, renewed.Value, jar["__Host-Http-sid"], "the browser keeps the renewed ID: %v", lost.Header()["Set-Cookie"])
 }
