@@ -160,6 +160,7 @@ func (s *Session) goneAtCommit(ctx context.Context) {
 	// legacy one, which an instance of the earlier release renews.
 	s.expireCookie, s.sendCookie = !renewed, false
 	s.reissueGone = s.reissueGone || renewed
+	s.graced = s.graced || renewed // a later Set answers ErrRotated (see rotate)
 }
 
 // commitHeaders writes the cookie and cache headers into h as the response

@@ -50,13 +50,25 @@ func moveApp() http.Handler {
 		_ = session.FromContext(r.Context()).Login(r.Context(), "bob")
 	})
 	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
-		if err := session.FromContext(r.Context()).Renew(r.Context()); err != nil {
+		s := session.FromContext(r.Context())
+		if err := s.Renew(r.Context()); err != nil {
+			if r.URL.Query().Get("then") == "set" {
+				_ = s.Set("flash", "please try again") // a handler's usual reaction
+			}
 			http.Error(w, "renewed or ended meanwhile", http.StatusConflict)
 		}
 	})
 	mux.HandleFunc("GET /check", func(w http.ResponseWriter, r *http.Request) {
 		if err := session.FromContext(r.Context()).Check(r.Context()); err != nil {
 			http.Error(w, "ended", http.StatusUnauthorized)
+		}
+	})
+	mux.HandleFunc("POST /save-then-set", func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromContext(r.Context())
+		_ = s.Set("k", "1")
+		if err := s.Save(r.Context()); err != nil {
+			_ = s.Set("flash", "please try again") // a handler's usual reaction
+			http.Error(w, "ended meanwhile", http.StatusConflict)
 		}
 	})
 	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
@@ -665,7 +677,20 @@ func TestLegacyWriteDoesNotDeleteAnOldReleaseRenewal(t *testing.T) {
 // upgrade), and a deletion arriving last logs the user out.
 func TestRenewalLosingToARenewalKeepsTheCookies(t *testing.T) {
 	for name, legacyName := range map[string]bool{"legacy name, earlier-release renewal": true, "current name, login in another tab": false} {
-		t.Run(name, func(t *testing.T) {
+		for _, path := range []string{"/renew", "/renew?then=set"} {
+			t.Run(name+path, func(t *testing.T) { renewalLosingToARenewal(t, legacyName, path) })
+		}
+	}
+}
+
+// renewalLosingToARenewal is one case of
+// TestRenewalLosingToARenewalKeepsTheCookies: path renews, and with
+// then=set, sets a value once the renewal failed, which must not start a
+// session whose cookie replaces the renewed one (the grace rule: Set
+// answers ErrRotated).
+func renewalLosingToARenewal(t *testing.T, legacyName bool, path string) {
+	{
+		{
 			st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
 			before, m := earlierRelease(t, st)
 			renewer, cookie := m, "__Host-Http-sid"
@@ -682,7 +707,7 @@ func TestRenewalLosingToARenewalKeepsTheCookies(t *testing.T) {
 				renewal = serveJar(renewer.Handler(moveApp()), maps.Clone(sent), http.MethodPost, "/login", "")
 			}
 			st.afterLoad.Store(&hook)
-			lost := serveJar(m.Handler(moveApp()), maps.Clone(sent), http.MethodPost, "/renew", "cors")
+			lost := serveJar(m.Handler(moveApp()), maps.Clone(sent), http.MethodPost, path, "cors")
 			require.NotNil(t, renewal)
 			assert.Equal(t, http.StatusConflict, lost.Code, "the renewal lost")
 			renewed := setCookies(renewal)[cookie]
@@ -691,7 +716,7 @@ func TestRenewalLosingToARenewalKeepsTheCookies(t *testing.T) {
 			applyCookies(jar, renewal, lost)
 			assert.Equal(t, renewed.Value, jar[cookie], "the browser keeps the renewed ID: %v", lost.Header()["Set-Cookie"])
 			assert.Equal(t, "alice", serveJar(m.Handler(moveApp()), jar, http.MethodGet, "/whoami", "cors").Body.String())
-		})
+		}
 	}
 }
 
@@ -922,4 +947,28 @@ func TestExplicitHostHttpNameIsUnchanged(t *testing.T) {
 	w = serveJar(h, planted, http.MethodGet, "/whoami", "")
 	assert.Empty(t, w.Body.String(), "no other name is read")
 	assert.Equal(t, token, planted["__Host-sid"], "nor deleted: %v", w.Header()["Set-Cookie"])
+}
+
+// TestSaveLosingToARenewalStartsNoSession: a handler saves early
+// (Session.Save) and finds its session renewed by another tab since its
+// load; its change is dropped (the grace rule). A Set after that must not
+// start a new anonymous session whose cookie replaces the renewed one.
+func TestSaveLosingToARenewalStartsNoSession(t *testing.T) {
+	st := &afterLoadStore{hookStore: &hookStore{Store: session.NewMemoryStore()}}
+	_, m := earlierRelease(t, st)
+	h := m.Handler(moveApp())
+	jar := map[string]string{}
+	serveJar(h, jar, http.MethodPost, "/login", "")
+	require.NotEmpty(t, jar["__Host-Http-sid"])
+	sent := maps.Clone(jar)
+	var renewal *httptest.ResponseRecorder
+	hook := func() { renewal = serveJar(h, maps.Clone(sent), http.MethodPost, "/login", "") }
+	st.beforeUpdate.Store(&hook)
+	lost := serveJar(h, maps.Clone(sent), http.MethodPost, "/save-then-set", "cors")
+	require.NotNil(t, renewal)
+	assert.Equal(t, http.StatusConflict, lost.Code)
+	renewed := setCookies(renewal)["__Host-Http-sid"]
+	require.NotNil(t, renewed)
+	applyCookies(jar, renewal, lost)
+	assert.Equal(t, renewed.Value, jar["__Host-Http-sid"], "the browser keeps the renewed ID: %v", lost.Header()["Set-Cookie"])
 }

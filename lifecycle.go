@@ -249,11 +249,14 @@ func (s *Session) rotateKeepingCSRF(ctx context.Context, rot *Rotation) error {
 		return ErrTooManySessions
 	case errors.Is(err, ErrNotFound):
 		// Renewed by another request a moment ago, the browser may hold
-		// the new ID already (the grace rule): its cookies stay.
+		// the new ID already (the grace rule): its cookies stay, and this
+		// request is one carrying a renewed ID (Set and Destroy answer
+		// ErrRotated rather than start a session over the renewed one).
 		renewed := s.key != "" && s.renewedMeanwhile(ctx)
 		s.reset()
 		s.expireCookie, s.sendCookie = !renewed, false
 		s.reissueGone = s.reissueGone || renewed
+		s.graced = s.graced || renewed
 		return fmt.Errorf("session: renew: %w", err)
 	default:
 		return err

@@ -58,7 +58,9 @@ func (c *storeCarrier) check(ctx context.Context, s *Session) error {
 	if errors.Is(err, ErrNotFound) {
 		// Renewed a moment ago: the legacy cookie may hold the renewal of
 		// an instance of the earlier release (responseWriter.commit).
-		s.reissueGone = s.reissueGone || m.renewedRecently(err)
+		renewed := m.renewedRecently(err)
+		s.reissueGone = s.reissueGone || renewed
+		s.graced = s.graced || renewed // a later Set answers ErrRotated (see rotate)
 		s.reset()
 		return fmt.Errorf("%s: %w", errEnded, err)
 	}
