@@ -260,7 +260,8 @@ type RememberConfig struct {
 	AbsoluteTimeout time.Duration
 	// RenewEvery gives a remembered session a new ID on the first page
 	// navigation (a GET the browser marks Sec-Fetch-Mode: navigate, or one
-	// without Fetch Metadata) after each period since the login, so a
+	// without Fetch Metadata; not a speculative prefetch, which the browser
+	// may discard) after each period since the login, so a
 	// cookie copied once does not work for a month. Default 1 day; at most
 	// IdleTimeout.
 	RenewEvery time.Duration

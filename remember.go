@@ -73,10 +73,14 @@ func (m *Manager) remembered(meta *Meta) bool {
 // there leaves no concurrent request of the page with a retired ID. A GET
 // asking for a protocol upgrade (a WebSocket opening of a client without
 // Fetch Metadata) is none: its connection is hijacked, and the 101 the
-// WebSocket library writes does not carry the renewal's Set-Cookie.
+// WebSocket library writes does not carry the renewal's Set-Cookie. Nor is
+// a speculative load (Sec-Purpose: prefetch, prefetch;prerender): the
+// browser may discard it, and the renewal waits for the navigation the user
+// makes.
 func navigation(r *http.Request) bool {
 	mode := r.Header.Get("Sec-Fetch-Mode")
-	return r.Method == http.MethodGet && (mode == "" || mode == "navigate") && r.Header.Get("Upgrade") == ""
+	return r.Method == http.MethodGet && (mode == "" || mode == "navigate") &&
+		r.Header.Get("Upgrade") == "" && r.Header.Get("Sec-Purpose") == "" && r.Header.Get("Purpose") == ""
 }
 
 // periodicRenewalDue reports whether this request should give its

@@ -99,6 +99,11 @@ func TestRememberMeRenewsItsID(t *testing.T) {
 	_, who := c.do("GET", "/whoami", nil, "Sec-Fetch-Mode", "cors")
 	require.Equal(t, "ann", who)
 	require.Equal(t, first, c.token(), "a fetch does not renew the ID")
+	for _, purpose := range []string{"prefetch", "prefetch;prerender"} {
+		_, who = c.do("GET", "/whoami", nil, "Sec-Fetch-Mode", "navigate", "Sec-Purpose", purpose)
+		require.Equal(t, "ann", who)
+		require.Equal(t, first, c.token(), "a speculative load (%s) does not renew the ID: the browser may discard it", purpose)
+	}
 	_, who = c.do("GET", "/whoami", nil, "Sec-Fetch-Mode", "navigate")
 	require.Equal(t, "ann", who)
 	second := c.token()
