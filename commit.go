@@ -159,8 +159,9 @@ func (s *Session) goneAtCommit(ctx context.Context) {
 	// would log every tab out (the grace rule), and so would deleting the
 	// legacy one, which an instance of the earlier release renews.
 	s.expireCookie, s.sendCookie = !renewed, false
-	s.reissueGone = s.reissueGone || renewed
-	s.graced = s.graced || renewed // a later Set answers ErrRotated (see rotate)
+	if renewed {
+		s.sawRenewal()
+	}
 }
 
 // commitHeaders writes the cookie and cache headers into h as the response

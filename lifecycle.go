@@ -255,8 +255,9 @@ func (s *Session) rotateKeepingCSRF(ctx context.Context, rot *Rotation) error {
 		renewed := s.key != "" && s.renewedMeanwhile(ctx)
 		s.reset()
 		s.expireCookie, s.sendCookie = !renewed, false
-		s.reissueGone = s.reissueGone || renewed
-		s.graced = s.graced || renewed
+		if renewed {
+			s.sawRenewal()
+		}
 		return fmt.Errorf("session: renew: %w", err)
 	default:
 		return err
@@ -316,6 +317,13 @@ func (s *Session) renewedMeanwhile(ctx context.Context) bool {
 	_, err := s.storeLoad(ctx, s.key)
 	return s.m.renewedRecently(err)
 }
+
+// sawRenewal records that another request renewed the session since this
+// one loaded it: the browser may hold the new ID already, so its cookies
+// stay (the legacy one too: responseWriter.commit), and a later Set or
+// Destroy answers ErrRotated rather than start a session over the renewed
+// one. The caller holds s.mu.
+func (s *Session) sawRenewal() { s.reissueGone, s.graced = true, true }
 
 // renewedRecently reports whether err, a Load's, is the Tombstone of an ID
 // renewed within Config.RotationGrace.

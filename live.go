@@ -58,9 +58,9 @@ func (c *storeCarrier) check(ctx context.Context, s *Session) error {
 	if errors.Is(err, ErrNotFound) {
 		// Renewed a moment ago: the legacy cookie may hold the renewal of
 		// an instance of the earlier release (responseWriter.commit).
-		renewed := m.renewedRecently(err)
-		s.reissueGone = s.reissueGone || renewed
-		s.graced = s.graced || renewed // a later Set answers ErrRotated (see rotate)
+		if m.renewedRecently(err) {
+			s.sawRenewal()
+		}
 		s.reset()
 		return fmt.Errorf("%s: %w", errEnded, err)
 	}
