@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/legacymovetest"
 	"github.com/sessionkit/session/internal/redistest"
 )
 
@@ -971,4 +972,20 @@ func TestSaveLosingToARenewalStartsNoSession(t *testing.T) {
 	require.NotNil(t, renewed)
 	applyCookies(jar, renewal, lost)
 	assert.Equal(t, renewed.Value, jar["__Host-Http-sid"], "the browser keeps the renewed ID: %v", lost.Header()["Set-Cookie"])
+}
+
+// TestLegacyCookieNameMoveOnRedis: legacymovetest.Run (the move, the fetch
+// that moves nothing, one device, the cap, RevokeAll) on a real redis-server
+// and on a three-master cluster, whose renewal (rotateSharded) and cap
+// count take other paths than a single server's rotate.lua.
+func TestLegacyCookieNameMoveOnRedis(t *testing.T) {
+	servers := map[string]func(t *testing.T) redis.UniversalClient{
+		"Server":  func(t *testing.T) redis.UniversalClient { return redistest.StartServer(t).Client(t) },
+		"Cluster": func(t *testing.T) redis.UniversalClient { return redistest.StartCluster(t).Client(t) },
+	}
+	for name, newClient := range servers {
+		t.Run(name, func(t *testing.T) {
+			legacymovetest.Run(t, session.NewRedisStore(newClient(t), session.WithKeyPrefix(randomPrefix())), "legacy-"+name)
+		})
+	}
 }
